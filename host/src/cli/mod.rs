@@ -1,0 +1,131 @@
+//! The `baton` command line: argument parsing, the store a command works on, and how
+//! results and failures reach the user.
+//!
+//! Data goes to stdout, everything else (confirmations, diagnostics, errors) to stderr.
+//! Every command takes `--json` for scripts. A failure prints `baton: error: ` and the
+//! error chain on one line, `hint:` lines where there is an obvious fix, and exits with
+//! a code that says what kind of failure it was ([`Exit`]).
+
+mod error;
+mod memory;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+pub use error::{CliError, Exit};
+
+use crate::memory::{Namespace, SledStore, StoreOptions};
+use crate::project::{FALLBACK_NAMESPACE, Project};
+
+/// baton: a runtime for multi-agent pipelines.
+///
+/// Stages hand their outputs to each other through a namespaced, versioned memory;
+/// every output passes its quality gates before later stages see it.
+#[derive(Debug, Parser)]
+#[command(name = "baton", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, clap::Args)]
+struct GlobalArgs {
+    /// The store directory [default: `.baton/store` beside the nearest `pipeline.toml`]
+    #[arg(long, global = true, env = "BATON_STORE", value_name = "DIR")]
+    store: Option<PathBuf>,
+    /// How long to wait for another process using the store, such as `500ms` or `10s`
+    #[arg(long, global = true, env = "BATON_LOCK_TIMEOUT", value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    lock_timeout: Duration,
+    /// Revisions kept per key [default: `memory.retention` in `pipeline.toml`, else 16]
+    #[arg(long, global = true, env = "BATON_RETENTION", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    retention: Option<u64>,
+    /// More diagnostics on stderr (-v debug, -vv trace); `RUST_LOG` overrides
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Store, read and manage entries in the memory
+    #[command(subcommand, alias = "mem")]
+    Memory(memory::MemoryCommand),
+}
+
+/// Parses the command line, runs the command and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.global.verbose);
+    let result = match cli.command {
+        Command::Memory(cmd) => memory::run(&cli.global, cmd),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => e.report(),
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "baton=debug,info",
+        _ => "baton=trace,debug",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+}
+
+/// The store and default namespace a command works with.
+struct Context {
+    store_path: PathBuf,
+    default_namespace: String,
+    options: StoreOptions,
+}
+
+impl Context {
+    fn resolve(global: &GlobalArgs) -> Result<Self, CliError> {
+        let cwd = std::env::current_dir().map_err(|e| CliError::new(Exit::Failure, anyhow::anyhow!("cannot read the current directory: {e}")))?;
+        let project = Project::discover(&cwd);
+        let settings = match &project {
+            Some(p) => p.memory_settings().map_err(|e| CliError::new(Exit::BadInput, e))?,
+            None => Default::default(),
+        };
+        let store_path = match (&global.store, &project) {
+            (Some(path), _) => path.clone(),
+            (None, Some(p)) => p.store_path(),
+            (None, None) => {
+                return Err(CliError::new(
+                    Exit::BadInput,
+                    anyhow::anyhow!("no store: no `pipeline.toml` in {:?} or any folder above it", cwd),
+                )
+                .hint("run inside a baton project, or pass `--store DIR` or set `BATON_STORE`"));
+            }
+        };
+        let options = StoreOptions {
+            retention: global.retention.or(settings.retention).unwrap_or(crate::memory::DEFAULT_RETENTION),
+            lock_timeout: global.lock_timeout,
+            clock: Default::default(),
+        };
+        Ok(Self {
+            store_path,
+            default_namespace: settings.namespace.unwrap_or_else(|| FALLBACK_NAMESPACE.to_owned()),
+            options,
+        })
+    }
+
+    fn open(&self) -> Result<SledStore, CliError> {
+        SledStore::open(&self.store_path, self.options.clone()).map_err(CliError::from)
+    }
+
+    /// The namespace named on the command line, else the pipeline's default.
+    fn namespace(&self, given: Option<&str>) -> Result<Namespace, CliError> {
+        Ok(Namespace::new(given.unwrap_or(&self.default_namespace))?)
+    }
+}

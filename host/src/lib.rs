@@ -1,0 +1,12 @@
+//! baton: a runtime for multi-agent pipelines.
+//!
+//! Stages hand their outputs to each other through the [`memory`], a namespaced,
+//! versioned key-value store of JSON documents with provenance. The [`project`] is the
+//! folder holding `pipeline.toml`, where the store lives. The [`cli`] is the `baton`
+//! command that agents inside and outside baton use.
+
+#![deny(missing_docs)]
+
+pub mod cli;
+pub mod memory;
+pub mod project;

@@ -1,0 +1,94 @@
+//! Errors of the memory, each naming the namespace, key or path it concerns.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What can go wrong in the memory.
+#[derive(Debug, thiserror::Error)]
+pub enum MemoryError {
+    /// A namespace failed validation.
+    #[error("invalid namespace {namespace:?}: {reason}")]
+    InvalidNamespace {
+        /// The namespace as given.
+        namespace: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A key failed validation.
+    #[error("invalid key {key:?}: {reason}")]
+    InvalidKey {
+        /// The key as given.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The key has no live value.
+    #[error("key `{key}` not found in namespace `{namespace}`")]
+    NotFound {
+        /// The namespace.
+        namespace: String,
+        /// The key.
+        key: String,
+    },
+    /// A record to import is malformed.
+    #[error("cannot import revision {revision} of key `{key}` in namespace `{namespace}`: {reason}")]
+    InvalidImport {
+        /// The namespace.
+        namespace: String,
+        /// The key.
+        key: String,
+        /// The revision.
+        revision: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A compare-and-swap found another revision.
+    #[error("key `{key}` in namespace `{namespace}` is at revision {actual}, not {expected}")]
+    Conflict {
+        /// The namespace.
+        namespace: String,
+        /// The key.
+        key: String,
+        /// The revision the writer expected (0: absent).
+        expected: u64,
+        /// The live revision found (0: absent).
+        actual: u64,
+    },
+    /// An import would overwrite a revision that holds other content.
+    #[error("import conflicts with revision {revision} of key `{key}` in namespace `{namespace}`, which holds other content")]
+    ImportConflict {
+        /// The namespace.
+        namespace: String,
+        /// The key.
+        key: String,
+        /// The revision.
+        revision: u64,
+    },
+    /// Another process held the store for longer than the lock timeout.
+    #[error("store {path:?} is locked by another process; gave up after {waited:?}")]
+    Locked {
+        /// The store's directory.
+        path: PathBuf,
+        /// How long this process waited.
+        waited: Duration,
+    },
+    /// The backend failed.
+    #[error("store {path:?}: {source}")]
+    Backend {
+        /// The store's location.
+        path: PathBuf,
+        /// The backend's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Bytes in the store do not decode.
+    #[error("store {path:?} holds a corrupt record under {what}: {reason}")]
+    Corrupt {
+        /// The store's location.
+        path: PathBuf,
+        /// Which record.
+        what: String,
+        /// Why it does not decode.
+        reason: String,
+    },
+}

@@ -1,0 +1,152 @@
+//! The memory: a namespaced, versioned key-value store of JSON documents.
+//!
+//! Stages and agents hand their outputs to each other through it. An entry lives at a
+//! [`Key`] inside a [`Namespace`]; every write makes a new revision with metadata
+//! ([`EntryMeta`]: when, who, size, content hash, TTL, provenance) and keeps earlier
+//! revisions up to a retention bound. Writes are grouped into a commit of [`Op`]s that
+//! is atomic (all or nothing, compare-and-swap checked first) and durable before it
+//! returns. An entry written with a TTL is invisible once it expires and its revisions
+//! are reclaimed by the next commit.
+//!
+//! [`Store`] is the backend-neutral trait: small enough that a shared SQL database can
+//! implement it. [`SledStore`] is the embedded default.
+//!
+//! ```
+//! use baton::memory::{Key, Namespace, Op, SledStore, Store, Writer};
+//! use serde_json::json;
+//!
+//! let store = SledStore::temporary()?;
+//! let ns = Namespace::new("coding-pipeline")?;
+//! let key = Key::new("coding/architecture/system")?;
+//! let meta = store.put(&Writer::cli(), &ns, &key, json!({"components": []}))?;
+//! assert_eq!(meta.revision, 1);
+//! // Compare-and-swap: only if the key is still at revision 1.
+//! store.commit(&Writer::cli(), vec![Op::put(&ns, &key, json!({"v": 2})).if_revision(1)])?;
+//! assert_eq!(store.get(&ns, &key)?.unwrap().json(), json!({"v": 2}));
+//! assert_eq!(store.history(&ns, &key)?.len(), 2);
+//! # Ok::<(), baton::memory::MemoryError>(())
+//! ```
+
+mod entry;
+mod error;
+mod name;
+mod op;
+mod sled_store;
+
+use std::collections::BTreeMap;
+
+pub use entry::{Clock, Entry, EntryMeta, Timestamp, Writer, sha256_hex};
+pub use error::MemoryError;
+pub use name::{Key, MAX_KEY_LEN, MAX_NAMESPACE_LEN, Namespace};
+pub use op::Op;
+pub use sled_store::{DEFAULT_LOCK_TIMEOUT, DEFAULT_RETENTION, SledStore, StoreOptions};
+
+/// The result of a memory operation.
+pub type Result<T, E = MemoryError> = std::result::Result<T, E>;
+
+/// Counts describing a store.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Stats {
+    /// Live keys per namespace.
+    pub namespaces: BTreeMap<String, u64>,
+    /// Live keys in all namespaces.
+    pub keys: u64,
+    /// Revisions retained, tombstones included.
+    pub revisions: u64,
+    /// Bytes of retained values.
+    pub value_bytes: u64,
+    /// Bytes the store occupies on disk, where the backend knows it.
+    pub disk_bytes: Option<u64>,
+    /// The number of revisions kept per key.
+    pub retention: u64,
+}
+
+/// What an import did.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct ImportReport {
+    /// Revisions written.
+    pub imported: u64,
+    /// Revisions already present with the same content, left as they were.
+    pub unchanged: u64,
+}
+
+/// A namespaced, versioned store of JSON values.
+///
+/// Reads never see a deleted or expired entry. [`Store::commit`] is the only way to
+/// write: atomic, compare-and-swap checked, durable when it returns.
+pub trait Store: Send + Sync {
+    /// The live value of `key`, or `None` when it is absent, deleted or expired.
+    fn get(&self, namespace: &Namespace, key: &Key) -> Result<Option<Entry>>;
+
+    /// A retained revision of `key` (a tombstone included), or `None`.
+    fn get_revision(&self, namespace: &Namespace, key: &Key, revision: u64) -> Result<Option<Entry>>;
+
+    /// The retained revisions of `key`, oldest first; empty if it never existed or expired.
+    fn history(&self, namespace: &Namespace, key: &Key) -> Result<Vec<EntryMeta>>;
+
+    /// The live entries in `namespace` (all namespaces if `None`) whose key starts
+    /// with `prefix`, ordered by namespace and key.
+    fn list(&self, namespace: Option<&Namespace>, prefix: &str) -> Result<Vec<EntryMeta>>;
+
+    /// Applies `ops` atomically as `writer`: every compare-and-swap is checked before
+    /// anything is written, and the commit is durable when this returns. Returns the
+    /// metadata of each revision written, in the order of `ops`.
+    fn commit(&self, writer: &Writer, ops: Vec<Op>) -> Result<Vec<EntryMeta>>;
+
+    /// Calls `visit` with every retained revision of every unexpired key, ordered by
+    /// namespace, key and revision, until it returns `false`: the material of an export.
+    fn export(&self, namespace: Option<&Namespace>, visit: &mut dyn FnMut(Entry) -> bool) -> Result<()>;
+
+    /// Restores exported revisions with their metadata, atomically. A revision already
+    /// present with the same content is left alone; one present with other content is
+    /// a conflict and nothing is written.
+    fn import(&self, entries: Vec<Entry>) -> Result<ImportReport>;
+
+    /// Reclaims every expired entry now; returns how many keys were reclaimed.
+    fn purge_expired(&self) -> Result<u64>;
+
+    /// Counts of namespaces, keys, revisions and bytes.
+    fn stats(&self) -> Result<Stats>;
+
+    /// Writes `value` at `key`: a one-op [`Store::commit`].
+    fn put(&self, writer: &Writer, namespace: &Namespace, key: &Key, value: serde_json::Value) -> Result<EntryMeta> {
+        let mut metas = self.commit(writer, vec![Op::put(namespace, key, value)])?;
+        Ok(metas.remove(0))
+    }
+
+    /// The namespaces holding at least one live key, with their key counts.
+    fn namespaces(&self) -> Result<BTreeMap<String, u64>> {
+        let mut out = BTreeMap::new();
+        for meta in self.list(None, "")? {
+            *out.entry(meta.namespace).or_insert(0) += 1;
+        }
+        Ok(out)
+    }
+
+    /// Live entries whose key or value contains `needle`, ignoring ASCII case.
+    fn search(&self, namespace: Option<&Namespace>, needle: &str, limit: usize) -> Result<Vec<Entry>> {
+        let needle = needle.to_ascii_lowercase();
+        let mut found = Vec::new();
+        for meta in self.list(namespace, "")? {
+            if found.len() >= limit {
+                break;
+            }
+            let ns = Namespace::new(meta.namespace.clone())?;
+            let key = Key::new(meta.key.clone())?;
+            let Some(entry) = self.get(&ns, &key)? else { continue };
+            let hit = contains_ignore_case(meta.key.as_bytes(), needle.as_bytes())
+                || contains_ignore_case(&entry.value, needle.as_bytes());
+            if hit {
+                found.push(entry);
+            }
+        }
+        Ok(found)
+    }
+}
+
+fn contains_ignore_case(haystack: &[u8], lower_needle: &[u8]) -> bool {
+    lower_needle.is_empty()
+        || haystack
+            .windows(lower_needle.len())
+            .any(|w| w.iter().zip(lower_needle).all(|(a, b)| a.to_ascii_lowercase() == *b))
+}

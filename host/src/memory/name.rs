@@ -1,0 +1,124 @@
+//! Namespaces and keys: the two names that address an entry.
+//!
+//! Both are validated when they are made, so a [`Namespace`] or [`Key`] in hand is
+//! always well-formed: not empty, bounded in length, free of control characters (the
+//! store uses NUL as a separator on disk) and of leading or trailing white space. A
+//! bad name is an error that quotes it.
+
+use std::fmt;
+
+use super::MemoryError;
+
+/// Longest namespace accepted, in bytes.
+pub const MAX_NAMESPACE_LEN: usize = 128;
+/// Longest key accepted, in bytes.
+pub const MAX_KEY_LEN: usize = 512;
+
+/// A validated namespace, such as `coding-pipeline`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Namespace(String);
+
+/// A validated key, such as `coding/architecture/performance`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Key(String);
+
+fn check(kind: &'static str, name: &str, max: usize) -> Result<(), String> {
+    if name.is_empty() {
+        return Err(format!("{kind} is empty"));
+    }
+    if name.len() > max {
+        return Err(format!("{kind} is {} bytes long; the limit is {max}", name.len()));
+    }
+    if let Some(c) = name.chars().find(|c| c.is_control()) {
+        return Err(format!("{kind} contains the control character {:?}", c));
+    }
+    if name.trim() != name {
+        return Err(format!("{kind} starts or ends with white space"));
+    }
+    Ok(())
+}
+
+impl Namespace {
+    /// Validates `name` as a namespace.
+    ///
+    /// ```
+    /// use baton::memory::Namespace;
+    /// assert!(Namespace::new("coding-pipeline").is_ok());
+    /// assert!(Namespace::new("").is_err());
+    /// ```
+    pub fn new(name: impl Into<String>) -> Result<Self, MemoryError> {
+        let name = name.into();
+        match check("namespace", &name, MAX_NAMESPACE_LEN) {
+            Ok(()) => Ok(Self(name)),
+            Err(reason) => Err(MemoryError::InvalidNamespace { namespace: name, reason }),
+        }
+    }
+
+    /// The namespace as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Key {
+    /// Validates `name` as a key.
+    ///
+    /// ```
+    /// use baton::memory::Key;
+    /// assert!(Key::new("coding/architecture/performance").is_ok());
+    /// assert!(Key::new("bad\nkey").is_err());
+    /// ```
+    pub fn new(name: impl Into<String>) -> Result<Self, MemoryError> {
+        let name = name.into();
+        match check("key", &name, MAX_KEY_LEN) {
+            Ok(()) => Ok(Self(name)),
+            Err(reason) => Err(MemoryError::InvalidKey { key: name, reason }),
+        }
+    }
+
+    /// The key as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Namespace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_bad_keys_with_the_reason() {
+        for (bad, reason) in [
+            ("", "key is empty"),
+            ("a\u{0}b", "control character"),
+            ("tab\there", "control character"),
+            (" padded", "white space"),
+        ] {
+            let err = Key::new(bad).unwrap_err().to_string();
+            assert!(err.contains(reason), "{bad:?}: {err}");
+            assert!(err.contains(&format!("{bad:?}")), "error must quote the key: {err}");
+        }
+        let long = "k".repeat(MAX_KEY_LEN + 1);
+        assert!(Key::new(long).unwrap_err().to_string().contains("limit is 512"));
+        assert!(Key::new("k".repeat(MAX_KEY_LEN)).is_ok());
+    }
+
+    #[test]
+    fn accepts_pipeline_names() {
+        assert_eq!(Key::new("coding/architecture/performance").unwrap().as_str(), "coding/architecture/performance");
+        assert_eq!(Namespace::new("coding-pipeline").unwrap().to_string(), "coding-pipeline");
+        assert!(Namespace::new("n".repeat(MAX_NAMESPACE_LEN + 1)).is_err());
+    }
+}

@@ -1,0 +1,496 @@
+//! The embedded backend: one sled tree, written in atomic batches.
+//!
+//! Layout (NUL separates names, which validation keeps free of control characters):
+//!
+//! | key | value |
+//! |---|---|
+//! | `h` ns `\0` key | the head: current revision's metadata and the oldest retained revision |
+//! | `r` ns `\0` key `\0` revision (u64 BE) | a revision: u32 BE metadata length, metadata JSON, value bytes |
+//! | `x` expiry ms (u64 BE) ns `\0` key | the expiry index, oldest first |
+//!
+//! A commit reads what it needs, builds one `sled::Batch`, applies it atomically and
+//! flushes before returning, all under an in-process writer lock; sled's directory
+//! lock keeps other processes out, and [`SledStore::open`] waits for it with a bound.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Clock, Entry, EntryMeta, ImportReport, Key, MemoryError, Namespace, Op, Result, Stats, Store, Timestamp, Writer,
+    sha256_hex,
+};
+
+/// Revisions kept per key unless configured otherwise.
+pub const DEFAULT_RETENTION: u64 = 16;
+/// How long [`SledStore::open`] waits for another process to release the store.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How a [`SledStore`] is opened.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// Revisions kept per key (at least 1).
+    pub retention: u64,
+    /// How long to wait for another process holding the store.
+    pub lock_timeout: Duration,
+    /// Where the store reads the time (TTL expiry).
+    pub clock: Clock,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self { retention: DEFAULT_RETENTION, lock_timeout: DEFAULT_LOCK_TIMEOUT, clock: Clock::System }
+    }
+}
+
+/// The sled-backed [`Store`].
+pub struct SledStore {
+    db: sled::Db,
+    path: PathBuf,
+    retention: u64,
+    clock: Clock,
+    writer: Mutex<()>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Head {
+    meta: EntryMeta,
+    /// Oldest retained revision; `meta.revision + 1` when none is retained.
+    oldest: u64,
+}
+
+impl SledStore {
+    /// Opens (creating if needed) the store in directory `path`, waiting up to
+    /// `options.lock_timeout` while another process has it open.
+    pub fn open(path: impl AsRef<Path>, options: StoreOptions) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| backend(&path, e))?;
+        }
+        let config = sled::Config::new().path(&path).flush_every_ms(None);
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(1);
+        let db = loop {
+            match config.open() {
+                Ok(db) => break db,
+                Err(e) if is_lock_error(&e) => {
+                    if started.elapsed() >= options.lock_timeout {
+                        return Err(MemoryError::Locked { path, waited: started.elapsed() });
+                    }
+                    tracing::debug!(path = %path.display(), "store is locked; waiting");
+                    std::thread::sleep(pause + jitter(pause));
+                    pause = (pause * 2).min(Duration::from_millis(20));
+                }
+                Err(e) => return Err(backend(&path, e)),
+            }
+        };
+        tracing::debug!(path = %path.display(), waited_ms = started.elapsed().as_millis() as u64, "store open");
+        Ok(Self { db, path, retention: options.retention.max(1), clock: options.clock, writer: Mutex::new(()) })
+    }
+
+    /// A store in a temporary directory, removed when dropped: for tests.
+    pub fn temporary() -> Result<Self> {
+        let db = sled::Config::new().temporary(true).open().map_err(|e| backend(Path::new("<temporary>"), e))?;
+        Ok(Self {
+            db,
+            path: PathBuf::from("<temporary>"),
+            retention: DEFAULT_RETENTION,
+            clock: Clock::System,
+            writer: Mutex::new(()),
+        })
+    }
+
+    /// The store's directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn read_head(&self, hk: &[u8]) -> Result<Option<Head>> {
+        match self.db.get(hk).map_err(|e| backend(&self.path, e))? {
+            None => Ok(None),
+            Some(bytes) => self.decode_head(hk, &bytes).map(Some),
+        }
+    }
+
+    fn decode_head(&self, hk: &[u8], bytes: &[u8]) -> Result<Head> {
+        serde_json::from_slice(bytes).map_err(|e| self.corrupt(hk, e))
+    }
+
+    fn read_revision(&self, ns: &str, key: &str, revision: u64) -> Result<Option<Entry>> {
+        let rk = rev_key(ns, key, revision);
+        match self.db.get(&rk).map_err(|e| backend(&self.path, e))? {
+            None => Ok(None),
+            Some(bytes) => self.decode_revision(&rk, &bytes).map(Some),
+        }
+    }
+
+    fn decode_revision(&self, rk: &[u8], bytes: &[u8]) -> Result<Entry> {
+        let short = || self.corrupt(rk, "record shorter than its header");
+        let len = u32::from_be_bytes(bytes.get(..4).ok_or_else(short)?.try_into().unwrap()) as usize;
+        let meta_bytes = bytes.get(4..4 + len).ok_or_else(short)?;
+        let meta = serde_json::from_slice(meta_bytes).map_err(|e| self.corrupt(rk, e))?;
+        Ok(Entry { meta, value: bytes[4 + len..].to_vec() })
+    }
+
+    fn corrupt(&self, at: &[u8], reason: impl ToString) -> MemoryError {
+        MemoryError::Corrupt {
+            path: self.path.clone(),
+            what: String::from_utf8_lossy(at).replace('\0', "/"),
+            reason: reason.to_string(),
+        }
+    }
+
+    fn lock_writer(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn apply(&self, batch: sled::Batch) -> Result<()> {
+        self.db.apply_batch(batch).map_err(|e| backend(&self.path, e))?;
+        self.db.flush().map_err(|e| backend(&self.path, e))?;
+        Ok(())
+    }
+
+    /// Adds to `pending` the reclamation of every entry expired at `now`.
+    fn reclaim_expired(&self, now: Timestamp, pending: &mut Pending) -> Result<u64> {
+        let mut reclaimed = 0;
+        for item in self.db.scan_prefix(b"x") {
+            let (xk, _) = item.map_err(|e| backend(&self.path, e))?;
+            let Some((expires, ns, key)) = split_expiry_key(&xk) else {
+                return Err(self.corrupt(&xk, "malformed expiry key"));
+            };
+            if expires > now.millis() {
+                break;
+            }
+            pending.batch.remove(&*xk);
+            let hk = head_key(&ns, &key);
+            let Some(mut head) = pending.head(self, &hk)? else { continue };
+            if head.meta.expires_at != Some(Timestamp(expires)) || head.meta.deleted {
+                continue; // a stale index entry: the key was rewritten since
+            }
+            for revision in head.oldest..=head.meta.revision {
+                pending.batch.remove(rev_key(&ns, &key, revision));
+            }
+            head.oldest = head.meta.revision + 1;
+            pending.set_head(hk, head)?;
+            reclaimed += 1;
+        }
+        Ok(reclaimed)
+    }
+
+    fn apply_op(&self, writer: &Writer, now: Timestamp, op: Op, pending: &mut Pending) -> Result<EntryMeta> {
+        let (namespace, key) = op.target();
+        let (ns, k) = (namespace.as_str().to_owned(), key.as_str().to_owned());
+        let hk = head_key(&ns, &k);
+        let head = pending.head(self, &hk)?;
+        let live = head.as_ref().filter(|h| h.meta.is_live(now)).map_or(0, |h| h.meta.revision);
+        let (if_revision, is_delete) = match &op {
+            Op::Put { if_revision, .. } => (*if_revision, false),
+            Op::Delete { if_revision, .. } => (*if_revision, true),
+        };
+        if let Some(expected) = if_revision
+            && expected != live
+        {
+            return Err(MemoryError::Conflict { namespace: ns, key: k, expected, actual: live });
+        }
+        if is_delete && live == 0 {
+            return Err(MemoryError::NotFound { namespace: ns, key: k });
+        }
+        let revision = head.as_ref().map_or(0, |h| h.meta.revision) + 1;
+        let mut oldest = head.as_ref().map_or(1, |h| h.oldest);
+        if let Some(old) = head.as_ref().and_then(|h| h.meta.expires_at) {
+            pending.batch.remove(expiry_key(old.millis(), &ns, &k));
+        }
+        let (value, expires_at, provenance) = match op {
+            Op::Put { value, ttl, provenance, .. } => {
+                (serde_json::to_vec(&value).expect("a JSON value serialises"), ttl.map(|d| now.plus(d)), provenance)
+            }
+            Op::Delete { .. } => (Vec::new(), None, None),
+        };
+        let meta = EntryMeta {
+            namespace: ns.clone(),
+            key: k.clone(),
+            revision,
+            written_at: now,
+            writer: writer.clone(),
+            size: value.len() as u64,
+            sha256: sha256_hex(&value),
+            expires_at,
+            deleted: is_delete,
+            provenance,
+        };
+        if let Some(t) = expires_at {
+            pending.batch.insert(expiry_key(t.millis(), &ns, &k), &revision.to_be_bytes());
+        }
+        pending.batch.insert(rev_key(&ns, &k, revision), encode_revision(&meta, &value));
+        while revision + 1 - oldest > self.retention {
+            pending.batch.remove(rev_key(&ns, &k, oldest));
+            oldest += 1;
+        }
+        pending.set_head(hk, Head { meta: meta.clone(), oldest })?;
+        Ok(meta)
+    }
+
+    fn heads(&self, namespace: Option<&Namespace>) -> impl Iterator<Item = Result<(sled::IVec, Head)>> + '_ {
+        let prefix = match namespace {
+            Some(ns) => head_key(ns.as_str(), ""),
+            None => b"h".to_vec(),
+        };
+        self.db.scan_prefix(prefix).map(move |item| {
+            let (hk, bytes) = item.map_err(|e| backend(&self.path, e))?;
+            let head = self.decode_head(&hk, &bytes)?;
+            Ok((hk, head))
+        })
+    }
+}
+
+/// A commit under construction: the batch and the heads it has changed so far.
+struct Pending {
+    batch: sled::Batch,
+    heads: HashMap<Vec<u8>, Head>,
+}
+
+impl Pending {
+    fn new() -> Self {
+        Self { batch: sled::Batch::default(), heads: HashMap::new() }
+    }
+
+    fn head(&self, store: &SledStore, hk: &[u8]) -> Result<Option<Head>> {
+        match self.heads.get(hk) {
+            Some(h) => Ok(Some(h.clone())),
+            None => store.read_head(hk),
+        }
+    }
+
+    fn set_head(&mut self, hk: Vec<u8>, head: Head) -> Result<()> {
+        self.batch.insert(hk.clone(), serde_json::to_vec(&head).expect("a head serialises"));
+        self.heads.insert(hk, head);
+        Ok(())
+    }
+}
+
+impl Store for SledStore {
+    fn get(&self, namespace: &Namespace, key: &Key) -> Result<Option<Entry>> {
+        let Some(head) = self.read_head(&head_key(namespace.as_str(), key.as_str()))? else {
+            return Ok(None);
+        };
+        if !head.meta.is_live(self.clock.now()) {
+            return Ok(None);
+        }
+        self.read_revision(namespace.as_str(), key.as_str(), head.meta.revision)
+    }
+
+    fn get_revision(&self, namespace: &Namespace, key: &Key, revision: u64) -> Result<Option<Entry>> {
+        let Some(head) = self.read_head(&head_key(namespace.as_str(), key.as_str()))? else {
+            return Ok(None);
+        };
+        if head.meta.is_expired(self.clock.now()) {
+            return Ok(None);
+        }
+        self.read_revision(namespace.as_str(), key.as_str(), revision)
+    }
+
+    fn history(&self, namespace: &Namespace, key: &Key) -> Result<Vec<EntryMeta>> {
+        let (ns, k) = (namespace.as_str(), key.as_str());
+        let Some(head) = self.read_head(&head_key(ns, k))? else { return Ok(Vec::new()) };
+        if head.meta.is_expired(self.clock.now()) {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for item in self.db.range(rev_key(ns, k, head.oldest)..=rev_key(ns, k, head.meta.revision)) {
+            let (rk, bytes) = item.map_err(|e| backend(&self.path, e))?;
+            out.push(self.decode_revision(&rk, &bytes)?.meta);
+        }
+        Ok(out)
+    }
+
+    fn list(&self, namespace: Option<&Namespace>, prefix: &str) -> Result<Vec<EntryMeta>> {
+        let now = self.clock.now();
+        let mut out = Vec::new();
+        for item in self.heads(namespace) {
+            let (_, head) = item?;
+            if head.meta.is_live(now) && head.meta.key.starts_with(prefix) {
+                out.push(head.meta);
+            }
+        }
+        Ok(out)
+    }
+
+    fn commit(&self, writer: &Writer, ops: Vec<Op>) -> Result<Vec<EntryMeta>> {
+        let _guard = self.lock_writer();
+        let now = self.clock.now();
+        let mut pending = Pending::new();
+        let reclaimed = self.reclaim_expired(now, &mut pending)?;
+        let mut metas = Vec::with_capacity(ops.len());
+        for op in ops {
+            metas.push(self.apply_op(writer, now, op, &mut pending)?);
+        }
+        self.apply(pending.batch)?;
+        tracing::debug!(writes = metas.len(), reclaimed, "commit durable");
+        Ok(metas)
+    }
+
+    fn export(&self, namespace: Option<&Namespace>, visit: &mut dyn FnMut(Entry) -> bool) -> Result<()> {
+        let now = self.clock.now();
+        for item in self.heads(namespace) {
+            let (_, head) = item?;
+            if head.meta.is_expired(now) {
+                continue;
+            }
+            let (ns, k) = (&head.meta.namespace, &head.meta.key);
+            for item in self.db.range(rev_key(ns, k, head.oldest)..=rev_key(ns, k, head.meta.revision)) {
+                let (rk, bytes) = item.map_err(|e| backend(&self.path, e))?;
+                if !visit(self.decode_revision(&rk, &bytes)?) {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn import(&self, entries: Vec<Entry>) -> Result<ImportReport> {
+        let _guard = self.lock_writer();
+        let mut pending = Pending::new();
+        let mut report = ImportReport::default();
+        for entry in entries {
+            let meta = &entry.meta;
+            let (ns, k) = (Namespace::new(meta.namespace.clone())?, Key::new(meta.key.clone())?);
+            let invalid = |reason: String| MemoryError::InvalidImport {
+                namespace: meta.namespace.clone(),
+                key: meta.key.clone(),
+                revision: meta.revision,
+                reason,
+            };
+            if meta.revision == 0 {
+                return Err(invalid("revision 0 does not exist; revisions start at 1".into()));
+            }
+            let hash = sha256_hex(&entry.value);
+            if hash != meta.sha256 {
+                return Err(invalid(format!("value hashes to {hash}, but the record says {}", meta.sha256)));
+            }
+            let rk = rev_key(ns.as_str(), k.as_str(), meta.revision);
+            if let Some(existing) = self.read_revision(ns.as_str(), k.as_str(), meta.revision)? {
+                if existing.meta.sha256 == meta.sha256 {
+                    report.unchanged += 1;
+                    continue;
+                }
+                return Err(MemoryError::ImportConflict {
+                    namespace: meta.namespace.clone(),
+                    key: meta.key.clone(),
+                    revision: meta.revision,
+                });
+            }
+            pending.batch.insert(rk, encode_revision(meta, &entry.value));
+            let hk = head_key(ns.as_str(), k.as_str());
+            let head = match pending.head(self, &hk)? {
+                Some(h) if h.meta.revision >= meta.revision => Head { oldest: h.oldest.min(meta.revision), ..h },
+                previous => {
+                    if let Some(t) = previous.as_ref().and_then(|h| h.meta.expires_at) {
+                        pending.batch.remove(expiry_key(t.millis(), ns.as_str(), k.as_str()));
+                    }
+                    if let Some(t) = meta.expires_at {
+                        pending.batch.insert(expiry_key(t.millis(), ns.as_str(), k.as_str()), &meta.revision.to_be_bytes());
+                    }
+                    let oldest = previous.map_or(meta.revision, |h| h.oldest.min(meta.revision));
+                    Head { meta: meta.clone(), oldest }
+                }
+            };
+            pending.set_head(hk, head)?;
+            report.imported += 1;
+        }
+        self.apply(pending.batch)?;
+        Ok(report)
+    }
+
+    fn purge_expired(&self) -> Result<u64> {
+        let _guard = self.lock_writer();
+        let mut pending = Pending::new();
+        let reclaimed = self.reclaim_expired(self.clock.now(), &mut pending)?;
+        self.apply(pending.batch)?;
+        Ok(reclaimed)
+    }
+
+    fn stats(&self) -> Result<Stats> {
+        let now = self.clock.now();
+        let mut stats = Stats { retention: self.retention, ..Stats::default() };
+        for item in self.heads(None) {
+            let (_, head) = item?;
+            if head.meta.is_live(now) {
+                *stats.namespaces.entry(head.meta.namespace.clone()).or_insert(0) += 1;
+                stats.keys += 1;
+            }
+            if !head.meta.is_expired(now) {
+                stats.revisions += (head.meta.revision + 1).saturating_sub(head.oldest);
+            }
+        }
+        for item in self.db.scan_prefix(b"r") {
+            let (rk, bytes) = item.map_err(|e| backend(&self.path, e))?;
+            stats.value_bytes += self.decode_revision(&rk, &bytes)?.value.len() as u64;
+        }
+        stats.disk_bytes = self.db.size_on_disk().ok();
+        Ok(stats)
+    }
+}
+
+fn backend(path: &Path, e: impl std::error::Error + Send + Sync + 'static) -> MemoryError {
+    MemoryError::Backend { path: path.to_path_buf(), source: Box::new(e) }
+}
+
+fn is_lock_error(e: &sled::Error) -> bool {
+    match e {
+        sled::Error::Io(io) => {
+            io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("could not acquire lock")
+        }
+        _ => false,
+    }
+}
+
+/// Up to `base` of pseudo-random extra wait, so that waiting processes spread out.
+fn jitter(base: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
+    let mixed = (nanos ^ std::process::id().wrapping_mul(2_654_435_761)) as u64;
+    Duration::from_nanos(mixed % (base.as_nanos() as u64 + 1))
+}
+
+fn head_key(ns: &str, key: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(2 + ns.len() + key.len());
+    k.push(b'h');
+    k.extend_from_slice(ns.as_bytes());
+    k.push(0);
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
+fn rev_key(ns: &str, key: &str, revision: u64) -> Vec<u8> {
+    let mut k = head_key(ns, key);
+    k[0] = b'r';
+    k.push(0);
+    k.extend_from_slice(&revision.to_be_bytes());
+    k
+}
+
+fn expiry_key(expires_ms: u64, ns: &str, key: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(10 + ns.len() + key.len());
+    k.push(b'x');
+    k.extend_from_slice(&expires_ms.to_be_bytes());
+    k.extend_from_slice(&head_key(ns, key)[1..]);
+    k
+}
+
+fn split_expiry_key(xk: &[u8]) -> Option<(u64, String, String)> {
+    let expires = u64::from_be_bytes(xk.get(1..9)?.try_into().ok()?);
+    let rest = std::str::from_utf8(xk.get(9..)?).ok()?;
+    let (ns, key) = rest.split_once('\0')?;
+    Some((expires, ns.to_owned(), key.to_owned()))
+}
+
+fn encode_revision(meta: &EntryMeta, value: &[u8]) -> Vec<u8> {
+    let meta = serde_json::to_vec(meta).expect("metadata serialises");
+    let mut out = Vec::with_capacity(4 + meta.len() + value.len());
+    out.extend_from_slice(&(meta.len() as u32).to_be_bytes());
+    out.extend_from_slice(&meta);
+    out.extend_from_slice(value);
+    out
+}
