@@ -26,10 +26,13 @@ pub struct Project {
 impl Project {
     /// The nearest project at or above `start`, if any.
     pub fn discover(start: &Path) -> Option<Self> {
-        start.ancestors().find(|dir| dir.join(MANIFEST).is_file()).map(|root| Self {
-            root: root.to_path_buf(),
-            manifest: root.join(MANIFEST),
-        })
+        start
+            .ancestors()
+            .find(|dir| dir.join(MANIFEST).is_file())
+            .map(|root| Self {
+                root: root.to_path_buf(),
+                manifest: root.join(MANIFEST),
+            })
     }
 
     /// Where the project's embedded store lives.
@@ -43,18 +46,29 @@ impl Project {
     pub fn memory_settings(&self) -> anyhow::Result<MemorySettings> {
         let text = std::fs::read_to_string(&self.manifest)
             .with_context(|| format!("failed to read {:?}", self.manifest))?;
-        let table: toml::Table = toml::from_str(&text).with_context(|| format!("failed to parse {:?}", self.manifest))?;
+        let table: toml::Table = toml::from_str(&text)
+            .with_context(|| format!("failed to parse {:?}", self.manifest))?;
         let namespace = match table.get("pipeline").and_then(|p| p.get("namespace")) {
             None => None,
             Some(toml::Value::String(s)) => Some(s.clone()),
-            Some(other) => bail!("{:?}: `pipeline.namespace` must be a string, found {}", self.manifest, other.type_str()),
+            Some(other) => bail!(
+                "{:?}: `pipeline.namespace` must be a string, found {}",
+                self.manifest,
+                other.type_str()
+            ),
         };
         let retention = match table.get("memory").and_then(|m| m.get("retention")) {
             None => None,
             Some(toml::Value::Integer(n)) if *n >= 1 => Some(*n as u64),
-            Some(other) => bail!("{:?}: `memory.retention` must be a whole number of at least 1, found {other}", self.manifest),
+            Some(other) => bail!(
+                "{:?}: `memory.retention` must be a whole number of at least 1, found {other}",
+                self.manifest
+            ),
         };
-        Ok(MemorySettings { namespace, retention })
+        Ok(MemorySettings {
+            namespace,
+            retention,
+        })
     }
 }
 
@@ -77,20 +91,40 @@ mod tests {
         let nested = dir.path().join("a/b");
         std::fs::create_dir_all(&nested).unwrap();
         let before = Project::discover(&nested);
-        assert!(before.is_none_or(|p| !p.root.starts_with(dir.path())), "no manifest yet");
-        std::fs::write(dir.path().join(MANIFEST), "[pipeline]\nnamespace = \"coding-pipeline\"\n[memory]\nretention = 3\n").unwrap();
+        assert!(
+            before.is_none_or(|p| !p.root.starts_with(dir.path())),
+            "no manifest yet"
+        );
+        std::fs::write(
+            dir.path().join(MANIFEST),
+            "[pipeline]\nnamespace = \"coding-pipeline\"\n[memory]\nretention = 3\n",
+        )
+        .unwrap();
         let project = Project::discover(&nested).expect("found from a subfolder");
         assert_eq!(project.root, dir.path());
         assert_eq!(project.store_path(), dir.path().join(".baton/store"));
         let settings = project.memory_settings().unwrap();
-        assert_eq!(settings, MemorySettings { namespace: Some("coding-pipeline".into()), retention: Some(3) });
+        assert_eq!(
+            settings,
+            MemorySettings {
+                namespace: Some("coding-pipeline".into()),
+                retention: Some(3)
+            }
+        );
     }
 
     #[test]
     fn a_wrong_type_names_the_field() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(MANIFEST), "[pipeline]\nnamespace = 3\n").unwrap();
-        let err = Project::discover(dir.path()).unwrap().memory_settings().unwrap_err().to_string();
-        assert!(err.contains("`pipeline.namespace` must be a string"), "{err}");
+        let err = Project::discover(dir.path())
+            .unwrap()
+            .memory_settings()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`pipeline.namespace` must be a string"),
+            "{err}"
+        );
     }
 }

@@ -31,7 +31,11 @@ pub struct CliError {
 impl CliError {
     /// A failure of kind `exit`.
     pub fn new(exit: Exit, error: impl Into<anyhow::Error>) -> Self {
-        Self { exit, error: error.into(), hints: Vec::new() }
+        Self {
+            exit,
+            error: error.into(),
+            hints: Vec::new(),
+        }
     }
 
     /// Adds a `hint:` line.
@@ -48,10 +52,10 @@ impl CliError {
     /// Prints the failure to stderr and returns its exit code. A broken pipe on
     /// stdout is not a failure: the reader has what it wanted.
     pub fn report(self) -> ExitCode {
-        let broken_pipe = self
-            .error
-            .chain()
-            .any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe));
+        let broken_pipe = self.error.chain().any(|c| {
+            c.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        });
         if broken_pipe {
             return ExitCode::SUCCESS;
         }
@@ -66,16 +70,22 @@ impl CliError {
 impl From<MemoryError> for CliError {
     fn from(e: MemoryError) -> Self {
         let exit = match &e {
-            MemoryError::InvalidNamespace { .. } | MemoryError::InvalidKey { .. } | MemoryError::InvalidImport { .. } => {
-                Exit::BadInput
-            }
+            MemoryError::InvalidNamespace { .. }
+            | MemoryError::InvalidKey { .. }
+            | MemoryError::InvalidImport { .. } => Exit::BadInput,
             MemoryError::NotFound { .. } => Exit::NotFound,
             MemoryError::Conflict { .. } | MemoryError::ImportConflict { .. } => Exit::Conflict,
-            MemoryError::Locked { .. } | MemoryError::Backend { .. } | MemoryError::Corrupt { .. } => Exit::Store,
+            MemoryError::Locked { .. }
+            | MemoryError::Backend { .. }
+            | MemoryError::Corrupt { .. } => Exit::Store,
         };
         let hint = match &e {
-            MemoryError::Locked { .. } => Some("raise `--lock-timeout` or `BATON_LOCK_TIMEOUT` if the other process is slow"),
-            MemoryError::Conflict { .. } => Some("retrieve the key again and retry with its current `--if-revision`"),
+            MemoryError::Locked { .. } => {
+                Some("raise `--lock-timeout` or `BATON_LOCK_TIMEOUT` if the other process is slow")
+            }
+            MemoryError::Conflict { .. } => {
+                Some("retrieve the key again and retry with its current `--if-revision`")
+            }
             _ => None,
         };
         let mut err = CliError::new(exit, e);

@@ -60,7 +60,10 @@ impl KeyArgs {
     fn resolve(&self, ctx: &Context) -> Result<(Namespace, Key), CliError> {
         let key = match (&self.key_pos, &self.key) {
             (Some(a), Some(b)) if a != b => {
-                return Err(CliError::new(Exit::BadInput, anyhow!("two different keys given: {a:?} and `--key` {b:?}")));
+                return Err(CliError::new(
+                    Exit::BadInput,
+                    anyhow!("two different keys given: {a:?} and `--key` {b:?}"),
+                ));
             }
             (Some(k), _) | (None, Some(k)) => k.clone(),
             (None, None) => {
@@ -200,7 +203,8 @@ pub(super) struct ImportArgs {
 fn parse_ttl(text: &str) -> Result<Duration, String> {
     let d = match text.parse::<u64>() {
         Ok(secs) => Duration::from_secs(secs),
-        Err(_) => humantime::parse_duration(text).map_err(|e| format!("{e} (try `90s`, `12h` or `7days`)"))?,
+        Err(_) => humantime::parse_duration(text)
+            .map_err(|e| format!("{e} (try `90s`, `12h` or `7days`)"))?,
     };
     if d.is_zero() {
         return Err("a TTL must be longer than zero".into());
@@ -234,17 +238,30 @@ fn read_value_text(args: &StoreArgs) -> Result<String, CliError> {
     }
     let from_stdin = || -> Result<String, CliError> {
         let mut text = String::new();
-        std::io::stdin().lock().read_to_string(&mut text).map_err(|e| {
-            CliError::new(Exit::BadInput, anyhow!("cannot read the value from standard input: {e}"))
-        })?;
+        std::io::stdin()
+            .lock()
+            .read_to_string(&mut text)
+            .map_err(|e| {
+                CliError::new(
+                    Exit::BadInput,
+                    anyhow!("cannot read the value from standard input: {e}"),
+                )
+            })?;
         Ok(text)
     };
     match &args.file {
         Some(path) if path.as_os_str() == "-" => from_stdin(),
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| CliError::new(Exit::BadInput, anyhow!("cannot read the value from {path:?}: {e}"))),
-        None if std::io::stdin().is_terminal() => Err(CliError::new(Exit::BadInput, anyhow!("no value given"))
-            .hint("pass the value as the second argument, with `--value` or `--file`, or pipe it in")),
+        Some(path) => std::fs::read_to_string(path).map_err(|e| {
+            CliError::new(
+                Exit::BadInput,
+                anyhow!("cannot read the value from {path:?}: {e}"),
+            )
+        }),
+        None if std::io::stdin().is_terminal() => Err(CliError::new(
+            Exit::BadInput,
+            anyhow!("no value given"),
+        )
+        .hint("pass the value as the second argument, with `--value` or `--file`, or pipe it in")),
         None => from_stdin(),
     }
 }
@@ -273,7 +290,9 @@ fn store(ctx: &Context, args: StoreArgs) -> Result<(), CliError> {
         op = op.if_revision(rev);
     }
     let store = ctx.open()?;
-    let meta = store.commit(&writer(args.agent.as_deref()), vec![op])?.remove(0);
+    let meta = store
+        .commit(&writer(args.agent.as_deref()), vec![op])?
+        .remove(0);
     if args.json {
         return output::json(&meta);
     }
@@ -290,7 +309,10 @@ fn store(ctx: &Context, args: StoreArgs) -> Result<(), CliError> {
 /// The error for a key with no live value, with a hint naming the namespaces that
 /// do have it: a key stored elsewhere must never look simply absent.
 fn not_found(store: &dyn Store, ns: &Namespace, key: &Key) -> CliError {
-    let mut err = CliError::from(MemoryError::NotFound { namespace: ns.to_string(), key: key.to_string() });
+    let mut err = CliError::from(MemoryError::NotFound {
+        namespace: ns.to_string(),
+        key: key.to_string(),
+    });
     let elsewhere: Vec<String> = store
         .namespaces()
         .unwrap_or_default()
@@ -301,7 +323,9 @@ fn not_found(store: &dyn Store, ns: &Namespace, key: &Key) -> CliError {
         })
         .collect();
     for other in elsewhere {
-        err = err.hint(format!("key `{key}` exists in namespace `{other}`: pass `--namespace {other}`"));
+        err = err.hint(format!(
+            "key `{key}` exists in namespace `{other}`: pass `--namespace {other}`"
+        ));
     }
     err
 }
@@ -310,10 +334,17 @@ fn retrieve(ctx: &Context, args: RetrieveArgs) -> Result<(), CliError> {
     let (ns, key) = args.key.resolve(ctx)?;
     let store = ctx.open()?;
     let entry = match args.revision {
-        None => store.get(&ns, &key)?.ok_or_else(|| not_found(&store, &ns, &key))?,
+        None => store
+            .get(&ns, &key)?
+            .ok_or_else(|| not_found(&store, &ns, &key))?,
         Some(rev) => store.get_revision(&ns, &key, rev)?.ok_or_else(|| {
-            CliError::new(Exit::NotFound, anyhow!("revision {rev} of key `{key}` in namespace `{ns}` is not retained"))
-                .hint(format!("`baton memory history {key} --namespace {ns}` lists the revisions kept"))
+            CliError::new(
+                Exit::NotFound,
+                anyhow!("revision {rev} of key `{key}` in namespace `{ns}` is not retained"),
+            )
+            .hint(format!(
+                "`baton memory history {key} --namespace {ns}` lists the revisions kept"
+            ))
         })?,
     };
     drop(store);
@@ -344,7 +375,9 @@ fn retrieve(ctx: &Context, args: RetrieveArgs) -> Result<(), CliError> {
 
 fn select(entry: &Entry, pointer: Option<&str>) -> Result<Value, CliError> {
     let value = entry.json();
-    let Some(pointer) = pointer else { return Ok(value) };
+    let Some(pointer) = pointer else {
+        return Ok(value);
+    };
     value.pointer(pointer).cloned().ok_or_else(|| {
         CliError::new(
             Exit::NotFound,
@@ -381,7 +414,10 @@ fn list(ctx: &Context, args: ListArgs) -> Result<(), CliError> {
         eprintln!("no keys");
         return Ok(());
     }
-    output::table(&META_HEADER, &metas.iter().map(meta_row).collect::<Vec<_>>())
+    output::table(
+        &META_HEADER,
+        &metas.iter().map(meta_row).collect::<Vec<_>>(),
+    )
 }
 
 fn search(ctx: &Context, args: SearchArgs) -> Result<(), CliError> {
@@ -403,7 +439,10 @@ fn search(ctx: &Context, args: SearchArgs) -> Result<(), CliError> {
         eprintln!("no entries contain {query:?}");
         return Ok(());
     }
-    output::table(&META_HEADER, &found.iter().map(|e| meta_row(&e.meta)).collect::<Vec<_>>())
+    output::table(
+        &META_HEADER,
+        &found.iter().map(|e| meta_row(&e.meta)).collect::<Vec<_>>(),
+    )
 }
 
 fn delete(ctx: &Context, args: DeleteArgs) -> Result<(), CliError> {
@@ -420,7 +459,10 @@ fn delete(ctx: &Context, args: DeleteArgs) -> Result<(), CliError> {
     if args.json {
         return output::json(&meta);
     }
-    eprintln!("deleted `{key}` in namespace `{ns}` (tombstone revision {})", meta.revision);
+    eprintln!(
+        "deleted `{key}` in namespace `{ns}` (tombstone revision {})",
+        meta.revision
+    );
     Ok(())
 }
 
@@ -441,7 +483,11 @@ fn history(ctx: &Context, args: KeyArgsOnly) -> Result<(), CliError> {
                 m.revision.to_string(),
                 m.written_at.to_string(),
                 m.writer.to_string(),
-                if m.deleted { "deleted".into() } else { output::bytes(m.size) },
+                if m.deleted {
+                    "deleted".into()
+                } else {
+                    output::bytes(m.size)
+                },
                 m.sha256[..12].to_string(),
             ]
         })
@@ -458,7 +504,10 @@ fn namespaces(ctx: &Context, args: JsonFlag) -> Result<(), CliError> {
         eprintln!("no namespaces");
         return Ok(());
     }
-    let rows: Vec<Vec<String>> = counts.iter().map(|(ns, n)| vec![ns.clone(), n.to_string()]).collect();
+    let rows: Vec<Vec<String>> = counts
+        .iter()
+        .map(|(ns, n)| vec![ns.clone(), n.to_string()])
+        .collect();
     output::table(&["NAMESPACE", "KEYS"], &rows)
 }
 
@@ -493,13 +542,18 @@ fn export(ctx: &Context, args: ExportArgs) -> Result<(), CliError> {
         None => write_all(&mut std::io::BufWriter::new(std::io::stdout().lock()))?,
         Some(path) => {
             let tmp = path.with_extension("partial");
-            let file = std::fs::File::create(&tmp)
-                .map_err(|e| CliError::new(Exit::BadInput, anyhow!("cannot create {tmp:?}: {e}")))?;
+            let file = std::fs::File::create(&tmp).map_err(|e| {
+                CliError::new(Exit::BadInput, anyhow!("cannot create {tmp:?}: {e}"))
+            })?;
             let mut file = std::io::BufWriter::new(file);
             write_all(&mut file)?;
             file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-            std::fs::rename(&tmp, path)
-                .map_err(|e| CliError::new(Exit::Failure, anyhow!("cannot rename {tmp:?} to {path:?}: {e}")))?;
+            std::fs::rename(&tmp, path).map_err(|e| {
+                CliError::new(
+                    Exit::Failure,
+                    anyhow!("cannot rename {tmp:?} to {path:?}: {e}"),
+                )
+            })?;
         }
     }
     eprintln!("exported {count} revisions");
@@ -511,10 +565,20 @@ fn write_line(out: &mut dyn Write, entry: Entry) -> Result<(), CliError> {
         true => None,
         false => {
             let text = String::from_utf8(entry.value).map_err(|e| corrupt(&entry.meta, e))?;
-            Some(serde_json::value::RawValue::from_string(text).map_err(|e| corrupt(&entry.meta, e))?)
+            Some(
+                serde_json::value::RawValue::from_string(text)
+                    .map_err(|e| corrupt(&entry.meta, e))?,
+            )
         }
     };
-    serde_json::to_writer(&mut *out, &ExportLine { meta: entry.meta, value }).map_err(std::io::Error::from)?;
+    serde_json::to_writer(
+        &mut *out,
+        &ExportLine {
+            meta: entry.meta,
+            value,
+        },
+    )
+    .map_err(std::io::Error::from)?;
     out.write_all(b"\n")?;
     Ok(())
 }
@@ -530,34 +594,51 @@ fn corrupt(meta: &EntryMeta, e: impl std::fmt::Display) -> MemoryError {
 fn import(ctx: &Context, args: ImportArgs) -> Result<(), CliError> {
     let (name, reader): (String, Box<dyn BufRead>) = match &args.file {
         None => ("standard input".into(), Box::new(std::io::stdin().lock())),
-        Some(p) if p.as_os_str() == "-" => ("standard input".into(), Box::new(std::io::stdin().lock())),
+        Some(p) if p.as_os_str() == "-" => {
+            ("standard input".into(), Box::new(std::io::stdin().lock()))
+        }
         Some(p) => {
-            let file = std::fs::File::open(p).map_err(|e| CliError::new(Exit::BadInput, anyhow!("cannot open {p:?}: {e}")))?;
+            let file = std::fs::File::open(p)
+                .map_err(|e| CliError::new(Exit::BadInput, anyhow!("cannot open {p:?}: {e}")))?;
             (format!("{p:?}"), Box::new(std::io::BufReader::new(file)))
         }
     };
     let mut entries = Vec::new();
     for (n, line) in reader.lines().enumerate() {
-        let line = line.map_err(|e| CliError::new(Exit::BadInput, anyhow!("cannot read {name}: {e}")))?;
+        let line =
+            line.map_err(|e| CliError::new(Exit::BadInput, anyhow!("cannot read {name}: {e}")))?;
         if line.trim().is_empty() {
             continue;
         }
-        let parsed: ExportLine<Value> = serde_json::from_str(&line)
-            .map_err(|e| CliError::new(Exit::BadInput, anyhow!("{name} line {}: not an export record: {e}", n + 1)))?;
+        let parsed: ExportLine<Value> = serde_json::from_str(&line).map_err(|e| {
+            CliError::new(
+                Exit::BadInput,
+                anyhow!("{name} line {}: not an export record: {e}", n + 1),
+            )
+        })?;
         let value = match (&parsed.meta.deleted, parsed.value) {
             (true, _) => Vec::new(),
             (false, Some(v)) => serde_json::to_vec(&v).map_err(std::io::Error::from)?,
             (false, None) => {
-                return Err(CliError::new(Exit::BadInput, anyhow!("{name} line {}: record has no `value`", n + 1)));
+                return Err(CliError::new(
+                    Exit::BadInput,
+                    anyhow!("{name} line {}: record has no `value`", n + 1),
+                ));
             }
         };
-        entries.push(Entry { meta: parsed.meta, value });
+        entries.push(Entry {
+            meta: parsed.meta,
+            value,
+        });
     }
     let report = ctx.open()?.import(entries)?;
     if args.json {
         return output::json(&report);
     }
-    eprintln!("imported {} revisions ({} already present)", report.imported, report.unchanged);
+    eprintln!(
+        "imported {} revisions ({} already present)",
+        report.imported, report.unchanged
+    );
     Ok(())
 }
 
@@ -571,7 +652,11 @@ fn stats(ctx: &Context, args: JsonFlag) -> Result<(), CliError> {
     writeln!(out, "store       {}", ctx.store_path.display())?;
     writeln!(out, "namespaces  {}", stats.namespaces.len())?;
     writeln!(out, "keys        {}", stats.keys)?;
-    writeln!(out, "revisions   {} (retention {} per key)", stats.revisions, stats.retention)?;
+    writeln!(
+        out,
+        "revisions   {} (retention {} per key)",
+        stats.revisions, stats.retention
+    )?;
     writeln!(out, "values      {}", output::bytes(stats.value_bytes))?;
     if let Some(disk) = stats.disk_bytes {
         writeln!(out, "on disk     {}", output::bytes(disk))?;

@@ -26,7 +26,12 @@ use crate::project::{FALLBACK_NAMESPACE, Project};
 /// Stages hand their outputs to each other through a namespaced, versioned memory;
 /// every output passes its quality gates before later stages see it.
 #[derive(Debug, Parser)]
-#[command(name = "baton", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "baton",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
@@ -79,7 +84,11 @@ fn init_tracing(verbose: u8) {
         _ => "baton=trace,debug",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
 }
 
 /// The store and default namespace a command works with.
@@ -91,10 +100,17 @@ struct Context {
 
 impl Context {
     fn resolve(global: &GlobalArgs) -> Result<Self, CliError> {
-        let cwd = std::env::current_dir().map_err(|e| CliError::new(Exit::Failure, anyhow::anyhow!("cannot read the current directory: {e}")))?;
+        let cwd = std::env::current_dir().map_err(|e| {
+            CliError::new(
+                Exit::Failure,
+                anyhow::anyhow!("cannot read the current directory: {e}"),
+            )
+        })?;
         let project = Project::discover(&cwd);
         let settings = match &project {
-            Some(p) => p.memory_settings().map_err(|e| CliError::new(Exit::BadInput, e))?,
+            Some(p) => p
+                .memory_settings()
+                .map_err(|e| CliError::new(Exit::BadInput, e))?,
             None => Default::default(),
         };
         let store_path = match (&global.store, &project) {
@@ -103,19 +119,27 @@ impl Context {
             (None, None) => {
                 return Err(CliError::new(
                     Exit::BadInput,
-                    anyhow::anyhow!("no store: no `pipeline.toml` in {:?} or any folder above it", cwd),
+                    anyhow::anyhow!(
+                        "no store: no `pipeline.toml` in {:?} or any folder above it",
+                        cwd
+                    ),
                 )
                 .hint("run inside a baton project, or pass `--store DIR` or set `BATON_STORE`"));
             }
         };
         let options = StoreOptions {
-            retention: global.retention.or(settings.retention).unwrap_or(crate::memory::DEFAULT_RETENTION),
+            retention: global
+                .retention
+                .or(settings.retention)
+                .unwrap_or(crate::memory::DEFAULT_RETENTION),
             lock_timeout: global.lock_timeout,
             clock: Default::default(),
         };
         Ok(Self {
             store_path,
-            default_namespace: settings.namespace.unwrap_or_else(|| FALLBACK_NAMESPACE.to_owned()),
+            default_namespace: settings
+                .namespace
+                .unwrap_or_else(|| FALLBACK_NAMESPACE.to_owned()),
             options,
         })
     }

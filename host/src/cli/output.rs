@@ -32,7 +32,10 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> Result<(), CliError> {
             }
             text.push_str(cell);
             if i + 1 < widths.len() {
-                text.extend(std::iter::repeat_n(' ', w.saturating_sub(cell.chars().count())));
+                text.extend(std::iter::repeat_n(
+                    ' ',
+                    w.saturating_sub(cell.chars().count()),
+                ));
             }
         }
         writeln!(out, "{}", text.trim_end())

@@ -17,7 +17,9 @@ pub struct Timestamp(pub u64);
 impl Timestamp {
     /// The current time.
     pub fn now() -> Self {
-        let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let since = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
         Self(since.as_millis() as u64)
     }
 
@@ -28,7 +30,10 @@ impl Timestamp {
 
     /// This time plus `d`, saturating.
     pub fn plus(self, d: Duration) -> Self {
-        Self(self.0.saturating_add(d.as_millis().min(u64::MAX as u128) as u64))
+        Self(
+            self.0
+                .saturating_add(d.as_millis().min(u64::MAX as u128) as u64),
+        )
     }
 }
 
@@ -49,7 +54,9 @@ impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
         let t = humantime::parse_rfc3339_weak(&text).map_err(serde::de::Error::custom)?;
-        let since = t.duration_since(UNIX_EPOCH).map_err(serde::de::Error::custom)?;
+        let since = t
+            .duration_since(UNIX_EPOCH)
+            .map_err(serde::de::Error::custom)?;
         Ok(Self(since.as_millis() as u64))
     }
 }
@@ -190,6 +197,9 @@ mod tests {
 
     #[test]
     fn hash_is_sha256() {
-        assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

@@ -31,7 +31,9 @@ pub enum MemoryError {
         key: String,
     },
     /// A record to import is malformed.
-    #[error("cannot import revision {revision} of key `{key}` in namespace `{namespace}`: {reason}")]
+    #[error(
+        "cannot import revision {revision} of key `{key}` in namespace `{namespace}`: {reason}"
+    )]
     InvalidImport {
         /// The namespace.
         namespace: String,
@@ -55,7 +57,9 @@ pub enum MemoryError {
         actual: u64,
     },
     /// An import would overwrite a revision that holds other content.
-    #[error("import conflicts with revision {revision} of key `{key}` in namespace `{namespace}`, which holds other content")]
+    #[error(
+        "import conflicts with revision {revision} of key `{key}` in namespace `{namespace}`, which holds other content"
+    )]
     ImportConflict {
         /// The namespace.
         namespace: String,

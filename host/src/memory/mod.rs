@@ -79,7 +79,12 @@ pub trait Store: Send + Sync {
     fn get(&self, namespace: &Namespace, key: &Key) -> Result<Option<Entry>>;
 
     /// A retained revision of `key` (a tombstone included), or `None`.
-    fn get_revision(&self, namespace: &Namespace, key: &Key, revision: u64) -> Result<Option<Entry>>;
+    fn get_revision(
+        &self,
+        namespace: &Namespace,
+        key: &Key,
+        revision: u64,
+    ) -> Result<Option<Entry>>;
 
     /// The retained revisions of `key`, oldest first; empty if it never existed or expired.
     fn history(&self, namespace: &Namespace, key: &Key) -> Result<Vec<EntryMeta>>;
@@ -95,7 +100,11 @@ pub trait Store: Send + Sync {
 
     /// Calls `visit` with every retained revision of every unexpired key, ordered by
     /// namespace, key and revision, until it returns `false`: the material of an export.
-    fn export(&self, namespace: Option<&Namespace>, visit: &mut dyn FnMut(Entry) -> bool) -> Result<()>;
+    fn export(
+        &self,
+        namespace: Option<&Namespace>,
+        visit: &mut dyn FnMut(Entry) -> bool,
+    ) -> Result<()>;
 
     /// Restores exported revisions with their metadata, atomically. A revision already
     /// present with the same content is left alone; one present with other content is
@@ -109,7 +118,13 @@ pub trait Store: Send + Sync {
     fn stats(&self) -> Result<Stats>;
 
     /// Writes `value` at `key`: a one-op [`Store::commit`].
-    fn put(&self, writer: &Writer, namespace: &Namespace, key: &Key, value: serde_json::Value) -> Result<EntryMeta> {
+    fn put(
+        &self,
+        writer: &Writer,
+        namespace: &Namespace,
+        key: &Key,
+        value: serde_json::Value,
+    ) -> Result<EntryMeta> {
         let mut metas = self.commit(writer, vec![Op::put(namespace, key, value)])?;
         Ok(metas.remove(0))
     }
@@ -124,7 +139,12 @@ pub trait Store: Send + Sync {
     }
 
     /// Live entries whose key or value contains `needle`, ignoring ASCII case.
-    fn search(&self, namespace: Option<&Namespace>, needle: &str, limit: usize) -> Result<Vec<Entry>> {
+    fn search(
+        &self,
+        namespace: Option<&Namespace>,
+        needle: &str,
+        limit: usize,
+    ) -> Result<Vec<Entry>> {
         let needle = needle.to_ascii_lowercase();
         let mut found = Vec::new();
         for meta in self.list(namespace, "")? {
@@ -133,7 +153,9 @@ pub trait Store: Send + Sync {
             }
             let ns = Namespace::new(meta.namespace.clone())?;
             let key = Key::new(meta.key.clone())?;
-            let Some(entry) = self.get(&ns, &key)? else { continue };
+            let Some(entry) = self.get(&ns, &key)? else {
+                continue;
+            };
             let hit = contains_ignore_case(meta.key.as_bytes(), needle.as_bytes())
                 || contains_ignore_case(&entry.value, needle.as_bytes());
             if hit {
@@ -146,7 +168,9 @@ pub trait Store: Send + Sync {
 
 fn contains_ignore_case(haystack: &[u8], lower_needle: &[u8]) -> bool {
     lower_needle.is_empty()
-        || haystack
-            .windows(lower_needle.len())
-            .any(|w| w.iter().zip(lower_needle).all(|(a, b)| a.to_ascii_lowercase() == *b))
+        || haystack.windows(lower_needle.len()).any(|w| {
+            w.iter()
+                .zip(lower_needle)
+                .all(|(a, b)| a.to_ascii_lowercase() == *b)
+        })
 }

@@ -27,7 +27,10 @@ fn check(kind: &'static str, name: &str, max: usize) -> Result<(), String> {
         return Err(format!("{kind} is empty"));
     }
     if name.len() > max {
-        return Err(format!("{kind} is {} bytes long; the limit is {max}", name.len()));
+        return Err(format!(
+            "{kind} is {} bytes long; the limit is {max}",
+            name.len()
+        ));
     }
     if let Some(c) = name.chars().find(|c| c.is_control()) {
         return Err(format!("{kind} contains the control character {:?}", c));
@@ -50,7 +53,10 @@ impl Namespace {
         let name = name.into();
         match check("namespace", &name, MAX_NAMESPACE_LEN) {
             Ok(()) => Ok(Self(name)),
-            Err(reason) => Err(MemoryError::InvalidNamespace { namespace: name, reason }),
+            Err(reason) => Err(MemoryError::InvalidNamespace {
+                namespace: name,
+                reason,
+            }),
         }
     }
 
@@ -108,17 +114,33 @@ mod tests {
         ] {
             let err = Key::new(bad).unwrap_err().to_string();
             assert!(err.contains(reason), "{bad:?}: {err}");
-            assert!(err.contains(&format!("{bad:?}")), "error must quote the key: {err}");
+            assert!(
+                err.contains(&format!("{bad:?}")),
+                "error must quote the key: {err}"
+            );
         }
         let long = "k".repeat(MAX_KEY_LEN + 1);
-        assert!(Key::new(long).unwrap_err().to_string().contains("limit is 512"));
+        assert!(
+            Key::new(long)
+                .unwrap_err()
+                .to_string()
+                .contains("limit is 512")
+        );
         assert!(Key::new("k".repeat(MAX_KEY_LEN)).is_ok());
     }
 
     #[test]
     fn accepts_pipeline_names() {
-        assert_eq!(Key::new("coding/architecture/performance").unwrap().as_str(), "coding/architecture/performance");
-        assert_eq!(Namespace::new("coding-pipeline").unwrap().to_string(), "coding-pipeline");
+        assert_eq!(
+            Key::new("coding/architecture/performance")
+                .unwrap()
+                .as_str(),
+            "coding/architecture/performance"
+        );
+        assert_eq!(
+            Namespace::new("coding-pipeline").unwrap().to_string(),
+            "coding-pipeline"
+        );
         assert!(Namespace::new("n".repeat(MAX_NAMESPACE_LEN + 1)).is_err());
     }
 }

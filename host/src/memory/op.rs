@@ -48,13 +48,19 @@ impl Op {
 
     /// A plain delete.
     pub fn delete(namespace: &Namespace, key: &Key) -> Self {
-        Op::Delete { namespace: namespace.clone(), key: key.clone(), if_revision: None }
+        Op::Delete {
+            namespace: namespace.clone(),
+            key: key.clone(),
+            if_revision: None,
+        }
     }
 
     /// Requires the key's live revision to be `revision` (0: absent) at commit.
     pub fn if_revision(mut self, revision: u64) -> Self {
         match &mut self {
-            Op::Put { if_revision, .. } | Op::Delete { if_revision, .. } => *if_revision = Some(revision),
+            Op::Put { if_revision, .. } | Op::Delete { if_revision, .. } => {
+                *if_revision = Some(revision)
+            }
         }
         self
     }

@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Clock, Entry, EntryMeta, ImportReport, Key, MemoryError, Namespace, Op, Result, Stats, Store, Timestamp, Writer,
-    sha256_hex,
+    Clock, Entry, EntryMeta, ImportReport, Key, MemoryError, Namespace, Op, Result, Stats, Store,
+    Timestamp, Writer, sha256_hex,
 };
 
 /// Revisions kept per key unless configured otherwise.
@@ -42,7 +42,11 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { retention: DEFAULT_RETENTION, lock_timeout: DEFAULT_LOCK_TIMEOUT, clock: Clock::System }
+        Self {
+            retention: DEFAULT_RETENTION,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            clock: Clock::System,
+        }
     }
 }
 
@@ -78,7 +82,10 @@ impl SledStore {
                 Ok(db) => break db,
                 Err(e) if is_lock_error(&e) => {
                     if started.elapsed() >= options.lock_timeout {
-                        return Err(MemoryError::Locked { path, waited: started.elapsed() });
+                        return Err(MemoryError::Locked {
+                            path,
+                            waited: started.elapsed(),
+                        });
                     }
                     tracing::debug!(path = %path.display(), "store is locked; waiting");
                     std::thread::sleep(pause + jitter(pause));
@@ -88,12 +95,21 @@ impl SledStore {
             }
         };
         tracing::debug!(path = %path.display(), waited_ms = started.elapsed().as_millis() as u64, "store open");
-        Ok(Self { db, path, retention: options.retention.max(1), clock: options.clock, writer: Mutex::new(()) })
+        Ok(Self {
+            db,
+            path,
+            retention: options.retention.max(1),
+            clock: options.clock,
+            writer: Mutex::new(()),
+        })
     }
 
     /// A store in a temporary directory, removed when dropped: for tests.
     pub fn temporary() -> Result<Self> {
-        let db = sled::Config::new().temporary(true).open().map_err(|e| backend(Path::new("<temporary>"), e))?;
+        let db = sled::Config::new()
+            .temporary(true)
+            .open()
+            .map_err(|e| backend(Path::new("<temporary>"), e))?;
         Ok(Self {
             db,
             path: PathBuf::from("<temporary>"),
@@ -129,10 +145,14 @@ impl SledStore {
 
     fn decode_revision(&self, rk: &[u8], bytes: &[u8]) -> Result<Entry> {
         let short = || self.corrupt(rk, "record shorter than its header");
-        let len = u32::from_be_bytes(bytes.get(..4).ok_or_else(short)?.try_into().unwrap()) as usize;
+        let len =
+            u32::from_be_bytes(bytes.get(..4).ok_or_else(short)?.try_into().unwrap()) as usize;
         let meta_bytes = bytes.get(4..4 + len).ok_or_else(short)?;
         let meta = serde_json::from_slice(meta_bytes).map_err(|e| self.corrupt(rk, e))?;
-        Ok(Entry { meta, value: bytes[4 + len..].to_vec() })
+        Ok(Entry {
+            meta,
+            value: bytes[4 + len..].to_vec(),
+        })
     }
 
     fn corrupt(&self, at: &[u8], reason: impl ToString) -> MemoryError {
@@ -144,11 +164,15 @@ impl SledStore {
     }
 
     fn lock_writer(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn apply(&self, batch: sled::Batch) -> Result<()> {
-        self.db.apply_batch(batch).map_err(|e| backend(&self.path, e))?;
+        self.db
+            .apply_batch(batch)
+            .map_err(|e| backend(&self.path, e))?;
         self.db.flush().map_err(|e| backend(&self.path, e))?;
         Ok(())
     }
@@ -166,7 +190,9 @@ impl SledStore {
             }
             pending.batch.remove(&*xk);
             let hk = head_key(&ns, &key);
-            let Some(mut head) = pending.head(self, &hk)? else { continue };
+            let Some(mut head) = pending.head(self, &hk)? else {
+                continue;
+            };
             if head.meta.expires_at != Some(Timestamp(expires)) || head.meta.deleted {
                 continue; // a stale index entry: the key was rewritten since
             }
@@ -180,12 +206,21 @@ impl SledStore {
         Ok(reclaimed)
     }
 
-    fn apply_op(&self, writer: &Writer, now: Timestamp, op: Op, pending: &mut Pending) -> Result<EntryMeta> {
+    fn apply_op(
+        &self,
+        writer: &Writer,
+        now: Timestamp,
+        op: Op,
+        pending: &mut Pending,
+    ) -> Result<EntryMeta> {
         let (namespace, key) = op.target();
         let (ns, k) = (namespace.as_str().to_owned(), key.as_str().to_owned());
         let hk = head_key(&ns, &k);
         let head = pending.head(self, &hk)?;
-        let live = head.as_ref().filter(|h| h.meta.is_live(now)).map_or(0, |h| h.meta.revision);
+        let live = head
+            .as_ref()
+            .filter(|h| h.meta.is_live(now))
+            .map_or(0, |h| h.meta.revision);
         let (if_revision, is_delete) = match &op {
             Op::Put { if_revision, .. } => (*if_revision, false),
             Op::Delete { if_revision, .. } => (*if_revision, true),
@@ -193,10 +228,18 @@ impl SledStore {
         if let Some(expected) = if_revision
             && expected != live
         {
-            return Err(MemoryError::Conflict { namespace: ns, key: k, expected, actual: live });
+            return Err(MemoryError::Conflict {
+                namespace: ns,
+                key: k,
+                expected,
+                actual: live,
+            });
         }
         if is_delete && live == 0 {
-            return Err(MemoryError::NotFound { namespace: ns, key: k });
+            return Err(MemoryError::NotFound {
+                namespace: ns,
+                key: k,
+            });
         }
         let revision = head.as_ref().map_or(0, |h| h.meta.revision) + 1;
         let mut oldest = head.as_ref().map_or(1, |h| h.oldest);
@@ -204,9 +247,16 @@ impl SledStore {
             pending.batch.remove(expiry_key(old.millis(), &ns, &k));
         }
         let (value, expires_at, provenance) = match op {
-            Op::Put { value, ttl, provenance, .. } => {
-                (serde_json::to_vec(&value).expect("a JSON value serialises"), ttl.map(|d| now.plus(d)), provenance)
-            }
+            Op::Put {
+                value,
+                ttl,
+                provenance,
+                ..
+            } => (
+                serde_json::to_vec(&value).expect("a JSON value serialises"),
+                ttl.map(|d| now.plus(d)),
+                provenance,
+            ),
             Op::Delete { .. } => (Vec::new(), None, None),
         };
         let meta = EntryMeta {
@@ -222,18 +272,31 @@ impl SledStore {
             provenance,
         };
         if let Some(t) = expires_at {
-            pending.batch.insert(expiry_key(t.millis(), &ns, &k), &revision.to_be_bytes());
+            pending
+                .batch
+                .insert(expiry_key(t.millis(), &ns, &k), &revision.to_be_bytes());
         }
-        pending.batch.insert(rev_key(&ns, &k, revision), encode_revision(&meta, &value));
+        pending
+            .batch
+            .insert(rev_key(&ns, &k, revision), encode_revision(&meta, &value));
         while revision + 1 - oldest > self.retention {
             pending.batch.remove(rev_key(&ns, &k, oldest));
             oldest += 1;
         }
-        pending.set_head(hk, Head { meta: meta.clone(), oldest })?;
+        pending.set_head(
+            hk,
+            Head {
+                meta: meta.clone(),
+                oldest,
+            },
+        )?;
         Ok(meta)
     }
 
-    fn heads(&self, namespace: Option<&Namespace>) -> impl Iterator<Item = Result<(sled::IVec, Head)>> + '_ {
+    fn heads(
+        &self,
+        namespace: Option<&Namespace>,
+    ) -> impl Iterator<Item = Result<(sled::IVec, Head)>> + '_ {
         let prefix = match namespace {
             Some(ns) => head_key(ns.as_str(), ""),
             None => b"h".to_vec(),
@@ -254,7 +317,10 @@ struct Pending {
 
 impl Pending {
     fn new() -> Self {
-        Self { batch: sled::Batch::default(), heads: HashMap::new() }
+        Self {
+            batch: sled::Batch::default(),
+            heads: HashMap::new(),
+        }
     }
 
     fn head(&self, store: &SledStore, hk: &[u8]) -> Result<Option<Head>> {
@@ -265,7 +331,10 @@ impl Pending {
     }
 
     fn set_head(&mut self, hk: Vec<u8>, head: Head) -> Result<()> {
-        self.batch.insert(hk.clone(), serde_json::to_vec(&head).expect("a head serialises"));
+        self.batch.insert(
+            hk.clone(),
+            serde_json::to_vec(&head).expect("a head serialises"),
+        );
         self.heads.insert(hk, head);
         Ok(())
     }
@@ -282,7 +351,12 @@ impl Store for SledStore {
         self.read_revision(namespace.as_str(), key.as_str(), head.meta.revision)
     }
 
-    fn get_revision(&self, namespace: &Namespace, key: &Key, revision: u64) -> Result<Option<Entry>> {
+    fn get_revision(
+        &self,
+        namespace: &Namespace,
+        key: &Key,
+        revision: u64,
+    ) -> Result<Option<Entry>> {
         let Some(head) = self.read_head(&head_key(namespace.as_str(), key.as_str()))? else {
             return Ok(None);
         };
@@ -294,12 +368,17 @@ impl Store for SledStore {
 
     fn history(&self, namespace: &Namespace, key: &Key) -> Result<Vec<EntryMeta>> {
         let (ns, k) = (namespace.as_str(), key.as_str());
-        let Some(head) = self.read_head(&head_key(ns, k))? else { return Ok(Vec::new()) };
+        let Some(head) = self.read_head(&head_key(ns, k))? else {
+            return Ok(Vec::new());
+        };
         if head.meta.is_expired(self.clock.now()) {
             return Ok(Vec::new());
         }
         let mut out = Vec::new();
-        for item in self.db.range(rev_key(ns, k, head.oldest)..=rev_key(ns, k, head.meta.revision)) {
+        for item in self
+            .db
+            .range(rev_key(ns, k, head.oldest)..=rev_key(ns, k, head.meta.revision))
+        {
             let (rk, bytes) = item.map_err(|e| backend(&self.path, e))?;
             out.push(self.decode_revision(&rk, &bytes)?.meta);
         }
@@ -332,7 +411,11 @@ impl Store for SledStore {
         Ok(metas)
     }
 
-    fn export(&self, namespace: Option<&Namespace>, visit: &mut dyn FnMut(Entry) -> bool) -> Result<()> {
+    fn export(
+        &self,
+        namespace: Option<&Namespace>,
+        visit: &mut dyn FnMut(Entry) -> bool,
+    ) -> Result<()> {
         let now = self.clock.now();
         for item in self.heads(namespace) {
             let (_, head) = item?;
@@ -340,7 +423,10 @@ impl Store for SledStore {
                 continue;
             }
             let (ns, k) = (&head.meta.namespace, &head.meta.key);
-            for item in self.db.range(rev_key(ns, k, head.oldest)..=rev_key(ns, k, head.meta.revision)) {
+            for item in self
+                .db
+                .range(rev_key(ns, k, head.oldest)..=rev_key(ns, k, head.meta.revision))
+            {
                 let (rk, bytes) = item.map_err(|e| backend(&self.path, e))?;
                 if !visit(self.decode_revision(&rk, &bytes)?) {
                     return Ok(());
@@ -356,7 +442,10 @@ impl Store for SledStore {
         let mut report = ImportReport::default();
         for entry in entries {
             let meta = &entry.meta;
-            let (ns, k) = (Namespace::new(meta.namespace.clone())?, Key::new(meta.key.clone())?);
+            let (ns, k) = (
+                Namespace::new(meta.namespace.clone())?,
+                Key::new(meta.key.clone())?,
+            );
             let invalid = |reason: String| MemoryError::InvalidImport {
                 namespace: meta.namespace.clone(),
                 key: meta.key.clone(),
@@ -364,11 +453,16 @@ impl Store for SledStore {
                 reason,
             };
             if meta.revision == 0 {
-                return Err(invalid("revision 0 does not exist; revisions start at 1".into()));
+                return Err(invalid(
+                    "revision 0 does not exist; revisions start at 1".into(),
+                ));
             }
             let hash = sha256_hex(&entry.value);
             if hash != meta.sha256 {
-                return Err(invalid(format!("value hashes to {hash}, but the record says {}", meta.sha256)));
+                return Err(invalid(format!(
+                    "value hashes to {hash}, but the record says {}",
+                    meta.sha256
+                )));
             }
             let rk = rev_key(ns.as_str(), k.as_str(), meta.revision);
             if let Some(existing) = self.read_revision(ns.as_str(), k.as_str(), meta.revision)? {
@@ -382,19 +476,32 @@ impl Store for SledStore {
                     revision: meta.revision,
                 });
             }
-            pending.batch.insert(rk, encode_revision(meta, &entry.value));
+            pending
+                .batch
+                .insert(rk, encode_revision(meta, &entry.value));
             let hk = head_key(ns.as_str(), k.as_str());
             let head = match pending.head(self, &hk)? {
-                Some(h) if h.meta.revision >= meta.revision => Head { oldest: h.oldest.min(meta.revision), ..h },
+                Some(h) if h.meta.revision >= meta.revision => Head {
+                    oldest: h.oldest.min(meta.revision),
+                    ..h
+                },
                 previous => {
                     if let Some(t) = previous.as_ref().and_then(|h| h.meta.expires_at) {
-                        pending.batch.remove(expiry_key(t.millis(), ns.as_str(), k.as_str()));
+                        pending
+                            .batch
+                            .remove(expiry_key(t.millis(), ns.as_str(), k.as_str()));
                     }
                     if let Some(t) = meta.expires_at {
-                        pending.batch.insert(expiry_key(t.millis(), ns.as_str(), k.as_str()), &meta.revision.to_be_bytes());
+                        pending.batch.insert(
+                            expiry_key(t.millis(), ns.as_str(), k.as_str()),
+                            &meta.revision.to_be_bytes(),
+                        );
                     }
                     let oldest = previous.map_or(meta.revision, |h| h.oldest.min(meta.revision));
-                    Head { meta: meta.clone(), oldest }
+                    Head {
+                        meta: meta.clone(),
+                        oldest,
+                    }
                 }
             };
             pending.set_head(hk, head)?;
@@ -414,11 +521,17 @@ impl Store for SledStore {
 
     fn stats(&self) -> Result<Stats> {
         let now = self.clock.now();
-        let mut stats = Stats { retention: self.retention, ..Stats::default() };
+        let mut stats = Stats {
+            retention: self.retention,
+            ..Stats::default()
+        };
         for item in self.heads(None) {
             let (_, head) = item?;
             if head.meta.is_live(now) {
-                *stats.namespaces.entry(head.meta.namespace.clone()).or_insert(0) += 1;
+                *stats
+                    .namespaces
+                    .entry(head.meta.namespace.clone())
+                    .or_insert(0) += 1;
                 stats.keys += 1;
             }
             if !head.meta.is_expired(now) {
@@ -435,13 +548,17 @@ impl Store for SledStore {
 }
 
 fn backend(path: &Path, e: impl std::error::Error + Send + Sync + 'static) -> MemoryError {
-    MemoryError::Backend { path: path.to_path_buf(), source: Box::new(e) }
+    MemoryError::Backend {
+        path: path.to_path_buf(),
+        source: Box::new(e),
+    }
 }
 
 fn is_lock_error(e: &sled::Error) -> bool {
     match e {
         sled::Error::Io(io) => {
-            io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("could not acquire lock")
+            io.kind() == std::io::ErrorKind::WouldBlock
+                || io.to_string().contains("could not acquire lock")
         }
         _ => false,
     }
@@ -449,7 +566,10 @@ fn is_lock_error(e: &sled::Error) -> bool {
 
 /// Up to `base` of pseudo-random extra wait, so that waiting processes spread out.
 fn jitter(base: Duration) -> Duration {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos();
     let mixed = (nanos ^ std::process::id().wrapping_mul(2_654_435_761)) as u64;
     Duration::from_nanos(mixed % (base.as_nanos() as u64 + 1))
 }

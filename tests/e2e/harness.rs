@@ -1,0 +1,129 @@
+//! A temporary baton project and a way to run `baton` in it.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+/// A temporary folder with a `pipeline.toml`, removed when dropped.
+pub struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    /// A project whose default namespace is `coding-pipeline`.
+    pub fn new() -> Self {
+        Self::with_manifest("[pipeline]\nname = \"test\"\nnamespace = \"coding-pipeline\"\n")
+    }
+
+    /// A project with the given `pipeline.toml`.
+    pub fn with_manifest(manifest: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("pipeline.toml"), manifest).expect("write pipeline.toml");
+        Self { dir }
+    }
+
+    /// The project's folder.
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Where the project's store lives.
+    pub fn store(&self) -> PathBuf {
+        self.root().join(".baton/store")
+    }
+
+    /// `baton` with the given arguments, run in the project folder with a clean environment.
+    pub fn baton(&self, args: &[&str]) -> assert_cmd::Command {
+        let mut cmd = baton_cmd();
+        cmd.current_dir(self.root()).args(args);
+        cmd
+    }
+
+    /// Runs `baton` and returns its output, whatever its exit code.
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run(self.baton(args).output().expect("baton runs"))
+    }
+
+    /// Runs `baton` with `stdin` and returns its output.
+    pub fn run_with_stdin(&self, args: &[&str], stdin: impl Into<Vec<u8>>) -> Run {
+        Run(self
+            .baton(args)
+            .write_stdin(stdin)
+            .output()
+            .expect("baton runs"))
+    }
+}
+
+/// `baton` with the `BATON_*` and `RUST_LOG` variables removed.
+pub fn baton_cmd() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("baton").expect("baton binary is built");
+    for var in [
+        "BATON_STORE",
+        "BATON_NAMESPACE",
+        "BATON_AGENT_ID",
+        "BATON_RETENTION",
+        "BATON_LOCK_TIMEOUT",
+        "RUST_LOG",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// The path of the `baton` binary under test.
+pub fn baton_bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("baton")
+}
+
+/// A finished `baton` run.
+pub struct Run(pub Output);
+
+impl Run {
+    /// The exit code.
+    pub fn code(&self) -> i32 {
+        self.0.status.code().expect("exited normally")
+    }
+    /// Stdout as text.
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+    /// Stderr as text.
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+    /// Stdout parsed as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.0.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout()))
+    }
+    /// Asserts success and returns stdout.
+    #[track_caller]
+    pub fn ok(&self) -> String {
+        assert_eq!(
+            self.code(),
+            0,
+            "expected success; stderr: {}",
+            self.stderr()
+        );
+        self.stdout()
+    }
+    /// Asserts the exit code and that stderr contains each of `needles`; returns stderr.
+    #[track_caller]
+    pub fn fails(&self, code: i32, needles: &[&str]) -> String {
+        let err = self.stderr();
+        assert_eq!(
+            self.code(),
+            code,
+            "exit code; stdout: {} stderr: {err}",
+            self.stdout()
+        );
+        for needle in needles {
+            assert!(err.contains(needle), "stderr lacks {needle:?}: {err}");
+        }
+        assert!(
+            self.0.stdout.is_empty(),
+            "a failure prints nothing on stdout: {}",
+            self.stdout()
+        );
+        err
+    }
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests: the real `baton` binary against real stores on disk.
+//!
+//! One test binary, split by theme; `harness` holds the temp project and command helpers.
+
+mod harness;
+mod memory_cli;
+mod memory_concurrency;
+mod memory_model;

@@ -1,0 +1,130 @@
+//! Many processes on one store at once, and a writer killed with SIGKILL.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::harness::{Project, baton_bin};
+
+/// A shell command line running `baton` in `root`, for loops of real processes.
+fn shell(root: &std::path::Path, script: &str) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.current_dir(root)
+        .arg("-c")
+        .arg(script)
+        .env("BATON", baton_bin())
+        .env_remove("BATON_STORE")
+        .env_remove("BATON_NAMESPACE");
+    cmd
+}
+
+#[test]
+fn sixteen_processes_storing_a_hundred_keys_each_all_succeed() {
+    let p = Project::new();
+    let workers: Vec<_> = (0..16)
+        .map(|w| {
+            let script = format!(
+                "i=0; while [ $i -lt 100 ]; do \"$BATON\" memory store w{w}/k$i \"$i\" 2>/dev/null || {{ echo \"w{w} k$i failed\"; exit 1; }}; i=$((i+1)); done"
+            );
+            shell(p.root(), &script).stdout(Stdio::piped()).spawn().expect("spawn worker")
+        })
+        .collect();
+    for (w, child) in workers.into_iter().enumerate() {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "worker {w}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    let listed = p.run(&["memory", "list", "--json"]).json();
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 1600);
+    for w in 0..16 {
+        for i in [0, 57, 99] {
+            assert_eq!(
+                p.run(&["memory", "retrieve", &format!("w{w}/k{i}")]).ok(),
+                format!("{i}\n")
+            );
+        }
+    }
+}
+
+/// A small deterministic generator, seeded from the clock and printed, for kill timings.
+struct Lcg(u64);
+
+impl Lcg {
+    fn from_clock() -> Self {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
+        eprintln!("crash test seed: {seed}");
+        Self(seed)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+#[test]
+fn a_writer_killed_with_sigkill_loses_no_acknowledged_write() {
+    let p = Project::new();
+    let mut rng = Lcg::from_clock();
+    let mut acknowledged: Vec<String> = Vec::new();
+    for round in 0..6 {
+        // Each acknowledged store is printed only after `baton` exited successfully.
+        let script = format!(
+            "i=0; while :; do \"$BATON\" memory store r{round}/k$i \"{{\\\"round\\\":{round},\\\"i\\\":$i}}\" 2>/dev/null && echo r{round}/k$i; i=$((i+1)); done"
+        );
+        let mut child = shell(p.root(), &script)
+            .stdout(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .collect::<Vec<_>>()
+        });
+        std::thread::sleep(Duration::from_millis(150 + rng.below(400)));
+        // Kill the whole group (the shell and the `baton` it is running) at once.
+        let killed = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", child.id())])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let _ = child.wait();
+        let acks = reader.join().unwrap();
+        assert!(!acks.is_empty(), "round {round} acknowledged nothing");
+        acknowledged.extend(acks);
+        // The store opens cleanly and holds every write acknowledged so far.
+        let listed = p.run(&["memory", "list", "--json"]).json();
+        let present: std::collections::HashSet<&str> = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["key"].as_str().unwrap())
+            .collect();
+        for key in &acknowledged {
+            assert!(
+                present.contains(key.as_str()),
+                "acknowledged {key} lost after round {round}"
+            );
+        }
+    }
+    // Values are whole, not torn.
+    for key in acknowledged.iter().step_by(7) {
+        let value = p.run(&["memory", "retrieve", key, "--json"]).json();
+        let (round, i) = key[1..].split_once("/k").unwrap();
+        assert_eq!(value["value"]["round"].to_string(), round);
+        assert_eq!(value["value"]["i"].to_string(), i);
+    }
+}
