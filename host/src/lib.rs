@@ -10,3 +10,4 @@
 pub mod cli;
 pub mod memory;
 pub mod project;
+pub mod runtime;

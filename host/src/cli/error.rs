@@ -18,6 +18,8 @@ pub enum Exit {
     Conflict = 4,
     /// The store failed: locked too long, I/O, corruption.
     Store = 5,
+    /// A stage failed: trapped, timed out, out of memory, refused, or its own error.
+    StageFailed = 6,
 }
 
 /// A failure on its way to the user.

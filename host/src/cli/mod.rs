@@ -9,6 +9,8 @@
 mod error;
 mod memory;
 mod output;
+mod scaffold;
+mod stage;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -61,6 +63,9 @@ enum Command {
     /// Store, read and manage entries in the memory
     #[command(subcommand, alias = "mem")]
     Memory(memory::MemoryCommand),
+    /// Run a single stage component, or scaffold a new stage crate
+    #[command(subcommand)]
+    Stage(stage::StageCommand),
 }
 
 /// Parses the command line, runs the command and returns the process exit code.
@@ -69,6 +74,7 @@ pub fn main() -> ExitCode {
     init_tracing(cli.global.verbose);
     let result = match cli.command {
         Command::Memory(cmd) => memory::run(&cli.global, cmd),
+        Command::Stage(cmd) => stage::run(&cli.global, cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

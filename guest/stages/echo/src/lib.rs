@@ -1,0 +1,47 @@
+//! `echo`: the smallest useful stage. It reads each key its config lists under
+//! `reads`, emits one `inputRead` event per key, and returns the inputs with the
+//! run's identity. Tests and examples use it as a stand-in for a real stage.
+
+use baton_sdk::{Context, Error, Stage, export_stage};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+#[derive(Deserialize)]
+struct Config {
+    #[serde(default)]
+    reads: Vec<String>,
+    #[serde(default)]
+    tag: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Output {
+    stage: String,
+    agent_id: String,
+    tag: Option<String>,
+    inputs: Map<String, Value>,
+}
+
+struct Echo;
+
+impl Stage for Echo {
+    type Output = Output;
+
+    fn run(ctx: &Context) -> Result<Output, Error> {
+        let config: Config = ctx.config()?;
+        let mut inputs = Map::new();
+        for key in &config.reads {
+            let value: Value = ctx.read(key)?;
+            ctx.emit("inputRead", serde_json::json!({ "key": key }));
+            inputs.insert(key.clone(), value);
+        }
+        Ok(Output {
+            stage: ctx.stage().into(),
+            agent_id: ctx.agent_id().into(),
+            tag: config.tag,
+            inputs,
+        })
+    }
+}
+
+export_stage!(Echo);

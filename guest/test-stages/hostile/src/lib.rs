@@ -1,0 +1,76 @@
+//! `hostile`: misbehaves in the way its config's `mode` names. It implements the raw
+//! WIT export rather than the SDK's `Stage`, so that it can return what the SDK would
+//! never let through (output that is not JSON).
+
+use std::hint::black_box;
+
+use baton_sdk::bindings::baton::stage::{memory, types};
+use baton_sdk::bindings::{__export_stage_world, Guest};
+
+struct Hostile;
+
+fn failed(message: String) -> types::StageError {
+    types::StageError::Failed(message)
+}
+
+impl Guest for Hostile {
+    fn run(ctx: types::Context) -> Result<String, types::StageError> {
+        let config: serde_json::Value = serde_json::from_str(&ctx.config).unwrap_or_default();
+        let mode = config["mode"].as_str().unwrap_or("ok").to_owned();
+        match mode.as_str() {
+            "ok" => Ok(r#"{"ok":true}"#.into()),
+            "loop" => {
+                let mut n: u64 = 0;
+                loop {
+                    n = black_box(n.wrapping_add(1));
+                }
+            }
+            "memory-bomb" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(black_box(vec![7u8; 1 << 20]));
+                }
+            }
+            "panic" => panic!("hostile stage panicked on purpose"),
+            "undeclared-read" | "other-namespace" => {
+                let (ns, key) = match mode.as_str() {
+                    "undeclared-read" => (ctx.namespace.clone(), "secrets/api-token".to_owned()),
+                    _ => (
+                        "other-namespace".to_owned(),
+                        "coding/architecture/system".to_owned(),
+                    ),
+                };
+                match memory::get(&ns, &key) {
+                    Ok(found) => Ok(format!(
+                        r#"{{"read":{}}}"#,
+                        found.map_or("null".into(), |e| e.value)
+                    )),
+                    Err(e) => Err(types::StageError::Memory(e)),
+                }
+            }
+            "open-file" => match std::fs::read_to_string("/etc/passwd") {
+                Ok(text) => Ok(serde_json::json!({ "stolen": text }).to_string()),
+                Err(e) => Err(failed(format!("cannot open /etc/passwd: {e}"))),
+            },
+            "env" => {
+                let vars: Vec<(String, String)> = std::env::vars().collect();
+                if vars.is_empty() {
+                    Err(failed("the environment is empty".into()))
+                } else {
+                    Ok(serde_json::json!({ "stolen": vars }).to_string())
+                }
+            }
+            "clock" => {
+                let since = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                Ok(serde_json::json!({ "wall_clock_secs": since.as_secs() }).to_string())
+            }
+            "huge-output" => Ok(format!("\"{}\"", "x".repeat(100 << 20))),
+            "not-json" => Ok("this is not JSON {".into()),
+            other => Err(failed(format!("unknown mode {other:?}"))),
+        }
+    }
+}
+
+__export_stage_world!(Hostile with_types_in baton_sdk::bindings);

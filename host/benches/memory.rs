@@ -1,0 +1,77 @@
+//! Memory benchmarks: in-process get and durable put, and `baton memory store` /
+//! `retrieve` as whole commands (process start, store open, the operation, exit).
+//!
+//! Run: `cargo bench -p baton --bench memory`
+
+use std::hint::black_box;
+use std::process::Command;
+
+use baton::memory::{Key, Namespace, SledStore, Store, StoreOptions, Writer};
+use criterion::{Criterion, criterion_group, criterion_main};
+use serde_json::json;
+
+fn document() -> serde_json::Value {
+    // About 1 KiB, shaped like an architecture output.
+    json!({
+        "components": (0..8).map(|i| json!({
+            "id": format!("service-{i}"), "kind": "service", "stateless": true,
+            "baseline_latency_ms": 12.5, "capacity_rps": 800
+        })).collect::<Vec<_>>()
+    })
+}
+
+fn in_process(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path().join("store"), StoreOptions::default()).unwrap();
+    let ns = Namespace::new("coding-pipeline").unwrap();
+    let key = Key::new("coding/architecture/system").unwrap();
+    let doc = document();
+    store.put(&Writer::cli(), &ns, &key, doc.clone()).unwrap();
+    c.bench_function("memory/get (1 KiB, in process)", |b| {
+        b.iter(|| black_box(store.get(&ns, &key).unwrap()))
+    });
+    c.bench_function("memory/put durable (1 KiB, in process)", |b| {
+        b.iter(|| {
+            store
+                .put(&Writer::cli(), &ns, &key, black_box(doc.clone()))
+                .unwrap()
+        })
+    });
+}
+
+fn as_commands(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("pipeline.toml"),
+        "[pipeline]\nnamespace = \"coding-pipeline\"\n",
+    )
+    .unwrap();
+    let baton = env!("CARGO_BIN_EXE_baton");
+    let doc = document().to_string();
+    let run = |args: &[&str]| {
+        let out = Command::new(baton)
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    run(&["memory", "store", "coding/architecture/system", &doc]);
+    let mut group = c.benchmark_group("cli");
+    group.sample_size(50);
+    group.bench_function("baton memory store (durable, 1 KiB)", |b| {
+        b.iter(|| run(&["memory", "store", "coding/architecture/system", &doc]))
+    });
+    group.bench_function("baton memory retrieve (1 KiB)", |b| {
+        b.iter(|| run(&["memory", "retrieve", "-k", "coding/architecture/system"]))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, in_process, as_commands);
+criterion_main!(benches);

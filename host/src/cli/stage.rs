@@ -1,0 +1,271 @@
+//! `baton stage …`: run one component against the memory, and scaffold a new stage.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::anyhow;
+use clap::{Args, Subcommand};
+
+use super::{CliError, Context, Exit, GlobalArgs, output};
+use crate::runtime::{ComponentCache, Grants, Invocation, Limits, Runtime};
+
+#[derive(Debug, Subcommand)]
+pub(super) enum StageCommand {
+    /// Run one stage component against the memory and print its output
+    ///
+    /// For authors testing a stage before wiring it into pipeline.toml: nothing is
+    /// stored. The stage may read only the keys given with `--reads`.
+    Run(RunArgs),
+    /// Scaffold a new stage crate that builds for wasm32-wasip2
+    New(NewArgs),
+}
+
+#[derive(Debug, Args)]
+pub(super) struct RunArgs {
+    /// The component, a `.wasm` file built for wasm32-wasip2
+    #[arg(value_name = "COMPONENT")]
+    component: PathBuf,
+    /// A key the stage may read: `key`, `prefix/*` or `namespace:key` (repeatable)
+    #[arg(long = "reads", value_name = "KEY")]
+    reads: Vec<String>,
+    /// The stage's configuration: a JSON object, or `@FILE`
+    #[arg(long, value_name = "JSON", default_value = "{}")]
+    config: String,
+    /// The stage's name [default: the component's file name]
+    #[arg(long)]
+    name: Option<String>,
+    /// The namespace reads default to [default: the pipeline's `namespace`]
+    #[arg(short, long, env = "BATON_NAMESPACE")]
+    namespace: Option<String>,
+    /// Wall-time limit, such as `500ms` or `10s`
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    timeout: Duration,
+    /// Memory limit, such as `64MiB`
+    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size)]
+    memory: usize,
+    /// Output size limit, such as `16MiB`
+    #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = parse_size)]
+    max_output: usize,
+    /// Print the output with its events, reads and duration as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct NewArgs {
+    /// The stage's name, such as `load-test-planner`
+    name: String,
+    /// Where to create the crate [default: `./NAME`]
+    #[arg(long, value_name = "DIR")]
+    path: Option<PathBuf>,
+}
+
+/// Parses `64MiB`, `512KiB`, `1GiB`, `100MB` or a plain number of bytes.
+pub(crate) fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let n: usize = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size such as `64MiB`"))?;
+    let scale = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "K" => 1 << 10,
+        "MiB" | "M" => 1 << 20,
+        "GiB" | "G" => 1 << 30,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?} (use B, KiB, MiB or GiB)"
+            ));
+        }
+    };
+    n.checked_mul(scale)
+        .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+pub(super) fn run(global: &GlobalArgs, cmd: StageCommand) -> Result<(), CliError> {
+    match cmd {
+        StageCommand::Run(args) => run_stage(&Context::resolve(global)?, args),
+        StageCommand::New(args) => scaffold(args),
+    }
+}
+
+/// The runtime with the compile cache beside the store.
+pub(super) fn runtime(ctx: &Context) -> Result<Runtime, CliError> {
+    let dir = ctx
+        .store_path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("cache")
+        .join("components");
+    Runtime::new(ComponentCache::new(dir)).map_err(|e| CliError::new(Exit::Failure, e))
+}
+
+fn run_stage(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
+    let config_text = match args.config.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| {
+            CliError::new(
+                Exit::BadInput,
+                anyhow!("cannot read the config file {path:?}: {e}"),
+            )
+        })?,
+        None => args.config.clone(),
+    };
+    let config: serde_json::Value = serde_json::from_str(&config_text)
+        .map_err(|e| CliError::new(Exit::BadInput, anyhow!("`--config` is not JSON: {e}")))?;
+    let name = args.name.clone().unwrap_or_else(|| {
+        args.component
+            .file_stem()
+            .map_or_else(|| "stage".into(), |s| s.to_string_lossy().into_owned())
+    });
+    let namespace = ctx.namespace(args.namespace.as_deref())?;
+    let mut invocation = Invocation::new(&name, namespace.as_str());
+    invocation.parent = "cli".into();
+    invocation.config = config;
+    invocation.grants = Grants::parse(&args.reads, namespace.as_str());
+    invocation.limits = Limits {
+        timeout: args.timeout,
+        memory_bytes: args.memory,
+        output_bytes: args.max_output,
+    };
+
+    let runtime = runtime(ctx)?;
+    let (plugin, outcome) = runtime
+        .load(&args.component)
+        .map_err(|e| CliError::new(Exit::BadInput, e))?;
+    tracing::debug!(?outcome, component = %args.component.display(), "component loaded");
+    let memory = Arc::new(ctx.open()?);
+    let output = runtime
+        .run(&plugin, &invocation, memory)
+        .map_err(|failure| {
+            CliError::new(Exit::StageFailed, anyhow!("{failure}"))
+                .hint(format!("failure kind: `{}`", failure.kind.code()))
+        })?;
+    if args.json {
+        return output::json(&output);
+    }
+    for event in &output.events {
+        eprintln!("event {} {}", event.name, event.attributes);
+    }
+    for denial in &output.denials {
+        eprintln!("warning: {denial}");
+    }
+    output::json(&output.output)
+}
+
+fn scaffold(args: NewArgs) -> Result<(), CliError> {
+    let name = args.name.trim();
+    let valid = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        && name.starts_with(|c: char| c.is_ascii_lowercase());
+    if !valid {
+        return Err(CliError::new(Exit::BadInput, anyhow!("invalid stage name {name:?}"))
+            .hint("use lower-case letters, digits and `-`, starting with a letter, such as `load-test-planner`"));
+    }
+    let dir = args.path.clone().unwrap_or_else(|| PathBuf::from(name));
+    if dir.exists() {
+        return Err(CliError::new(
+            Exit::BadInput,
+            anyhow!("{dir:?} already exists; not overwriting it"),
+        ));
+    }
+    let sdk = locate_sdk().ok_or_else(|| {
+        CliError::new(
+            Exit::Failure,
+            anyhow!("cannot find the baton SDK (`guest/sdk`) above the current directory"),
+        )
+        .hint(
+            "run `baton stage new` inside a baton checkout, or set `BATON_SDK` to the SDK's folder",
+        )
+    })?;
+    std::fs::create_dir_all(dir.join("src"))?;
+    let abs_dir = std::fs::canonicalize(&dir)?;
+    let files = super::scaffold::files(name, &relative(&abs_dir, &sdk));
+    for (path, text) in &files {
+        std::fs::write(dir.join(path), text)?;
+    }
+    eprintln!("created stage crate `{name}` in {}", dir.display());
+    eprintln!("next:");
+    eprintln!(
+        "  cd {} && cargo test                              # the stage's logic, natively",
+        dir.display()
+    );
+    eprintln!("  cargo build --release --target wasm32-wasip2     # the component");
+    eprintln!(
+        "  baton stage run target/wasm32-wasip2/release/{}.wasm --reads coding/architecture/system",
+        name.replace('-', "_")
+    );
+    eprintln!("then add it to pipeline.toml:");
+    eprintln!(
+        "  [[stage]]\n  name = \"{name}\"\n  component = \"{}/target/wasm32-wasip2/release/{}.wasm\"",
+        dir.display(),
+        name.replace('-', "_")
+    );
+    Ok(())
+}
+
+/// The SDK's folder: `BATON_SDK`, else `guest/sdk` in the nearest folder above that has it.
+fn locate_sdk() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("BATON_SDK") {
+        return std::fs::canonicalize(dir).ok();
+    }
+    let cwd = std::env::current_dir().ok()?;
+    cwd.ancestors()
+        .map(|d| d.join("guest/sdk"))
+        .find(|d| d.join("Cargo.toml").is_file())
+        .and_then(|d| std::fs::canonicalize(d).ok())
+}
+
+/// `to` relative to `from` (both absolute), for a path dependency that survives a move of the checkout.
+fn relative(from: &Path, to: &Path) -> PathBuf {
+    let from: Vec<_> = from.components().collect();
+    let to: Vec<_> = to.components().collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut out = PathBuf::new();
+    for _ in common..from.len() {
+        out.push("..");
+    }
+    for c in &to[common..] {
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_units() {
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("512KiB"), Ok(512 << 10));
+        assert_eq!(parse_size("100"), Ok(100));
+        assert_eq!(parse_size("1GB"), Ok(1_000_000_000));
+        assert!(parse_size("lots").unwrap_err().contains("not a size"));
+        assert!(
+            parse_size("3 parsecs")
+                .unwrap_err()
+                .contains("unknown size unit")
+        );
+    }
+
+    #[test]
+    fn relative_paths_climb_and_descend() {
+        assert_eq!(
+            relative(Path::new("/a/b/c"), Path::new("/a/x/y")),
+            PathBuf::from("../../x/y")
+        );
+        assert_eq!(
+            relative(Path::new("/a"), Path::new("/a/guest/sdk")),
+            PathBuf::from("guest/sdk")
+        );
+    }
+}
