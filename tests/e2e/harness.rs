@@ -127,3 +127,40 @@ impl Run {
         err
     }
 }
+
+/// The workspace's top folder.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host/ has a parent")
+        .to_path_buf()
+}
+
+/// The guest components' build folder.
+pub fn guest_target() -> PathBuf {
+    repo_root().join("guest/target")
+}
+
+/// The path of guest component `name`, built (once per test process) with the one
+/// command a newcomer would run; cargo skips the work when nothing changed.
+pub fn component(name: &str) -> PathBuf {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let status = std::process::Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--release",
+                "--locked",
+                "--target",
+                "wasm32-wasip2",
+                "--manifest-path",
+            ])
+            .arg(repo_root().join("guest/Cargo.toml"))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building the guest components failed");
+    });
+    guest_target()
+        .join("wasm32-wasip2/release")
+        .join(format!("{name}.wasm"))
+}

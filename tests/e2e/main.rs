@@ -6,3 +6,5 @@ mod harness;
 mod memory_cli;
 mod memory_concurrency;
 mod memory_model;
+mod runtime;
+mod scaffold;
