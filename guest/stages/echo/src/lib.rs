@@ -1,6 +1,6 @@
 //! `echo`: the smallest useful stage. It reads each key its config lists under
 //! `reads`, emits one `inputRead` event per key, and returns the inputs with the
-//! run's identity. Tests and examples use it as a stand-in for a real stage.
+//! run's identity (with `discard`, only each input's size). Tests and examples use it as a stand-in for a real stage.
 
 use baton_sdk::{Context, Error, Stage, export_stage};
 use serde::{Deserialize, Serialize};
@@ -12,6 +12,9 @@ struct Config {
     reads: Vec<String>,
     #[serde(default)]
     tag: Option<String>,
+    /// Return only the size of each input, not the input itself.
+    #[serde(default)]
+    discard: bool,
 }
 
 #[derive(Serialize)]
@@ -33,7 +36,8 @@ impl Stage for Echo {
         for key in &config.reads {
             let value: Value = ctx.read(key)?;
             ctx.emit("inputRead", serde_json::json!({ "key": key }));
-            inputs.insert(key.clone(), value);
+            let kept = if config.discard { Value::from(value.to_string().len()) } else { value };
+            inputs.insert(key.clone(), kept);
         }
         Ok(Output {
             stage: ctx.stage().into(),
