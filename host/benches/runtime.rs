@@ -15,7 +15,14 @@ use serde_json::json;
 fn echo_component() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let status = std::process::Command::new(env!("CARGO"))
-        .args(["build", "--release", "--locked", "--target", "wasm32-wasip2", "--manifest-path"])
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--target",
+            "wasm32-wasip2",
+            "--manifest-path",
+        ])
         .arg(root.join("guest/Cargo.toml"))
         .status()
         .unwrap();
@@ -51,12 +58,16 @@ fn runtime_benches(c: &mut Criterion) {
 
     let store = SledStore::temporary().unwrap();
     let ns = Namespace::new("coding-pipeline").unwrap();
-    let keys: Vec<String> = (0..5).map(|i| format!("coding/architecture/input-{i}")).collect();
+    let keys: Vec<String> = (0..5)
+        .map(|i| format!("coding/architecture/input-{i}"))
+        .collect();
     for key in &keys {
         // About 10 KiB of JSON each.
         let doc = json!({ "items": (0..350).map(|i| json!({"id": i, "name": format!("item-{i:04}")})).collect::<Vec<_>>() });
         assert!(doc.to_string().len() >= 10_000);
-        store.put(&Writer::cli(), &ns, &Key::new(key.as_str()).unwrap(), doc).unwrap();
+        store
+            .put(&Writer::cli(), &ns, &Key::new(key.as_str()).unwrap(), doc)
+            .unwrap();
     }
     let memory: Arc<dyn Store> = Arc::new(store);
     let (plugin, _) = runtime.load(&wasm).unwrap();
@@ -65,14 +76,16 @@ fn runtime_benches(c: &mut Criterion) {
     inv.config = json!({ "reads": keys, "discard": true });
     let out = runtime.run(&plugin, &inv, memory.clone()).unwrap();
     assert_eq!(out.reads.len(), 5);
-    c.bench_function("runtime/warm stage run (instantiate, 5 reads of 10 KiB, run, return)", |b| {
-        b.iter(|| black_box(runtime.run(&plugin, &inv, memory.clone()).unwrap()))
-    });
+    c.bench_function(
+        "runtime/warm stage run (instantiate, 5 reads of 10 KiB, run, return)",
+        |b| b.iter(|| black_box(runtime.run(&plugin, &inv, memory.clone()).unwrap())),
+    );
     let mut bare = Invocation::new("echo", "coding-pipeline");
     bare.config = json!({});
-    c.bench_function("runtime/warm stage run (instantiate, no reads, run, return)", |b| {
-        b.iter(|| black_box(runtime.run(&plugin, &bare, memory.clone()).unwrap()))
-    });
+    c.bench_function(
+        "runtime/warm stage run (instantiate, no reads, run, return)",
+        |b| b.iter(|| black_box(runtime.run(&plugin, &bare, memory.clone()).unwrap())),
+    );
 }
 
 criterion_group!(benches, runtime_benches);

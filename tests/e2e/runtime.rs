@@ -113,11 +113,19 @@ fn hostile_stages_are_contained_each_with_its_own_error() {
     let (echo, _) = runtime.load(&component("echo")).unwrap();
     let memory = seeded_memory();
     let before = snapshot(&memory);
-    let cases: Vec<(&str, Box<dyn Fn(&FailureKind) -> bool>)> = vec![
+    type Expect = Box<dyn Fn(&FailureKind) -> bool>;
+    let cases: Vec<(&str, Expect)> = vec![
         ("loop", Box::new(|k| matches!(k, FailureKind::TimedOut(_)))),
         (
             "memory-bomb",
             Box::new(|k| matches!(k, FailureKind::OutOfMemory(n) if *n == 64 << 20)),
+        ),
+        (
+            "trap",
+            Box::new(|k| {
+                matches!(k, FailureKind::Trapped(m)
+                    if m.contains("unreachable") && m.contains("wasm backtrace") && m.contains("trap_deep_inside"))
+            }),
         ),
         (
             "panic",

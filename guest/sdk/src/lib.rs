@@ -44,7 +44,7 @@ pub use error::Error;
 pub use serde_json;
 
 /// The bindings generated from baton's WIT contract (`wit/baton.wit`).
-#[allow(missing_docs)]
+#[allow(missing_docs, clippy::too_many_arguments)]
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",

@@ -23,7 +23,7 @@ serde_json = "1"
 [profile.release]
 opt-level = "s"
 lto = true
-strip = true
+strip = "debuginfo"
 
 # A standalone crate, even inside another workspace.
 [workspace]

@@ -36,7 +36,11 @@ impl Stage for Echo {
         for key in &config.reads {
             let value: Value = ctx.read(key)?;
             ctx.emit("inputRead", serde_json::json!({ "key": key }));
-            let kept = if config.discard { Value::from(value.to_string().len()) } else { value };
+            let kept = if config.discard {
+                Value::from(value.to_string().len())
+            } else {
+                value
+            };
             inputs.insert(key.clone(), kept);
         }
         Ok(Output {

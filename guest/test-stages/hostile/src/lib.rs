@@ -32,6 +32,7 @@ impl Guest for Hostile {
                 }
             }
             "panic" => panic!("hostile stage panicked on purpose"),
+            "trap" => trap_deep_inside(black_box(3)),
             "undeclared-read" | "other-namespace" => {
                 let (ns, key) = match mode.as_str() {
                     "undeclared-read" => (ctx.namespace.clone(), "secrets/api-token".to_owned()),
@@ -71,6 +72,15 @@ impl Guest for Hostile {
             other => Err(failed(format!("unknown mode {other:?}"))),
         }
     }
+}
+
+/// Recurses a few frames, then executes `unreachable`: a trap with a backtrace.
+#[inline(never)]
+fn trap_deep_inside(depth: u32) -> ! {
+    if depth == 0 {
+        core::arch::wasm32::unreachable()
+    }
+    trap_deep_inside(black_box(depth - 1))
 }
 
 __export_stage_world!(Hostile with_types_in baton_sdk::bindings);
