@@ -3,11 +3,13 @@
 //! Stages hand their outputs to each other through the [`memory`], a namespaced,
 //! versioned key-value store of JSON documents with provenance. The [`project`] is the
 //! folder holding `pipeline.toml`, where the store lives. The [`cli`] is the `baton`
-//! command that agents inside and outside baton use.
+//! command that agents inside and outside baton use. The [`runtime`] runs stage
+//! components; the [`pipeline`] is `pipeline.toml` checked into a DAG of stages.
 
 #![deny(missing_docs)]
 
 pub mod cli;
 pub mod memory;
+pub mod pipeline;
 pub mod project;
 pub mod runtime;

@@ -130,7 +130,13 @@ impl Context {
 /// Decodes `value` as `T`; on failure, the JSON pointer of the offending field and
 /// the reason. A missing field's pointer names the field itself.
 fn decode<T: DeserializeOwned>(value: &serde_json::Value) -> Result<T, (String, String)> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
+    serde_path_to_error::deserialize(value).map_err(describe)
+}
+
+/// The JSON pointer and reason of a decoding error; a missing field's pointer names
+/// the field itself.
+fn describe<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> (String, String) {
+    {
         let mut pointer = String::new();
         for segment in e.path().iter() {
             use serde_path_to_error::Segment;
@@ -149,7 +155,7 @@ fn decode<T: DeserializeOwned>(value: &serde_json::Value) -> Result<T, (String, 
             pointer.push_str(&format!("/{}", escape(field)));
         }
         (pointer, message)
-    })
+    }
 }
 
 /// Escapes a JSON pointer token (RFC 6901).

@@ -1,7 +1,6 @@
 //! `baton stage …`: run one component against the memory, and scaffold a new stage.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::anyhow;
@@ -61,8 +60,8 @@ pub(super) struct NewArgs {
     path: Option<PathBuf>,
 }
 
-/// Parses `64MiB`, `512KiB`, `1GiB`, `100MB` or a plain number of bytes.
-pub(crate) fn parse_size(text: &str) -> Result<usize, String> {
+/// Parses a size: `64MiB`, `512KiB`, `1GiB`, `100MB` or a plain number of bytes.
+pub fn parse_size(text: &str) -> Result<usize, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
@@ -140,7 +139,7 @@ fn run_stage(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
         .load(&args.component)
         .map_err(|e| CliError::new(Exit::BadInput, e))?;
     tracing::debug!(?outcome, component = %args.component.display(), "component loaded");
-    let memory = Arc::new(ctx.open()?);
+    let memory = ctx.open_shared()?;
     let output = runtime
         .run(&plugin, &invocation, memory)
         .map_err(|failure| {

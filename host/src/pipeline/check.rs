@@ -1,0 +1,496 @@
+//! Checking a manifest: every problem found, each with its line and column.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use toml::Spanned;
+
+use super::manifest::{GateSpec, LimitsSpec, Manifest, StageSpec};
+use super::{Gate, GateCheck, Input, Pipeline, Problem, Problems, Stage};
+use crate::memory::{Key, Namespace};
+use crate::runtime::{Grant, Grants, Limits, agent_name};
+
+/// Collects problems against the manifest's text.
+struct Checker<'a> {
+    file: &'a Path,
+    text: &'a str,
+    problems: Vec<Problem>,
+}
+
+impl Checker<'_> {
+    fn at(&mut self, span: Range<usize>, message: impl Into<String>) {
+        let offset = span.start.min(self.text.len());
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
+        self.problems.push(Problem {
+            file: self.file.into(),
+            line,
+            column,
+            message: message.into(),
+        });
+    }
+
+    /// Validates a key, reporting a bad one at `span`.
+    fn key_name(&mut self, span: Range<usize>, text: &str) -> Option<Key> {
+        match Key::new(text) {
+            Ok(k) => Some(k),
+            Err(e) => {
+                self.at(span, e.to_string());
+                None
+            }
+        }
+    }
+}
+
+pub(super) fn check(file: &Path, text: &str) -> Result<Pipeline, Problems> {
+    let mut c = Checker {
+        file,
+        text,
+        problems: Vec::new(),
+    };
+    let manifest: Manifest = match toml::from_str(text) {
+        Ok(m) => m,
+        Err(e) => {
+            c.at(e.span().unwrap_or(0..0), e.message().trim().to_owned());
+            return Err(Problems(c.problems));
+        }
+    };
+    let root = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let ns = manifest.pipeline.namespace.clone();
+    let whole = 0..0;
+    if let Err(e) = Namespace::new(ns.clone()) {
+        c.at(whole.clone(), format!("`pipeline.namespace`: {e}"));
+    }
+    if manifest.pipeline.name.trim().is_empty() {
+        c.at(whole.clone(), "`pipeline.name` is empty");
+    }
+    let retention = manifest.memory.as_ref().and_then(|m| m.retention);
+    if retention == Some(0) {
+        c.at(whole.clone(), "`memory.retention` must be at least 1");
+    }
+    let default_limits = manifest
+        .defaults
+        .as_ref()
+        .and_then(|d| d.limits.clone())
+        .unwrap_or_default();
+    let base_limits = limits(&mut c, &default_limits, Limits::default());
+
+    // Inputs: seeded keys.
+    let mut seeded: HashMap<(String, String), Range<usize>> = HashMap::new();
+    let mut inputs = Vec::new();
+    for input in &manifest.inputs {
+        let namespace = input.namespace.clone().unwrap_or_else(|| ns.clone());
+        let key = input.key.get_ref().clone();
+        c.key_name(input.key.span(), &key);
+        if seeded
+            .insert((namespace.clone(), key.clone()), input.key.span())
+            .is_some()
+        {
+            c.at(
+                input.key.span(),
+                format!("input key `{key}` is seeded twice"),
+            );
+        }
+        let path = root.join(input.file.get_ref());
+        match std::fs::read_to_string(&path) {
+            Err(e) => c.at(
+                input.file.span(),
+                format!("input file {:?}: {e}", input.file.get_ref()),
+            ),
+            Ok(doc) => {
+                if let Err(e) = serde_json::from_str::<serde_json::Value>(&doc) {
+                    c.at(
+                        input.file.span(),
+                        format!("input file {:?} is not JSON: {e}", input.file.get_ref()),
+                    );
+                }
+            }
+        }
+        inputs.push(Input {
+            namespace,
+            key,
+            file: path,
+        });
+    }
+
+    // Stage names and writers.
+    let mut names: HashMap<String, Range<usize>> = HashMap::new();
+    let mut writers: HashMap<(String, String), String> = HashMap::new();
+    for stage in &manifest.stages {
+        let name = stage.name.get_ref();
+        let valid = !name.is_empty()
+            && name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_');
+        if !valid {
+            c.at(
+                stage.name.span(),
+                format!("stage name {name:?} must be letters, digits, `-` and `_`"),
+            );
+        }
+        if names.insert(name.clone(), stage.name.span()).is_some() {
+            c.at(stage.name.span(), format!("two stages are named `{name}`"));
+        }
+        let target = Grant::parse(stage.writes.get_ref(), &ns);
+        if target.prefix {
+            c.at(
+                stage.writes.span(),
+                format!(
+                    "stage `{name}` writes {:?}: a stage writes one key, not a prefix",
+                    stage.writes.get_ref()
+                ),
+            );
+            continue;
+        }
+        c.key_name(stage.writes.span(), &target.key);
+        let slot = (target.namespace.clone(), target.key.clone());
+        if seeded.contains_key(&slot) {
+            c.at(
+                stage.writes.span(),
+                format!(
+                    "stage `{name}` writes `{}`, which an `[[input]]` already seeds",
+                    target.key
+                ),
+            );
+        }
+        if let Some(other) = writers.insert(slot, name.clone()) {
+            c.at(
+                stage.writes.span(),
+                format!(
+                    "stages `{other}` and `{name}` both write `{}` in namespace `{}`",
+                    target.key, target.namespace
+                ),
+            );
+        }
+    }
+
+    let mut stages = Vec::new();
+    for spec in &manifest.stages {
+        let name = spec.name.get_ref().clone();
+        let mut depends_on = Vec::new();
+        for read in &spec.reads {
+            let grant = Grant::parse(read.get_ref(), &ns);
+            if grant.key.is_empty() && !grant.prefix {
+                c.at(read.span(), format!("stage `{name}` reads an empty key"));
+                continue;
+            }
+            if !grant.prefix {
+                c.key_name(read.span(), &grant.key);
+            }
+            let producers: Vec<&String> = writers
+                .iter()
+                .filter(|((n, k), _)| grant.allows(n, k))
+                .map(|(_, s)| s)
+                .collect();
+            let is_seeded = seeded.keys().any(|(n, k)| grant.allows(n, k));
+            if producers.is_empty() && !is_seeded {
+                c.at(read.span(), format!("stage `{name}` reads `{}` in namespace `{}`, which no stage writes and no input seeds", read.get_ref(), grant.namespace));
+            }
+            for producer in producers {
+                if !depends_on.contains(producer) {
+                    depends_on.push(producer.clone());
+                }
+            }
+        }
+        depends_on.sort();
+        let stage_limits = match &spec.limits {
+            Some(l) => limits(&mut c, l, base_limits.clone()),
+            None => base_limits.clone(),
+        };
+        let component = component(&mut c, spec, &root);
+        let gates = gates(&mut c, spec, &root);
+        let target = Grant::parse(spec.writes.get_ref(), &ns);
+        stages.push(Stage {
+            agent_name: spec.agent.clone().unwrap_or_else(|| agent_name(&name)),
+            name,
+            phase: spec.phase,
+            agent_number: spec.agent_number,
+            component,
+            build: spec.build.clone(),
+            external: spec.external,
+            reads: Grants(
+                spec.reads
+                    .iter()
+                    .map(|r| Grant::parse(r.get_ref(), &ns))
+                    .collect(),
+            ),
+            writes_namespace: target.namespace,
+            writes: target.key,
+            config: spec
+                .config
+                .as_ref()
+                .map_or_else(|| serde_json::json!({}), toml_to_json),
+            limits: stage_limits,
+            gates,
+            depends_on,
+        });
+    }
+
+    let order = order(&mut c, &manifest.stages, &stages);
+    if !c.problems.is_empty() {
+        c.problems.sort_by_key(|p| (p.line, p.column));
+        return Err(Problems(c.problems));
+    }
+    let mut by_name: BTreeMap<String, Stage> =
+        stages.into_iter().map(|s| (s.name.clone(), s)).collect();
+    let stages = order
+        .into_iter()
+        .filter_map(|n| by_name.remove(&n))
+        .collect();
+    Ok(Pipeline {
+        path: file.into(),
+        root,
+        name: manifest.pipeline.name,
+        namespace: ns,
+        retention,
+        inputs,
+        stages,
+    })
+}
+
+/// Stages in dependency order (Kahn's algorithm, ties by manifest order); each cycle
+/// is reported once, at its first stage, with its path.
+fn order(c: &mut Checker<'_>, specs: &[StageSpec], stages: &[Stage]) -> Vec<String> {
+    let mut remaining: Vec<&Stage> = stages.iter().collect();
+    let mut done: HashSet<String> = HashSet::new();
+    let mut order = Vec::new();
+    loop {
+        let ready: Vec<String> = remaining
+            .iter()
+            .filter(|s| s.depends_on.iter().all(|d| done.contains(d)))
+            .map(|s| s.name.clone())
+            .collect();
+        if ready.is_empty() {
+            break;
+        }
+        for name in ready {
+            done.insert(name.clone());
+            remaining.retain(|s| s.name != name);
+            order.push(name);
+        }
+    }
+    let mut reported: HashSet<String> = HashSet::new();
+    for stage in &remaining {
+        if reported.contains(&stage.name) {
+            continue;
+        }
+        // Walk dependencies among the remaining stages until a name repeats.
+        let mut path = vec![stage.name.clone()];
+        let mut current = *stage;
+        let cycle = loop {
+            let Some(next) = current.depends_on.iter().find(|d| !done.contains(*d)) else {
+                break None;
+            };
+            if let Some(start) = path.iter().position(|p| p == next) {
+                break Some(path[start..].to_vec());
+            }
+            path.push(next.clone());
+            match remaining.iter().find(|s| &s.name == next) {
+                Some(s) => current = s,
+                None => break None,
+            }
+        };
+        let Some(cycle) = cycle else { continue };
+        if cycle.iter().any(|n| reported.contains(n)) {
+            continue;
+        }
+        reported.extend(cycle.iter().cloned());
+        let first = &cycle[0];
+        let span = specs
+            .iter()
+            .find(|s| s.name.get_ref() == first)
+            .map_or(0..0, |s| s.name.span());
+        let mut shown = cycle.clone();
+        shown.push(first.clone());
+        let shown: Vec<String> = shown.iter().map(|n| format!("`{n}`")).collect();
+        c.at(span, format!("stages form a cycle: {}", shown.join(" -> ")));
+    }
+    order
+}
+
+fn component(c: &mut Checker<'_>, spec: &StageSpec, root: &Path) -> Option<PathBuf> {
+    let name = spec.name.get_ref();
+    match (&spec.component, spec.external) {
+        (Some(path), true) => {
+            c.at(
+                path.span(),
+                format!("stage `{name}` is external; it has no component"),
+            );
+            None
+        }
+        (None, true) => {
+            if spec.build.is_some() {
+                c.at(
+                    spec.name.span(),
+                    format!("stage `{name}` is external; it has no build command"),
+                );
+            }
+            None
+        }
+        (None, false) => {
+            c.at(
+                spec.name.span(),
+                format!("stage `{name}` has no `component` (or set `external = true`)"),
+            );
+            None
+        }
+        (Some(path), false) => {
+            let resolved = root.join(path.get_ref());
+            // A component that a build command produces may not exist yet.
+            if spec.build.is_none() && !resolved.is_file() {
+                c.at(
+                    path.span(),
+                    format!(
+                        "component {:?} of stage `{name}` does not exist",
+                        path.get_ref()
+                    ),
+                );
+            }
+            Some(resolved)
+        }
+    }
+}
+
+fn gates(c: &mut Checker<'_>, spec: &StageSpec, root: &Path) -> Vec<Gate> {
+    let stage = spec.name.get_ref();
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for gate in &spec.gates {
+        let name = gate.name.get_ref();
+        if !seen.insert(name.clone()) {
+            c.at(
+                gate.name.span(),
+                format!("stage `{stage}` has two gates named `{name}`"),
+            );
+        }
+        if let Some(check) = gate_check(c, stage, gate, root) {
+            out.push(Gate {
+                name: name.clone(),
+                rule: gate.rule.clone(),
+                severity: gate.severity,
+                check,
+            });
+        }
+    }
+    out
+}
+
+fn gate_check(c: &mut Checker<'_>, stage: &str, gate: &GateSpec, root: &Path) -> Option<GateCheck> {
+    let name = gate.name.get_ref();
+    match (&gate.schema, &gate.component) {
+        (Some(_), Some(component)) => {
+            c.at(component.span(), format!("gate `{name}` of stage `{stage}` has both a `schema` and a `component`; give one"));
+            None
+        }
+        (None, None) => {
+            c.at(
+                gate.name.span(),
+                format!(
+                    "gate `{name}` of stage `{stage}` has neither a `schema` nor a `component`"
+                ),
+            );
+            None
+        }
+        (Some(schema), None) => {
+            let pointer = gate.pointer.clone().unwrap_or_default();
+            if !pointer.is_empty() && !pointer.starts_with('/') {
+                c.at(
+                    gate.name.span(),
+                    format!("gate `{name}`: pointer {pointer:?} must start with `/`"),
+                );
+            }
+            let path = root.join(schema.get_ref());
+            let text = match std::fs::read_to_string(&path) {
+                Ok(t) => t,
+                Err(e) => {
+                    c.at(
+                        schema.span(),
+                        format!("schema {:?} of gate `{name}`: {e}", schema.get_ref()),
+                    );
+                    return None;
+                }
+            };
+            let value: serde_json::Value = match serde_json::from_str(&text) {
+                Ok(v) => v,
+                Err(e) => {
+                    c.at(
+                        schema.span(),
+                        format!(
+                            "schema {:?} of gate `{name}` is not JSON: {e}",
+                            schema.get_ref()
+                        ),
+                    );
+                    return None;
+                }
+            };
+            if let Err(e) = jsonschema::validator_for(&value) {
+                c.at(
+                    schema.span(),
+                    format!(
+                        "schema {:?} of gate `{name}` is not a valid JSON Schema: {e}",
+                        schema.get_ref()
+                    ),
+                );
+                return None;
+            }
+            Some(GateCheck::Schema {
+                path,
+                schema: value,
+                pointer,
+            })
+        }
+        (None, Some(component)) => {
+            let path = root.join(component.get_ref());
+            if !path.is_file() {
+                c.at(
+                    component.span(),
+                    format!(
+                        "component {:?} of gate `{name}` does not exist",
+                        component.get_ref()
+                    ),
+                );
+            }
+            let config = gate
+                .config
+                .as_ref()
+                .map_or_else(|| serde_json::json!({}), toml_to_json);
+            Some(GateCheck::Component { path, config })
+        }
+    }
+}
+
+fn limits(c: &mut Checker<'_>, spec: &LimitsSpec, base: Limits) -> Limits {
+    let mut out = base;
+    if let Some(t) = &spec.timeout {
+        match humantime::parse_duration(t.get_ref()) {
+            Ok(d) if !d.is_zero() => out.timeout = d,
+            _ => c.at(
+                t.span(),
+                format!(
+                    "timeout {:?} is not a duration such as `10s` or `500ms`",
+                    t.get_ref()
+                ),
+            ),
+        }
+    }
+    let mut size = |field: &Option<Spanned<String>>, what: &str, slot: &mut usize| {
+        if let Some(s) = field {
+            match crate::cli::parse_size(s.get_ref()) {
+                Ok(n) if n > 0 => *slot = n,
+                _ => c.at(
+                    s.span(),
+                    format!("{what} {:?} is not a size such as `64MiB`", s.get_ref()),
+                ),
+            }
+        }
+    };
+    size(&spec.memory, "memory", &mut out.memory_bytes);
+    size(&spec.output, "output", &mut out.output_bytes);
+    out
+}
+
+fn toml_to_json(table: &toml::Table) -> serde_json::Value {
+    serde_json::to_value(table).unwrap_or_default()
+}

@@ -1,0 +1,178 @@
+//! The shape of `pipeline.toml`, as serde reads it: unknown fields are rejected, and
+//! the names a check may point at keep their place in the file (`Spanned`).
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The whole manifest.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// The pipeline's name and default namespace.
+    pub pipeline: PipelineSection,
+    /// Memory settings.
+    #[serde(default)]
+    pub memory: Option<MemorySection>,
+    /// Limits every stage gets unless it sets its own.
+    #[serde(default)]
+    pub defaults: Option<DefaultsSection>,
+    /// Input documents seeded from files before any stage runs.
+    #[serde(default, rename = "input")]
+    pub inputs: Vec<InputSpec>,
+    /// The stages.
+    #[serde(default, rename = "stage")]
+    pub stages: Vec<StageSpec>,
+}
+
+/// `[pipeline]`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineSection {
+    /// The pipeline's name.
+    pub name: String,
+    /// The namespace keys live in unless a read or input names another.
+    pub namespace: String,
+    /// What the pipeline is for.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// `[memory]`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemorySection {
+    /// Revisions kept per key (at least 1).
+    #[serde(default)]
+    pub retention: Option<u64>,
+}
+
+/// `[defaults]`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DefaultsSection {
+    /// Default limits.
+    #[serde(default)]
+    pub limits: Option<LimitsSpec>,
+}
+
+/// Limits as written: durations like `10s`, sizes like `64MiB`.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSpec {
+    /// Wall time, such as `10s` or `500ms`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub timeout: Option<Spanned<String>>,
+    /// Linear memory, such as `256MiB`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub memory: Option<Spanned<String>>,
+    /// Output document size, such as `16MiB`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub output: Option<Spanned<String>>,
+}
+
+/// `[[input]]`: a document seeded from a file.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    /// The key it is stored at.
+    #[schemars(with = "String")]
+    pub key: Spanned<String>,
+    /// The JSON file, relative to the manifest.
+    #[schemars(with = "String")]
+    pub file: Spanned<String>,
+    /// The namespace [default: the pipeline's].
+    #[serde(default)]
+    pub namespace: Option<String>,
+}
+
+/// `[[stage]]`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StageSpec {
+    /// The stage's name, unique in the pipeline.
+    #[schemars(with = "String")]
+    pub name: Spanned<String>,
+    /// The agent name for events [default: the name in camelCase].
+    #[serde(default)]
+    pub agent: Option<String>,
+    /// The pipeline phase (seed 001: Phase 3).
+    #[serde(default)]
+    pub phase: Option<u32>,
+    /// The agent number in the pipeline (seed 001: Agent 17).
+    #[serde(default)]
+    pub agent_number: Option<u32>,
+    /// The component, a `.wasm` file relative to the manifest; absent for an external stage.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub component: Option<Spanned<String>>,
+    /// A command that builds the component, run from the manifest's folder.
+    #[serde(default)]
+    pub build: Option<String>,
+    /// Produced by an agent outside baton (through `baton memory store`); baton only
+    /// gates, stores and tracks it.
+    #[serde(default)]
+    pub external: bool,
+    /// Keys the stage reads: `key`, `prefix/*` or `namespace:key`.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub reads: Vec<Spanned<String>>,
+    /// The one key the stage writes.
+    #[schemars(with = "String")]
+    pub writes: Spanned<String>,
+    /// The stage's configuration, handed to it as JSON.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
+    pub config: Option<toml::Table>,
+    /// Limits overriding `[defaults.limits]`.
+    #[serde(default)]
+    pub limits: Option<LimitsSpec>,
+    /// The quality gates its output must pass.
+    #[serde(default, rename = "gate")]
+    pub gates: Vec<GateSpec>,
+}
+
+/// `[[stage.gate]]`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GateSpec {
+    /// The gate's name, unique within its stage.
+    #[schemars(with = "String")]
+    pub name: Spanned<String>,
+    /// The sentence it enforces (the agent definition's qualityGates line).
+    pub rule: String,
+    /// `error` blocks the output; `warning` only reports.
+    #[serde(default)]
+    pub severity: Severity,
+    /// A JSON Schema file the document (or the part at `pointer`) must satisfy.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub schema: Option<Spanned<String>>,
+    /// The JSON pointer the schema applies to [default: the whole document].
+    #[serde(default)]
+    pub pointer: Option<String>,
+    /// A gate component (WIT world `gate`), a `.wasm` file relative to the manifest.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub component: Option<Spanned<String>>,
+    /// Configuration handed to the gate component.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
+    pub config: Option<toml::Table>,
+}
+
+/// How a failing gate is treated.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The output is not stored.
+    #[default]
+    Error,
+    /// The failure is reported; the output is stored.
+    Warning,
+}
