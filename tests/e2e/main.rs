@@ -6,5 +6,6 @@ mod harness;
 mod memory_cli;
 mod memory_concurrency;
 mod memory_model;
+mod pipeline_golden;
 mod runtime;
 mod scaffold;

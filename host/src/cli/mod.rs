@@ -6,6 +6,7 @@
 //! error chain on one line, `hint:` lines where there is an obvious fix, and exits with
 //! a code that says what kind of failure it was ([`Exit`]).
 
+mod check;
 mod error;
 mod memory;
 mod output;
@@ -64,6 +65,10 @@ enum Command {
     /// Store, read and manage entries in the memory
     #[command(subcommand, alias = "mem")]
     Memory(memory::MemoryCommand),
+    /// Check `pipeline.toml` without running anything: every problem, with its line
+    Check(check::CheckArgs),
+    /// Print the JSON Schema of `pipeline.toml`
+    PipelineSchema,
     /// Run a single stage component, or scaffold a new stage crate
     #[command(subcommand)]
     Stage(stage::StageCommand),
@@ -76,6 +81,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Memory(cmd) => memory::run(&cli.global, cmd),
         Command::Stage(cmd) => stage::run(&cli.global, cmd),
+        Command::Check(args) => check::run(args),
+        Command::PipelineSchema => output::json(&crate::pipeline::manifest_schema()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -58,18 +58,23 @@ pub(super) fn check(file: &Path, text: &str) -> Result<Pipeline, Problems> {
         }
     };
     let root = file.parent().map(Path::to_path_buf).unwrap_or_default();
-    let ns = manifest.pipeline.namespace.clone();
-    let whole = 0..0;
+    let ns = manifest.pipeline.namespace.get_ref().clone();
     if let Err(e) = Namespace::new(ns.clone()) {
-        c.at(whole.clone(), format!("`pipeline.namespace`: {e}"));
+        c.at(
+            manifest.pipeline.namespace.span(),
+            format!("`pipeline.namespace`: {e}"),
+        );
     }
     if manifest.pipeline.name.trim().is_empty() {
-        c.at(whole.clone(), "`pipeline.name` is empty");
+        c.at(0..0, "`pipeline.name` is empty");
     }
-    let retention = manifest.memory.as_ref().and_then(|m| m.retention);
-    if retention == Some(0) {
-        c.at(whole.clone(), "`memory.retention` must be at least 1");
+    let retention = manifest.memory.as_ref().and_then(|m| m.retention.clone());
+    if let Some(r) = &retention
+        && *r.get_ref() == 0
+    {
+        c.at(r.span(), "`memory.retention` must be at least 1");
     }
+    let retention = retention.map(|r| *r.get_ref());
     let default_limits = manifest
         .defaults
         .as_ref()

@@ -34,7 +34,8 @@ pub struct PipelineSection {
     /// The pipeline's name.
     pub name: String,
     /// The namespace keys live in unless a read or input names another.
-    pub namespace: String,
+    #[schemars(with = "String")]
+    pub namespace: Spanned<String>,
     /// What the pipeline is for.
     #[serde(default)]
     pub description: Option<String>,
@@ -46,7 +47,8 @@ pub struct PipelineSection {
 pub struct MemorySection {
     /// Revisions kept per key (at least 1).
     #[serde(default)]
-    pub retention: Option<u64>,
+    #[schemars(with = "Option<u64>")]
+    pub retention: Option<Spanned<u64>>,
 }
 
 /// `[defaults]`.

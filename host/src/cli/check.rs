@@ -1,0 +1,135 @@
+//! `baton check`: read and check `pipeline.toml` without running anything.
+
+use std::path::PathBuf;
+
+use anyhow::anyhow;
+use clap::Args;
+use serde_json::json;
+
+use super::{CliError, Exit, output};
+use crate::pipeline::{GateCheck, Pipeline};
+use crate::project::Project;
+
+#[derive(Debug, Args)]
+pub(super) struct CheckArgs {
+    /// The manifest [default: the nearest `pipeline.toml`]
+    #[arg(long, value_name = "FILE")]
+    pipeline: Option<PathBuf>,
+    /// Print the checked pipeline (or the problems) as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+/// The manifest a command works on: `--pipeline`, else the nearest `pipeline.toml`.
+pub(super) fn manifest_path(given: Option<PathBuf>) -> Result<PathBuf, CliError> {
+    if let Some(path) = given {
+        return Ok(path);
+    }
+    let cwd = std::env::current_dir()?;
+    Project::discover(&cwd).map(|p| p.manifest).ok_or_else(|| {
+        CliError::new(
+            Exit::BadInput,
+            anyhow!("no `pipeline.toml` in {cwd:?} or any folder above it"),
+        )
+        .hint("pass `--pipeline FILE`")
+    })
+}
+
+pub(super) fn run(args: CheckArgs) -> Result<(), CliError> {
+    let path = manifest_path(args.pipeline)?;
+    let pipeline = match Pipeline::load(&path) {
+        Ok(p) => p,
+        Err(problems) => {
+            if args.json {
+                let list: Vec<_> = problems
+                    .0
+                    .iter()
+                    .map(|p| json!({"file": p.file, "line": p.line, "column": p.column, "message": p.message}))
+                    .collect();
+                output::json(&json!({ "ok": false, "problems": list }))?;
+            } else {
+                eprintln!("{problems}");
+            }
+            let n = problems.0.len();
+            return Err(CliError::new(
+                Exit::BadInput,
+                anyhow!(
+                    "{} has {n} problem{}",
+                    path.display(),
+                    if n == 1 { "" } else { "s" }
+                ),
+            ));
+        }
+    };
+    if args.json {
+        return output::json(&summary(&pipeline));
+    }
+    let rows: Vec<Vec<String>> = pipeline
+        .stages
+        .iter()
+        .map(|s| {
+            vec![
+                s.name.clone(),
+                s.writes.clone(),
+                if s.external {
+                    "external".into()
+                } else {
+                    "component".into()
+                },
+                s.gates.len().to_string(),
+                s.depends_on.join(", "),
+            ]
+        })
+        .collect();
+    output::table(&["STAGE", "WRITES", "KIND", "GATES", "AFTER"], &rows)?;
+    eprintln!(
+        "{}: ok, {} stages, {} inputs",
+        path.display(),
+        pipeline.stages.len(),
+        pipeline.inputs.len()
+    );
+    Ok(())
+}
+
+/// The checked pipeline as JSON, with paths relative to the manifest's folder.
+fn summary(p: &Pipeline) -> serde_json::Value {
+    let rel = |path: &std::path::Path| {
+        path.strip_prefix(&p.root)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    };
+    json!({
+        "ok": true,
+        "name": p.name,
+        "namespace": p.namespace,
+        "retention": p.retention,
+        "inputs": p.inputs.iter().map(|i| json!({"namespace": i.namespace, "key": i.key, "file": rel(&i.file)})).collect::<Vec<_>>(),
+        "stages": p.stages.iter().map(|s| json!({
+            "name": s.name,
+            "agent": s.agent_name,
+            "phase": s.phase,
+            "agent_number": s.agent_number,
+            "external": s.external,
+            "component": s.component.as_deref().map(rel),
+            "reads": s.reads.0.iter().map(|g| g.to_string()).collect::<Vec<_>>(),
+            "writes": format!("{}:{}", s.writes_namespace, s.writes),
+            "after": s.depends_on,
+            "config": s.config,
+            "limits": {
+                "timeout_ms": s.limits.timeout.as_millis() as u64,
+                "memory_bytes": s.limits.memory_bytes,
+                "output_bytes": s.limits.output_bytes,
+            },
+            "gates": s.gates.iter().map(|g| json!({
+                "name": g.name,
+                "rule": g.rule,
+                "severity": g.severity,
+                "check": match &g.check {
+                    GateCheck::Schema { path, pointer, .. } => json!({"schema": rel(path), "pointer": pointer}),
+                    GateCheck::Component { path, config } => json!({"component": rel(path), "config": config}),
+                },
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
+}
