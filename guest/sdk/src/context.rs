@@ -109,6 +109,13 @@ impl Context {
             .map_err(|(pointer, message)| invalid(pointer, message))
     }
 
+    /// The JSON text stored at `key` in the pipeline's namespace, undecoded, `None` if
+    /// absent: for stages that pass documents on or decode them their own way.
+    pub fn read_text(&self, key: &str) -> Result<Option<String>, Error> {
+        let entry = memory::get(&self.raw.namespace, key).map_err(Error::from_memory)?;
+        Ok(entry.map(|e| e.value))
+    }
+
     /// The keys in the pipeline's namespace starting with `prefix`, among those this
     /// stage may read.
     pub fn list(&self, prefix: &str) -> Result<Vec<String>, Error> {

@@ -1,6 +1,7 @@
 //! `echo`: the smallest useful stage. It reads each key its config lists under
 //! `reads`, emits one `inputRead` event per key, and returns the inputs with the
-//! run's identity (with `discard`, only each input's size). Tests and examples use it as a stand-in for a real stage.
+//! run's identity (with `discard`, only each input's size; with `raw`, inputs are
+//! read as text and not decoded). Tests and examples use it as a stand-in for a real stage.
 
 use baton_sdk::{Context, Error, Stage, export_stage};
 use serde::{Deserialize, Serialize};
@@ -15,6 +16,9 @@ struct Config {
     /// Return only the size of each input, not the input itself.
     #[serde(default)]
     discard: bool,
+    /// Read inputs as text without decoding them (implies `discard`).
+    #[serde(default)]
+    raw: bool,
 }
 
 #[derive(Serialize)]
@@ -34,6 +38,11 @@ impl Stage for Echo {
         let config: Config = ctx.config()?;
         let mut inputs = Map::new();
         for key in &config.reads {
+            if config.raw {
+                let text = ctx.read_text(key)?.unwrap_or_default();
+                inputs.insert(key.clone(), Value::from(text.len()));
+                continue;
+            }
             let value: Value = ctx.read(key)?;
             ctx.emit("inputRead", serde_json::json!({ "key": key }));
             let kept = if config.discard {
