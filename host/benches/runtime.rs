@@ -77,14 +77,15 @@ fn runtime_benches(c: &mut Criterion) {
     let out = runtime.run(&plugin, &inv, memory.clone()).unwrap();
     assert_eq!(out.reads.len(), 5);
     c.bench_function(
-        "runtime/warm stage run (instantiate, 5 reads of 10 KiB, run, return)",
+        "runtime/warm stage run (instantiate, 5 reads of 10 KiB decoded by the SDK, run, return)",
         |b| b.iter(|| black_box(runtime.run(&plugin, &inv, memory.clone()).unwrap())),
     );
     let mut raw = inv.clone();
     raw.config = json!({ "reads": keys, "raw": true });
-    c.bench_function("runtime/warm stage run (instantiate, 5 reads of 10 KiB as text, run, return)", |b| {
-        b.iter(|| black_box(runtime.run(&plugin, &raw, memory.clone()).unwrap()))
-    });
+    c.bench_function(
+        "runtime/warm stage run (instantiate, 5 reads of 10 KiB as text, run, return)",
+        |b| b.iter(|| black_box(runtime.run(&plugin, &raw, memory.clone()).unwrap())),
+    );
     let mut bare = Invocation::new("echo", "coding-pipeline");
     bare.config = json!({});
     c.bench_function(

@@ -336,7 +336,7 @@ fn retrieve(ctx: &Context, args: RetrieveArgs) -> Result<(), CliError> {
     let entry = match args.revision {
         None => store
             .get(&ns, &key)?
-            .ok_or_else(|| not_found(store, &ns, &key))?,
+            .ok_or_else(|| not_found(&store, &ns, &key))?,
         Some(rev) => store.get_revision(&ns, &key, rev)?.ok_or_else(|| {
             CliError::new(
                 Exit::NotFound,
@@ -452,7 +452,7 @@ fn delete(ctx: &Context, args: DeleteArgs) -> Result<(), CliError> {
     }
     let store = ctx.open()?;
     let meta = match store.commit(&writer(args.agent.as_deref()), vec![op]) {
-        Err(MemoryError::NotFound { .. }) => return Err(not_found(store, &ns, &key)),
+        Err(MemoryError::NotFound { .. }) => return Err(not_found(&store, &ns, &key)),
         other => other?.remove(0),
     };
     if args.json {
@@ -470,7 +470,7 @@ fn history(ctx: &Context, args: KeyArgsOnly) -> Result<(), CliError> {
     let store = ctx.open()?;
     let metas = store.history(&ns, &key)?;
     if metas.is_empty() {
-        return Err(not_found(store, &ns, &key));
+        return Err(not_found(&store, &ns, &key));
     }
     if args.json {
         return output::json(&metas);

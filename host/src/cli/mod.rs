@@ -158,24 +158,8 @@ impl Context {
         })
     }
 
-    /// Opens the store for the rest of this process. The handle is leaked on purpose:
-    /// sled's shutdown (a final snapshot, joining its threads) costs several
-    /// milliseconds per command, and nothing needs it, since every commit is flushed
-    /// before it returns. The next open recovers exactly as after a crash, which the
-    /// crash tests cover; the directory lock goes when the process exits.
-    fn open(&self) -> Result<&'static SledStore, CliError> {
-        let store =
-            SledStore::open(&self.store_path, self.options.clone()).map_err(CliError::from)?;
-        Ok(Box::leak(Box::new(store)))
-    }
-
-    /// [`Context::open`] as a shared handle, for the runtime; leaked likewise.
-    fn open_shared(&self) -> Result<std::sync::Arc<dyn crate::memory::Store>, CliError> {
-        let store =
-            SledStore::open(&self.store_path, self.options.clone()).map_err(CliError::from)?;
-        let shared: std::sync::Arc<dyn crate::memory::Store> = std::sync::Arc::new(store);
-        std::mem::forget(shared.clone());
-        Ok(shared)
+    fn open(&self) -> Result<SledStore, CliError> {
+        SledStore::open(&self.store_path, self.options.clone()).map_err(CliError::from)
     }
 
     /// The namespace named on the command line, else the pipeline's default.

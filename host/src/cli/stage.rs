@@ -139,7 +139,7 @@ fn run_stage(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
         .load(&args.component)
         .map_err(|e| CliError::new(Exit::BadInput, e))?;
     tracing::debug!(?outcome, component = %args.component.display(), "component loaded");
-    let memory = ctx.open_shared()?;
+    let memory: std::sync::Arc<dyn crate::memory::Store> = std::sync::Arc::new(ctx.open()?);
     let output = runtime
         .run(&plugin, &invocation, memory)
         .map_err(|failure| {
