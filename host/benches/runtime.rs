@@ -24,6 +24,7 @@ fn echo_component() -> PathBuf {
             "--manifest-path",
         ])
         .arg(root.join("guest/Cargo.toml"))
+        .env("CARGO_TARGET_DIR", root.join("guest/target"))
         .status()
         .unwrap();
     assert!(status.success());

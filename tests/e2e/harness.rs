@@ -156,6 +156,7 @@ pub fn component(name: &str) -> PathBuf {
                 "--manifest-path",
             ])
             .arg(repo_root().join("guest/Cargo.toml"))
+            .env("CARGO_TARGET_DIR", guest_target())
             .status()
             .expect("cargo runs");
         assert!(status.success(), "building the guest components failed");
