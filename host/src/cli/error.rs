@@ -20,6 +20,8 @@ pub enum Exit {
     Store = 5,
     /// A stage failed: trapped, timed out, out of memory, refused, or its own error.
     StageFailed = 6,
+    /// A document failed an error-severity quality gate.
+    GateFailed = 7,
 }
 
 /// A failure on its way to the user.
@@ -43,6 +45,12 @@ impl CliError {
     /// Adds a `hint:` line.
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hints.push(hint.into());
+        self
+    }
+
+    /// Prefixes the error with `context`.
+    pub fn context(mut self, context: impl std::fmt::Display + Send + Sync + 'static) -> Self {
+        self.error = self.error.context(context);
         self
     }
 

@@ -107,6 +107,9 @@ pub(super) struct StoreArgs {
     /// Record this agent id as the writer instead of `cli`
     #[arg(long, env = "BATON_AGENT_ID", value_name = "ID")]
     agent: Option<String>,
+    /// Store even if a quality gate fails; the reason and the report are recorded
+    #[arg(long, value_name = "REASON")]
+    override_gates: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -198,6 +201,9 @@ pub(super) struct ImportArgs {
     /// Print the report as JSON
     #[arg(long)]
     json: bool,
+    /// Import even if a quality gate fails; the reason is recorded
+    #[arg(long, value_name = "REASON")]
+    override_gates: Option<String>,
 }
 
 fn parse_ttl(text: &str) -> Result<Duration, String> {
@@ -282,7 +288,19 @@ fn store(ctx: &Context, args: StoreArgs) -> Result<(), CliError> {
     let (ns, key) = args.key.resolve(ctx)?;
     let text = read_value_text(&args)?;
     let value = parse_value(text, args.json, &ns, &key)?;
+    let writer = writer(args.agent.as_deref());
+    let provenance = gate(
+        ctx,
+        &ns,
+        &key,
+        &value,
+        &writer,
+        args.override_gates.as_deref(),
+    )?;
     let mut op = Op::put(&ns, &key, value);
+    if let Some(p) = provenance {
+        op = op.provenance(p);
+    }
     if let Some(ttl) = args.ttl {
         op = op.ttl(ttl);
     }
@@ -290,9 +308,7 @@ fn store(ctx: &Context, args: StoreArgs) -> Result<(), CliError> {
         op = op.if_revision(rev);
     }
     let store = ctx.open()?;
-    let meta = store
-        .commit(&writer(args.agent.as_deref()), vec![op])?
-        .remove(0);
+    let meta = store.commit(&writer, vec![op])?.remove(0);
     if args.json {
         return output::json(&meta);
     }
@@ -304,6 +320,40 @@ fn store(ctx: &Context, args: StoreArgs) -> Result<(), CliError> {
         output::bytes(meta.size)
     );
     Ok(())
+}
+
+/// Runs the gates of the stage that writes `key`, if any. Returns the provenance to
+/// record (the report, and any override), or the error that blocks the write.
+fn gate(
+    ctx: &Context,
+    ns: &Namespace,
+    key: &Key,
+    value: &Value,
+    writer: &Writer,
+    override_reason: Option<&str>,
+) -> Result<Option<Value>, CliError> {
+    let Some(gates) = super::gate::gates_for(ctx.manifest.as_deref(), ns.as_str(), key.as_str())?
+    else {
+        return Ok(None);
+    };
+    let report = gates.check(value);
+    if !report.passed || report.warnings > 0 {
+        eprintln!("{report}");
+    }
+    let report_json = serde_json::to_value(&report).map_err(std::io::Error::from)?;
+    match (report.passed, override_reason) {
+        (true, _) => Ok(Some(serde_json::json!({ "gate_report": report_json }))),
+        (false, Some(reason)) => {
+            tracing::warn!(key = %key, namespace = %ns, reason, "gates overridden");
+            eprintln!("warning: storing despite failed gates, as `--override-gates` asks");
+            Ok(Some(serde_json::json!({
+                "gate_report": report_json,
+                "gate_override": { "reason": reason, "by": writer },
+            })))
+        }
+        (false, None) => Err(super::gate::blocked(&report)
+            .hint("fix the document, check it with `baton gate check`, or pass `--override-gates REASON` to record an override")),
+    }
 }
 
 /// The error for a key with no live value, with a hint naming the namespaces that
@@ -625,6 +675,27 @@ fn import(ctx: &Context, args: ImportArgs) -> Result<(), CliError> {
                 ));
             }
         };
+        if !parsed.meta.deleted {
+            let ns = Namespace::new(parsed.meta.namespace.clone())?;
+            let key = Key::new(parsed.meta.key.clone())?;
+            let doc: Value = serde_json::from_slice(&value).map_err(std::io::Error::from)?;
+            let writer = Writer("import".into());
+            gate(
+                ctx,
+                &ns,
+                &key,
+                &doc,
+                &writer,
+                args.override_gates.as_deref(),
+            )
+            .map_err(|e| {
+                e.context(format!(
+                    "{name} line {}: revision {} of key `{key}`",
+                    n + 1,
+                    parsed.meta.revision
+                ))
+            })?;
+        }
         entries.push(Entry {
             meta: parsed.meta,
             value,

@@ -8,6 +8,7 @@
 
 mod check;
 mod error;
+mod gate;
 mod memory;
 mod output;
 mod scaffold;
@@ -67,6 +68,9 @@ enum Command {
     Memory(memory::MemoryCommand),
     /// Check `pipeline.toml` without running anything: every problem, with its line
     Check(check::CheckArgs),
+    /// Check documents against quality gates
+    #[command(subcommand)]
+    Gate(gate::GateCommand),
     /// Print the JSON Schema of `pipeline.toml`
     PipelineSchema,
     /// Run a single stage component, or scaffold a new stage crate
@@ -82,6 +86,7 @@ pub fn main() -> ExitCode {
         Command::Memory(cmd) => memory::run(&cli.global, cmd),
         Command::Stage(cmd) => stage::run(&cli.global, cmd),
         Command::Check(args) => check::run(args),
+        Command::Gate(cmd) => gate::run(cmd),
         Command::PipelineSchema => output::json(&crate::pipeline::manifest_schema()),
     };
     match result {
@@ -107,6 +112,7 @@ fn init_tracing(verbose: u8) {
 
 /// The store and default namespace a command works with.
 struct Context {
+    manifest: Option<PathBuf>,
     store_path: PathBuf,
     default_namespace: String,
     options: StoreOptions,
@@ -150,6 +156,7 @@ impl Context {
             clock: Default::default(),
         };
         Ok(Self {
+            manifest: project.as_ref().map(|p| p.manifest.clone()),
             store_path,
             default_namespace: settings
                 .namespace

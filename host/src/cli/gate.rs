@@ -1,0 +1,119 @@
+//! `baton gate check`, and the gate check every write to a gated key goes through.
+
+use std::path::PathBuf;
+
+use anyhow::anyhow;
+use clap::{Args, Subcommand};
+
+use super::{CliError, Exit, output};
+use crate::gates::{GateReport, StageGates};
+use crate::pipeline::Pipeline;
+
+#[derive(Debug, Subcommand)]
+pub(super) enum GateCommand {
+    /// Check a document against a stage's gates without storing it
+    ///
+    /// Prints the report (every gate, pass or fail, with findings) and exits 0 if the
+    /// document would be accepted, 7 if an error-severity gate blocks it.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub(super) struct CheckArgs {
+    /// The stage whose gates apply, by its name in pipeline.toml
+    #[arg(long)]
+    stage: String,
+    /// The JSON document (`-` for standard input)
+    file: PathBuf,
+    /// The manifest [default: the nearest `pipeline.toml`]
+    #[arg(long, value_name = "FILE")]
+    pipeline: Option<PathBuf>,
+    /// Print the report as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+pub(super) fn run(cmd: GateCommand) -> Result<(), CliError> {
+    let GateCommand::Check(args) = cmd;
+    let pipeline = load_pipeline(super::check::manifest_path(args.pipeline)?)?;
+    let stage = pipeline
+        .stages
+        .iter()
+        .find(|s| s.name == args.stage)
+        .ok_or_else(|| {
+            let names: Vec<&str> = pipeline.stages.iter().map(|s| s.name.as_str()).collect();
+            CliError::new(
+                Exit::BadInput,
+                anyhow!("no stage `{}` in {}", args.stage, pipeline.path.display()),
+            )
+            .hint(format!("its stages are: {}", names.join(", ")))
+        })?;
+    let gates = StageGates::compile(stage).map_err(|e| CliError::new(Exit::BadInput, e))?;
+    let text = if args.file.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin())?
+    } else {
+        std::fs::read_to_string(&args.file).map_err(|e| {
+            CliError::new(Exit::BadInput, anyhow!("cannot read {:?}: {e}", args.file))
+        })?
+    };
+    let document: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| CliError::new(Exit::BadInput, anyhow!("{:?} is not JSON: {e}", args.file)))?;
+    let report = gates.check(&document);
+    if args.json {
+        output::json(&report)?;
+    } else {
+        println!("{report}");
+    }
+    if !report.passed {
+        return Err(blocked(&report));
+    }
+    Ok(())
+}
+
+/// Loads the manifest, turning its problems into one error.
+pub(super) fn load_pipeline(path: PathBuf) -> Result<Pipeline, CliError> {
+    Pipeline::load(&path).map_err(|problems| {
+        CliError::new(
+            Exit::BadInput,
+            anyhow!("{} does not check:\n{problems}", path.display()),
+        )
+        .hint("`baton check` lists the problems")
+    })
+}
+
+/// The error for a document an error-severity gate blocks.
+pub(super) fn blocked(report: &GateReport) -> CliError {
+    let failed: Vec<&str> = report
+        .gates
+        .iter()
+        .filter(|g| !g.passed)
+        .map(|g| g.name.as_str())
+        .collect();
+    CliError::new(
+        Exit::GateFailed,
+        anyhow!(
+            "the document for `{}` fails the gates of stage `{}`: {}",
+            report.key,
+            report.stage,
+            failed.join(", ")
+        ),
+    )
+}
+
+/// The compiled gates for writes to `key` in `namespace`, if a stage of the project's
+/// pipeline writes it and has gates.
+pub(super) fn gates_for(
+    manifest: Option<&std::path::Path>,
+    namespace: &str,
+    key: &str,
+) -> Result<Option<StageGates>, CliError> {
+    let Some(manifest) = manifest else {
+        return Ok(None);
+    };
+    let pipeline = load_pipeline(manifest.to_path_buf())?;
+    let Some(stage) = pipeline.producer(namespace, key) else {
+        return Ok(None);
+    };
+    let gates = StageGates::compile(stage).map_err(|e| CliError::new(Exit::BadInput, e))?;
+    Ok((!gates.is_empty()).then_some(gates))
+}

@@ -1,0 +1,121 @@
+//! A gate report: for people as a table, for machines as JSON.
+
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::pipeline::Severity;
+
+/// One problem a gate found.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Finding {
+    /// The JSON pointer of the offending part of the document.
+    pub pointer: String,
+    /// What the gate expected there.
+    pub expected: String,
+    /// What it found (abbreviated).
+    pub actual: String,
+    /// A sentence for people.
+    pub message: String,
+}
+
+/// One gate's verdict.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GateResult {
+    /// The gate's name.
+    pub name: String,
+    /// The sentence it enforces.
+    pub rule: String,
+    /// Whether a failure blocks.
+    pub severity: Severity,
+    /// Whether the document passed.
+    pub passed: bool,
+    /// What it found; empty when it passed.
+    pub findings: Vec<Finding>,
+}
+
+/// Every gate's verdict on one document.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GateReport {
+    /// The stage whose gates these are.
+    pub stage: String,
+    /// The key the document is bound for.
+    pub key: String,
+    /// True unless an error-severity gate failed.
+    pub passed: bool,
+    /// Gates passed.
+    pub gates_passed: usize,
+    /// Error-severity gates failed.
+    pub errors: usize,
+    /// Warning-severity gates failed.
+    pub warnings: usize,
+    /// Each gate.
+    pub gates: Vec<GateResult>,
+}
+
+impl GateReport {
+    pub(super) fn new(stage: &str, key: &str, gates: Vec<GateResult>) -> Self {
+        let failed = |s: Severity| {
+            gates
+                .iter()
+                .filter(|g| !g.passed && g.severity == s)
+                .count()
+        };
+        let (errors, warnings) = (failed(Severity::Error), failed(Severity::Warning));
+        Self {
+            stage: stage.into(),
+            key: key.into(),
+            passed: errors == 0,
+            gates_passed: gates.iter().filter(|g| g.passed).count(),
+            errors,
+            warnings,
+            gates,
+        }
+    }
+}
+
+impl fmt::Display for GateReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "gates of stage `{}` for `{}`:", self.stage, self.key)?;
+        for gate in &self.gates {
+            let verdict = match (gate.passed, gate.severity) {
+                (true, _) => "pass",
+                (false, Severity::Error) => "FAIL",
+                (false, Severity::Warning) => "warn",
+            };
+            writeln!(f, "  {verdict}  {}  ({})", gate.name, gate.rule)?;
+            for finding in &gate.findings {
+                let at = if finding.pointer.is_empty() {
+                    "(document)"
+                } else {
+                    &finding.pointer
+                };
+                writeln!(
+                    f,
+                    "        at {at}: {} [expected {}, found {}]",
+                    finding.message, finding.expected, finding.actual
+                )?;
+            }
+        }
+        write!(
+            f,
+            "{}: {} passed, {} failed, {} warning{}",
+            if self.passed { "passed" } else { "blocked" },
+            self.gates_passed,
+            self.errors,
+            self.warnings,
+            if self.warnings == 1 { "" } else { "s" }
+        )
+    }
+}
+
+/// A JSON value shortened for a report line.
+pub(super) fn abbreviate(value: &Value) -> String {
+    let text = value.to_string();
+    if text.chars().count() <= 60 {
+        return text;
+    }
+    let cut: String = text.chars().take(57).collect();
+    format!("{cut}...")
+}

@@ -1,0 +1,293 @@
+//! Quality gates: `baton gate check`, and gates that block `baton memory store` and
+//! `import` for a gated key unless an override is given and recorded.
+
+use serde_json::json;
+
+use crate::harness::Project;
+
+const KEY: &str = "coding/architecture/performance";
+
+/// A project whose external `performance-architect` stage has a blocking schema gate
+/// on `/slos` and a warning gate on `/caching`.
+fn gated_project() -> Project {
+    let p = Project::with_manifest(
+        r#"[pipeline]
+name = "gated"
+namespace = "coding-pipeline"
+
+[[stage]]
+name = "performance-architect"
+external = true
+writes = "coding/architecture/performance"
+
+[[stage.gate]]
+name = "measurable-slos"
+rule = "Performance requirements must have measurable SLOs"
+schema = "slos.schema.json"
+pointer = "/slos"
+
+[[stage.gate]]
+name = "caching-has-invalidation"
+rule = "Caching strategy must include invalidation policies"
+severity = "warning"
+schema = "caching.schema.json"
+pointer = "/caching"
+"#,
+    );
+    let slos = json!({
+        "type": "array", "minItems": 1,
+        "items": {"type": "object", "required": ["target", "unit"],
+                  "properties": {"target": {"type": "number"}, "unit": {"type": "string"}}}
+    });
+    let caching =
+        json!({"type": "array", "items": {"type": "object", "required": ["invalidation"]}});
+    std::fs::write(p.root().join("slos.schema.json"), slos.to_string()).unwrap();
+    std::fs::write(p.root().join("caching.schema.json"), caching.to_string()).unwrap();
+    p
+}
+
+fn good() -> String {
+    json!({"slos": [{"target": 200, "unit": "ms"}], "caching": [{"invalidation": "event"}]})
+        .to_string()
+}
+
+fn bad() -> String {
+    json!({"slos": [{"target": "fast", "unit": "ms"}], "caching": [{"ttl": 60}]}).to_string()
+}
+
+#[test]
+fn gate_check_reports_every_gate_without_storing() {
+    let p = gated_project();
+    std::fs::write(p.root().join("good.json"), good()).unwrap();
+    std::fs::write(p.root().join("bad.json"), bad()).unwrap();
+    let report = p
+        .run(&[
+            "gate",
+            "check",
+            "--stage",
+            "performance-architect",
+            "good.json",
+            "--json",
+        ])
+        .json();
+    assert_eq!(report["passed"], true);
+    assert_eq!(report["gates_passed"], 2);
+    let out = p.run(&[
+        "gate",
+        "check",
+        "--stage",
+        "performance-architect",
+        "bad.json",
+        "--json",
+    ]);
+    assert_eq!(out.code(), 7);
+    let report = out.json();
+    assert_eq!(report["passed"], false);
+    assert_eq!(report["errors"], 1);
+    let finding = &report["gates"][0]["findings"][0];
+    assert_eq!(finding["pointer"], "/slos/0/target");
+    assert_eq!(finding["actual"], "\"fast\"");
+    assert!(
+        finding["message"]
+            .as_str()
+            .unwrap()
+            .contains("is not of type \"number\""),
+        "{finding}"
+    );
+    let text = p.run(&[
+        "gate",
+        "check",
+        "--stage",
+        "performance-architect",
+        "bad.json",
+    ]);
+    assert_eq!(text.code(), 7);
+    assert!(
+        text.stdout().contains(
+            "FAIL  measurable-slos  (Performance requirements must have measurable SLOs)"
+        ),
+        "{}",
+        text.stdout()
+    );
+    assert!(
+        text.stdout().contains("at /slos/0/target"),
+        "{}",
+        text.stdout()
+    );
+    assert!(
+        text.stderr()
+            .contains("fails the gates of stage `performance-architect`: measurable-slos"),
+        "{}",
+        text.stderr()
+    );
+    // A document with nothing at the gate's pointer fails with that finding.
+    std::fs::write(p.root().join("empty.json"), "{}").unwrap();
+    let report = p
+        .run(&[
+            "gate",
+            "check",
+            "--stage",
+            "performance-architect",
+            "empty.json",
+            "--json",
+        ])
+        .json();
+    assert_eq!(
+        report["gates"][0]["findings"][0]["message"],
+        "the document has nothing at \"/slos\""
+    );
+    assert!(
+        p.run(&["memory", "list", "--json"])
+            .json()
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "nothing stored"
+    );
+    p.run(&["gate", "check", "--stage", "nope", "good.json"])
+        .fails(
+            2,
+            &[
+                "no stage `nope`",
+                "hint: its stages are: performance-architect",
+            ],
+        );
+    p.run(&[
+        "gate",
+        "check",
+        "--stage",
+        "performance-architect",
+        "missing.json",
+    ])
+    .fails(2, &["cannot read \"missing.json\""]);
+}
+
+#[test]
+fn an_external_document_is_refused_by_its_gate_and_the_old_revision_stays() {
+    let p = gated_project();
+    p.run(&["memory", "store", KEY, &good()]).ok();
+    let err = p.run(&["memory", "store", KEY, &bad()]).fails(
+        7,
+        &[
+            "fails the gates of stage `performance-architect`: measurable-slos",
+            "at /slos/0/target",
+            "hint:",
+        ],
+    );
+    assert!(
+        err.contains("warn  caching-has-invalidation"),
+        "the warning is reported too: {err}"
+    );
+    let entry = p.run(&["memory", "retrieve", KEY, "--json"]).json();
+    assert_eq!(
+        entry["revision"], 1,
+        "the old revision is still the live one"
+    );
+    assert_eq!(entry["provenance"]["gate_report"]["passed"], true);
+    assert_eq!(entry["value"]["slos"][0]["target"], 200);
+    // Keys no stage writes are not gated.
+    p.run(&["memory", "store", "coding/notes", &bad()]).ok();
+}
+
+#[test]
+fn an_override_stores_and_is_recorded() {
+    let p = gated_project();
+    let stored = p.run(&[
+        "memory",
+        "store",
+        KEY,
+        &bad(),
+        "--override-gates",
+        "hotfix approved by on-call",
+        "--agent",
+        "performanceArchitect-1",
+    ]);
+    assert!(
+        stored.stderr().contains("storing despite failed gates"),
+        "{}",
+        stored.stderr()
+    );
+    stored.ok();
+    let entry = p.run(&["memory", "retrieve", KEY, "--json"]).json();
+    assert_eq!(
+        entry["provenance"]["gate_override"]["reason"],
+        "hotfix approved by on-call"
+    );
+    assert_eq!(
+        entry["provenance"]["gate_override"]["by"],
+        "agent:performanceArchitect-1"
+    );
+    assert_eq!(entry["provenance"]["gate_report"]["passed"], false);
+}
+
+#[test]
+fn a_warning_gate_reports_but_does_not_block() {
+    let p = gated_project();
+    let doc = json!({"slos": [{"target": 1, "unit": "s"}], "caching": [{"ttl": 5}]}).to_string();
+    let out = p.run(&["memory", "store", KEY, &doc]);
+    out.ok();
+    assert!(
+        out.stderr().contains("warn  caching-has-invalidation"),
+        "{}",
+        out.stderr()
+    );
+    assert!(
+        out.stderr()
+            .contains("passed: 1 passed, 0 failed, 1 warning"),
+        "{}",
+        out.stderr()
+    );
+}
+
+#[test]
+fn import_is_gated_too_and_all_or_nothing() {
+    let source = Project::new();
+    source.run(&["memory", "store", KEY, &bad()]).ok();
+    source.run(&["memory", "store", "other", "1"]).ok();
+    let dump = source.run(&["memory", "export"]).ok();
+    let p = gated_project();
+    p.run_with_stdin(&["memory", "import"], dump.clone()).fails(
+        7,
+        &[
+            "standard input line 1: revision 1 of key `coding/architecture/performance`",
+            "measurable-slos",
+        ],
+    );
+    assert!(
+        p.run(&["memory", "list", "--json"])
+            .json()
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "nothing imported"
+    );
+    p.run_with_stdin(
+        &["memory", "import", "--override-gates", "restoring a backup"],
+        dump,
+    )
+    .ok();
+    assert_eq!(
+        p.run(&["memory", "list", "--json"])
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn a_gate_component_is_refused_rather_than_skipped() {
+    let p = Project::with_manifest(
+        "[pipeline]\nname = \"g\"\nnamespace = \"n\"\n\n[[stage]]\nname = \"s\"\nexternal = true\nwrites = \"k\"\n\n[[stage.gate]]\nname = \"budgets\"\nrule = \"Critical paths must have latency budgets\"\ncomponent = \"gate.wasm\"\n",
+    );
+    std::fs::write(p.root().join("gate.wasm"), b"\0asm").unwrap();
+    p.run(&["memory", "store", "k", "{}"]).fails(
+        2,
+        &[
+            "gate `budgets` of stage `s` is a gate component",
+            "not implemented yet",
+        ],
+    );
+    p.run(&["memory", "retrieve", "k"]).fails(3, &["not found"]);
+}
