@@ -177,7 +177,9 @@ fn revisions_history_and_compare_and_swap() {
 
 #[test]
 fn retention_keeps_only_the_newest_revisions() {
-    let p = Project::with_manifest("[pipeline]\nname = \"r\"\nnamespace = \"ns\"\n[memory]\nretention = 3\n");
+    let p = Project::with_manifest(
+        "[pipeline]\nname = \"r\"\nnamespace = \"ns\"\n[memory]\nretention = 3\n",
+    );
     for v in 1..=5 {
         p.run(&["memory", "store", "k", &v.to_string()]).ok();
     }

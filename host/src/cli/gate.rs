@@ -100,20 +100,42 @@ pub(super) fn blocked(report: &GateReport) -> CliError {
     )
 }
 
-/// The compiled gates for writes to `key` in `namespace`, if a stage of the project's
-/// pipeline writes it and has gates.
-pub(super) fn gates_for(
-    manifest: Option<&std::path::Path>,
-    namespace: &str,
-    key: &str,
-) -> Result<Option<StageGates>, CliError> {
-    let Some(manifest) = manifest else {
-        return Ok(None);
-    };
-    let pipeline = load_pipeline(manifest.to_path_buf())?;
-    let Some(stage) = pipeline.producer(namespace, key) else {
-        return Ok(None);
-    };
-    let gates = StageGates::compile(stage).map_err(|e| CliError::new(Exit::BadInput, e))?;
-    Ok((!gates.is_empty()).then_some(gates))
+/// The gates of the project's pipeline, loaded once per command and compiled once
+/// per stage, for the writes a command makes.
+pub(super) struct Gatekeeper {
+    pipeline: Option<Pipeline>,
+    compiled: std::collections::HashMap<String, StageGates>,
+}
+
+impl Gatekeeper {
+    /// Loads the manifest, if the command runs in a project.
+    pub(super) fn new(manifest: Option<&std::path::Path>) -> Result<Self, CliError> {
+        let pipeline = manifest
+            .map(|m| load_pipeline(m.to_path_buf()))
+            .transpose()?;
+        Ok(Self {
+            pipeline,
+            compiled: Default::default(),
+        })
+    }
+
+    /// The gates for writes to `key` in `namespace`, if a stage writes it and has gates.
+    pub(super) fn gates_for(
+        &mut self,
+        namespace: &str,
+        key: &str,
+    ) -> Result<Option<&StageGates>, CliError> {
+        let Some(stage) = self
+            .pipeline
+            .as_ref()
+            .and_then(|p| p.producer(namespace, key))
+        else {
+            return Ok(None);
+        };
+        if !self.compiled.contains_key(&stage.name) {
+            let gates = StageGates::compile(stage).map_err(|e| CliError::new(Exit::BadInput, e))?;
+            self.compiled.insert(stage.name.clone(), gates);
+        }
+        Ok(self.compiled.get(&stage.name).filter(|g| !g.is_empty()))
+    }
 }

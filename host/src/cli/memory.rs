@@ -9,6 +9,7 @@ use anyhow::anyhow;
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
+use super::gate::Gatekeeper;
 use super::{CliError, Context, Exit, GlobalArgs, output};
 use crate::memory::{Entry, EntryMeta, Key, MemoryError, Namespace, Op, Store, Writer};
 
@@ -289,8 +290,9 @@ fn store(ctx: &Context, args: StoreArgs) -> Result<(), CliError> {
     let text = read_value_text(&args)?;
     let value = parse_value(text, args.json, &ns, &key)?;
     let writer = writer(args.agent.as_deref());
+    let mut keeper = Gatekeeper::new(ctx.manifest.as_deref())?;
     let provenance = gate(
-        ctx,
+        &mut keeper,
         &ns,
         &key,
         &value,
@@ -325,15 +327,14 @@ fn store(ctx: &Context, args: StoreArgs) -> Result<(), CliError> {
 /// Runs the gates of the stage that writes `key`, if any. Returns the provenance to
 /// record (the report, and any override), or the error that blocks the write.
 fn gate(
-    ctx: &Context,
+    keeper: &mut Gatekeeper,
     ns: &Namespace,
     key: &Key,
     value: &Value,
     writer: &Writer,
     override_reason: Option<&str>,
 ) -> Result<Option<Value>, CliError> {
-    let Some(gates) = super::gate::gates_for(ctx.manifest.as_deref(), ns.as_str(), key.as_str())?
-    else {
+    let Some(gates) = keeper.gates_for(ns.as_str(), key.as_str())? else {
         return Ok(None);
     };
     let report = gates.check(value);
@@ -652,6 +653,7 @@ fn import(ctx: &Context, args: ImportArgs) -> Result<(), CliError> {
             (format!("{p:?}"), Box::new(std::io::BufReader::new(file)))
         }
     };
+    let mut keeper = Gatekeeper::new(ctx.manifest.as_deref())?;
     let mut entries = Vec::new();
     for (n, line) in reader.lines().enumerate() {
         let line =
@@ -681,7 +683,7 @@ fn import(ctx: &Context, args: ImportArgs) -> Result<(), CliError> {
             let doc: Value = serde_json::from_slice(&value).map_err(std::io::Error::from)?;
             let writer = Writer("import".into());
             gate(
-                ctx,
+                &mut keeper,
                 &ns,
                 &key,
                 &doc,
