@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod cli;
+pub mod executor;
 pub mod gates;
 pub mod memory;
 pub mod pipeline;

@@ -8,5 +8,6 @@ mod memory_cli;
 mod memory_concurrency;
 mod memory_model;
 mod pipeline_golden;
+mod pipeline_run;
 mod runtime;
 mod scaffold;

@@ -11,6 +11,7 @@ mod error;
 mod gate;
 mod memory;
 mod output;
+mod run;
 mod scaffold;
 mod stage;
 
@@ -66,6 +67,12 @@ enum Command {
     /// Store, read and manage entries in the memory
     #[command(subcommand, alias = "mem")]
     Memory(memory::MemoryCommand),
+    /// Run the pipeline: seed inputs, run stale stages, gate and commit their outputs
+    Run(run::RunArgs),
+    /// Show each stage as fresh, stale (and why), missing, awaiting or failed
+    Status(run::StatusArgs),
+    /// Read the recorded events, by workflow or agent
+    Events(run::EventsArgs),
     /// Check `pipeline.toml` without running anything: every problem, with its line
     Check(check::CheckArgs),
     /// Check documents against quality gates
@@ -86,6 +93,9 @@ pub fn main() -> ExitCode {
         Command::Memory(cmd) => memory::run(&cli.global, cmd),
         Command::Stage(cmd) => stage::run(&cli.global, cmd),
         Command::Check(args) => check::run(args),
+        Command::Run(args) => run::run(&cli.global, args),
+        Command::Status(args) => run::status(&cli.global, args),
+        Command::Events(args) => run::events(&cli.global, args),
         Command::Gate(cmd) => gate::run(cmd),
         Command::PipelineSchema => output::json(&crate::pipeline::manifest_schema()),
     };

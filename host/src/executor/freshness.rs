@@ -1,0 +1,64 @@
+//! Whether a stage's stored output is still current.
+
+use serde::Serialize;
+
+use crate::memory::{Key, Namespace, Store};
+use crate::pipeline::Stage;
+
+/// A stage's state relative to its inputs, component and config.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "state", content = "why")]
+pub enum Freshness {
+    /// The stored output was made from the current inputs, component and config.
+    Fresh,
+    /// It was not; the reason.
+    Stale(String),
+    /// Nothing is stored at the stage's key.
+    Missing,
+}
+
+/// Compares the provenance stored with `stage`'s output against the current state.
+pub fn freshness(
+    stage: &Stage,
+    component_sha256: &str,
+    memory: &dyn Store,
+) -> anyhow::Result<Freshness> {
+    let (ns, key) = (
+        Namespace::new(stage.writes_namespace.clone())?,
+        Key::new(stage.writes.clone())?,
+    );
+    let Some(entry) = memory.get(&ns, &key)? else {
+        return Ok(Freshness::Missing);
+    };
+    let Some(provenance) = entry
+        .meta
+        .provenance
+        .as_ref()
+        .filter(|p| p.get("component_sha256").is_some())
+    else {
+        return Ok(Freshness::Stale(
+            "the stored output was not written by this stage's run".into(),
+        ));
+    };
+    if provenance["component_sha256"] != component_sha256 {
+        return Ok(Freshness::Stale("the component changed".into()));
+    }
+    if provenance["config"] != stage.config {
+        return Ok(Freshness::Stale("the config changed".into()));
+    }
+    let Some(reads) = provenance["inputs"].as_array() else {
+        return Ok(Freshness::Stale("the provenance lists no inputs".into()));
+    };
+    for read in reads {
+        let (Some(rns), Some(rkey)) = (read["namespace"].as_str(), read["key"].as_str()) else {
+            continue;
+        };
+        let current = memory
+            .get(&Namespace::new(rns)?, &Key::new(rkey)?)?
+            .map(|e| e.meta.revision);
+        if read["revision"].as_u64() != current {
+            return Ok(Freshness::Stale(format!("input `{rkey}` changed")));
+        }
+    }
+    Ok(Freshness::Fresh)
+}

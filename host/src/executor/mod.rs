@@ -1,0 +1,377 @@
+//! The executor: runs a checked [`Pipeline`] against the memory.
+//!
+//! Inputs are seeded first (a file whose content changed becomes a new revision).
+//! Stages then run in waves: every stage whose producers are done runs, up to one per
+//! core at a time. A stage whose recorded provenance (the revisions it read, its
+//! component's SHA-256, its config) still matches is fresh and skipped. A stage's
+//! output passes its gates and is committed in one atomic, durable commit together
+//! with its provenance and its events; an output that fails an error gate goes to
+//! quarantine with its report, never where other stages read, and the stages after it
+//! do not run. Events (seed 000's agent lifecycle) and quarantined outputs live in the
+//! reserved namespaces [`EVENTS_NAMESPACE`] and [`QUARANTINE_NAMESPACE`].
+
+mod freshness;
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+pub use freshness::{Freshness, freshness};
+
+use crate::gates::StageGates;
+use crate::memory::{Key, Namespace, Op, Store, Timestamp, Writer};
+use crate::pipeline::{Pipeline, Stage};
+use crate::runtime::{Invocation, Runtime};
+
+/// Where events are recorded, one entry per event, keyed `<workflow>/<seq>`.
+pub const EVENTS_NAMESPACE: &str = "baton.events";
+/// Where outputs that failed their gates are kept, keyed by stage name.
+pub const QUARANTINE_NAMESPACE: &str = "baton.quarantine";
+
+/// How a stage ended in a run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "status", content = "detail")]
+pub enum Outcome {
+    /// Ran, passed its gates, committed at this revision.
+    Passed(u64),
+    /// Fresh: skipped.
+    Fresh,
+    /// External, and its document is present.
+    External,
+    /// External, and no document yet.
+    AwaitingExternal,
+    /// The stage failed (the failure, as text).
+    Failed(String),
+    /// The output failed an error gate; it is in quarantine.
+    GateFailed(String),
+    /// Not run because a stage it reads from did not pass.
+    Blocked(String),
+}
+
+impl Outcome {
+    /// Whether the stage's key holds a good, current output after this run.
+    pub fn ok(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Passed(_) | Outcome::Fresh | Outcome::External
+        )
+    }
+}
+
+/// One stage's line in the run summary.
+#[derive(Clone, Debug, Serialize)]
+pub struct StageSummary {
+    /// The stage.
+    pub stage: String,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// How long it took, in milliseconds.
+    pub duration_ms: f64,
+    /// Gates passed / total, when they ran.
+    pub gates: Option<(usize, usize)>,
+    /// The agent id of the run, when it ran.
+    pub agent_id: Option<String>,
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunSummary {
+    /// The workflow id of this run.
+    pub workflow_id: String,
+    /// Inputs seeded (written because new or changed).
+    pub inputs_written: usize,
+    /// Each stage, in pipeline order.
+    pub stages: Vec<StageSummary>,
+    /// Whether every stage ended well.
+    pub passed: bool,
+}
+
+/// Options of a run.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Re-run fresh stages too.
+    pub force: bool,
+    /// Stages at once (at least 1).
+    pub parallelism: usize,
+}
+
+/// Runs `pipeline`: seeds its inputs, then its stages. `progress` is told when each
+/// stage starts and ends.
+pub fn run(
+    pipeline: &Pipeline,
+    runtime: &Runtime,
+    memory: Arc<dyn Store>,
+    options: &RunOptions,
+    progress: &(dyn Fn(&str, Option<&Outcome>) + Sync),
+) -> anyhow::Result<RunSummary> {
+    let workflow_id = format!("workflow-{}", uuid::Uuid::new_v4().simple());
+    let inputs_written = seed_inputs(pipeline, memory.as_ref())?;
+    let results: Mutex<Vec<Option<StageSummary>>> = Mutex::new(vec![None; pipeline.stages.len()]);
+    let parallelism = options.parallelism.max(1);
+    loop {
+        // The next wave: not yet decided, and every producer decided.
+        let wave: Vec<usize> = {
+            let done = results.lock().unwrap();
+            let decided = |name: &str| {
+                pipeline
+                    .stages
+                    .iter()
+                    .position(|s| s.name == name)
+                    .is_some_and(|i| done[i].is_some())
+            };
+            (0..pipeline.stages.len())
+                .filter(|&i| {
+                    done[i].is_none() && pipeline.stages[i].depends_on.iter().all(|d| decided(d))
+                })
+                .collect()
+        };
+        if wave.is_empty() {
+            break;
+        }
+        for chunk in wave.chunks(parallelism) {
+            std::thread::scope(|scope| {
+                for &i in chunk {
+                    let (results, memory, workflow_id) = (&results, memory.clone(), &workflow_id);
+                    scope.spawn(move || {
+                        let stage = &pipeline.stages[i];
+                        let blocker = {
+                            let done = results.lock().unwrap();
+                            stage
+                                .depends_on
+                                .iter()
+                                .find(|d| {
+                                    pipeline
+                                        .stages
+                                        .iter()
+                                        .position(|s| &s.name == *d)
+                                        .and_then(|j| done[j].as_ref())
+                                        .is_some_and(|r| !r.outcome.ok())
+                                })
+                                .cloned()
+                        };
+                        progress(&stage.name, None);
+                        let summary = match blocker {
+                            Some(b) => StageSummary {
+                                stage: stage.name.clone(),
+                                outcome: Outcome::Blocked(format!("stage `{b}` did not pass")),
+                                duration_ms: 0.0,
+                                gates: None,
+                                agent_id: None,
+                            },
+                            None => {
+                                run_stage(pipeline, stage, runtime, memory, options, workflow_id)
+                            }
+                        };
+                        progress(&stage.name, Some(&summary.outcome));
+                        results.lock().unwrap()[i] = Some(summary);
+                    });
+                }
+            });
+        }
+    }
+    let stages: Vec<StageSummary> = results
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .collect();
+    let passed = stages
+        .iter()
+        .all(|s| s.outcome.ok() || s.outcome == Outcome::AwaitingExternal);
+    Ok(RunSummary {
+        workflow_id,
+        inputs_written,
+        stages,
+        passed,
+    })
+}
+
+fn seed_inputs(pipeline: &Pipeline, memory: &dyn Store) -> anyhow::Result<usize> {
+    let mut ops = Vec::new();
+    for input in &pipeline.inputs {
+        let text = std::fs::read_to_string(&input.file)
+            .map_err(|e| anyhow::anyhow!("cannot read input {:?}: {e}", input.file))?;
+        let value: Value = serde_json::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("input {:?} is not JSON: {e}", input.file))?;
+        let (ns, key) = (
+            Namespace::new(input.namespace.clone())?,
+            Key::new(input.key.clone())?,
+        );
+        let unchanged = memory
+            .get(&ns, &key)?
+            .is_some_and(|e| e.value == serde_json::to_vec(&value).unwrap_or_default());
+        if !unchanged {
+            ops.push(Op::put(&ns, &key, value).provenance(json!({ "input": input.file })));
+        }
+    }
+    let n = ops.len();
+    if n > 0 {
+        memory.commit(&Writer("input".into()), ops)?;
+    }
+    Ok(n)
+}
+
+fn event(
+    workflow: &str,
+    seq: usize,
+    name: String,
+    agent_id: &str,
+    attributes: Value,
+) -> anyhow::Result<Op> {
+    let ns = Namespace::new(EVENTS_NAMESPACE)?;
+    let key = Key::new(format!("{workflow}/{agent_id}/{seq:04}"))?;
+    let doc = json!({ "name": name, "workflow_id": workflow, "agent_id": agent_id, "at": Timestamp::now(), "attributes": attributes });
+    Ok(Op::put(&ns, &key, doc))
+}
+
+fn run_stage(
+    pipeline: &Pipeline,
+    stage: &Stage,
+    runtime: &Runtime,
+    memory: Arc<dyn Store>,
+    options: &RunOptions,
+    workflow_id: &str,
+) -> StageSummary {
+    let started = Instant::now();
+    let summary = |outcome, gates, agent_id| StageSummary {
+        stage: stage.name.clone(),
+        outcome,
+        duration_ms: started.elapsed().as_secs_f64() * 1e3,
+        gates,
+        agent_id,
+    };
+    let result = (|| -> anyhow::Result<StageSummary> {
+        let (ns, key) = (
+            Namespace::new(stage.writes_namespace.clone())?,
+            Key::new(stage.writes.clone())?,
+        );
+        let Some(component) = &stage.component else {
+            let present = memory.get(&ns, &key)?.is_some();
+            return Ok(summary(
+                if present {
+                    Outcome::External
+                } else {
+                    Outcome::AwaitingExternal
+                },
+                None,
+                None,
+            ));
+        };
+        if let Some(cmd) = &stage.build {
+            build(cmd, &pipeline.root, &stage.name)?;
+        }
+        let (plugin, _) = runtime.load(component)?;
+        if !options.force && freshness(stage, &plugin.sha256, memory.as_ref())? == Freshness::Fresh
+        {
+            return Ok(summary(Outcome::Fresh, None, None));
+        }
+        let mut invocation = Invocation::new(&stage.name, &pipeline.namespace);
+        invocation.agent_name = stage.agent_name.clone();
+        invocation.agent_id = format!("{}-{}", stage.agent_name, uuid::Uuid::new_v4().simple());
+        invocation.workflow_id = workflow_id.to_owned();
+        invocation.output_key = stage.writes.clone();
+        invocation.config = stage.config.clone();
+        invocation.grants = stage.reads.clone();
+        invocation.limits = stage.limits.clone();
+        let agent = invocation.agent_id.clone();
+        let writer = Writer::stage(&stage.name);
+        let mut events = vec![(
+            format!("agent.{}.started", stage.agent_name),
+            json!({ "stage": stage.name }),
+        )];
+        let output = match runtime.run(&plugin, &invocation, memory.clone()) {
+            Ok(out) => out,
+            Err(failure) => {
+                events.push((
+                    format!("agent.{}.failed", stage.agent_name),
+                    json!({ "error": failure.to_string(), "kind": failure.kind.code() }),
+                ));
+                let ops = events
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (n, a))| event(workflow_id, i, n, &agent, a))
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                memory.commit(&writer, ops)?;
+                return Ok(summary(
+                    Outcome::Failed(failure.to_string()),
+                    None,
+                    Some(agent),
+                ));
+            }
+        };
+        events.extend(
+            output
+                .events
+                .iter()
+                .map(|e| (e.name.clone(), e.attributes.clone())),
+        );
+        let gates = StageGates::compile(stage)?;
+        let report = gates.check(&output.output);
+        let gate_counts = Some((report.gates_passed, report.gates.len()));
+        let provenance = json!({
+            "stage": stage.name,
+            "agent_id": agent,
+            "workflow_id": workflow_id,
+            "component_sha256": plugin.sha256,
+            "config": stage.config,
+            "inputs": output.reads,
+            "gate_report": report,
+        });
+        let mut ops = Vec::new();
+        let outcome_event;
+        if report.passed {
+            outcome_event = (
+                format!("agent.{}.completed", stage.agent_name),
+                json!({ "key": stage.writes, "gates_passed": report.gates_passed }),
+            );
+            ops.push(Op::put(&ns, &key, output.output).provenance(provenance));
+        } else {
+            outcome_event = (
+                format!("agent.{}.failed", stage.agent_name),
+                json!({ "error": "gates failed", "gate_report": report }),
+            );
+            let qns = Namespace::new(QUARANTINE_NAMESPACE)?;
+            let qkey = Key::new(stage.name.clone())?;
+            ops.push(Op::put(
+                &qns,
+                &qkey,
+                json!({ "output": output.output, "gate_report": report, "provenance": provenance }),
+            ));
+        }
+        events.push(outcome_event);
+        for (i, (name, attributes)) in events.into_iter().enumerate() {
+            ops.push(event(workflow_id, i, name, &agent, attributes)?);
+        }
+        let metas = memory.commit(&writer, ops)?;
+        let outcome = if report.passed {
+            Outcome::Passed(metas[0].revision)
+        } else {
+            let failed: Vec<&str> = report
+                .gates
+                .iter()
+                .filter(|g| !g.passed)
+                .map(|g| g.name.as_str())
+                .collect();
+            Outcome::GateFailed(format!("failed gates: {}", failed.join(", ")))
+        };
+        Ok(summary(outcome, gate_counts, Some(agent)))
+    })();
+    result.unwrap_or_else(|e| summary(Outcome::Failed(format!("{e:#}")), None, None))
+}
+
+fn build(command: &str, root: &std::path::Path, stage: &str) -> anyhow::Result<()> {
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .current_dir(root)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .map_err(|e| anyhow::anyhow!("cannot run the build command of stage `{stage}`: {e}"))?;
+    anyhow::ensure!(
+        status.success(),
+        "the build command of stage `{stage}` failed ({status}): {command}"
+    );
+    Ok(())
+}

@@ -1,0 +1,284 @@
+//! `baton run` on real components and a real store: a three-stage pipeline passes, a
+//! gate failure blocks what comes after and leaves the old revision in place, a second
+//! run skips fresh stages and re-runs exactly the stale ones.
+
+use serde_json::json;
+
+use crate::harness::{Project, component};
+
+/// Three `echo` stages: `first` reads the seeded system, `second` reads `first`,
+/// `third` reads both. `first` is gated on its `tag` being `"ok"`.
+fn manifest(first_tag: &str, third_tag: &str) -> String {
+    let echo = component("echo");
+    let echo = echo.display();
+    format!(
+        r#"[pipeline]
+name = "three"
+namespace = "coding-pipeline"
+
+[[input]]
+key = "coding/architecture/system"
+file = "system.json"
+
+[[stage]]
+name = "first"
+component = "{echo}"
+reads = ["coding/architecture/system"]
+writes = "coding/a"
+config = {{ reads = ["coding/architecture/system"], tag = "{first_tag}" }}
+
+[[stage.gate]]
+name = "tag-ok"
+rule = "The first stage's tag must be ok"
+schema = "tag.schema.json"
+
+[[stage]]
+name = "second"
+component = "{echo}"
+reads = ["coding/a"]
+writes = "coding/b"
+config = {{ reads = ["coding/a"] }}
+
+[[stage]]
+name = "third"
+component = "{echo}"
+reads = ["coding/a", "coding/b"]
+writes = "coding/c"
+config = {{ reads = ["coding/a", "coding/b"], tag = "{third_tag}" }}
+"#
+    )
+}
+
+fn project() -> Project {
+    let p = Project::with_manifest(&manifest("ok", "x"));
+    std::fs::write(
+        p.root().join("system.json"),
+        r#"{"components":[{"id":"api"}]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        p.root().join("tag.schema.json"),
+        r#"{"properties":{"tag":{"const":"ok"}}}"#,
+    )
+    .unwrap();
+    p
+}
+
+fn statuses(summary: &serde_json::Value) -> Vec<String> {
+    summary["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["outcome"]["status"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_three_stage_pipeline_passes_with_provenance_and_events() {
+    let p = project();
+    let summary = p.run(&["run", "--json"]).json();
+    assert_eq!(statuses(&summary), ["passed", "passed", "passed"]);
+    assert_eq!(summary["passed"], true);
+    assert_eq!(summary["inputs_written"], 1);
+    let c = p.run(&["memory", "retrieve", "coding/c", "--json"]).json();
+    assert_eq!(c["writer"], "stage:third");
+    assert_eq!(
+        c["value"]["inputs"]["coding/a"]["inputs"]["coding/architecture/system"]["components"][0]["id"],
+        "api"
+    );
+    let prov = &c["provenance"];
+    assert_eq!(prov["workflow_id"], summary["workflow_id"]);
+    assert_eq!(
+        prov["inputs"],
+        json!([{"namespace":"coding-pipeline","key":"coding/a","revision":1},{"namespace":"coding-pipeline","key":"coding/b","revision":1}])
+    );
+    assert_eq!(prov["component_sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(prov["config"]["tag"], "x");
+    // Events: started, the stage's own, completed; by workflow and by agent.
+    let workflow = summary["workflow_id"].as_str().unwrap();
+    let events = p.run(&["events", "--workflow", workflow, "--json"]).json();
+    let names: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "agent.first.started",
+        "agent.first.inputRead",
+        "agent.first.completed",
+        "agent.third.completed",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    let agent = prov["agent_id"].as_str().unwrap();
+    assert!(
+        agent.starts_with("third-") && agent.len() == "third-".len() + 32,
+        "{agent}"
+    );
+    let mine = p.run(&["events", "--agent", agent, "--json"]).json();
+    assert!(
+        mine.as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["agent_id"] == agent)
+    );
+    assert_eq!(mine.as_array().unwrap().len(), 4, "{mine}");
+}
+
+#[test]
+fn a_second_run_skips_fresh_stages_and_reruns_exactly_the_stale_ones() {
+    let p = project();
+    p.run(&["run"]).ok();
+    assert_eq!(
+        statuses(&p.run(&["run", "--json"]).json()),
+        ["fresh", "fresh", "fresh"]
+    );
+    // Only the third stage's config changes: only it re-runs.
+    std::fs::write(p.root().join("pipeline.toml"), manifest("ok", "y")).unwrap();
+    let status = p.run(&["status", "--json"]).json();
+    assert_eq!(
+        status[2],
+        json!({"stage": "third", "state": "stale", "why": "the config changed"})
+    );
+    assert_eq!(status[0]["state"], "fresh");
+    assert_eq!(
+        statuses(&p.run(&["run", "--json"]).json()),
+        ["fresh", "fresh", "passed"]
+    );
+    // The input file changes: everything after it re-runs.
+    std::fs::write(p.root().join("system.json"), r#"{"components":[]}"#).unwrap();
+    assert_eq!(
+        p.run(&["status", "--json"]).json()[0]["why"],
+        "input file for `coding/architecture/system` changed"
+    );
+    assert_eq!(
+        statuses(&p.run(&["run", "--json"]).json()),
+        ["passed", "passed", "passed"]
+    );
+    // --force re-runs fresh stages.
+    assert_eq!(
+        statuses(&p.run(&["run", "--force", "--json"]).json()),
+        ["passed", "passed", "passed"]
+    );
+    assert_eq!(
+        p.run(&["memory", "retrieve", "coding/a", "--json"]).json()["revision"],
+        3
+    );
+}
+
+#[test]
+fn a_gate_failure_blocks_the_dependents_and_keeps_the_old_revision() {
+    let p = project();
+    p.run(&["run"]).ok();
+    std::fs::write(p.root().join("pipeline.toml"), manifest("bad", "x")).unwrap();
+    let out = p.run(&["run", "--json"]);
+    assert_eq!(out.code(), 7, "{}", out.stderr());
+    let summary = out.json();
+    assert_eq!(statuses(&summary), ["gate-failed", "blocked", "blocked"]);
+    assert_eq!(
+        summary["stages"][1]["outcome"]["detail"],
+        "stage `first` did not pass"
+    );
+    let a = p.run(&["memory", "retrieve", "coding/a", "--json"]).json();
+    assert_eq!(
+        (a["revision"].as_u64(), a["value"]["tag"].as_str()),
+        (Some(1), Some("ok")),
+        "old revision in place"
+    );
+    let quarantined = p
+        .run(&[
+            "memory",
+            "retrieve",
+            "first",
+            "-n",
+            "baton.quarantine",
+            "--json",
+        ])
+        .json();
+    assert_eq!(quarantined["value"]["output"]["tag"], "bad");
+    assert_eq!(
+        quarantined["value"]["gate_report"]["gates"][0]["findings"][0]["pointer"],
+        "/tag"
+    );
+    assert_eq!(p.run(&["status", "--json"]).json()[0]["state"], "stale");
+    let events = p
+        .run(&[
+            "events",
+            "--workflow",
+            summary["workflow_id"].as_str().unwrap(),
+            "--json",
+        ])
+        .json();
+    assert!(
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "agent.first.failed"),
+        "{events}"
+    );
+}
+
+#[test]
+fn a_hostile_stage_fails_alone_and_its_dependents_are_blocked() {
+    let hostile = component("hostile");
+    let echo = component("echo");
+    let p = Project::with_manifest(&format!(
+        r#"[pipeline]
+name = "h"
+namespace = "n"
+
+[[stage]]
+name = "looper"
+component = "{}"
+writes = "k/loop"
+config = {{ mode = "loop" }}
+limits = {{ timeout = "200ms" }}
+
+[[stage]]
+name = "after-loop"
+component = "{}"
+reads = ["k/loop"]
+writes = "k/after"
+
+[[stage]]
+name = "independent"
+component = "{}"
+writes = "k/independent"
+"#,
+        hostile.display(),
+        echo.display(),
+        echo.display()
+    ));
+    let out = p.run(&["run", "--json"]);
+    assert_eq!(out.code(), 6, "{}", out.stderr());
+    let summary = out.json();
+    let by_name = |n: &str| {
+        summary["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["stage"] == n)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_name("looper")["outcome"]["status"], "failed");
+    assert!(
+        by_name("looper")["outcome"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("timed out after 200ms")
+    );
+    assert_eq!(by_name("after-loop")["outcome"]["status"], "blocked");
+    assert_eq!(
+        by_name("independent")["outcome"]["status"],
+        "passed",
+        "a failure stops its dependents, not the others"
+    );
+    p.run(&["memory", "retrieve", "k/loop", "-n", "n"])
+        .fails(3, &["not found"]);
+}
