@@ -282,3 +282,45 @@ writes = "k/independent"
     p.run(&["memory", "retrieve", "k/loop", "-n", "n"])
         .fails(3, &["not found"]);
 }
+
+#[test]
+fn the_default_pipeline_runs_from_the_repository() {
+    let store = tempfile::tempdir().unwrap();
+    let root = crate::harness::repo_root();
+    let store_arg = store.path().join("store");
+    let run = |args: &[&str]| {
+        let out = crate::harness::baton_cmd()
+            .current_dir(&root)
+            .arg("--store")
+            .arg(&store_arg)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = run(&["run", "--json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["passed"], true, "{summary}");
+    assert!(
+        !stderr.contains("Finished"),
+        "build output stays out of the way: {stderr}"
+    );
+    let (_, digest, _) = run(&[
+        "memory",
+        "retrieve",
+        "coding/architecture/digest",
+        "--pointer",
+        "/inputs/coding~1architecture~1system/components/0/id",
+    ]);
+    assert_eq!(digest, "gateway\n");
+    let (_, again, _) = run(&["run", "--json"]);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&again).unwrap()["stages"][0]["outcome"]["status"],
+        "fresh"
+    );
+}

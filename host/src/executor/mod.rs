@@ -362,16 +362,27 @@ fn run_stage(
 }
 
 fn build(command: &str, root: &std::path::Path, stage: &str) -> anyhow::Result<()> {
-    let status = std::process::Command::new("sh")
+    let out = std::process::Command::new("sh")
         .arg("-c")
         .arg(command)
         .current_dir(root)
-        .stdout(std::process::Stdio::null())
-        .status()
+        .output()
         .map_err(|e| anyhow::anyhow!("cannot run the build command of stage `{stage}`: {e}"))?;
-    anyhow::ensure!(
-        status.success(),
-        "the build command of stage `{stage}` failed ({status}): {command}"
-    );
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let tail: Vec<&str> = stderr
+            .lines()
+            .rev()
+            .take(20)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        anyhow::bail!(
+            "the build command of stage `{stage}` failed ({}): {command}\n{}",
+            out.status,
+            tail.join("\n")
+        );
+    }
     Ok(())
 }
