@@ -7,6 +7,7 @@ mod harness;
 mod memory_cli;
 mod memory_concurrency;
 mod memory_model;
+mod pipeline_crash;
 mod pipeline_golden;
 mod pipeline_run;
 mod runtime;

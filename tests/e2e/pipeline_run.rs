@@ -8,7 +8,7 @@ use crate::harness::{Project, component};
 
 /// Three `echo` stages: `first` reads the seeded system, `second` reads `first`,
 /// `third` reads both. `first` is gated on its `tag` being `"ok"`.
-fn manifest(first_tag: &str, third_tag: &str) -> String {
+pub(crate) fn manifest(first_tag: &str, third_tag: &str) -> String {
     let echo = component("echo");
     let echo = echo.display();
     format!(
@@ -49,7 +49,7 @@ config = {{ reads = ["coding/a", "coding/b"], tag = "{third_tag}" }}
     )
 }
 
-fn project() -> Project {
+pub(crate) fn project() -> Project {
     let p = Project::with_manifest(&manifest("ok", "x"));
     std::fs::write(
         p.root().join("system.json"),
