@@ -1,0 +1,127 @@
+//! Pipeline benchmarks: a synthetic 48-stage pipeline shaped like the coding pipeline
+//! (7 phases, each stage reading 3 to 7 earlier keys), end to end with durable
+//! commits; and gate checking of a 1 MiB document.
+//!
+//! Run: `cargo bench -p baton --bench pipeline`
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+
+use baton::executor::{self, RunOptions};
+use baton::gates::StageGates;
+use baton::memory::{SledStore, Store, StoreOptions};
+use baton::pipeline::Pipeline;
+use baton::runtime::{ComponentCache, Runtime};
+use criterion::{Criterion, criterion_group, criterion_main};
+use serde_json::json;
+
+fn echo_component(root: &Path) -> std::path::PathBuf {
+    let status = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--release", "--locked", "--target", "wasm32-wasip2", "--manifest-path"])
+        .arg(root.join("guest/Cargo.toml"))
+        .env("CARGO_TARGET_DIR", root.join("guest/target"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    root.join("guest/target/wasm32-wasip2/release/echo.wasm")
+}
+
+/// 5 seeded inputs, then 48 stages in 7 phases; stage i reads 3 + i % 5 earlier keys.
+fn synthetic_manifest(dir: &Path, echo: &Path) -> String {
+    let mut toml = String::from("[pipeline]\nname = \"synthetic\"\nnamespace = \"coding-pipeline\"\n");
+    let mut keys: Vec<String> = Vec::new();
+    for i in 0..5 {
+        let key = format!("coding/understanding/input-{i}");
+        let file = dir.join(format!("input-{i}.json"));
+        std::fs::write(&file, json!({"items": (0..20).map(|j| json!({"id": j})).collect::<Vec<_>>()}).to_string()).unwrap();
+        write!(toml, "\n[[input]]\nkey = \"{key}\"\nfile = \"{}\"\n", file.display()).unwrap();
+        keys.push(key);
+    }
+    let phases = [5, 7, 7, 8, 8, 7, 6];
+    let mut stage = 0;
+    for (phase, count) in phases.iter().enumerate() {
+        let available = keys.len();
+        for _ in 0..*count {
+            let wanted = 3 + stage % 5;
+            let mut reads: Vec<String> = Vec::new();
+            let mut j = 0;
+            while reads.len() < wanted.min(available) {
+                let k = keys[(stage * 7 + j * 3) % available].clone();
+                if !reads.contains(&k) {
+                    reads.push(k);
+                }
+                j += 1;
+            }
+            let writes = format!("coding/phase-{}/stage-{stage}", phase + 1);
+            let list = reads.iter().map(|r| format!("\"{r}\"")).collect::<Vec<_>>().join(", ");
+            write!(
+                toml,
+                "\n[[stage]]\nname = \"s{stage}\"\nphase = {}\ncomponent = \"{}\"\nreads = [{list}]\nwrites = \"{writes}\"\nconfig = {{ reads = [{list}], raw = true }}\n",
+                phase + 1,
+                echo.display()
+            )
+            .unwrap();
+            keys.push(writes);
+            stage += 1;
+        }
+    }
+    assert_eq!(stage, 48);
+    toml
+}
+
+fn pipeline_benches(c: &mut Criterion) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let echo = echo_component(root);
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("pipeline.toml");
+    std::fs::write(&manifest, synthetic_manifest(dir.path(), &echo)).unwrap();
+    let pipeline = Pipeline::load(&manifest).unwrap_or_else(|p| panic!("{p}"));
+    let runtime = Runtime::new(ComponentCache::new(dir.path().join("cache"))).unwrap();
+    let memory: Arc<dyn Store> = Arc::new(SledStore::open(dir.path().join("store"), StoreOptions::default()).unwrap());
+    let options = RunOptions { force: true, parallelism: 2 };
+    let first = executor::run(&pipeline, &runtime, memory.clone(), &options, &|_, _| {}).unwrap();
+    assert!(first.passed && first.stages.len() == 48);
+    let mut group = c.benchmark_group("pipeline");
+    group.sample_size(10);
+    group.bench_function("48-stage synthetic pipeline, every stage run, durable commits", |b| {
+        b.iter(|| {
+            let summary = executor::run(&pipeline, &runtime, memory.clone(), &options, &|_, _| {}).unwrap();
+            assert!(summary.passed);
+        })
+    });
+    let fresh = RunOptions { force: false, parallelism: 2 };
+    group.bench_function("48-stage synthetic pipeline, all fresh (skipped)", |b| {
+        b.iter(|| executor::run(&pipeline, &runtime, memory.clone(), &fresh, &|_, _| {}).unwrap())
+    });
+    group.finish();
+
+    // Gate checking of a 1 MiB document against a schema gate on every SLO.
+    let gate_dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        gate_dir.path().join("slos.schema.json"),
+        json!({"type": "array", "items": {"type": "object", "required": ["id", "target", "unit", "percentile"],
+            "properties": {"id": {"type": "string"}, "target": {"type": "number", "exclusiveMinimum": 0},
+                           "unit": {"enum": ["ms", "s", "rps", "%"]}, "percentile": {"type": "integer"}}}})
+        .to_string(),
+    )
+    .unwrap();
+    std::fs::write(
+        gate_dir.path().join("pipeline.toml"),
+        "[pipeline]\nname = \"g\"\nnamespace = \"n\"\n\n[[stage]]\nname = \"perf\"\nexternal = true\nwrites = \"k\"\n\n[[stage.gate]]\nname = \"measurable-slos\"\nrule = \"Performance requirements must have measurable SLOs\"\nschema = \"slos.schema.json\"\npointer = \"/slos\"\n",
+    )
+    .unwrap();
+    let gated = Pipeline::load(&gate_dir.path().join("pipeline.toml")).unwrap();
+    let gates = StageGates::compile(&gated.stages[0]).unwrap();
+    let slos: Vec<_> = (0..9000)
+        .map(|i| json!({"id": format!("slo-{i:05}"), "target": 200 + i % 50, "unit": "ms", "percentile": 99, "measurement": "histogram of request latency at the gateway"}))
+        .collect();
+    let doc = json!({ "slos": slos });
+    let size = doc.to_string().len();
+    assert!((1 << 20..2 << 20).contains(&size), "document is {size} bytes");
+    assert!(gates.check(&doc).passed);
+    c.bench_function("gates/check a 1 MiB document (schema gate over 9,000 SLOs)", |b| b.iter(|| gates.check(&doc)));
+}
+
+criterion_group!(benches, pipeline_benches);
+criterion_main!(benches);
