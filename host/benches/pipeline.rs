@@ -18,7 +18,14 @@ use serde_json::json;
 
 fn echo_component(root: &Path) -> std::path::PathBuf {
     let status = std::process::Command::new(env!("CARGO"))
-        .args(["build", "--release", "--locked", "--target", "wasm32-wasip2", "--manifest-path"])
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--target",
+            "wasm32-wasip2",
+            "--manifest-path",
+        ])
         .arg(root.join("guest/Cargo.toml"))
         .env("CARGO_TARGET_DIR", root.join("guest/target"))
         .status()
@@ -29,13 +36,23 @@ fn echo_component(root: &Path) -> std::path::PathBuf {
 
 /// 5 seeded inputs, then 48 stages in 7 phases; stage i reads 3 + i % 5 earlier keys.
 fn synthetic_manifest(dir: &Path, echo: &Path) -> String {
-    let mut toml = String::from("[pipeline]\nname = \"synthetic\"\nnamespace = \"coding-pipeline\"\n");
+    let mut toml =
+        String::from("[pipeline]\nname = \"synthetic\"\nnamespace = \"coding-pipeline\"\n");
     let mut keys: Vec<String> = Vec::new();
     for i in 0..5 {
         let key = format!("coding/understanding/input-{i}");
         let file = dir.join(format!("input-{i}.json"));
-        std::fs::write(&file, json!({"items": (0..20).map(|j| json!({"id": j})).collect::<Vec<_>>()}).to_string()).unwrap();
-        write!(toml, "\n[[input]]\nkey = \"{key}\"\nfile = \"{}\"\n", file.display()).unwrap();
+        std::fs::write(
+            &file,
+            json!({"items": (0..20).map(|j| json!({"id": j})).collect::<Vec<_>>()}).to_string(),
+        )
+        .unwrap();
+        write!(
+            toml,
+            "\n[[input]]\nkey = \"{key}\"\nfile = \"{}\"\n",
+            file.display()
+        )
+        .unwrap();
         keys.push(key);
     }
     let phases = [5, 7, 7, 8, 8, 7, 6];
@@ -54,7 +71,11 @@ fn synthetic_manifest(dir: &Path, echo: &Path) -> String {
                 j += 1;
             }
             let writes = format!("coding/phase-{}/stage-{stage}", phase + 1);
-            let list = reads.iter().map(|r| format!("\"{r}\"")).collect::<Vec<_>>().join(", ");
+            let list = reads
+                .iter()
+                .map(|r| format!("\"{r}\""))
+                .collect::<Vec<_>>()
+                .join(", ");
             write!(
                 toml,
                 "\n[[stage]]\nname = \"s{stage}\"\nphase = {}\ncomponent = \"{}\"\nreads = [{list}]\nwrites = \"{writes}\"\nconfig = {{ reads = [{list}], raw = true }}\n",
@@ -78,19 +99,31 @@ fn pipeline_benches(c: &mut Criterion) {
     std::fs::write(&manifest, synthetic_manifest(dir.path(), &echo)).unwrap();
     let pipeline = Pipeline::load(&manifest).unwrap_or_else(|p| panic!("{p}"));
     let runtime = Runtime::new(ComponentCache::new(dir.path().join("cache"))).unwrap();
-    let memory: Arc<dyn Store> = Arc::new(SledStore::open(dir.path().join("store"), StoreOptions::default()).unwrap());
-    let options = RunOptions { force: true, parallelism: 2 };
+    let memory: Arc<dyn Store> =
+        Arc::new(SledStore::open(dir.path().join("store"), StoreOptions::default()).unwrap());
+    let options = RunOptions {
+        force: true,
+        parallelism: 2,
+    };
     let first = executor::run(&pipeline, &runtime, memory.clone(), &options, &|_, _| {}).unwrap();
     assert!(first.passed && first.stages.len() == 48);
     let mut group = c.benchmark_group("pipeline");
     group.sample_size(10);
-    group.bench_function("48-stage synthetic pipeline, every stage run, durable commits", |b| {
-        b.iter(|| {
-            let summary = executor::run(&pipeline, &runtime, memory.clone(), &options, &|_, _| {}).unwrap();
-            assert!(summary.passed);
-        })
-    });
-    let fresh = RunOptions { force: false, parallelism: 2 };
+    group.bench_function(
+        "48-stage synthetic pipeline, every stage run, durable commits",
+        |b| {
+            b.iter(|| {
+                let summary =
+                    executor::run(&pipeline, &runtime, memory.clone(), &options, &|_, _| {})
+                        .unwrap();
+                assert!(summary.passed);
+            })
+        },
+    );
+    let fresh = RunOptions {
+        force: false,
+        parallelism: 2,
+    };
     group.bench_function("48-stage synthetic pipeline, all fresh (skipped)", |b| {
         b.iter(|| executor::run(&pipeline, &runtime, memory.clone(), &fresh, &|_, _| {}).unwrap())
     });
@@ -118,9 +151,15 @@ fn pipeline_benches(c: &mut Criterion) {
         .collect();
     let doc = json!({ "slos": slos });
     let size = doc.to_string().len();
-    assert!((1 << 20..2 << 20).contains(&size), "document is {size} bytes");
+    assert!(
+        (1 << 20..2 << 20).contains(&size),
+        "document is {size} bytes"
+    );
     assert!(gates.check(&doc).passed);
-    c.bench_function("gates/check a 1 MiB document (schema gate over 9,000 SLOs)", |b| b.iter(|| gates.check(&doc)));
+    c.bench_function(
+        "gates/check a 1 MiB document (schema gate over 9,000 SLOs)",
+        |b| b.iter(|| gates.check(&doc)),
+    );
 }
 
 criterion_group!(benches, pipeline_benches);

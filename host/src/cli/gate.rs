@@ -5,8 +5,11 @@ use std::path::PathBuf;
 use anyhow::anyhow;
 use clap::{Args, Subcommand};
 
+use serde_json::Value;
+
 use super::{CliError, Exit, output};
 use crate::gates::{GateReport, StageGates};
+use crate::memory::{Key, Namespace, Writer};
 use crate::pipeline::Pipeline;
 
 #[derive(Debug, Subcommand)]
@@ -137,5 +140,38 @@ impl Gatekeeper {
             self.compiled.insert(stage.name.clone(), gates);
         }
         Ok(self.compiled.get(&stage.name).filter(|g| !g.is_empty()))
+    }
+}
+
+/// Runs the gates of the stage that writes `key`, if any. Returns the provenance to
+/// record (the report, and any override), or the error that blocks the write.
+pub(super) fn gate_write(
+    keeper: &mut Gatekeeper,
+    ns: &Namespace,
+    key: &Key,
+    value: &Value,
+    writer: &Writer,
+    override_reason: Option<&str>,
+) -> Result<Option<Value>, CliError> {
+    let Some(gates) = keeper.gates_for(ns.as_str(), key.as_str())? else {
+        return Ok(None);
+    };
+    let report = gates.check(value);
+    if !report.passed || report.warnings > 0 {
+        eprintln!("{report}");
+    }
+    let report_json = serde_json::to_value(&report).map_err(std::io::Error::from)?;
+    match (report.passed, override_reason) {
+        (true, _) => Ok(Some(serde_json::json!({ "gate_report": report_json }))),
+        (false, Some(reason)) => {
+            tracing::warn!(key = %key, namespace = %ns, reason, "gates overridden");
+            eprintln!("warning: storing despite failed gates, as `--override-gates` asks");
+            Ok(Some(serde_json::json!({
+                "gate_report": report_json,
+                "gate_override": { "reason": reason, "by": writer },
+            })))
+        }
+        (false, None) => Err(blocked(&report)
+            .hint("fix the document, check it with `baton gate check`, or pass `--override-gates REASON` to record an override")),
     }
 }

@@ -1,7 +1,7 @@
 //! `baton memory …`: the memory from the command line, in the spellings agents'
 //! hooks already use (positional key and value, `--key/-k`, `--namespace/-n`).
 
-use std::io::{BufRead, IsTerminal, Read, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -36,9 +36,9 @@ pub(super) enum MemoryCommand {
     /// List namespaces with their key counts
     Namespaces(JsonFlag),
     /// Write every retained revision as JSON Lines, with its metadata
-    Export(ExportArgs),
+    Export(super::transfer::ExportArgs),
     /// Restore revisions from a JSON Lines export, all or nothing
-    Import(ImportArgs),
+    Import(super::transfer::ImportArgs),
     /// Counts of namespaces, keys, revisions and bytes
     Stats(JsonFlag),
 }
@@ -184,29 +184,6 @@ pub(super) struct KeyArgsOnly {
     json: bool,
 }
 
-#[derive(Debug, Args)]
-pub(super) struct ExportArgs {
-    /// Only this namespace [default: all]
-    #[arg(short, long)]
-    namespace: Option<String>,
-    /// Write to this file instead of standard output (replaced only once complete)
-    #[arg(short, long, value_name = "FILE")]
-    output: Option<PathBuf>,
-}
-
-#[derive(Debug, Args)]
-pub(super) struct ImportArgs {
-    /// The JSON Lines file to import (`-` or nothing for standard input)
-    #[arg(value_name = "FILE")]
-    file: Option<PathBuf>,
-    /// Print the report as JSON
-    #[arg(long)]
-    json: bool,
-    /// Import even if a quality gate fails; the reason is recorded
-    #[arg(long, value_name = "REASON")]
-    override_gates: Option<String>,
-}
-
 fn parse_ttl(text: &str) -> Result<Duration, String> {
     let d = match text.parse::<u64>() {
         Ok(secs) => Duration::from_secs(secs),
@@ -229,8 +206,8 @@ pub(super) fn run(global: &GlobalArgs, cmd: MemoryCommand) -> Result<(), CliErro
         MemoryCommand::Delete(args) => delete(&ctx, args),
         MemoryCommand::History(args) => history(&ctx, args),
         MemoryCommand::Namespaces(args) => namespaces(&ctx, args),
-        MemoryCommand::Export(args) => export(&ctx, args),
-        MemoryCommand::Import(args) => import(&ctx, args),
+        MemoryCommand::Export(args) => super::transfer::export(&ctx, args),
+        MemoryCommand::Import(args) => super::transfer::import(&ctx, args),
         MemoryCommand::Stats(args) => stats(&ctx, args),
     }
 }
@@ -291,7 +268,7 @@ fn store(ctx: &Context, args: StoreArgs) -> Result<(), CliError> {
     let value = parse_value(text, args.json, &ns, &key)?;
     let writer = writer(args.agent.as_deref());
     let mut keeper = Gatekeeper::new(ctx.manifest.as_deref())?;
-    let provenance = gate(
+    let provenance = super::gate::gate_write(
         &mut keeper,
         &ns,
         &key,
@@ -322,39 +299,6 @@ fn store(ctx: &Context, args: StoreArgs) -> Result<(), CliError> {
         output::bytes(meta.size)
     );
     Ok(())
-}
-
-/// Runs the gates of the stage that writes `key`, if any. Returns the provenance to
-/// record (the report, and any override), or the error that blocks the write.
-fn gate(
-    keeper: &mut Gatekeeper,
-    ns: &Namespace,
-    key: &Key,
-    value: &Value,
-    writer: &Writer,
-    override_reason: Option<&str>,
-) -> Result<Option<Value>, CliError> {
-    let Some(gates) = keeper.gates_for(ns.as_str(), key.as_str())? else {
-        return Ok(None);
-    };
-    let report = gates.check(value);
-    if !report.passed || report.warnings > 0 {
-        eprintln!("{report}");
-    }
-    let report_json = serde_json::to_value(&report).map_err(std::io::Error::from)?;
-    match (report.passed, override_reason) {
-        (true, _) => Ok(Some(serde_json::json!({ "gate_report": report_json }))),
-        (false, Some(reason)) => {
-            tracing::warn!(key = %key, namespace = %ns, reason, "gates overridden");
-            eprintln!("warning: storing despite failed gates, as `--override-gates` asks");
-            Ok(Some(serde_json::json!({
-                "gate_report": report_json,
-                "gate_override": { "reason": reason, "by": writer },
-            })))
-        }
-        (false, None) => Err(super::gate::blocked(&report)
-            .hint("fix the document, check it with `baton gate check`, or pass `--override-gates REASON` to record an override")),
-    }
 }
 
 /// The error for a key with no live value, with a hint naming the namespaces that
@@ -559,159 +503,6 @@ fn namespaces(ctx: &Context, args: JsonFlag) -> Result<(), CliError> {
         .map(|(ns, n)| vec![ns.clone(), n.to_string()])
         .collect();
     output::table(&["NAMESPACE", "KEYS"], &rows)
-}
-
-/// One line of an export: the metadata's fields, then `value` (absent for a tombstone).
-#[derive(serde::Serialize, serde::Deserialize)]
-struct ExportLine<V> {
-    #[serde(flatten)]
-    meta: EntryMeta,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    value: Option<V>,
-}
-
-fn export(ctx: &Context, args: ExportArgs) -> Result<(), CliError> {
-    let ns = args.namespace.map(Namespace::new).transpose()?;
-    let store = ctx.open()?;
-    let mut count = 0u64;
-    let mut write_all = |out: &mut dyn Write| -> Result<(), CliError> {
-        let mut failure: Option<CliError> = None;
-        store.export(ns.as_ref(), &mut |entry| {
-            match write_line(out, entry) {
-                Ok(()) => count += 1,
-                Err(e) => failure = Some(e),
-            }
-            failure.is_none()
-        })?;
-        match failure {
-            Some(e) => Err(e),
-            None => Ok(out.flush()?),
-        }
-    };
-    match &args.output {
-        None => write_all(&mut std::io::BufWriter::new(std::io::stdout().lock()))?,
-        Some(path) => {
-            let tmp = path.with_extension("partial");
-            let file = std::fs::File::create(&tmp).map_err(|e| {
-                CliError::new(Exit::BadInput, anyhow!("cannot create {tmp:?}: {e}"))
-            })?;
-            let mut file = std::io::BufWriter::new(file);
-            write_all(&mut file)?;
-            file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-            std::fs::rename(&tmp, path).map_err(|e| {
-                CliError::new(
-                    Exit::Failure,
-                    anyhow!("cannot rename {tmp:?} to {path:?}: {e}"),
-                )
-            })?;
-        }
-    }
-    eprintln!("exported {count} revisions");
-    Ok(())
-}
-
-fn write_line(out: &mut dyn Write, entry: Entry) -> Result<(), CliError> {
-    let value = match entry.meta.deleted {
-        true => None,
-        false => {
-            let text = String::from_utf8(entry.value).map_err(|e| corrupt(&entry.meta, e))?;
-            Some(
-                serde_json::value::RawValue::from_string(text)
-                    .map_err(|e| corrupt(&entry.meta, e))?,
-            )
-        }
-    };
-    serde_json::to_writer(
-        &mut *out,
-        &ExportLine {
-            meta: entry.meta,
-            value,
-        },
-    )
-    .map_err(std::io::Error::from)?;
-    out.write_all(b"\n")?;
-    Ok(())
-}
-
-fn corrupt(meta: &EntryMeta, e: impl std::fmt::Display) -> MemoryError {
-    MemoryError::Corrupt {
-        path: "<store>".into(),
-        what: format!("{}/{} revision {}", meta.namespace, meta.key, meta.revision),
-        reason: e.to_string(),
-    }
-}
-
-fn import(ctx: &Context, args: ImportArgs) -> Result<(), CliError> {
-    let (name, reader): (String, Box<dyn BufRead>) = match &args.file {
-        None => ("standard input".into(), Box::new(std::io::stdin().lock())),
-        Some(p) if p.as_os_str() == "-" => {
-            ("standard input".into(), Box::new(std::io::stdin().lock()))
-        }
-        Some(p) => {
-            let file = std::fs::File::open(p)
-                .map_err(|e| CliError::new(Exit::BadInput, anyhow!("cannot open {p:?}: {e}")))?;
-            (format!("{p:?}"), Box::new(std::io::BufReader::new(file)))
-        }
-    };
-    let mut keeper = Gatekeeper::new(ctx.manifest.as_deref())?;
-    let mut entries = Vec::new();
-    for (n, line) in reader.lines().enumerate() {
-        let line =
-            line.map_err(|e| CliError::new(Exit::BadInput, anyhow!("cannot read {name}: {e}")))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let parsed: ExportLine<Value> = serde_json::from_str(&line).map_err(|e| {
-            CliError::new(
-                Exit::BadInput,
-                anyhow!("{name} line {}: not an export record: {e}", n + 1),
-            )
-        })?;
-        let value = match (&parsed.meta.deleted, parsed.value) {
-            (true, _) => Vec::new(),
-            (false, Some(v)) => serde_json::to_vec(&v).map_err(std::io::Error::from)?,
-            (false, None) => {
-                return Err(CliError::new(
-                    Exit::BadInput,
-                    anyhow!("{name} line {}: record has no `value`", n + 1),
-                ));
-            }
-        };
-        if !parsed.meta.deleted {
-            let ns = Namespace::new(parsed.meta.namespace.clone())?;
-            let key = Key::new(parsed.meta.key.clone())?;
-            let doc: Value = serde_json::from_slice(&value).map_err(std::io::Error::from)?;
-            let writer = Writer("import".into());
-            gate(
-                &mut keeper,
-                &ns,
-                &key,
-                &doc,
-                &writer,
-                args.override_gates.as_deref(),
-            )
-            .map_err(|e| {
-                e.context(format!(
-                    "{name} line {}: revision {} of key `{key}`",
-                    n + 1,
-                    parsed.meta.revision
-                ))
-            })?;
-        }
-        entries.push(Entry {
-            meta: parsed.meta,
-            value,
-        });
-    }
-    let report = ctx.open()?.import(entries)?;
-    if args.json {
-        return output::json(&report);
-    }
-    eprintln!(
-        "imported {} revisions ({} already present)",
-        report.imported, report.unchanged
-    );
-    Ok(())
 }
 
 fn stats(ctx: &Context, args: JsonFlag) -> Result<(), CliError> {

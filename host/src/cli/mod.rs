@@ -14,6 +14,7 @@ mod output;
 mod run;
 mod scaffold;
 mod stage;
+mod transfer;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
