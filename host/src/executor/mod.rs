@@ -23,7 +23,7 @@ pub use freshness::{Freshness, freshness};
 use crate::gates::StageGates;
 use crate::memory::{Key, Namespace, Op, Store, Timestamp, Writer};
 use crate::pipeline::{Pipeline, Stage};
-use crate::runtime::{Invocation, Runtime};
+use crate::runtime::{Invocation, Plugin, Runtime};
 
 /// Where events are recorded, one entry per event, keyed `<workflow>/<seq>`.
 pub const EVENTS_NAMESPACE: &str = "baton.events";
@@ -109,6 +109,7 @@ pub fn run(
     let workflow_id = format!("workflow-{}", uuid::Uuid::new_v4().simple());
     let inputs_written = seed_inputs(pipeline, memory.as_ref())?;
     let results: Mutex<Vec<Option<StageSummary>>> = Mutex::new(vec![None; pipeline.stages.len()]);
+    let plugins = Plugins::default();
     let parallelism = options.parallelism.max(1);
     loop {
         // The next wave: not yet decided, and every producer decided.
@@ -133,7 +134,8 @@ pub fn run(
         for chunk in wave.chunks(parallelism) {
             std::thread::scope(|scope| {
                 for &i in chunk {
-                    let (results, memory, workflow_id) = (&results, memory.clone(), &workflow_id);
+                    let (results, memory, workflow_id, plugins) =
+                        (&results, memory.clone(), &workflow_id, &plugins);
                     scope.spawn(move || {
                         let stage = &pipeline.stages[i];
                         let blocker = {
@@ -160,9 +162,15 @@ pub fn run(
                                 gates: None,
                                 agent_id: None,
                             },
-                            None => {
-                                run_stage(pipeline, stage, runtime, memory, options, workflow_id)
-                            }
+                            None => run_stage(
+                                pipeline,
+                                stage,
+                                runtime,
+                                plugins,
+                                memory,
+                                options,
+                                workflow_id,
+                            ),
                         };
                         progress(&stage.name, Some(&summary.outcome));
                         results.lock().unwrap()[i] = Some(summary);
@@ -226,10 +234,30 @@ fn event(
     Ok(Op::put(&ns, &key, doc))
 }
 
+/// Components loaded in this run, by path: stages sharing a component load it once.
+#[derive(Default)]
+struct Plugins(Mutex<std::collections::HashMap<std::path::PathBuf, Arc<Plugin>>>);
+
+impl Plugins {
+    fn load(&self, runtime: &Runtime, path: &std::path::Path) -> anyhow::Result<Arc<Plugin>> {
+        if let Some(p) = self.0.lock().unwrap().get(path) {
+            return Ok(p.clone());
+        }
+        let (plugin, _) = runtime.load(path)?;
+        let plugin = Arc::new(plugin);
+        self.0
+            .lock()
+            .unwrap()
+            .insert(path.to_path_buf(), plugin.clone());
+        Ok(plugin)
+    }
+}
+
 fn run_stage(
     pipeline: &Pipeline,
     stage: &Stage,
     runtime: &Runtime,
+    plugins: &Plugins,
     memory: Arc<dyn Store>,
     options: &RunOptions,
     workflow_id: &str,
@@ -262,7 +290,7 @@ fn run_stage(
         if let Some(cmd) = &stage.build {
             build(cmd, &pipeline.root, &stage.name)?;
         }
-        let (plugin, _) = runtime.load(component)?;
+        let plugin = plugins.load(runtime, component)?;
         if !options.force && freshness(stage, &plugin.sha256, memory.as_ref())? == Freshness::Fresh
         {
             return Ok(summary(Outcome::Fresh, None, None));
