@@ -12,6 +12,10 @@ use crate::pipeline_run::project;
 fn sigkill_during_run_leaves_every_key_whole_with_its_provenance_and_events() {
     let p = project();
     p.run(&["run"]).ok();
+    // Kill within the time a whole run takes, so that kills land at every phase of it.
+    let started = std::time::Instant::now();
+    p.run(&["run", "--force"]).ok();
+    let run_ms = (started.elapsed().as_millis() as u64).max(20);
     let mut seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -22,7 +26,7 @@ fn sigkill_during_run_leaves_every_key_whole_with_its_provenance_and_events() {
         seed = seed
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
-        let delay = Duration::from_millis((seed >> 33) % 120);
+        let delay = Duration::from_millis((seed >> 33) % run_ms);
         let mut child = Command::new(baton_bin())
             .current_dir(p.root())
             .args(["run", "--force"])
