@@ -78,7 +78,7 @@ fn sigkill_during_run_leaves_every_key_whole_with_its_provenance_and_events() {
         }
     }
     assert!(
-        killed_mid_run >= 6,
-        "most kills should land mid-run ({killed_mid_run} of 24 did)"
+        killed_mid_run >= 8,
+        "most kills should land mid-run ({killed_mid_run} of 24 did, a run takes {run_ms} ms)"
     );
 }
