@@ -416,6 +416,34 @@ fn export_and_import_keep_revisions_and_metadata() {
         dump,
         "stdout and file exports agree"
     );
+    let schema_path = crate::harness::repo_root().join("schemas/memory-export-record.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the export schema compiles");
+    for example in schema["examples"].as_array().unwrap() {
+        assert!(
+            validator.is_valid(example),
+            "the schema's own example validates"
+        );
+    }
+    for line in dump.lines() {
+        let record: serde_json::Value = serde_json::from_str(line).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&record)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{line}: {errors:?}");
+    }
+    let tombstone = dump
+        .lines()
+        .find(|l| l.contains("\"deleted\""))
+        .expect("the export has a tombstone");
+    let mut tombstone_with_value: serde_json::Value = serde_json::from_str(tombstone).unwrap();
+    tombstone_with_value["value"] = json!(1);
+    assert!(
+        !validator.is_valid(&tombstone_with_value),
+        "a tombstone carries no value"
+    );
 
     let b = Project::new();
     let report = b
