@@ -16,22 +16,11 @@ use baton::runtime::{ComponentCache, Runtime};
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
 
+#[path = "../../tests/support/guest.rs"]
+mod guest;
+
 fn echo_component(root: &Path) -> std::path::PathBuf {
-    let status = std::process::Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--release",
-            "--locked",
-            "--target",
-            "wasm32-wasip2",
-            "--manifest-path",
-        ])
-        .arg(root.join("guest/Cargo.toml"))
-        .env("CARGO_TARGET_DIR", root.join("guest/target"))
-        .status()
-        .unwrap();
-    assert!(status.success());
-    root.join("guest/target/wasm32-wasip2/release/echo.wasm")
+    guest::build_guests(root).join("echo.wasm")
 }
 
 /// 5 seeded inputs, then 48 stages in 7 phases; stage i reads 3 + i % 5 earlier keys.

@@ -12,23 +12,11 @@ use baton::runtime::{ComponentCache, Grants, Invocation, LoadOutcome, Runtime};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use serde_json::json;
 
+#[path = "../../tests/support/guest.rs"]
+mod guest;
+
 fn echo_component() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let status = std::process::Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--release",
-            "--locked",
-            "--target",
-            "wasm32-wasip2",
-            "--manifest-path",
-        ])
-        .arg(root.join("guest/Cargo.toml"))
-        .env("CARGO_TARGET_DIR", root.join("guest/target"))
-        .status()
-        .unwrap();
-    assert!(status.success());
-    root.join("guest/target/wasm32-wasip2/release/echo.wasm")
+    guest::build_guests(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()).join("echo.wasm")
 }
 
 fn runtime_benches(c: &mut Criterion) {

@@ -1,6 +1,9 @@
 //! A temporary baton project and a way to run `baton` in it.
 
 use std::path::{Path, PathBuf};
+
+#[path = "../support/guest.rs"]
+mod guest;
 use std::process::Output;
 
 /// A temporary folder with a `pipeline.toml`, removed when dropped.
@@ -141,27 +144,10 @@ pub fn guest_target() -> PathBuf {
     repo_root().join("guest/target")
 }
 
-/// The path of guest component `name`, built (once per test process) with the one
-/// command a newcomer would run; cargo skips the work when nothing changed.
+/// The path of guest component `name`, built once per test process.
 pub fn component(name: &str) -> PathBuf {
-    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    BUILT.get_or_init(|| {
-        let status = std::process::Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--release",
-                "--locked",
-                "--target",
-                "wasm32-wasip2",
-                "--manifest-path",
-            ])
-            .arg(repo_root().join("guest/Cargo.toml"))
-            .env("CARGO_TARGET_DIR", guest_target())
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building the guest components failed");
-    });
-    guest_target()
-        .join("wasm32-wasip2/release")
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| guest::build_guests(&repo_root()))
         .join(format!("{name}.wasm"))
 }
