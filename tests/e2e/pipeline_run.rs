@@ -119,6 +119,43 @@ fn a_three_stage_pipeline_passes_with_provenance_and_events() {
         agent.starts_with("third-") && agent.len() == "third-".len() + 32,
         "{agent}"
     );
+    let about_c = p.run(&["events", "--key", "coding/c", "--json"]).json();
+    let about_c: Vec<&str> = about_c
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(about_c, ["agent.third.completed"]);
+    // baton's own namespaces stay out of listings unless named.
+    let listed = p.run(&["memory", "list", "--json"]).json();
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| !m["namespace"].as_str().unwrap().starts_with("baton.")),
+        "{listed}"
+    );
+    assert!(
+        !p.run(&["memory", "list", "-n", "baton.events", "--json"])
+            .json()
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        p.run(&["memory", "namespaces", "--json"])
+            .json()
+            .get("baton.events")
+            .is_none()
+    );
+    assert!(
+        p.run(&["memory", "namespaces", "--all", "--json"]).json()["baton.events"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
     let mine = p.run(&["events", "--agent", agent, "--json"]).json();
     assert!(
         mine.as_array()

@@ -34,7 +34,7 @@ pub(super) enum MemoryCommand {
     /// Show the retained revisions of a key
     History(KeyArgsOnly),
     /// List namespaces with their key counts
-    Namespaces(JsonFlag),
+    Namespaces(NamespacesArgs),
     /// Write every retained revision as JSON Lines, with its metadata
     Export(super::transfer::ExportArgs),
     /// Restore revisions from a JSON Lines export, all or nothing
@@ -74,6 +74,16 @@ impl KeyArgs {
         };
         Ok((ctx.namespace(self.namespace.as_deref())?, Key::new(key)?))
     }
+}
+
+#[derive(Debug, Args)]
+pub(super) struct NamespacesArgs {
+    /// Include baton's own namespaces (`baton.events`, `baton.quarantine`)
+    #[arg(long)]
+    all: bool,
+    /// Print JSON for scripts
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -130,7 +140,7 @@ pub(super) struct RetrieveArgs {
 
 #[derive(Debug, Args)]
 pub(super) struct ListArgs {
-    /// Only this namespace [default: all]
+    /// Only this namespace [default: all but baton's own `baton.*`]
     #[arg(short, long, env = "BATON_NAMESPACE")]
     namespace: Option<String>,
     /// Only keys starting with this
@@ -400,7 +410,10 @@ const META_HEADER: [&str; 6] = ["NAMESPACE", "KEY", "REV", "SIZE", "WRITTEN", "W
 
 fn list(ctx: &Context, args: ListArgs) -> Result<(), CliError> {
     let ns = args.namespace.map(Namespace::new).transpose()?;
-    let metas = ctx.open()?.list(ns.as_ref(), &args.prefix)?;
+    let mut metas = ctx.open()?.list(ns.as_ref(), &args.prefix)?;
+    if ns.is_none() {
+        metas.retain(|m| !is_reserved(&m.namespace));
+    }
     if args.json {
         return output::json(&metas);
     }
@@ -417,7 +430,11 @@ fn list(ctx: &Context, args: ListArgs) -> Result<(), CliError> {
 fn search(ctx: &Context, args: SearchArgs) -> Result<(), CliError> {
     let query = args.query_pos.or(args.query).unwrap_or_default();
     let ns = args.namespace.map(Namespace::new).transpose()?;
-    let found = ctx.open()?.search(ns.as_ref(), &query, args.limit)?;
+    let mut found = ctx.open()?.search(ns.as_ref(), &query, usize::MAX)?;
+    if ns.is_none() {
+        found.retain(|e| !is_reserved(&e.meta.namespace));
+    }
+    found.truncate(args.limit);
     if args.json {
         let docs: Vec<Value> = found
             .iter()
@@ -489,8 +506,16 @@ fn history(ctx: &Context, args: KeyArgsOnly) -> Result<(), CliError> {
     output::table(&["REV", "WRITTEN", "WRITER", "SIZE", "SHA256"], &rows)
 }
 
-fn namespaces(ctx: &Context, args: JsonFlag) -> Result<(), CliError> {
-    let counts = ctx.open()?.namespaces()?;
+/// Namespaces baton keeps for itself (events, quarantine): listed only when named.
+fn is_reserved(namespace: &str) -> bool {
+    namespace.starts_with("baton.")
+}
+
+fn namespaces(ctx: &Context, args: NamespacesArgs) -> Result<(), CliError> {
+    let mut counts = ctx.open()?.namespaces()?;
+    if !args.all {
+        counts.retain(|ns, _| !is_reserved(ns));
+    }
     if args.json {
         return output::json(&counts);
     }

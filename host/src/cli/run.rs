@@ -45,6 +45,9 @@ pub(super) struct EventsArgs {
     /// Only this agent id
     #[arg(long)]
     agent: Option<String>,
+    /// Only events about this key (a stage's output key)
+    #[arg(long)]
+    key: Option<String>,
     /// Print JSON for scripts
     #[arg(long)]
     json: bool,
@@ -240,6 +243,13 @@ pub(super) fn events(global: &GlobalArgs, args: EventsArgs) -> Result<(), CliErr
             .agent
             .as_deref()
             .is_some_and(|a| event["agent_id"] != a)
+        {
+            continue;
+        }
+        if args
+            .key
+            .as_deref()
+            .is_some_and(|k| event["attributes"]["key"] != k)
         {
             continue;
         }
