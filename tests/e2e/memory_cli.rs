@@ -604,3 +604,22 @@ fn help_explains_each_command() {
         "{store_help}"
     );
 }
+
+#[test]
+fn an_interrupted_store_creation_leaves_nothing_in_the_way() {
+    let p = Project::new();
+    // What a process killed while sled wrote its files leaves: a partial `conf`, in the
+    // temporary folder a store is created in before it is renamed into place.
+    let leftover = p.root().join(".baton/.store.creating-999999");
+    std::fs::create_dir_all(&leftover).unwrap();
+    std::fs::write(leftover.join("conf"), "segment_size: 524288\n").unwrap();
+    p.run(&["memory", "store", "k", "1"]).ok();
+    assert_eq!(p.run(&["memory", "retrieve", "k"]).ok(), "1\n");
+    // The same damage in place (not through baton) is reported as a store error naming it.
+    let damaged = Project::new();
+    std::fs::create_dir_all(damaged.store()).unwrap();
+    std::fs::write(damaged.store().join("conf"), "segment_size: 524288\n").unwrap();
+    damaged
+        .run(&["memory", "list"])
+        .fails(5, &["store \"", ".baton/store\"", "corrupted"]);
+}

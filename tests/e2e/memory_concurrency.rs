@@ -106,7 +106,9 @@ fn a_writer_killed_with_sigkill_loses_no_acknowledged_write() {
         assert!(!acks.is_empty(), "round {round} acknowledged nothing");
         acknowledged.extend(acks);
         // The store opens cleanly and holds every write acknowledged so far.
-        let listed = p.run(&["memory", "list", "--json"]).json();
+        let listing = p.run(&["memory", "list", "--json"]);
+        listing.ok();
+        let listed = listing.json();
         let present: std::collections::HashSet<&str> = listed
             .as_array()
             .unwrap()

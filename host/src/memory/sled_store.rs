@@ -74,6 +74,9 @@ impl SledStore {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| backend(&path, e))?;
         }
+        if !path.exists() {
+            create_atomically(&path)?;
+        }
         let config = sled::Config::new().path(&path).flush_every_ms(None);
         let started = Instant::now();
         let mut pause = Duration::from_millis(1);
@@ -544,6 +547,43 @@ impl Store for SledStore {
         }
         stats.disk_bytes = self.db.size_on_disk().ok();
         Ok(stats)
+    }
+}
+
+/// Creates a new store at `path` so that a crash leaves either no store or a whole
+/// one: sled writes its files in a temporary sibling folder, which is renamed into
+/// place once complete. A process killed while sled writes its `conf` file would
+/// otherwise leave a store that sled refuses to open. Two processes creating at once
+/// both succeed: the second rename finds the first's store and discards its own.
+fn create_atomically(path: &Path) -> Result<()> {
+    let name = path
+        .file_name()
+        .map_or_else(|| "store".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = path.with_file_name(format!(".{name}.creating-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    {
+        let db = sled::Config::new()
+            .path(&tmp)
+            .flush_every_ms(None)
+            .open()
+            .map_err(|e| backend(&tmp, e))?;
+        db.flush().map_err(|e| backend(&tmp, e))?;
+    }
+    match std::fs::rename(&tmp, path) {
+        Ok(()) => {
+            if let Some(parent) = path.parent() {
+                // The rename is durable once the folder holding it is.
+                std::fs::File::open(parent)
+                    .and_then(|d| d.sync_all())
+                    .map_err(|e| backend(path, e))?;
+            }
+            Ok(())
+        }
+        Err(_) if path.exists() => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            Ok(())
+        }
+        Err(e) => Err(backend(path, e)),
     }
 }
 
