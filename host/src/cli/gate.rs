@@ -86,12 +86,7 @@ pub(super) fn load_pipeline(path: PathBuf) -> Result<Pipeline, CliError> {
 
 /// The error for a document an error-severity gate blocks.
 pub(super) fn blocked(report: &GateReport) -> CliError {
-    let failed: Vec<&str> = report
-        .gates
-        .iter()
-        .filter(|g| !g.passed)
-        .map(|g| g.name.as_str())
-        .collect();
+    let failed = report.failed();
     CliError::new(
         Exit::GateFailed,
         anyhow!(

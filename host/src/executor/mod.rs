@@ -376,12 +376,7 @@ fn run_stage(
         let outcome = if report.passed {
             Outcome::Passed(metas[0].revision)
         } else {
-            let failed: Vec<&str> = report
-                .gates
-                .iter()
-                .filter(|g| !g.passed)
-                .map(|g| g.name.as_str())
-                .collect();
+            let failed = report.failed();
             Outcome::GateFailed(format!("failed gates: {}", failed.join(", ")))
         };
         Ok(summary(outcome, gate_counts, Some(agent)))

@@ -32,7 +32,7 @@ struct CompiledGate {
     rule: String,
     severity: Severity,
     pointer: String,
-    validator: jsonschema::Validator,
+    validator: std::sync::Arc<jsonschema::Validator>,
 }
 
 impl StageGates {
@@ -42,19 +42,14 @@ impl StageGates {
         for gate in &stage.gates {
             match &gate.check {
                 GateCheck::Schema {
-                    path,
-                    schema,
-                    pointer,
+                    validator, pointer, ..
                 } => {
-                    let validator = jsonschema::validator_for(schema).map_err(|e| {
-                        anyhow::anyhow!("schema {path:?} of gate `{}`: {e}", gate.name)
-                    })?;
                     gates.push(CompiledGate {
                         name: gate.name.clone(),
                         rule: gate.rule.clone(),
                         severity: gate.severity,
                         pointer: pointer.clone(),
-                        validator,
+                        validator: validator.clone(),
                     });
                 }
                 GateCheck::Component { path, .. } => anyhow::bail!(

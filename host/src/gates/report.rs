@@ -75,6 +75,17 @@ impl GateReport {
     }
 }
 
+impl GateReport {
+    /// The names of the gates that failed, warnings included.
+    pub fn failed(&self) -> Vec<&str> {
+        self.gates
+            .iter()
+            .filter(|g| !g.passed)
+            .map(|g| g.name.as_str())
+            .collect()
+    }
+}
+
 impl fmt::Display for GateReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "gates of stage `{}` for `{}`:", self.stage, self.key)?;

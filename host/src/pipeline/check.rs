@@ -430,19 +430,23 @@ fn gate_check(c: &mut Checker<'_>, stage: &str, gate: &GateSpec, root: &Path) ->
                     return None;
                 }
             };
-            if let Err(e) = jsonschema::validator_for(&value) {
-                c.at(
-                    schema.span(),
-                    format!(
-                        "schema {:?} of gate `{name}` is not a valid JSON Schema: {e}",
-                        schema.get_ref()
-                    ),
-                );
-                return None;
-            }
+            let validator = match jsonschema::validator_for(&value) {
+                Ok(v) => v,
+                Err(e) => {
+                    c.at(
+                        schema.span(),
+                        format!(
+                            "schema {:?} of gate `{name}` is not a valid JSON Schema: {e}",
+                            schema.get_ref()
+                        ),
+                    );
+                    return None;
+                }
+            };
+            // Compiled here once; the gates use this validator rather than compile again.
             Some(GateCheck::Schema {
                 path,
-                schema: value,
+                validator: std::sync::Arc::new(validator),
                 pointer,
             })
         }

@@ -145,8 +145,8 @@ pub enum GateCheck {
     Schema {
         /// The schema file, resolved.
         path: PathBuf,
-        /// The schema itself.
-        schema: serde_json::Value,
+        /// The schema, compiled when the manifest was checked.
+        validator: std::sync::Arc<jsonschema::Validator>,
         /// The pointer it applies to (empty: the whole document).
         pointer: String,
     },
