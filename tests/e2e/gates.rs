@@ -277,17 +277,12 @@ fn import_is_gated_too_and_all_or_nothing() {
 }
 
 #[test]
-fn a_gate_component_is_refused_rather_than_skipped() {
+fn a_gate_component_that_is_not_a_gate_refuses_the_write() {
     let p = Project::with_manifest(
         "[pipeline]\nname = \"g\"\nnamespace = \"n\"\n\n[[stage]]\nname = \"s\"\nexternal = true\nwrites = \"k\"\n\n[[stage.gate]]\nname = \"budgets\"\nrule = \"Critical paths must have latency budgets\"\ncomponent = \"gate.wasm\"\n",
     );
     std::fs::write(p.root().join("gate.wasm"), b"\0asm").unwrap();
-    p.run(&["memory", "store", "k", "{}"]).fails(
-        2,
-        &[
-            "gate `budgets` of stage `s` is a gate component",
-            "not implemented yet",
-        ],
-    );
+    p.run(&["memory", "store", "k", "{}"])
+        .fails(2, &["gate `budgets` of stage `s`", "gate.wasm"]);
     p.run(&["memory", "retrieve", "k"]).fails(3, &["not found"]);
 }

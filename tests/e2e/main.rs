@@ -2,6 +2,7 @@
 //!
 //! One test binary, split by theme; `harness` holds the temp project and command helpers.
 
+mod gate_components;
 mod gates;
 mod harness;
 mod memory_cli;

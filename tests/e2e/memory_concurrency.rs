@@ -130,3 +130,18 @@ fn a_writer_killed_with_sigkill_loses_no_acknowledged_write() {
         assert_eq!(value["value"]["i"].to_string(), i);
     }
 }
+
+#[test]
+fn a_partial_snapshot_left_by_a_killed_process_does_not_break_the_store() {
+    // sled 0.34 writes snapshots to `snap.<lsn>.generating` and renames them; a kill
+    // in between leaves a partial file that sled alone would refuse as corrupt.
+    let p = Project::new();
+    p.run(&["memory", "store", "k", "kept"]).ok();
+    std::fs::write(
+        p.store().join("snap.FFFFFFFFFFFFFFFF.generating"),
+        b"partial",
+    )
+    .unwrap();
+    assert_eq!(p.run(&["memory", "retrieve", "k"]).ok().trim(), "kept");
+    assert!(!p.store().join("snap.FFFFFFFFFFFFFFFF.generating").exists());
+}

@@ -31,6 +31,9 @@
 //! export_stage!(Counter);
 //! ```
 //!
+//! A gate component, for rules that need arithmetic or the stage's inputs, is a type
+//! implementing [`Gate`], exported with [`export_gate!`].
+//!
 //! Build it with `cargo build --release --target wasm32-wasip2`; `baton stage new NAME`
 //! scaffolds such a crate.
 
@@ -38,9 +41,11 @@
 
 mod context;
 mod error;
+pub mod gate;
 
 pub use context::{Context, Level};
 pub use error::Error;
+pub use gate::{Finding, Gate, Inputs};
 pub use serde_json;
 
 /// The bindings generated from baton's WIT contract (`wit/baton.wit`).
@@ -52,6 +57,22 @@ pub mod bindings {
         pub_export_macro: true,
         export_macro_name: "__export_stage_world",
         default_bindings_module: "baton_sdk::bindings",
+    });
+}
+
+/// The bindings of the `gate` world, sharing the stage world's types.
+#[allow(missing_docs)]
+pub mod gate_bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "gate",
+        pub_export_macro: true,
+        export_macro_name: "__export_gate_world",
+        default_bindings_module: "baton_sdk::gate_bindings",
+        with: {
+            "baton:stage/types@0.1.0": crate::bindings::baton::stage::types,
+            "baton:stage/log@0.1.0": crate::bindings::baton::stage::log,
+        },
     });
 }
 

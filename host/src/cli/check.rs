@@ -127,7 +127,7 @@ fn summary(p: &Pipeline) -> serde_json::Value {
                 "severity": g.severity,
                 "check": match &g.check {
                     GateCheck::Schema { path, pointer, .. } => json!({"schema": rel(path), "pointer": pointer}),
-                    GateCheck::Component { path, config } => json!({"component": rel(path), "config": config}),
+                    GateCheck::Component { path, config, .. } => json!({"component": rel(path), "config": config}),
                 },
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),

@@ -7,10 +7,11 @@ use clap::{Args, Subcommand};
 
 use serde_json::Value;
 
-use super::{CliError, Exit, output};
-use crate::gates::{GateReport, StageGates};
-use crate::memory::{Key, Namespace, Writer};
-use crate::pipeline::Pipeline;
+use super::{CliError, Context, Exit, output};
+use crate::gates::{GateReport, StageGates, inputs_declared};
+use crate::memory::{Key, Namespace, Store, Writer};
+use crate::pipeline::{Pipeline, Stage};
+use crate::runtime::Runtime;
 
 #[derive(Debug, Subcommand)]
 pub(super) enum GateCommand {
@@ -36,7 +37,7 @@ pub(super) struct CheckArgs {
     json: bool,
 }
 
-pub(super) fn run(cmd: GateCommand) -> Result<(), CliError> {
+pub(super) fn run(ctx: &Context, cmd: GateCommand) -> Result<(), CliError> {
     let GateCommand::Check(args) = cmd;
     let pipeline = load_pipeline(super::check::manifest_path(args.pipeline)?)?;
     let stage = pipeline
@@ -51,7 +52,7 @@ pub(super) fn run(cmd: GateCommand) -> Result<(), CliError> {
             )
             .hint(format!("its stages are: {}", names.join(", ")))
         })?;
-    let gates = StageGates::compile(stage).map_err(|e| CliError::new(Exit::BadInput, e))?;
+    let gates = compile(ctx, stage, &mut None)?;
     let text = if args.file.as_os_str() == "-" {
         std::io::read_to_string(std::io::stdin())?
     } else {
@@ -61,7 +62,13 @@ pub(super) fn run(cmd: GateCommand) -> Result<(), CliError> {
     };
     let document: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| CliError::new(Exit::BadInput, anyhow!("{:?} is not JSON: {e}", args.file)))?;
-    let report = gates.check(&document);
+    // Gate components see the stage's inputs as the memory holds them now.
+    let inputs = if StageGates::need_runtime(stage) {
+        inputs_declared(&ctx.open()?, stage).map_err(|e| CliError::new(Exit::Store, e))?
+    } else {
+        Vec::new()
+    };
+    let report = gates.check(&document, &inputs);
     if args.json {
         output::json(&report)?;
     } else {
@@ -98,31 +105,50 @@ pub(super) fn blocked(report: &GateReport) -> CliError {
     )
 }
 
+/// Compiles `stage`'s gates, starting the runtime (once, in `runtime`) if a gate
+/// component needs it.
+fn compile(
+    ctx: &Context,
+    stage: &Stage,
+    runtime: &mut Option<Runtime>,
+) -> Result<StageGates, CliError> {
+    if StageGates::need_runtime(stage) && runtime.is_none() {
+        *runtime = Some(super::stage::runtime(ctx)?);
+    }
+    StageGates::compile(stage, runtime.as_ref()).map_err(|e| CliError::new(Exit::BadInput, e))
+}
+
 /// The gates of the project's pipeline, loaded once per command and compiled once
 /// per stage, for the writes a command makes.
-pub(super) struct Gatekeeper {
+pub(super) struct Gatekeeper<'a> {
+    ctx: &'a Context,
     pipeline: Option<Pipeline>,
+    runtime: Option<Runtime>,
     compiled: std::collections::HashMap<String, StageGates>,
 }
 
-impl Gatekeeper {
+impl<'a> Gatekeeper<'a> {
     /// Loads the manifest, if the command runs in a project.
-    pub(super) fn new(manifest: Option<&std::path::Path>) -> Result<Self, CliError> {
-        let pipeline = manifest
+    pub(super) fn new(ctx: &'a Context) -> Result<Self, CliError> {
+        let pipeline = ctx
+            .manifest
+            .as_deref()
             .map(|m| load_pipeline(m.to_path_buf()))
             .transpose()?;
         Ok(Self {
+            ctx,
             pipeline,
+            runtime: None,
             compiled: Default::default(),
         })
     }
 
-    /// The gates for writes to `key` in `namespace`, if a stage writes it and has gates.
-    pub(super) fn gates_for(
+    /// The stage that writes `key` in `namespace` and its gates, if it has any.
+    fn gates_for(
         &mut self,
         namespace: &str,
         key: &str,
-    ) -> Result<Option<&StageGates>, CliError> {
+    ) -> Result<Option<(&Stage, &StageGates)>, CliError> {
         let Some(stage) = self
             .pipeline
             .as_ref()
@@ -131,27 +157,38 @@ impl Gatekeeper {
             return Ok(None);
         };
         if !self.compiled.contains_key(&stage.name) {
-            let gates = StageGates::compile(stage).map_err(|e| CliError::new(Exit::BadInput, e))?;
+            let gates = compile(self.ctx, stage, &mut self.runtime)?;
             self.compiled.insert(stage.name.clone(), gates);
         }
-        Ok(self.compiled.get(&stage.name).filter(|g| !g.is_empty()))
+        Ok(self
+            .compiled
+            .get(&stage.name)
+            .filter(|g| !g.is_empty())
+            .map(|g| (stage, g)))
     }
 }
 
-/// Runs the gates of the stage that writes `key`, if any. Returns the provenance to
-/// record (the report, and any override), or the error that blocks the write.
+/// Runs the gates of the stage that writes `key`, if any, with the stage's inputs as
+/// `store` holds them. Returns the provenance to record (the report, and any
+/// override), or the error that blocks the write.
 pub(super) fn gate_write(
-    keeper: &mut Gatekeeper,
+    keeper: &mut Gatekeeper<'_>,
+    store: &dyn Store,
     ns: &Namespace,
     key: &Key,
     value: &Value,
     writer: &Writer,
     override_reason: Option<&str>,
 ) -> Result<Option<Value>, CliError> {
-    let Some(gates) = keeper.gates_for(ns.as_str(), key.as_str())? else {
+    let Some((stage, gates)) = keeper.gates_for(ns.as_str(), key.as_str())? else {
         return Ok(None);
     };
-    let report = gates.check(value);
+    let inputs = if StageGates::need_runtime(stage) {
+        inputs_declared(store, stage).map_err(|e| CliError::new(Exit::Store, e))?
+    } else {
+        Vec::new()
+    };
+    let report = gates.check(value, &inputs);
     if !report.passed || report.warnings > 0 {
         eprintln!("{report}");
     }

@@ -277,9 +277,11 @@ fn store(ctx: &Context, args: StoreArgs) -> Result<(), CliError> {
     let text = read_value_text(&args)?;
     let value = parse_value(text, args.json, &ns, &key)?;
     let writer = writer(args.agent.as_deref());
-    let mut keeper = Gatekeeper::new(ctx.manifest.as_deref())?;
+    let store = ctx.open()?;
+    let mut keeper = Gatekeeper::new(ctx)?;
     let provenance = super::gate::gate_write(
         &mut keeper,
+        &store,
         &ns,
         &key,
         &value,
@@ -296,7 +298,6 @@ fn store(ctx: &Context, args: StoreArgs) -> Result<(), CliError> {
     if let Some(rev) = args.if_revision {
         op = op.if_revision(rev);
     }
-    let store = ctx.open()?;
     let meta = store.commit(&writer, vec![op])?.remove(0);
     if args.json {
         return output::json(&meta);

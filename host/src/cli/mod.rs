@@ -97,7 +97,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(&cli.global, args),
         Command::Status(args) => run::status(&cli.global, args),
         Command::Events(args) => run::events(&cli.global, args),
-        Command::Gate(cmd) => gate::run(cmd),
+        Command::Gate(cmd) => Context::resolve(&cli.global).and_then(|ctx| gate::run(&ctx, cmd)),
         Command::PipelineSchema => output::json(&crate::pipeline::manifest_schema()),
     };
     match result {
@@ -174,6 +174,15 @@ impl Context {
                 .unwrap_or_else(|| FALLBACK_NAMESPACE.to_owned()),
             options,
         })
+    }
+
+    /// Where compiled components are cached: beside the store.
+    fn cache_dir(&self) -> std::path::PathBuf {
+        self.store_path
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join("cache")
+            .join("components")
     }
 
     fn open(&self) -> Result<SledStore, CliError> {

@@ -97,12 +97,7 @@ pub(super) fn run(global: &GlobalArgs, cmd: StageCommand) -> Result<(), CliError
 
 /// The runtime with the compile cache beside the store.
 pub(super) fn runtime(ctx: &Context) -> Result<Runtime, CliError> {
-    let dir = ctx
-        .store_path
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join("cache")
-        .join("components");
+    let dir = ctx.cache_dir();
     Runtime::new(ComponentCache::new(dir)).map_err(|e| CliError::new(Exit::Failure, e))
 }
 

@@ -126,7 +126,8 @@ pub(super) fn import(ctx: &Context, args: ImportArgs) -> Result<(), CliError> {
             (format!("{p:?}"), Box::new(std::io::BufReader::new(file)))
         }
     };
-    let mut keeper = Gatekeeper::new(ctx.manifest.as_deref())?;
+    let store = ctx.open()?;
+    let mut keeper = Gatekeeper::new(ctx)?;
     let mut entries = Vec::new();
     for (n, line) in reader.lines().enumerate() {
         let line =
@@ -157,6 +158,7 @@ pub(super) fn import(ctx: &Context, args: ImportArgs) -> Result<(), CliError> {
             let writer = Writer("import".into());
             super::gate::gate_write(
                 &mut keeper,
+                &store,
                 &ns,
                 &key,
                 &doc,
@@ -176,7 +178,7 @@ pub(super) fn import(ctx: &Context, args: ImportArgs) -> Result<(), CliError> {
             value,
         });
     }
-    let report = ctx.open()?.import(entries)?;
+    let report = store.import(entries)?;
     if args.json {
         return output::json(&report);
     }

@@ -288,7 +288,11 @@ fn run_stage(
             ));
         };
         if let Some(cmd) = &stage.build {
-            build(cmd, &pipeline.root, &stage.name)?;
+            crate::pipeline::build::ensure(
+                cmd,
+                &pipeline.root,
+                &format!("stage `{}`", stage.name),
+            )?;
         }
         let plugin = plugins.load(runtime, component)?;
         if !options.force && freshness(stage, &plugin.sha256, memory.as_ref())? == Freshness::Fresh
@@ -335,8 +339,9 @@ fn run_stage(
                 .iter()
                 .map(|e| (e.name.clone(), e.attributes.clone())),
         );
-        let gates = StageGates::compile(stage)?;
-        let report = gates.check(&output.output);
+        let gates = StageGates::compile(stage, Some(runtime))?;
+        let inputs = crate::gates::inputs_read(memory.as_ref(), &output.reads)?;
+        let report = gates.check(&output.output, &inputs);
         let gate_counts = Some((report.gates_passed, report.gates.len()));
         let provenance = json!({
             "stage": stage.name,
@@ -382,30 +387,4 @@ fn run_stage(
         Ok(summary(outcome, gate_counts, Some(agent)))
     })();
     result.unwrap_or_else(|e| summary(Outcome::Failed(format!("{e:#}")), None, None))
-}
-
-fn build(command: &str, root: &std::path::Path, stage: &str) -> anyhow::Result<()> {
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(command)
-        .current_dir(root)
-        .output()
-        .map_err(|e| anyhow::anyhow!("cannot run the build command of stage `{stage}`: {e}"))?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let tail: Vec<&str> = stderr
-            .lines()
-            .rev()
-            .take(20)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        anyhow::bail!(
-            "the build command of stage `{stage}` failed ({}): {command}\n{}",
-            out.status,
-            tail.join("\n")
-        );
-    }
-    Ok(())
 }

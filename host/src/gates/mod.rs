@@ -1,29 +1,35 @@
 //! Quality gates: the checks a document must pass before it is stored at a gated key.
 //!
 //! A stage's gates come from `pipeline.toml`: a name, the sentence it enforces, a
-//! severity, and a check. [`StageGates::compile`] compiles each JSON Schema once;
-//! [`StageGates::check`] applies them to a document (whole, or the part at a JSON
-//! pointer) and returns a [`GateReport`]: every gate with pass or fail and its findings
-//! (JSON pointer, what was expected, what was found). An error-severity failure blocks
-//! the document; a warning only reports. The same check runs for a stage's output and
-//! for a document stored from outside (`baton memory store`, `import`).
-//!
-//! Gate components (the WIT `gate` world) are declared and checked in `pipeline.toml`
-//! but not run yet: [`StageGates::compile`] refuses them with an error that says so,
-//! rather than letting a document through unchecked.
+//! severity, and a check: a JSON Schema (compiled once, when the manifest is checked)
+//! applied to the whole document or the part at a JSON pointer, or a gate component
+//! (the WIT `gate` world) that receives the document, the stage's inputs and its
+//! configuration, for rules that need arithmetic or cross-references.
+//! [`StageGates::check`] returns a [`GateReport`]: every gate with pass or fail and
+//! its findings (JSON pointer, what was expected, what was found). An error-severity
+//! failure blocks the document; a warning only reports. A gate component that traps,
+//! runs out of time or memory fails its gate: a gate that cannot answer never lets a
+//! document through. Gate components run under their stage's limits. The same check runs for a stage's output and for a document
+//! stored from outside (`baton memory store`, `import`).
 
 mod report;
+
+use std::sync::Arc;
 
 use serde_json::Value;
 
 pub use report::{Finding, GateReport, GateResult};
 
+use crate::memory::{Key, Namespace, Store};
 use crate::pipeline::{GateCheck, Severity, Stage};
+use crate::runtime::{GateInput, GatePlugin, Grant, Limits, Read, Runtime};
 
 /// A stage's gates, compiled.
 pub struct StageGates {
     stage: String,
     key: String,
+    /// The stage's limits, which its gate components run under too.
+    limits: Limits,
     gates: Vec<CompiledGate>,
 }
 
@@ -31,37 +37,73 @@ struct CompiledGate {
     name: String,
     rule: String,
     severity: Severity,
-    pointer: String,
-    validator: std::sync::Arc<jsonschema::Validator>,
+    check: Check,
+}
+
+enum Check {
+    Schema {
+        pointer: String,
+        validator: Arc<jsonschema::Validator>,
+    },
+    Component {
+        plugin: Arc<GatePlugin>,
+        config: Value,
+    },
 }
 
 impl StageGates {
-    /// Compiles `stage`'s gates.
-    pub fn compile(stage: &Stage) -> anyhow::Result<Self> {
+    /// Whether `stage` has a gate component, and so needs a [`Runtime`] to compile.
+    pub fn need_runtime(stage: &Stage) -> bool {
+        stage
+            .gates
+            .iter()
+            .any(|g| matches!(g.check, GateCheck::Component { .. }))
+    }
+
+    /// Compiles `stage`'s gates; gate components are built (if they have a build
+    /// command) and loaded into `runtime`, which they need.
+    pub fn compile(stage: &Stage, runtime: Option<&Runtime>) -> anyhow::Result<Self> {
         let mut gates = Vec::new();
         for gate in &stage.gates {
-            match &gate.check {
+            let check = match &gate.check {
                 GateCheck::Schema {
                     validator, pointer, ..
+                } => Check::Schema {
+                    pointer: pointer.clone(),
+                    validator: validator.clone(),
+                },
+                GateCheck::Component {
+                    path,
+                    config,
+                    build,
                 } => {
-                    gates.push(CompiledGate {
-                        name: gate.name.clone(),
-                        rule: gate.rule.clone(),
-                        severity: gate.severity,
-                        pointer: pointer.clone(),
-                        validator: validator.clone(),
-                    });
+                    let what = format!("gate `{}` of stage `{}`", gate.name, stage.name);
+                    let runtime = runtime.ok_or_else(|| {
+                        anyhow::anyhow!("{what} is a gate component and needs the runtime")
+                    })?;
+                    if let Some(build) = build {
+                        build.ensure(&what)?;
+                    }
+                    let (plugin, _) = runtime
+                        .load_gate(path)
+                        .map_err(|e| anyhow::anyhow!("{what}: {e:#}"))?;
+                    Check::Component {
+                        plugin: Arc::new(plugin),
+                        config: config.clone(),
+                    }
                 }
-                GateCheck::Component { path, .. } => anyhow::bail!(
-                    "gate `{}` of stage `{}` is a gate component ({path:?}); running gate components is not implemented yet",
-                    gate.name,
-                    stage.name
-                ),
-            }
+            };
+            gates.push(CompiledGate {
+                name: gate.name.clone(),
+                rule: gate.rule.clone(),
+                severity: gate.severity,
+                check,
+            });
         }
         Ok(Self {
             stage: stage.name.clone(),
             key: stage.writes.clone(),
+            limits: stage.limits.clone(),
             gates,
         })
     }
@@ -71,29 +113,38 @@ impl StageGates {
         self.gates.is_empty()
     }
 
-    /// Checks `document` against every gate.
-    pub fn check(&self, document: &Value) -> GateReport {
+    /// Checks `document` against every gate; gate components also see `inputs`.
+    pub fn check(&self, document: &Value, inputs: &[GateInput]) -> GateReport {
+        let mut text = None;
         let results = self
             .gates
             .iter()
             .map(|gate| {
-                let findings = match document.pointer(&gate.pointer) {
-                    None => vec![Finding {
-                        pointer: gate.pointer.clone(),
-                        expected: "a value".into(),
-                        actual: "nothing".into(),
-                        message: format!("the document has nothing at {:?}", gate.pointer),
-                    }],
-                    Some(part) => gate
-                        .validator
-                        .iter_errors(part)
-                        .map(|e| Finding {
-                            pointer: format!("{}{}", gate.pointer, e.instance_path()),
-                            expected: format!("schema {}", e.schema_path()),
-                            actual: report::abbreviate(e.instance()),
-                            message: e.to_string(),
-                        })
-                        .collect(),
+                let findings = match &gate.check {
+                    Check::Schema { pointer, validator } => {
+                        schema_findings(document, pointer, validator)
+                    }
+                    Check::Component { plugin, config } => {
+                        let text = text.get_or_insert_with(|| document.to_string());
+                        let who = format!("gate `{}` of stage `{}`", gate.name, self.stage);
+                        match plugin.check(&who, &gate.name, text, inputs, config, &self.limits) {
+                            Ok(found) => found
+                                .into_iter()
+                                .map(|f| Finding {
+                                    pointer: f.pointer,
+                                    expected: f.expected,
+                                    actual: f.actual,
+                                    message: f.message,
+                                })
+                                .collect(),
+                            Err(failure) => vec![Finding {
+                                pointer: String::new(),
+                                expected: "the gate component to answer".into(),
+                                actual: failure.kind.code().into(),
+                                message: failure.to_string(),
+                            }],
+                        }
+                    }
                 };
                 GateResult {
                     name: gate.name.clone(),
@@ -106,4 +157,92 @@ impl StageGates {
             .collect();
         GateReport::new(&self.stage, &self.key, results)
     }
+}
+
+fn schema_findings(
+    document: &Value,
+    pointer: &str,
+    validator: &jsonschema::Validator,
+) -> Vec<Finding> {
+    match document.pointer(pointer) {
+        None => vec![Finding {
+            pointer: pointer.to_owned(),
+            expected: "a value".into(),
+            actual: "nothing".into(),
+            message: format!("the document has nothing at {pointer:?}"),
+        }],
+        Some(part) => validator
+            .iter_errors(part)
+            .map(|e| Finding {
+                pointer: format!("{pointer}{}", e.instance_path()),
+                expected: format!("schema {}", e.schema_path()),
+                actual: report::abbreviate(e.instance()),
+                message: e.to_string(),
+            })
+            .collect(),
+    }
+}
+
+/// The inputs a stage run read, at the revisions it read: what its gates see.
+pub fn inputs_read(memory: &dyn Store, reads: &[Read]) -> anyhow::Result<Vec<GateInput>> {
+    let mut out = Vec::new();
+    for read in reads {
+        let Some(revision) = read.revision else {
+            continue;
+        };
+        if out
+            .iter()
+            .any(|i: &GateInput| i.namespace == read.namespace && i.key == read.key)
+        {
+            continue;
+        }
+        let (ns, key) = (
+            Namespace::new(read.namespace.clone())?,
+            Key::new(read.key.clone())?,
+        );
+        if let Some(entry) = memory
+            .get_revision(&ns, &key, revision)?
+            .filter(|e| !e.meta.deleted)
+        {
+            out.push(GateInput {
+                namespace: read.namespace.clone(),
+                key: read.key.clone(),
+                value: String::from_utf8_lossy(&entry.value).into_owned(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The live documents a stage declares it reads: what its gates see when a document
+/// for its key comes from outside (`baton memory store`, `import`, `gate check`).
+pub fn inputs_declared(memory: &dyn Store, stage: &Stage) -> anyhow::Result<Vec<GateInput>> {
+    let mut out = Vec::new();
+    for Grant {
+        namespace,
+        key,
+        prefix,
+    } in stage.reads.0.iter()
+    {
+        let ns = Namespace::new(namespace.clone())?;
+        let keys = if *prefix {
+            memory
+                .list(Some(&ns), key)?
+                .into_iter()
+                .map(|m| m.key)
+                .collect()
+        } else {
+            vec![key.clone()]
+        };
+        for k in keys {
+            if let Some(entry) = memory.get(&ns, &Key::new(k.clone())?)? {
+                out.push(GateInput {
+                    namespace: namespace.clone(),
+                    key: k,
+                    value: String::from_utf8_lossy(&entry.value).into_owned(),
+                });
+            }
+        }
+    }
+    Ok(out)
 }

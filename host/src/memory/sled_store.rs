@@ -57,6 +57,8 @@ pub struct SledStore {
     retention: u64,
     clock: Clock,
     writer: Mutex<()>,
+    /// baton's own lock on the store, held while open; dropped after `db`.
+    _lock: Option<std::fs::File>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -77,8 +79,16 @@ impl SledStore {
         if !path.exists() {
             create_atomically(&path)?;
         }
-        let config = sled::Config::new().path(&path).flush_every_ms(None);
         let started = Instant::now();
+        let lock = lock(&path, started, options.lock_timeout)?;
+        // sled 0.34 writes a snapshot to `snap.<lsn>.generating`, then renames it. A
+        // process killed in between leaves the partial file, which the next open picks
+        // as the newest snapshot and refuses as corrupt (spacejam/sled#1527). A
+        // `.generating` file is never a finished snapshot, and under baton's lock no
+        // other process is writing one: remove it, and sled recovers from the last
+        // finished snapshot and its log.
+        remove_partial_snapshots(&path)?;
+        let config = sled::Config::new().path(&path).flush_every_ms(None);
         let mut pause = Duration::from_millis(1);
         let db = loop {
             match config.open() {
@@ -104,6 +114,7 @@ impl SledStore {
             retention: options.retention.max(1),
             clock: options.clock,
             writer: Mutex::new(()),
+            _lock: Some(lock),
         })
     }
 
@@ -119,6 +130,7 @@ impl SledStore {
             retention: DEFAULT_RETENTION,
             clock: Clock::System,
             writer: Mutex::new(()),
+            _lock: None,
         })
     }
 
@@ -592,6 +604,52 @@ fn backend(path: &Path, e: impl std::error::Error + Send + Sync + 'static) -> Me
         path: path.to_path_buf(),
         source: Box::new(e),
     }
+}
+
+/// The name of baton's lock file inside a store.
+const LOCK_FILE: &str = "baton.lock";
+
+/// Takes baton's exclusive lock on the store at `path`, waiting (with backoff and
+/// jitter) up to `timeout` from `started` while another process holds it.
+fn lock(path: &Path, started: Instant, timeout: Duration) -> Result<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path.join(LOCK_FILE))
+        .map_err(|e| backend(path, e))?;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                if started.elapsed() >= timeout {
+                    return Err(MemoryError::Locked {
+                        path: path.to_path_buf(),
+                        waited: started.elapsed(),
+                    });
+                }
+                tracing::debug!(path = %path.display(), "store is locked; waiting");
+                std::thread::sleep(pause + jitter(pause));
+                pause = (pause * 2).min(Duration::from_millis(20));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(backend(path, e)),
+        }
+    }
+}
+
+/// Removes the partial snapshots a killed process left in the store at `path`.
+fn remove_partial_snapshots(path: &Path) -> Result<()> {
+    let entries = std::fs::read_dir(path).map_err(|e| backend(path, e))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            tracing::warn!(file = %name, "removing a partial snapshot left by a crash");
+            std::fs::remove_file(entry.path()).map_err(|e| backend(path, e))?;
+        }
+    }
+    Ok(())
 }
 
 fn is_lock_error(e: &sled::Error) -> bool {

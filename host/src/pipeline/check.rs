@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 use super::manifest::{GateSpec, LimitsSpec, Manifest, StageSpec};
-use super::{Gate, GateCheck, Input, Pipeline, Problem, Problems, Stage};
+use super::{Build, Gate, GateCheck, Input, Pipeline, Problem, Problems, Stage};
 use crate::memory::{Key, Namespace};
 use crate::runtime::{Grant, Grants, Limits, agent_name};
 
@@ -399,6 +399,14 @@ fn gate_check(c: &mut Checker<'_>, stage: &str, gate: &GateSpec, root: &Path) ->
             None
         }
         (Some(schema), None) => {
+            if gate.build.is_some() {
+                c.at(
+                    schema.span(),
+                    format!(
+                        "gate `{name}` of stage `{stage}` checks a schema; it has no build command"
+                    ),
+                );
+            }
             let pointer = gate.pointer.clone().unwrap_or_default();
             if !pointer.is_empty() && !pointer.starts_with('/') {
                 c.at(
@@ -452,7 +460,8 @@ fn gate_check(c: &mut Checker<'_>, stage: &str, gate: &GateSpec, root: &Path) ->
         }
         (None, Some(component)) => {
             let path = root.join(component.get_ref());
-            if !path.is_file() {
+            // A component that a build command produces may not exist yet.
+            if gate.build.is_none() && !path.is_file() {
                 c.at(
                     component.span(),
                     format!(
@@ -465,7 +474,15 @@ fn gate_check(c: &mut Checker<'_>, stage: &str, gate: &GateSpec, root: &Path) ->
                 .config
                 .as_ref()
                 .map_or_else(|| serde_json::json!({}), toml_to_json);
-            Some(GateCheck::Component { path, config })
+            let build = gate.build.clone().map(|command| Build {
+                command,
+                dir: root.to_path_buf(),
+            });
+            Some(GateCheck::Component {
+                path,
+                config,
+                build,
+            })
         }
     }
 }

@@ -162,6 +162,9 @@ pub struct GateSpec {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub component: Option<Spanned<String>>,
+    /// A shell command, run in the manifest's folder, that builds `component`.
+    #[serde(default)]
+    pub build: Option<String>,
     /// Configuration handed to the gate component.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, serde_json::Value>")]

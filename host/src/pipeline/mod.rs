@@ -8,12 +8,14 @@
 //! A loaded [`Pipeline`] lists its stages in an order where each comes after the
 //! stages it reads from.
 
+pub mod build;
 mod check;
 mod manifest;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use build::Build;
 pub use manifest::{Manifest, Severity};
 
 use crate::runtime::{Grants, Limits};
@@ -156,6 +158,8 @@ pub enum GateCheck {
         path: PathBuf,
         /// Its configuration.
         config: serde_json::Value,
+        /// The command that builds it, if any.
+        build: Option<Build>,
     },
 }
 

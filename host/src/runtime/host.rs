@@ -21,7 +21,8 @@ pub(crate) struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limiter: Limiter,
-    memory: Arc<dyn Store>,
+    /// The memory; `None` for a gate, which imports none.
+    memory: Option<Arc<dyn Store>>,
     grants: Grants,
     stage: String,
     agent_name: String,
@@ -37,7 +38,7 @@ impl HostState {
         agent_name: &str,
         grants: Grants,
         limits: &Limits,
-        memory: Arc<dyn Store>,
+        memory: Option<Arc<dyn Store>>,
     ) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
         // No preopened directories, no environment, no arguments, no network; clocks
@@ -132,7 +133,12 @@ impl memory::Host for HostState {
             Ok(names) => names,
             Err(e) => return Ok(Err(e)),
         };
-        let entry = match self.memory.get(&ns, &k) {
+        let Some(memory) = &self.memory else {
+            return Ok(Err(types::MemoryError::Unavailable(
+                "no memory here".into(),
+            )));
+        };
+        let entry = match memory.get(&ns, &k) {
             Ok(entry) => entry,
             Err(e) => return Ok(Err(types::MemoryError::Unavailable(e.to_string()))),
         };
@@ -160,7 +166,12 @@ impl memory::Host for HostState {
             Ok(ns) => ns,
             Err(e) => return Ok(Err(types::MemoryError::InvalidName(e.to_string()))),
         };
-        let metas = match self.memory.list(Some(&ns), &prefix) {
+        let Some(memory) = &self.memory else {
+            return Ok(Err(types::MemoryError::Unavailable(
+                "no memory here".into(),
+            )));
+        };
+        let metas = match memory.list(Some(&ns), &prefix) {
             Ok(m) => m,
             Err(e) => return Ok(Err(types::MemoryError::Unavailable(e.to_string()))),
         };

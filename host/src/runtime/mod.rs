@@ -14,6 +14,7 @@
 
 mod cache;
 mod failure;
+mod gate;
 mod grants;
 mod host;
 mod limits;
@@ -31,6 +32,7 @@ use wasmtime::{Engine, Store, Trap};
 
 pub use cache::{ComponentCache, LoadOutcome};
 pub use failure::{FailureKind, StageFailure};
+pub use gate::{GateInput, GatePlugin};
 pub use grants::{Grant, Grants};
 pub use limits::Limits;
 
@@ -43,6 +45,19 @@ pub(crate) mod bindings {
         path: "../wit",
         world: "stage",
         imports: { default: trappable },
+    });
+}
+
+#[allow(missing_docs)]
+pub(crate) mod gate_bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "gate",
+        imports: { default: trappable },
+        with: {
+            "baton:stage/types": super::bindings::baton::stage::types,
+            "baton:stage/log": super::bindings::baton::stage::log,
+        },
     });
 }
 
@@ -63,8 +78,14 @@ impl<T> WasmContext<T> for wasmtime::Result<T> {
 /// How often the epoch advances; the resolution of wall-time limits.
 const TICK: Duration = Duration::from_millis(5);
 
-/// The engine, the linker with the host's imports, and the compile cache.
+/// The engine, the linker with the host's imports, and the compile cache. Cloning
+/// is cheap: clones share all three (and the epoch thread, which stops with the last).
+#[derive(Clone)]
 pub struct Runtime {
+    inner: Arc<Shared>,
+}
+
+struct Shared {
     engine: Engine,
     linker: Linker<HostState>,
     cache: ComponentCache,
@@ -208,28 +229,51 @@ impl Runtime {
             })
             .context("failed to start the epoch thread")?;
         Ok(Self {
-            engine,
-            linker,
-            cache,
-            ticker_stop,
+            inner: Arc::new(Shared {
+                engine,
+                linker,
+                cache,
+                ticker_stop,
+            }),
         })
     }
 
     /// The compile cache.
     pub fn cache(&self) -> &ComponentCache {
-        &self.cache
+        &self.inner.cache
     }
 
-    /// Loads the component at `path`: from the cache when a sound entry exists.
-    pub fn load(&self, path: &Path) -> anyhow::Result<(Plugin, LoadOutcome)> {
+    /// Reads `path` and loads it through the compile cache: the component and its
+    /// SHA-256.
+    fn component(
+        &self,
+        path: &Path,
+    ) -> anyhow::Result<(wasmtime::component::Component, String, LoadOutcome)> {
         let wasm = std::fs::read(path)
             .with_context(|| format!("failed to read wasm component {path:?}"))?;
         let sha256 = sha256_hex(&wasm);
         let (component, outcome) = self
+            .inner
             .cache
-            .load(&self.engine, &wasm, &sha256)
+            .load(&self.inner.engine, &wasm, &sha256)
             .with_context(|| format!("failed to load {path:?}"))?;
+        Ok((component, sha256, outcome))
+    }
+
+    /// A fresh store for one run under `limits`, its epoch deadline set.
+    fn store(&self, state: HostState, limits: &Limits) -> Store<HostState> {
+        let mut store = Store::new(&self.inner.engine, state);
+        store.limiter(|state| &mut state.limiter);
+        store.set_epoch_deadline(limits.timeout.as_millis().div_ceil(TICK.as_millis()) as u64 + 1);
+        store.epoch_deadline_trap();
+        store
+    }
+
+    /// Loads the component at `path`: from the cache when a sound entry exists.
+    pub fn load(&self, path: &Path) -> anyhow::Result<(Plugin, LoadOutcome)> {
+        let (component, sha256, outcome) = self.component(path)?;
         let pre = self
+            .inner
             .linker
             .instantiate_pre(&component)
             .and_then(bindings::StagePre::new)
@@ -263,12 +307,9 @@ impl Runtime {
             &invocation.agent_name,
             invocation.grants.clone(),
             limits,
-            memory,
+            Some(memory),
         );
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|state| &mut state.limiter);
-        store.set_epoch_deadline(limits.timeout.as_millis().div_ceil(TICK.as_millis()) as u64 + 1);
-        store.epoch_deadline_trap();
+        let mut store = self.store(state, limits);
         let started = Instant::now();
         let ctx = types::Context {
             stage: invocation.stage.clone(),
@@ -311,13 +352,17 @@ impl Runtime {
     }
 }
 
-impl Drop for Runtime {
+impl Drop for Shared {
     fn drop(&mut self) {
         self.ticker_stop.store(true, Ordering::Relaxed);
     }
 }
 
-fn classify_trap(error: wasmtime::Error, state: &HostState, limits: &Limits) -> FailureKind {
+pub(crate) fn classify_trap(
+    error: wasmtime::Error,
+    state: &HostState,
+    limits: &Limits,
+) -> FailureKind {
     if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
         return FailureKind::TimedOut(limits.timeout);
     }

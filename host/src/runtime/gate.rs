@@ -1,0 +1,94 @@
+//! Gate components: the WIT `gate` world, for rules that need arithmetic or the
+//! stage's inputs. A gate runs like a stage (fresh store, time and memory limits, an
+//! empty WASI context) but imports only logging: it sees the document, the inputs it
+//! is handed and its configuration, and answers with findings.
+
+use std::path::{Path, PathBuf};
+
+use super::gate_bindings::GatePre;
+use super::{FailureKind, HostState, Limits, LoadOutcome, Runtime, StageFailure, WasmContext};
+use crate::runtime::bindings::baton::stage::types;
+
+/// A loaded gate component, ready to check documents.
+pub struct GatePlugin {
+    runtime: Runtime,
+    pre: GatePre<HostState>,
+    /// SHA-256 of the `.wasm` file.
+    pub sha256: String,
+    /// Where it was loaded from.
+    pub path: PathBuf,
+}
+
+/// An input handed to a gate: a document the stage read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GateInput {
+    /// Its namespace.
+    pub namespace: String,
+    /// Its key.
+    pub key: String,
+    /// Its value, as JSON text.
+    pub value: String,
+}
+
+/// A finding as a gate component reports it.
+pub type GateFinding = types::Finding;
+
+impl Runtime {
+    /// Loads the gate component at `path`, through the compile cache.
+    pub fn load_gate(&self, path: &Path) -> anyhow::Result<(GatePlugin, LoadOutcome)> {
+        let (component, sha256, outcome) = self.component(path)?;
+        let pre = self
+            .inner
+            .linker
+            .instantiate_pre(&component)
+            .and_then(GatePre::new)
+            .wasm_context(format!(
+                "{path:?} is not a baton gate (world `baton:stage/gate`)"
+            ))?;
+        Ok((
+            GatePlugin {
+                runtime: self.clone(),
+                pre,
+                sha256,
+                path: path.to_path_buf(),
+            },
+            outcome,
+        ))
+    }
+}
+
+impl GatePlugin {
+    /// Checks `document` (JSON text) against the gate named `gate`, as gate `who`
+    /// (the stage and gate, for errors and logs), under `limits`.
+    pub fn check(
+        &self,
+        who: &str,
+        gate: &str,
+        document: &str,
+        inputs: &[GateInput],
+        config: &serde_json::Value,
+        limits: &Limits,
+    ) -> Result<Vec<GateFinding>, StageFailure> {
+        let fail = |kind| StageFailure {
+            stage: who.to_owned(),
+            kind,
+        };
+        let state = HostState::new(who, "gate", Default::default(), limits, None);
+        let mut store = self.runtime.store(state, limits);
+        let inputs: Vec<types::Input> = inputs
+            .iter()
+            .map(|i| types::Input {
+                namespace: i.namespace.clone(),
+                key: i.key.clone(),
+                value: i.value.clone(),
+            })
+            .collect();
+        let result = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| fail(FailureKind::Load(format!("{e:#}"))))?
+            .call_check(&mut store, gate, document, &inputs, &config.to_string());
+        let state = store.into_data();
+        result.map_err(|trap| fail(super::classify_trap(trap, &state, limits)))
+    }
+}
