@@ -21,7 +21,7 @@ fn manifests(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Compares `actual` with the expected file, or writes it when blessing.
-fn compare(expected_path: &Path, actual: &str, failures: &mut Vec<String>) {
+pub(crate) fn compare(expected_path: &Path, actual: &str, failures: &mut Vec<String>) {
     if std::env::var_os("BATON_BLESS").is_some() {
         std::fs::write(expected_path, actual).unwrap();
         return;

@@ -134,8 +134,22 @@ pub(super) struct RetrieveArgs {
     #[arg(long, value_name = "POINTER")]
     pointer: Option<String>,
     /// Print the entry with its metadata as JSON
-    #[arg(long)]
+    #[arg(long, conflicts_with = "format")]
     json: bool,
+    /// How to print the value: as stored, or as a document for people (`markdown`
+    /// renders a performance architecture as seed 001's Performance Architecture
+    /// Document)
+    #[arg(long, value_enum, default_value_t = Format::Value)]
+    format: Format,
+}
+
+/// How `retrieve` prints a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum Format {
+    /// The value as stored (a string without its quotes).
+    Value,
+    /// A document for people.
+    Markdown,
 }
 
 #[derive(Debug, Args)]
@@ -359,6 +373,11 @@ fn retrieve(ctx: &Context, args: RetrieveArgs) -> Result<(), CliError> {
         return output::json(&doc);
     }
     let mut out = std::io::stdout().lock();
+    if args.format == Format::Markdown {
+        let doc = select(&entry, args.pointer.as_deref())?;
+        out.write_all(markdown(&doc, &ns, &key)?.as_bytes())?;
+        return Ok(out.flush()?);
+    }
     match &args.pointer {
         None if entry.value.first() != Some(&b'"') => {
             out.write_all(&entry.value)?;
@@ -376,6 +395,27 @@ fn retrieve(ctx: &Context, args: RetrieveArgs) -> Result<(), CliError> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// Renders a document baton knows the shape of as markdown.
+fn markdown(doc: &Value, ns: &Namespace, key: &Key) -> Result<String, CliError> {
+    use baton_performance::PerformanceArchitecture;
+    if doc.get("agent").and_then(Value::as_str) != Some("performance-architect") {
+        return Err(CliError::new(
+            Exit::BadInput,
+            anyhow!(
+                "key `{key}` in namespace `{ns}` is not a document baton can render as markdown"
+            ),
+        )
+        .hint("markdown renders a performance architecture (`agent: performance-architect`)"));
+    }
+    let arch: PerformanceArchitecture = serde_json::from_value(doc.clone()).map_err(|e| {
+        CliError::new(
+            Exit::BadInput,
+            anyhow!("key `{key}` in namespace `{ns}` is not a whole performance architecture: {e}"),
+        )
+    })?;
+    Ok(baton_performance::render::markdown(&arch))
 }
 
 fn select(entry: &Entry, pointer: Option<&str>) -> Result<Value, CliError> {

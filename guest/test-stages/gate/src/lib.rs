@@ -20,7 +20,12 @@ impl Gate for TestGate {
                 let pointer = config["pointer"].as_str().unwrap_or("");
                 let max = config["max"].as_u64().unwrap_or(0) as usize;
                 match document.pointer(pointer).and_then(Value::as_array) {
-                    None => vec![Finding::new(pointer, "an array", "nothing", "no array here")],
+                    None => vec![Finding::new(
+                        pointer,
+                        "an array",
+                        "nothing",
+                        "no array here",
+                    )],
                     Some(items) if items.len() > max => vec![Finding::new(
                         pointer,
                         format!("at most {max} items"),
@@ -33,7 +38,12 @@ impl Gate for TestGate {
             "inputs-agree" => {
                 let key = config["key"].as_str().unwrap_or("");
                 let Some(input) = inputs.get(key) else {
-                    return vec![Finding::new("", format!("input `{key}`"), "none", "input missing")];
+                    return vec![Finding::new(
+                        "",
+                        format!("input `{key}`"),
+                        "none",
+                        "input missing",
+                    )];
                 };
                 let expected = input["items"].as_array().map_or(0, Vec::len) as u64;
                 match document["count"].as_u64() {
@@ -46,12 +56,18 @@ impl Gate for TestGate {
                     )],
                 }
             }
-            "loop" => {
+            "loop" =>
+            {
                 #[allow(clippy::empty_loop)]
                 loop {}
             }
             "panic" => panic!("the test gate panics on purpose"),
-            other => vec![Finding::new("", "a known rule", other, format!("unknown rule `{other}`"))],
+            other => vec![Finding::new(
+                "",
+                "a known rule",
+                other,
+                format!("unknown rule `{other}`"),
+            )],
         }
     }
 }

@@ -1,0 +1,1288 @@
+//! The performance architect's rules (DOMAIN.md), one function per part of the
+//! document. Everything is a pure function of the inputs: same inputs, same output,
+//! byte for byte (inputs keep their order; nothing iterates a hash map).
+
+use std::collections::BTreeSet;
+
+use crate::inputs::{ComponentKind, CriticalPath, Inputs, Nfr, keys};
+use crate::output::*;
+
+/// Utilisation each instance is sized for (the seeds' 70 %).
+pub const TARGET_UTILIZATION: f64 = 0.7;
+/// Share of each latency budget kept as headroom.
+pub const HEADROOM: f64 = 0.10;
+/// The end-to-end budget of a path no latency SLO covers, ms at p95.
+pub const DEFAULT_PATH_BUDGET_MS: f64 = 500.0;
+/// Shortest cache TTL (seed 003), seconds.
+pub const TTL_MIN_S: u64 = 1;
+/// Longest cache TTL (seed 003): 30 days, in seconds.
+pub const TTL_MAX_S: u64 = 30 * 24 * 3600;
+/// Reads per write from which an entity is read-heavy and cached.
+pub const READ_HEAVY: f64 = 4.0;
+
+/// An input that cannot be used: the key and JSON pointer of the offending field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InputError {
+    /// The input's key.
+    pub key: &'static str,
+    /// The JSON pointer in it.
+    pub pointer: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at {}: {}", self.key, self.pointer, self.message)
+    }
+}
+
+/// Derives the performance architecture from the five inputs.
+pub fn derive(inputs: &Inputs) -> Result<PerformanceArchitecture, InputError> {
+    validate(inputs)?;
+    let mut assumptions = Vec::new();
+    let (slos, unmeasurable, coverage) =
+        slos(&inputs.requirements.non_functional, &mut assumptions);
+    let budgets = latency_budgets(inputs, &slos, &mut assumptions);
+    let profiles = load_profiles(inputs);
+    let scalability = scalability(inputs, &slos, &profiles);
+    let caching = caching(inputs, &mut assumptions);
+    let optimization = optimization_plan(inputs, &budgets, &scalability);
+    let monitoring = monitoring(inputs, &slos, &caching);
+    let handoff = handoff(&budgets, &caching, &optimization, &monitoring, inputs);
+    let quality = quality(
+        &coverage,
+        &budgets,
+        &scalability,
+        &caching,
+        &slos,
+        &monitoring,
+        inputs,
+    );
+    let stateless = scalability
+        .components
+        .iter()
+        .filter(|c| c.scales && c.stateless)
+        .count();
+    let stateful = scalability
+        .components
+        .iter()
+        .filter(|c| c.scales && !c.stateless)
+        .count();
+    let summary = Summary {
+        slos: slos.len(),
+        latency_budgets: budgets.len(),
+        scaling_strategy: format!(
+            "horizontal for {stateless} stateless component(s); replicas, partitions and pools for {stateful} stateful one(s)"
+        ),
+        cache_layers: caching.layers.len(),
+    };
+    Ok(PerformanceArchitecture {
+        agent: "performance-architect".into(),
+        phase: 3,
+        system: inputs
+            .system
+            .name
+            .clone()
+            .or_else(|| inputs.requirements.system.clone())
+            .unwrap_or_else(|| "unnamed system".into()),
+        summary,
+        performance_requirements: PerformanceRequirements {
+            slos,
+            unmeasurable,
+            coverage,
+            latency_budgets: budgets,
+            load_profiles: profiles,
+        },
+        scalability_design: scalability,
+        caching_strategy: caching,
+        optimization_plan: optimization,
+        monitoring,
+        handoff,
+        quality_metrics: quality,
+        assumptions,
+    })
+}
+
+/// Cross-references the inputs: every path names known components, names are unique,
+/// load figures are positive.
+fn validate(inputs: &Inputs) -> Result<(), InputError> {
+    let err = |key, pointer: String, message: String| InputError {
+        key,
+        pointer,
+        message,
+    };
+    let load = &inputs.requirements.load;
+    for (field, v) in [
+        ("concurrent_users", load.concurrent_users),
+        ("requests_per_second", load.requests_per_second),
+    ] {
+        if !(v.is_finite() && v > 0.0) {
+            return Err(err(
+                keys::REQUIREMENTS,
+                format!("/load/{field}"),
+                format!("must be a positive number, not {v}"),
+            ));
+        }
+    }
+    if !(0.0..=1.0).contains(&load.read_ratio) {
+        return Err(err(
+            keys::REQUIREMENTS,
+            "/load/read_ratio".into(),
+            format!("must be between 0 and 1, not {}", load.read_ratio),
+        ));
+    }
+    for (i, g) in inputs.requirements.growth.iter().enumerate() {
+        if !(g.traffic_multiplier.is_finite() && g.traffic_multiplier > 0.0) {
+            return Err(err(
+                keys::REQUIREMENTS,
+                format!("/growth/{i}/traffic_multiplier"),
+                "must be a positive number".into(),
+            ));
+        }
+    }
+    let mut names = BTreeSet::new();
+    for (i, c) in inputs.system.components.iter().enumerate() {
+        if !names.insert(c.name.as_str()) {
+            return Err(err(
+                keys::SYSTEM,
+                format!("/components/{i}/name"),
+                format!("component `{}` is named twice", c.name),
+            ));
+        }
+    }
+    for (i, p) in inputs.system.critical_paths.iter().enumerate() {
+        if p.components.is_empty() {
+            return Err(err(
+                keys::SYSTEM,
+                format!("/critical_paths/{i}/components"),
+                format!("critical path `{}` crosses no component", p.name),
+            ));
+        }
+        for (j, c) in p.components.iter().enumerate() {
+            if !names.contains(c.as_str()) {
+                return Err(err(
+                    keys::SYSTEM,
+                    format!("/critical_paths/{i}/components/{j}"),
+                    format!(
+                        "critical path `{}` crosses `{c}`, which is not a component",
+                        p.name
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A metric baton can measure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    /// Request latency at a percentile.
+    Latency,
+    /// Sustained requests per second.
+    Throughput,
+    /// Share of successful requests.
+    Availability,
+    /// Share of failed requests.
+    ErrorRate,
+}
+
+impl Metric {
+    /// Parses a metric name as people write it.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name
+            .trim()
+            .to_ascii_lowercase()
+            .replace([' ', '-'], "_")
+            .as_str()
+        {
+            "latency" | "response_time" => Some(Self::Latency),
+            "throughput" | "rps" | "requests_per_second" => Some(Self::Throughput),
+            "availability" | "uptime" => Some(Self::Availability),
+            "error_rate" | "errors" => Some(Self::ErrorRate),
+            _ => None,
+        }
+    }
+
+    /// Its name in documents.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Latency => "latency",
+            Self::Throughput => "throughput",
+            Self::Availability => "availability",
+            Self::ErrorRate => "error_rate",
+        }
+    }
+}
+
+/// Whether an NFR is a performance requirement.
+pub fn is_performance(nfr: &Nfr) -> bool {
+    nfr.category
+        .as_deref()
+        .is_none_or(|c| c.eq_ignore_ascii_case("performance"))
+}
+
+/// Whether a scope means the whole API.
+pub fn is_api_wide(scope: &str) -> bool {
+    matches!(
+        scope.trim().to_ascii_lowercase().as_str(),
+        "" | "api" | "*" | "all"
+    )
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 10000.0).round() / 10000.0
+}
+
+/// The SLO for one NFR, or why it cannot be measured.
+pub fn slo_for(nfr: &Nfr, id: String) -> Result<Slo, String> {
+    let Some(name) = nfr.metric.as_deref() else {
+        return Err("no metric: say latency, throughput, availability or error_rate".into());
+    };
+    let Some(metric) = Metric::parse(name) else {
+        return Err(format!(
+            "metric `{name}` cannot be measured; baton measures latency, throughput, availability and error_rate"
+        ));
+    };
+    let Some(target) = nfr.target.filter(|t| t.is_finite() && *t > 0.0) else {
+        return Err("no positive numeric target".into());
+    };
+    let unit = nfr.unit.as_deref().map(|u| u.trim().to_ascii_lowercase());
+    let scope = nfr
+        .scope
+        .clone()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "api".into());
+    let (target, unit, comparison) = match metric {
+        Metric::Latency => {
+            let factor = match unit.as_deref() {
+                None | Some("ms") => 1.0,
+                Some("s") => 1000.0,
+                Some("us" | "µs") => 0.001,
+                Some(other) => return Err(format!("unit `{other}` is not a unit of time")),
+            };
+            (target * factor, "ms", "<")
+        }
+        Metric::Throughput => {
+            let factor = match unit.as_deref() {
+                None | Some("rps" | "req/s" | "requests/s") => 1.0,
+                Some("rpm" | "req/min") => 1.0 / 60.0,
+                Some(other) => return Err(format!("unit `{other}` is not a rate")),
+            };
+            (target * factor, "rps", ">=")
+        }
+        Metric::Availability | Metric::ErrorRate => {
+            if !matches!(unit.as_deref(), None | Some("%" | "percent")) {
+                return Err(format!(
+                    "unit `{}` is not a percentage",
+                    unit.unwrap_or_default()
+                ));
+            }
+            if target > 100.0 {
+                return Err(format!("{target} % is over 100 %"));
+            }
+            (
+                target,
+                "%",
+                if metric == Metric::Availability {
+                    ">="
+                } else {
+                    "<"
+                },
+            )
+        }
+    };
+    let percentile = (metric == Metric::Latency).then(|| {
+        nfr.percentile
+            .as_deref()
+            .map(|p| p.trim().to_ascii_lowercase())
+            .filter(|p| p.len() > 1 && p.starts_with('p') && p[1..].parse::<f64>().is_ok())
+            .unwrap_or_else(|| "p95".into())
+    });
+    let measurement = match metric {
+        Metric::Latency => format!(
+            "{} of request duration at {scope} over 5-minute windows (histogram http_request_duration_seconds)",
+            percentile.as_deref().unwrap_or("p95")
+        ),
+        Metric::Throughput => format!(
+            "requests per second sustained at {scope} over 10 minutes (counter http_requests_total)"
+        ),
+        Metric::Availability => {
+            format!("successful requests / all requests at {scope}, 30-day rolling window")
+        }
+        Metric::ErrorRate => format!(
+            "5xx responses / all responses at {scope} over 5-minute windows (counter http_errors_total)"
+        ),
+    };
+    Ok(Slo {
+        id,
+        nfr: nfr.id.clone(),
+        metric: metric.as_str().into(),
+        scope,
+        target: round4(target),
+        unit: unit.into(),
+        percentile,
+        comparison: comparison.into(),
+        measurement,
+        priority: nfr.priority.clone().unwrap_or_else(|| "P1".into()),
+    })
+}
+
+/// SLOs for the measurable performance NFRs, the others reported, and the coverage.
+pub fn slos(
+    nfrs: &[Nfr],
+    assumptions: &mut Vec<String>,
+) -> (Vec<Slo>, Vec<Unmeasurable>, Coverage) {
+    let mut slos = Vec::new();
+    let mut unmeasurable = Vec::new();
+    let performance: Vec<&Nfr> = nfrs.iter().filter(|n| is_performance(n)).collect();
+    for nfr in &performance {
+        match slo_for(nfr, format!("SLO-{}", slos.len() + 1)) {
+            Ok(slo) => {
+                if slo.metric == "latency" && nfr.percentile.is_none() {
+                    assumptions.push(format!("{}: no percentile given; p95 assumed", nfr.id));
+                }
+                slos.push(slo)
+            }
+            Err(reason) => unmeasurable.push(Unmeasurable {
+                nfr: nfr.id.clone(),
+                reason,
+            }),
+        }
+    }
+    let total = performance.len();
+    let covered = slos.len();
+    let coverage = Coverage {
+        performance_nfrs: total,
+        covered,
+        ratio: if total == 0 {
+            1.0
+        } else {
+            round4(covered as f64 / total as f64)
+        },
+    };
+    (slos, unmeasurable, coverage)
+}
+
+/// The latency SLO that sets a path's total: its endpoint's (p95 preferred), else
+/// the API-wide one.
+fn path_slo<'a>(path: &CriticalPath, slos: &'a [Slo]) -> Option<&'a Slo> {
+    let latency = |scope_ok: &dyn Fn(&str) -> bool| {
+        let mut found: Vec<&Slo> = slos
+            .iter()
+            .filter(|s| s.metric == "latency" && scope_ok(&s.scope))
+            .collect();
+        found.sort_by_key(|s| s.percentile.as_deref() != Some("p95"));
+        found.first().copied()
+    };
+    latency(&|s| s.trim() == path.endpoint.trim()).or_else(|| latency(&is_api_wide))
+}
+
+/// A budget per critical path (DOMAIN.md "Latency budgets").
+pub fn latency_budgets(
+    inputs: &Inputs,
+    slos: &[Slo],
+    assumptions: &mut Vec<String>,
+) -> Vec<LatencyBudget> {
+    inputs
+        .system
+        .critical_paths
+        .iter()
+        .map(|path| {
+            let (total, percentile, source) = match path_slo(path, slos) {
+                Some(s) => (s.target, s.percentile.clone().unwrap_or_else(|| "p95".into()), s.id.clone()),
+                None => {
+                    assumptions.push(format!(
+                        "critical path `{}`: no latency SLO covers {}; a {DEFAULT_PATH_BUDGET_MS} ms p95 budget assumed",
+                        path.name, path.endpoint
+                    ));
+                    (DEFAULT_PATH_BUDGET_MS, "p95".into(), "default".into())
+                }
+            };
+            let hops: Vec<(String, ComponentKind, f64)> = path
+                .components
+                .iter()
+                .map(|name| {
+                    let c = inputs.system.components.iter().find(|c| &c.name == name).expect("validated");
+                    let cost = if c.kind == ComponentKind::External {
+                        inputs
+                            .integration
+                            .external_services
+                            .iter()
+                            .find(|e| &e.name == name)
+                            .map_or_else(|| c.latency_ms(), |e| e.latency_ms)
+                    } else {
+                        c.latency_ms()
+                    };
+                    (name.clone(), c.kind, cost.max(0.0))
+                })
+                .collect();
+            let budgets = split_budget(total, &hops);
+            let allotted: f64 = budgets.iter().sum();
+            let baseline: f64 = hops.iter().map(|h| h.2).sum();
+            LatencyBudget {
+                path: path.name.clone(),
+                endpoint: path.endpoint.clone(),
+                total_ms: total,
+                percentile,
+                source,
+                segments: hops
+                    .iter()
+                    .zip(&budgets)
+                    .map(|((name, kind, cost), budget)| Segment {
+                        component: name.clone(),
+                        kind: kind.as_str().into(),
+                        budget_ms: *budget,
+                        baseline_ms: round2(*cost),
+                    })
+                    .collect(),
+                headroom_ms: round2(total - allotted).max(0.0),
+                baseline_ms: round2(baseline),
+                over_budget: baseline > distributable(total),
+            }
+        })
+        .collect()
+}
+
+/// What a total leaves for the hops once headroom is kept, in whole ms.
+pub fn distributable(total: f64) -> f64 {
+    (total - (total * HEADROOM).ceil()).floor().max(0.0)
+}
+
+/// Splits `total` across `hops` (name, kind, cost): headroom first; external hops take
+/// their contract latency when it fits, the others share the rest in proportion to
+/// their cost; when it does not fit, every hop shares in proportion to its cost.
+/// Budgets are whole milliseconds rounded down, so their sum never exceeds the total.
+pub fn split_budget(total: f64, hops: &[(String, ComponentKind, f64)]) -> Vec<f64> {
+    let room = distributable(total);
+    let external: f64 = hops
+        .iter()
+        .filter(|h| h.1 == ComponentKind::External)
+        .map(|h| h.2.ceil())
+        .sum();
+    let proportional = |room: f64, members: &dyn Fn(&(String, ComponentKind, f64)) -> bool| {
+        let members_cost: f64 = hops.iter().filter(|h| members(h)).map(|h| h.2).sum();
+        let n = hops.iter().filter(|h| members(h)).count().max(1) as f64;
+        move |h: &(String, ComponentKind, f64)| {
+            let share = if members_cost > 0.0 {
+                h.2 / members_cost
+            } else {
+                1.0 / n
+            };
+            (room * share).floor().max(0.0)
+        }
+    };
+    if external <= room {
+        let internal = proportional(room - external, &|h| h.1 != ComponentKind::External);
+        hops.iter()
+            .map(|h| {
+                if h.1 == ComponentKind::External {
+                    h.2.ceil()
+                } else {
+                    internal(h)
+                }
+            })
+            .collect()
+    } else {
+        let all = proportional(room, &|_| true);
+        hops.iter().map(all).collect()
+    }
+}
+
+/// Normal, peak and stress load.
+pub fn load_profiles(inputs: &Inputs) -> LoadProfiles {
+    let load = &inputs.requirements.load;
+    let peak = load.peak_factor.max(1.0);
+    let stress = peak * load.stress_factor.max(1.0);
+    let profile = |factor: f64, duration| LoadProfile {
+        concurrent_users: (load.concurrent_users * factor).ceil(),
+        requests_per_second: round2(load.requests_per_second * factor),
+        read_ratio: load.read_ratio,
+        duration_minutes: duration,
+    };
+    LoadProfiles {
+        normal: profile(1.0, None),
+        peak: profile(peak, Some(load.peak_duration_minutes)),
+        stress: profile(stress, None),
+    }
+}
+
+/// Instances to serve `demand` rps at `capacity` rps each, at the target utilisation,
+/// never fewer than `min`. Monotonic: more demand never means fewer instances.
+pub fn replicas_for(demand: f64, capacity: f64, min: u64) -> u64 {
+    let needed = (demand.max(0.0) / (capacity * TARGET_UTILIZATION)).ceil() as u64;
+    needed.max(min)
+}
+
+/// Fewest instances: 2 when any availability SLO is 99.9 % or more, else 1.
+pub fn min_replicas(slos: &[Slo]) -> u64 {
+    if slos
+        .iter()
+        .any(|s| s.metric == "availability" && s.target >= 99.9)
+    {
+        2
+    } else {
+        1
+    }
+}
+
+/// Normal demand on each component, rps: the traffic of the critical paths crossing
+/// it; a gateway on no path takes all traffic; a worker or queue on none takes the
+/// writes.
+fn normal_demand(inputs: &Inputs, name: &str, kind: ComponentKind) -> f64 {
+    let rps = inputs.requirements.load.requests_per_second;
+    let paths = &inputs.system.critical_paths;
+    let explicit: f64 = paths.iter().filter_map(|p| p.traffic_share).sum();
+    let unshared = paths.iter().filter(|p| p.traffic_share.is_none()).count();
+    let rest = ((1.0 - explicit).max(0.0)) / unshared.max(1) as f64;
+    let on_paths: f64 = paths
+        .iter()
+        .filter(|p| p.components.iter().any(|c| c == name))
+        .map(|p| rps * p.traffic_share.unwrap_or(rest))
+        .sum();
+    if on_paths > 0.0 {
+        return on_paths;
+    }
+    match kind {
+        ComponentKind::Gateway => rps,
+        ComponentKind::Worker | ComponentKind::Queue => {
+            rps * (1.0 - inputs.requirements.load.read_ratio)
+        }
+        _ => 0.0,
+    }
+}
+
+/// Capacity and scaling (DOMAIN.md "Capacity and scaling").
+pub fn scalability(inputs: &Inputs, slos: &[Slo], profiles: &LoadProfiles) -> ScalabilityDesign {
+    let min = min_replicas(slos);
+    let load = &inputs.requirements.load;
+    let peak_factor = profiles.peak.requests_per_second / load.requests_per_second;
+    let stress_factor = profiles.stress.requests_per_second / load.requests_per_second;
+    let growth: Vec<GrowthHorizon> = inputs
+        .requirements
+        .growth
+        .iter()
+        .map(|g| GrowthHorizon {
+            horizon: g.horizon.clone(),
+            traffic_multiplier: g.traffic_multiplier,
+            data_multiplier: g.data_multiplier,
+            peak_rps: round2(profiles.peak.requests_per_second * g.traffic_multiplier.max(1.0)),
+        })
+        .collect();
+    let components = inputs
+        .system
+        .components
+        .iter()
+        .map(|c| {
+            let normal = normal_demand(inputs, &c.name, c.kind);
+            let demand = Demand {
+                normal: round2(normal),
+                peak: round2(normal * peak_factor),
+                stress: round2(normal * stress_factor),
+            };
+            let capacity = c.capacity();
+            let scales = c.kind != ComponentKind::External;
+            let mut notes = Vec::new();
+            let replicas = scales.then(|| {
+                // A database: one primary takes the writes, read replicas the reads.
+                let count = |d: f64| match c.kind {
+                    ComponentKind::Database => 1 + replicas_for(d * load.read_ratio, capacity, min - 1),
+                    _ => replicas_for(d, capacity, min),
+                };
+                Replicas {
+                    normal: count(normal),
+                    peak: count(normal * peak_factor),
+                    stress: count(normal * stress_factor),
+                    growth: inputs
+                        .requirements
+                        .growth
+                        .iter()
+                        .map(|g| {
+                            let d = normal * peak_factor * g.traffic_multiplier.max(1.0);
+                            HorizonReplicas { horizon: g.horizon.clone(), demand_rps: round2(d), replicas: count(d) }
+                        })
+                        .collect(),
+                }
+            });
+            let largest = normal * stress_factor.max(peak_factor * max_growth(inputs));
+            let partitions = match c.kind {
+                ComponentKind::Database => {
+                    Some(replicas_for(largest * (1.0 - load.read_ratio), capacity, 1))
+                }
+                ComponentKind::Queue => Some(replicas_for(largest, capacity, 3)),
+                _ => None,
+            };
+            let connection_pool = (c.kind == ComponentKind::Database).then(|| {
+                let busy = normal * peak_factor * c.latency_ms() / 1000.0;
+                ConnectionPool {
+                    busy_at_peak: round2(busy),
+                    size: ((busy / TARGET_UTILIZATION).ceil() as u64).max(2),
+                }
+            });
+            if c.kind == ComponentKind::External
+                && let Some(limit) = inputs
+                    .integration
+                    .external_services
+                    .iter()
+                    .find(|e| e.name == c.name)
+                    .and_then(|e| e.rate_limit_rps)
+                    && demand.peak > limit {
+                        notes.push(format!("peak demand {} rps is over its rate limit of {limit} rps", demand.peak));
+                    }
+            let strategy = match (c.kind, c.is_stateless()) {
+                (ComponentKind::External, _) => "not scaled by us: timeouts, circuit breaker, rate-limit aware".to_string(),
+                (ComponentKind::Database, _) => format!(
+                    "primary with read replicas (reads {:.0} %), connection pooling, hash partitioning when writes outgrow one primary",
+                    load.read_ratio * 100.0
+                ),
+                (ComponentKind::Cache, _) => "clustered, a replica per shard".into(),
+                (ComponentKind::Queue, _) => "partitioned, replication factor 3, consumers scale on lag".into(),
+                (_, true) => "horizontal: autoscale on CPU 70 %".into(),
+                (_, false) => "vertical first, then partition by key (stateful)".into(),
+            };
+            ComponentCapacity {
+                name: c.name.clone(),
+                kind: c.kind.as_str().into(),
+                stateless: c.is_stateless(),
+                scales,
+                strategy,
+                capacity_rps: capacity,
+                demand_rps: demand,
+                replicas,
+                connection_pool,
+                partitions,
+                notes,
+            }
+        })
+        .collect();
+    ScalabilityDesign {
+        target_utilization: TARGET_UTILIZATION,
+        min_replicas: min,
+        growth,
+        components,
+    }
+}
+
+fn max_growth(inputs: &Inputs) -> f64 {
+    inputs
+        .requirements
+        .growth
+        .iter()
+        .map(|g| g.traffic_multiplier)
+        .fold(1.0, f64::max)
+}
+
+/// How often a record changes, in seconds; `None` for reference data.
+pub fn change_interval(frequency: &str) -> Option<Option<f64>> {
+    match frequency.trim().to_ascii_lowercase().as_str() {
+        "static" | "reference" | "never" => Some(None),
+        "rarely" | "weekly" => Some(Some(7.0 * 86400.0)),
+        "daily" => Some(Some(86400.0)),
+        "hourly" => Some(Some(3600.0)),
+        "minutely" | "frequently" => Some(Some(60.0)),
+        "realtime" | "secondly" | "continuous" => Some(Some(1.0)),
+        _ => None,
+    }
+}
+
+/// A cache TTL for a change interval: a quarter of it, clamped to 1 s – 30 days;
+/// reference data gets the longest.
+pub fn ttl_for(interval_s: Option<f64>) -> u64 {
+    match interval_s {
+        None => TTL_MAX_S,
+        Some(s) => ((s / 4.0).floor().max(0.0) as u64).clamp(TTL_MIN_S, TTL_MAX_S),
+    }
+}
+
+/// Caching (DOMAIN.md "Caching").
+pub fn caching(inputs: &Inputs, assumptions: &mut Vec<String>) -> CachingStrategy {
+    let layer = inputs
+        .system
+        .components
+        .iter()
+        .find(|c| c.kind == ComponentKind::Cache)
+        .map_or_else(
+            || "in-process cache".to_string(),
+            |c| format!("application cache ({})", c.name),
+        );
+    let published: Vec<&str> = inputs.integration.published_events().collect();
+    let mut caches = Vec::new();
+    for entity in &inputs.data.entities {
+        let ratio = entity.read_write_ratio.unwrap_or(1.0).max(0.0);
+        if ratio < READ_HEAVY {
+            continue;
+        }
+        let interval = match entity.change_frequency.as_deref().map(change_interval) {
+            Some(Some(i)) => i,
+            other => {
+                if let Some(None) = other {
+                    assumptions.push(format!(
+                        "entity `{}`: change frequency {:?} not understood; hourly assumed",
+                        entity.name,
+                        entity.change_frequency.as_deref().unwrap_or_default()
+                    ));
+                } else {
+                    assumptions.push(format!(
+                        "entity `{}`: no change frequency; hourly assumed",
+                        entity.name
+                    ));
+                }
+                Some(3600.0)
+            }
+        };
+        if interval.is_some_and(|s| s <= 1.0) {
+            assumptions.push(format!(
+                "entity `{}` changes every second: not cached",
+                entity.name
+            ));
+            continue;
+        }
+        let prefix = format!("{}.", entity.name);
+        let events: Vec<String> = published
+            .iter()
+            .filter(|e| e.starts_with(&prefix) && !e.ends_with(".created"))
+            .map(|e| e.to_string())
+            .collect();
+        let invalidation = if interval.is_none() {
+            Invalidation {
+                policy: "ttl-only".into(),
+                events: Vec::new(),
+                reason:
+                    "reference data: it changes only with a release, and the TTL bounds staleness"
+                        .into(),
+            }
+        } else if !events.is_empty() {
+            Invalidation {
+                policy: "event-driven".into(),
+                reason: format!(
+                    "the integration publishes {}; each evicts the entity and its lists",
+                    events.join(", ")
+                ),
+                events,
+            }
+        } else {
+            Invalidation {
+                policy: "write-through".into(),
+                events: Vec::new(),
+                reason: format!(
+                    "no event is published for `{}`: the service that writes it updates the cache in the same request",
+                    entity.name
+                ),
+            }
+        };
+        let mut key_patterns = vec![format!("{}:{{id}}", entity.name)];
+        for p in entity
+            .access_patterns
+            .iter()
+            .filter(|p| !p.filter_columns.is_empty())
+        {
+            key_patterns.push(format!(
+                "{}:list:{}:{{hash}}",
+                entity.name,
+                p.filter_columns.join("+")
+            ));
+        }
+        caches.push(Cache {
+            entity: entity.name.clone(),
+            layer: layer.clone(),
+            key_patterns,
+            ttl_seconds: ttl_for(interval),
+            expected_hit_ratio: round2((ratio / (ratio + 1.0)).min(0.95)),
+            invalidation,
+        });
+    }
+    let layers = if caches.is_empty() {
+        Vec::new()
+    } else {
+        vec![layer]
+    };
+    CachingStrategy { layers, caches }
+}
+
+/// The optimization plan (DOMAIN.md "Optimization plan"), most urgent first.
+pub fn optimization_plan(
+    inputs: &Inputs,
+    budgets: &[LatencyBudget],
+    scalability: &ScalabilityDesign,
+) -> OptimizationPlan {
+    let mut items: Vec<(String, String, String, Cause, String)> = Vec::new();
+    let mut add =
+        |priority: &str, area: &str, action: String, kind: &str, source: String, impact: String| {
+            items.push((
+                priority.into(),
+                area.into(),
+                action,
+                Cause {
+                    kind: kind.into(),
+                    source,
+                },
+                impact,
+            ));
+        };
+    for (i, b) in budgets.iter().enumerate().filter(|(_, b)| b.over_budget) {
+        let worst = b
+            .segments
+            .iter()
+            .max_by(|x, y| (x.baseline_ms - x.budget_ms).total_cmp(&(y.baseline_ms - y.budget_ms)))
+            .expect("a path has hops");
+        let path_index = inputs
+            .system
+            .critical_paths
+            .iter()
+            .position(|p| p.name == b.path)
+            .unwrap_or(i);
+        add(
+            "P0",
+            "latency",
+            format!(
+                "bring `{}` ({}) within {} ms: its hops cost {} ms; start with `{}` ({} ms against a {} ms budget)",
+                b.path,
+                b.endpoint,
+                b.total_ms,
+                b.baseline_ms,
+                worst.component,
+                worst.baseline_ms,
+                worst.budget_ms
+            ),
+            "path_over_budget",
+            format!("{}#/critical_paths/{path_index}", keys::SYSTEM),
+            format!(
+                "{} ms off the path's {}",
+                round2(b.baseline_ms - distributable(b.total_ms)),
+                b.percentile
+            ),
+        );
+    }
+    for (i, h) in inputs.analysis.hotspots.iter().enumerate() {
+        let what = h.location.clone().unwrap_or_else(|| h.component.clone());
+        let priority =
+            if h.p95_ms.is_some_and(|p| p >= 100.0) || h.cpu_percent.is_some_and(|c| c >= 50.0) {
+                "P1"
+            } else {
+                "P2"
+            };
+        add(
+            priority,
+            "code",
+            format!(
+                "profile and optimise {what} in `{}`{}",
+                h.component,
+                h.description
+                    .as_deref()
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default()
+            ),
+            "hotspot",
+            format!("{}#/hotspots/{i}", keys::ANALYSIS),
+            match (h.p95_ms, h.cpu_percent) {
+                (Some(p), _) => format!("p95 of {p} ms down toward the component's budget"),
+                (None, Some(c)) => format!("{c} % of CPU freed"),
+                _ => "less time per request".into(),
+            },
+        );
+    }
+    for (i, b) in inputs.analysis.bottlenecks.iter().enumerate() {
+        let at = b
+            .component
+            .as_deref()
+            .or(b.entity.as_deref())
+            .unwrap_or("the system");
+        let (area, action, impact, priority) = match b.kind.as_str() {
+            "n_plus_one" => (
+                "database",
+                format!(
+                    "replace the N+1 queries in `{at}` with batch loading (DataLoader) or a JOIN"
+                ),
+                "one query instead of N per request",
+                "P1",
+            ),
+            "synchronous_call" => (
+                "async",
+                format!("move the synchronous call in `{at}` off the request path, onto a queue"),
+                "its latency leaves the critical path",
+                "P1",
+            ),
+            "missing_index" => (
+                "database",
+                format!("add the missing index for `{at}`"),
+                "index scans instead of table scans",
+                "P1",
+            ),
+            "unbounded_query" => (
+                "database",
+                format!("paginate the unbounded query in `{at}` (at most 100 rows a page)"),
+                "bounded memory and latency",
+                "P1",
+            ),
+            _ => (
+                "code",
+                format!("resolve the {} bottleneck in `{at}`", b.kind),
+                "as measured",
+                "P2",
+            ),
+        };
+        add(
+            priority,
+            area,
+            action,
+            &b.kind,
+            format!("{}#/bottlenecks/{i}", keys::ANALYSIS),
+            impact.into(),
+        );
+    }
+    for (i, e) in inputs.data.entities.iter().enumerate() {
+        for (j, p) in e.access_patterns.iter().enumerate() {
+            if p.indexed == Some(false) && !p.filter_columns.is_empty() {
+                add(
+                    if p.frequency_rps.is_some_and(|f| f >= 10.0) {
+                        "P1"
+                    } else {
+                        "P2"
+                    },
+                    "database",
+                    format!(
+                        "add an index on {}({}) for `{}`",
+                        e.name,
+                        p.filter_columns.join(", "),
+                        p.name
+                    ),
+                    "missing_index",
+                    format!("{}#/entities/{i}/access_patterns/{j}", keys::DATA),
+                    format!(
+                        "{} queries/s served by an index",
+                        p.frequency_rps.unwrap_or(0.0)
+                    ),
+                );
+            }
+        }
+    }
+    for (i, s) in inputs.integration.external_services.iter().enumerate() {
+        let on_paths: Vec<&LatencyBudget> = budgets
+            .iter()
+            .filter(|b| b.segments.iter().any(|g| g.component == s.name))
+            .collect();
+        if s.sync && on_paths.iter().any(|b| s.latency_ms > 0.25 * b.total_ms) {
+            add(
+                "P1",
+                "async",
+                format!(
+                    "`{}` takes {} ms on a critical path: call it with a timeout of at most {} ms and a circuit breaker, cache its answers or move it off the request path",
+                    s.name,
+                    s.latency_ms,
+                    s.timeout_ms.unwrap_or(s.latency_ms * 2.0)
+                ),
+                "slow_synchronous_integration",
+                format!("{}#/external_services/{i}", keys::INTEGRATION),
+                format!("up to {} ms off the paths that call it", s.latency_ms),
+            );
+        }
+    }
+    for c in scalability
+        .components
+        .iter()
+        .filter(|c| !c.notes.is_empty())
+    {
+        if let Some(i) = inputs
+            .integration
+            .external_services
+            .iter()
+            .position(|e| e.name == c.name)
+        {
+            add(
+                "P0",
+                "capacity",
+                format!(
+                    "queue and batch calls to `{}`: {}",
+                    c.name,
+                    c.notes.join("; ")
+                ),
+                "rate_limit",
+                format!("{}#/external_services/{i}", keys::INTEGRATION),
+                "no throttling at peak".into(),
+            );
+        }
+    }
+    // Stable: most urgent first, otherwise in the order found.
+    items.sort_by(|a, b| a.0.cmp(&b.0));
+    OptimizationPlan {
+        items: items
+            .into_iter()
+            .enumerate()
+            .map(
+                |(n, (priority, area, action, cause, expected_impact))| Optimization {
+                    id: format!("OPT-{}", n + 1),
+                    area,
+                    action,
+                    cause,
+                    expected_impact,
+                    priority,
+                },
+            )
+            .collect(),
+    }
+}
+
+/// Metrics and alerts (DOMAIN.md "Monitoring", seed 001's alerting table).
+pub fn monitoring(inputs: &Inputs, slos: &[Slo], caching: &CachingStrategy) -> Monitoring {
+    let mut metrics: Vec<String> = vec![
+        "http_request_duration_seconds (histogram: method, path, status)".into(),
+        "http_requests_total (counter: method, path, status)".into(),
+        "http_errors_total (counter: method, path, error_type)".into(),
+        "cpu_usage_percent (gauge)".into(),
+        "memory_usage_bytes (gauge)".into(),
+    ];
+    let has = |k| inputs.system.components.iter().any(|c| c.kind == k);
+    if has(ComponentKind::Database) {
+        metrics.push("connection_pool_usage (gauge)".into());
+    }
+    if !caching.caches.is_empty() {
+        metrics.push("cache_hit_ratio (gauge: entity)".into());
+    }
+    if has(ComponentKind::Queue) {
+        metrics.push("queue_consumer_lag (gauge: topic)".into());
+    }
+    let mut alerts: Vec<Alert> = slos
+        .iter()
+        .map(|s| {
+            let (comparison, warning, critical, action) = match s.metric.as_str() {
+                "latency" => (
+                    ">",
+                    s.target,
+                    s.target * 2.0,
+                    format!("scale out, then find the slow hop of {}", s.scope),
+                ),
+                "error_rate" => (">", s.target, s.target * 5.0, "page on-call".to_string()),
+                "availability" => (
+                    "<",
+                    s.target,
+                    s.target - (100.0 - s.target),
+                    "page on-call".to_string(),
+                ),
+                _ => (
+                    "<",
+                    s.target,
+                    s.target * 0.8,
+                    "check saturation and upstream traffic".to_string(),
+                ),
+            };
+            Alert {
+                metric: match &s.percentile {
+                    Some(p) => format!("{p} latency {}", s.scope),
+                    None => format!("{} {}", s.metric.replace('_', " "), s.scope),
+                },
+                slo: Some(s.id.clone()),
+                comparison: comparison.into(),
+                warning: round4(warning),
+                critical: round4(critical),
+                unit: s.unit.clone(),
+                action,
+            }
+        })
+        .collect();
+    let saturation = |metric: &str, warning, critical, unit: &str, action: &str| Alert {
+        metric: metric.into(),
+        slo: None,
+        comparison: ">".into(),
+        warning,
+        critical,
+        unit: unit.into(),
+        action: action.into(),
+    };
+    alerts.push(saturation("cpu usage", 70.0, 90.0, "%", "auto-scale"));
+    alerts.push(saturation("memory usage", 80.0, 95.0, "%", "investigate"));
+    if has(ComponentKind::Queue) {
+        alerts.push(saturation(
+            "queue lag",
+            1000.0,
+            10000.0,
+            "messages",
+            "add consumers",
+        ));
+    }
+    Monitoring { metrics, alerts }
+}
+
+fn handoff(
+    budgets: &[LatencyBudget],
+    caching: &CachingStrategy,
+    plan: &OptimizationPlan,
+    monitoring: &Monitoring,
+    inputs: &Inputs,
+) -> Handoff {
+    let mut patterns = Vec::new();
+    if !caching.caches.is_empty() {
+        let entities: Vec<&str> = caching.caches.iter().map(|c| c.entity.as_str()).collect();
+        patterns.push(format!("cache-aside for {}", entities.join(", ")));
+    }
+    if inputs
+        .analysis
+        .bottlenecks
+        .iter()
+        .any(|b| b.kind == "n_plus_one")
+    {
+        patterns.push("batch loading (DataLoader) instead of per-item queries".into());
+    }
+    let queues: Vec<&str> = inputs
+        .system
+        .components
+        .iter()
+        .filter(|c| c.kind == ComponentKind::Queue)
+        .map(|c| c.name.as_str())
+        .collect();
+    if !queues.is_empty() {
+        patterns.push(format!(
+            "asynchronous processing through {}",
+            queues.join(", ")
+        ));
+    }
+    let externals: Vec<&str> = inputs
+        .integration
+        .external_services
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
+    if !externals.is_empty() {
+        patterns.push(format!(
+            "timeouts and circuit breakers around {}",
+            externals.join(", ")
+        ));
+    }
+    patterns.push("connection pooling sized as in scalability_design".into());
+    let mut async_patterns: Vec<String> = inputs
+        .system
+        .calls
+        .iter()
+        .filter(|c| !c.sync)
+        .map(|c| {
+            format!(
+                "`{}` → `{}` is asynchronous: publish and return",
+                c.from, c.to
+            )
+        })
+        .collect();
+    async_patterns.extend(
+        inputs
+            .integration
+            .external_services
+            .iter()
+            .filter(|e| !e.sync)
+            .map(|e| format!("call `{}` from a worker, never on the request path", e.name)),
+    );
+    if async_patterns.is_empty() {
+        async_patterns.push(
+            "move any work not needed for the response (email, analytics, audit) to a queue".into(),
+        );
+    }
+    let largest = budgets.iter().map(|b| b.total_ms).fold(0.0, f64::max);
+    Handoff {
+        code_generator: CodeGeneratorHandoff {
+            performance_patterns: patterns,
+            optimization_requirements: plan
+                .items
+                .iter()
+                .filter(|i| i.priority == "P0" || i.priority == "P1")
+                .map(|i| format!("{} ({}): {}", i.id, i.priority, i.action))
+                .collect(),
+        },
+        implementation: ImplementationHandoff {
+            caching_patterns: caching
+                .caches
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{}: {} keys {}, TTL {} s, {} invalidation",
+                        c.entity,
+                        c.layer,
+                        c.key_patterns.join(" and "),
+                        c.ttl_seconds,
+                        c.invalidation.policy
+                    )
+                })
+                .collect(),
+            async_patterns,
+            resource_limits: ResourceLimits {
+                request_timeout_ms: if largest > 0.0 {
+                    largest * 2.0
+                } else {
+                    30000.0
+                },
+                max_page_size: 100,
+                max_body_bytes: 10 << 20,
+            },
+            metrics_to_implement: monitoring.metrics.clone(),
+        },
+        performance_optimizer: OptimizerHandoff {
+            baselines: budgets
+                .iter()
+                .map(|b| {
+                    format!(
+                        "{} ({}): baseline {} ms, budget {} ms at {}",
+                        b.path, b.endpoint, b.baseline_ms, b.total_ms, b.percentile
+                    )
+                })
+                .collect(),
+            monitoring_requirements: monitoring
+                .alerts
+                .iter()
+                .map(|a| {
+                    format!(
+                        "{}: warn {} {} {}, critical {} {}",
+                        a.metric, a.comparison, a.warning, a.unit, a.critical, a.unit
+                    )
+                })
+                .collect(),
+            optimization_priorities: plan.items.iter().map(|i| i.id.clone()).collect(),
+        },
+    }
+}
+
+fn quality(
+    coverage: &Coverage,
+    budgets: &[LatencyBudget],
+    scalability: &ScalabilityDesign,
+    caching: &CachingStrategy,
+    slos: &[Slo],
+    monitoring: &Monitoring,
+    inputs: &Inputs,
+) -> QualityMetrics {
+    let scaling: Vec<&ComponentCapacity> =
+        scalability.components.iter().filter(|c| c.scales).collect();
+    let horizons = inputs.requirements.growth.len();
+    QualityMetrics {
+        slo_coverage: coverage.ratio,
+        paths_budgeted: Count {
+            done: budgets.len(),
+            total: inputs.system.critical_paths.len(),
+        },
+        components_sized: Count {
+            done: scaling
+                .iter()
+                .filter(|c| {
+                    c.replicas
+                        .as_ref()
+                        .is_some_and(|r| r.growth.len() == horizons)
+                })
+                .count(),
+            total: scaling.len(),
+        },
+        caches_with_invalidation: Count {
+            done: caching
+                .caches
+                .iter()
+                .filter(|c| !c.invalidation.policy.is_empty())
+                .count(),
+            total: caching.caches.len(),
+        },
+        monitoring_ready: slos.iter().all(|s| {
+            monitoring
+                .alerts
+                .iter()
+                .any(|a| a.slo.as_deref() == Some(&s.id))
+        }),
+    }
+}
