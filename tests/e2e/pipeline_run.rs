@@ -347,14 +347,14 @@ fn the_default_pipeline_runs_from_the_repository() {
         !stderr.contains("Finished"),
         "build output stays out of the way: {stderr}"
     );
-    let (_, digest, _) = run(&[
+    let (_, system, _) = run(&[
         "memory",
         "retrieve",
-        "coding/architecture/digest",
+        "coding/architecture/performance",
         "--pointer",
-        "/inputs/coding~1architecture~1system/components/0/id",
+        "/system",
     ]);
-    assert_eq!(digest, "gateway\n");
+    assert_eq!(system, "webshop\n");
     let (_, again, _) = run(&["run", "--json"]);
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&again).unwrap()["stages"][0]["outcome"]["status"],

@@ -441,7 +441,8 @@ pub fn latency_budgets(
                         baseline_ms: round2(*cost),
                     })
                     .collect(),
-                headroom_ms: round2(total - allotted).max(0.0),
+                // Rounded down: segments plus headroom never exceed the total.
+                headroom_ms: ((total - allotted) * 100.0).floor().max(0.0) / 100.0,
                 baseline_ms: round2(baseline),
                 over_budget: baseline > distributable(total),
             }

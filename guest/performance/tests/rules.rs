@@ -1,0 +1,795 @@
+//! DOMAIN.md's rules, one test or property each, and the gates on documents that
+//! pass and documents that fail them for each reason.
+
+use baton_performance::architect::{
+    self, HEADROOM, TTL_MAX_S, TTL_MIN_S, distributable, replicas_for, split_budget, ttl_for,
+};
+use baton_performance::gates::{self, Finding};
+use baton_performance::inputs::*;
+use baton_performance::{Inputs, budget, derive, loadtest};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+fn example(system: &str, name: &str) -> Value {
+    let path = format!(
+        "{}/../../examples/{system}/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+fn inputs(system: &str) -> Inputs {
+    Inputs {
+        requirements: serde_json::from_value(example(system, "requirements")).unwrap(),
+        analysis: serde_json::from_value(example(system, "analysis")).unwrap(),
+        system: serde_json::from_value(example(system, "system")).unwrap(),
+        data: serde_json::from_value(example(system, "data")).unwrap(),
+        integration: serde_json::from_value(example(system, "integration")).unwrap(),
+    }
+}
+
+fn lookup(inputs: &Inputs, extra: Vec<(&'static str, Value)>) -> impl Fn(&str) -> Option<Value> {
+    let mut all = vec![
+        (
+            keys::REQUIREMENTS,
+            serde_json::to_value(&inputs.requirements).unwrap(),
+        ),
+        (keys::SYSTEM, serde_json::to_value(&inputs.system).unwrap()),
+        (
+            keys::INTEGRATION,
+            serde_json::to_value(&inputs.integration).unwrap(),
+        ),
+    ];
+    all.extend(extra);
+    move |key| all.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone())
+}
+
+fn check(rule: &str, doc: &Value, inputs: &Inputs) -> Vec<Finding> {
+    gates::check(rule, doc, &lookup(inputs, vec![]))
+}
+
+const FOUR: [&str; 4] = [
+    "measurable-slos",
+    "latency-budgets",
+    "growth-capacity",
+    "cache-invalidation",
+];
+
+// ---- the examples -----------------------------------------------------------------
+
+#[test]
+fn both_example_systems_pass_all_four_gates() {
+    for system in ["webshop", "telemetry"] {
+        let i = inputs(system);
+        let doc = serde_json::to_value(derive(&i).unwrap()).unwrap();
+        for rule in FOUR {
+            assert_eq!(check(rule, &doc, &i), vec![], "{system}: {rule}");
+        }
+    }
+}
+
+#[test]
+fn the_webshop_slos_trace_to_their_requirements_and_report_the_unmeasurable() {
+    let arch = derive(&inputs("webshop")).unwrap();
+    let req = &arch.performance_requirements;
+    let traced: Vec<&str> = req.slos.iter().map(|s| s.nfr.as_str()).collect();
+    assert_eq!(
+        traced,
+        ["NFR-1", "NFR-2", "NFR-3", "NFR-4", "NFR-5", "NFR-6"]
+    );
+    assert_eq!(req.unmeasurable.len(), 1);
+    assert_eq!(req.unmeasurable[0].nfr, "NFR-7");
+    // NFR-8 is security: not a performance requirement at all.
+    assert_eq!(req.coverage.performance_nfrs, 7);
+    assert_eq!(req.coverage.covered, 6);
+    assert_eq!(req.coverage.ratio, 0.8571);
+    // 1.5 s became 1500 ms; no percentile given means p95, said so.
+    assert_eq!(req.slos[2].target, 1500.0);
+    assert_eq!(req.slos[2].percentile.as_deref(), Some("p99"));
+    let telemetry = derive(&inputs("telemetry")).unwrap();
+    assert_eq!(
+        telemetry.performance_requirements.slos[2]
+            .percentile
+            .as_deref(),
+        Some("p95")
+    );
+    assert!(
+        telemetry
+            .assumptions
+            .iter()
+            .any(|a| a.contains("NFR-T3") && a.contains("p95"))
+    );
+}
+
+#[test]
+fn the_checkout_budget_gives_the_payment_provider_its_contract_latency() {
+    let arch = derive(&inputs("webshop")).unwrap();
+    let checkout = &arch.performance_requirements.latency_budgets[1];
+    assert_eq!(checkout.path, "checkout");
+    assert_eq!(checkout.total_ms, 800.0);
+    let payment = checkout
+        .segments
+        .iter()
+        .find(|s| s.component == "payment-provider")
+        .unwrap();
+    assert_eq!(payment.budget_ms, 250.0);
+    let sum: f64 = checkout.segments.iter().map(|s| s.budget_ms).sum();
+    assert_eq!(sum + checkout.headroom_ms, 800.0);
+    assert!(checkout.headroom_ms >= 800.0 * HEADROOM);
+    assert!(!checkout.over_budget);
+}
+
+#[test]
+fn a_path_whose_baseline_exceeds_its_budget_is_flagged_and_planned_for() {
+    let mut i = inputs("webshop");
+    i.integration.external_services[0].latency_ms = 900.0;
+    let arch = derive(&i).unwrap();
+    let checkout = &arch.performance_requirements.latency_budgets[1];
+    assert!(checkout.over_budget);
+    let sum: f64 = checkout.segments.iter().map(|s| s.budget_ms).sum();
+    assert!(sum + checkout.headroom_ms <= checkout.total_ms);
+    let item = &arch.optimization_plan.items[0];
+    assert_eq!(item.priority, "P0");
+    assert_eq!(item.cause.kind, "path_over_budget");
+    assert_eq!(
+        item.cause.source,
+        "coding/architecture/system#/critical_paths/1"
+    );
+    // Still a valid document: the budget is honest about the overrun.
+    let doc = serde_json::to_value(&arch).unwrap();
+    assert_eq!(check("latency-budgets", &doc, &i), vec![]);
+}
+
+#[test]
+fn optimizations_trace_to_their_causes() {
+    let arch = derive(&inputs("webshop")).unwrap();
+    let sources: Vec<(&str, &str)> = arch
+        .optimization_plan
+        .items
+        .iter()
+        .map(|o| (o.cause.kind.as_str(), o.cause.source.as_str()))
+        .collect();
+    for expected in [
+        (
+            "rate_limit",
+            "coding/architecture/integration#/external_services/0",
+        ),
+        ("hotspot", "coding/exploration/analysis#/hotspots/0"),
+        ("n_plus_one", "coding/exploration/analysis#/bottlenecks/0"),
+        (
+            "unbounded_query",
+            "coding/exploration/analysis#/bottlenecks/1",
+        ),
+        (
+            "missing_index",
+            "coding/architecture/data#/entities/0/access_patterns/1",
+        ),
+        (
+            "slow_synchronous_integration",
+            "coding/architecture/integration#/external_services/0",
+        ),
+    ] {
+        assert!(
+            sources.contains(&expected),
+            "{expected:?} not in {sources:?}"
+        );
+    }
+    let priorities: Vec<&str> = arch
+        .optimization_plan
+        .items
+        .iter()
+        .map(|o| o.priority.as_str())
+        .collect();
+    let mut sorted = priorities.clone();
+    sorted.sort();
+    assert_eq!(priorities, sorted, "most urgent first");
+}
+
+#[test]
+fn caches_follow_change_frequency_and_published_events() {
+    let arch = derive(&inputs("webshop")).unwrap();
+    let caches = &arch.caching_strategy.caches;
+    let by = |e: &str| caches.iter().find(|c| c.entity == e).unwrap();
+    assert_eq!(by("product").invalidation.policy, "event-driven");
+    assert_eq!(
+        by("product").invalidation.events,
+        ["product.updated", "product.deleted"]
+    );
+    assert_eq!(by("product").ttl_seconds, 86400 / 4);
+    assert_eq!(by("customer").invalidation.policy, "write-through");
+    assert_eq!(by("category").invalidation.policy, "ttl-only");
+    assert_eq!(by("category").ttl_seconds, TTL_MAX_S);
+    // `order` is read only twice per write: not read-heavy, not cached.
+    assert!(caches.iter().all(|c| c.entity != "order"));
+    let telemetry = derive(&inputs("telemetry")).unwrap();
+    // `reading` is write-heavy and realtime: never cached.
+    assert!(
+        telemetry
+            .caching_strategy
+            .caches
+            .iter()
+            .all(|c| c.entity != "reading")
+    );
+}
+
+#[test]
+fn capacity_uses_little_s_law_and_two_replicas_for_three_nines() {
+    let arch = derive(&inputs("webshop")).unwrap();
+    assert_eq!(arch.scalability_design.min_replicas, 2);
+    let db = arch
+        .scalability_design
+        .components
+        .iter()
+        .find(|c| c.name == "catalog-db")
+        .unwrap();
+    let pool = db.connection_pool.as_ref().unwrap();
+    // Peak rps through catalog-db × its 8 ms query time.
+    assert_eq!(
+        pool.busy_at_peak,
+        ((db.demand_rps.peak * 8.0 / 1000.0) * 100.0).round() / 100.0
+    );
+    assert_eq!(pool.size, (pool.busy_at_peak / 0.7).ceil() as u64);
+    let external = arch
+        .scalability_design
+        .components
+        .iter()
+        .find(|c| c.kind == "external")
+        .unwrap();
+    assert!(external.replicas.is_none() && !external.scales);
+}
+
+#[test]
+fn a_path_through_an_unknown_component_names_its_pointer() {
+    let mut i = inputs("webshop");
+    i.system.critical_paths[1].components[2] = "orders-database".into();
+    let err = derive(&i).unwrap_err();
+    assert_eq!(err.key, keys::SYSTEM);
+    assert_eq!(err.pointer, "/critical_paths/1/components/2");
+    assert!(err.message.contains("orders-database"), "{err}");
+}
+
+#[test]
+fn missing_optional_fields_are_fine_and_required_ones_are_named() {
+    let minimal: Requirements = serde_json::from_value(json!({
+        "load": { "concurrent_users": 10, "requests_per_second": 5 }
+    }))
+    .unwrap();
+    assert_eq!(minimal.load.read_ratio, 0.8);
+    let i = Inputs {
+        requirements: minimal,
+        system: serde_json::from_value(
+            json!({ "components": [{ "name": "api", "kind": "service" }] }),
+        )
+        .unwrap(),
+        ..Default::default()
+    };
+    let arch = derive(&i).unwrap();
+    assert_eq!(arch.performance_requirements.coverage.ratio, 1.0);
+    assert_eq!(
+        arch.scalability_design.components[0]
+            .replicas
+            .as_ref()
+            .unwrap()
+            .normal,
+        1
+    );
+    let missing =
+        serde_json::from_value::<Requirements>(json!({ "load": { "concurrent_users": 10 } }));
+    assert!(
+        missing
+            .unwrap_err()
+            .to_string()
+            .contains("requests_per_second")
+    );
+}
+
+#[test]
+fn derivation_is_deterministic_byte_for_byte() {
+    for system in ["webshop", "telemetry"] {
+        let a = serde_json::to_string(&derive(&inputs(system)).unwrap()).unwrap();
+        let b = serde_json::to_string(&derive(&inputs(system)).unwrap()).unwrap();
+        assert_eq!(a, b);
+    }
+}
+
+// ---- gates: documents that fail, one reason at a time ------------------------------
+
+fn webshop_doc() -> (Inputs, Value) {
+    let i = inputs("webshop");
+    let doc = serde_json::to_value(derive(&i).unwrap()).unwrap();
+    (i, doc)
+}
+
+fn pointers(findings: &[Finding]) -> Vec<&str> {
+    findings.iter().map(|f| f.pointer.as_str()).collect()
+}
+
+#[test]
+fn gate_1_finds_slos_that_cannot_be_measured() {
+    let (i, mut doc) = webshop_doc();
+    let slos = "/performance_requirements/slos";
+    doc.pointer_mut(&format!("{slos}/0"))
+        .unwrap()
+        .as_object_mut()
+        .unwrap()
+        .remove("target");
+    doc.pointer_mut(&format!("{slos}/1/percentile"))
+        .map(|p| *p = Value::Null);
+    doc.pointer_mut(&format!("{slos}/3/unit"))
+        .map(|p| *p = json!(""));
+    doc.pointer_mut(&format!("{slos}/4/measurement"))
+        .map(|p| *p = json!(" "));
+    let found = check("measurable-slos", &doc, &i);
+    assert_eq!(
+        pointers(&found),
+        [
+            "/performance_requirements/slos/0/target",
+            "/performance_requirements/slos/1/percentile",
+            "/performance_requirements/slos/3/unit",
+            "/performance_requirements/slos/4/measurement",
+        ]
+    );
+    assert_eq!(found[1].expected, "a percentile such as p95");
+}
+
+#[test]
+fn gate_1_finds_a_requirement_neither_covered_nor_reported() {
+    let (i, mut doc) = webshop_doc();
+    doc["performance_requirements"]["unmeasurable"] = json!([]);
+    let found = check("measurable-slos", &doc, &i);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].message.contains("NFR-7"), "{found:?}");
+    // Dropping an SLO leaves its NFR uncovered and the coverage figure wrong.
+    let (i, mut doc) = webshop_doc();
+    doc["performance_requirements"]["slos"]
+        .as_array_mut()
+        .unwrap()
+        .remove(0);
+    let found = check("measurable-slos", &doc, &i);
+    assert!(
+        found.iter().any(|f| f.message.contains("NFR-1")),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|f| f.pointer == "/performance_requirements/coverage/ratio"
+                && f.expected.starts_with("0.7143")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn gate_2_finds_missing_and_overdrawn_budgets() {
+    let (i, mut doc) = webshop_doc();
+    let budgets = doc["performance_requirements"]["latency_budgets"]
+        .as_array_mut()
+        .unwrap();
+    budgets.remove(2); // search
+    budgets[0]["headroom_ms"] = json!(100); // segments 178 + 100 > 200
+    budgets[1]["segments"].as_array_mut().unwrap().remove(3); // no payment-provider
+    let found = check("latency-budgets", &doc, &i);
+    assert_eq!(found.len(), 3, "{found:?}");
+    assert_eq!(
+        found[0].pointer,
+        "/performance_requirements/latency_budgets/0"
+    );
+    assert_eq!(found[0].expected, "segments + headroom ≤ 200 ms");
+    assert_eq!(
+        found[1].pointer,
+        "/performance_requirements/latency_budgets/1/segments"
+    );
+    assert!(found[1].message.contains("payment-provider"));
+    assert!(
+        found[2]
+            .message
+            .contains("`search` (GET /search) has no latency budget")
+    );
+    let (i, mut doc) = webshop_doc();
+    doc["performance_requirements"]["latency_budgets"][0]["headroom_ms"] = json!(-5);
+    assert_eq!(
+        pointers(&check("latency-budgets", &doc, &i)),
+        ["/performance_requirements/latency_budgets/0/headroom_ms"]
+    );
+}
+
+#[test]
+fn gate_3_finds_horizons_and_components_without_capacity() {
+    let (i, mut doc) = webshop_doc();
+    let comps = doc["scalability_design"]["components"]
+        .as_array_mut()
+        .unwrap();
+    comps[1]["replicas"]["growth"]
+        .as_array_mut()
+        .unwrap()
+        .remove(1); // catalog-service: no 36 months
+    comps[2]["replicas"]["growth"][0]["replicas"] = json!(1); // order-service shrinks
+    comps.remove(5); // redis
+    let found = check("growth-capacity", &doc, &i);
+    assert_eq!(found.len(), 3, "{found:?}");
+    assert_eq!(
+        found[0].pointer,
+        "/scalability_design/components/1/replicas/growth"
+    );
+    assert!(found[0].message.contains("36 months"));
+    assert_eq!(
+        found[1].pointer,
+        "/scalability_design/components/2/replicas/growth/0/replicas"
+    );
+    assert!(found[2].message.contains("`redis`"));
+}
+
+#[test]
+fn gate_4_finds_caches_without_a_sound_invalidation_policy() {
+    let (i, mut doc) = webshop_doc();
+    let caches = doc["caching_strategy"]["caches"].as_array_mut().unwrap();
+    caches[0]["invalidation"]["events"] = json!(["product.updated", "product.changed"]);
+    caches[1].as_object_mut().unwrap().remove("invalidation");
+    caches[2]["ttl_seconds"] = json!(TTL_MAX_S + 1);
+    let found = check("cache-invalidation", &doc, &i);
+    assert_eq!(
+        pointers(&found),
+        [
+            "/caching_strategy/caches/0/invalidation/events/1",
+            "/caching_strategy/caches/1/invalidation",
+            "/caching_strategy/caches/2/ttl_seconds",
+        ]
+    );
+    assert!(found[0].message.contains("product.changed"));
+}
+
+#[test]
+fn a_gate_never_passes_what_it_could_not_check() {
+    let (_, doc) = webshop_doc();
+    let none = |_: &str| None;
+    let found = gates::check("latency-budgets", &doc, &none);
+    assert!(
+        found[0].message.contains("coding/architecture/system"),
+        "{found:?}"
+    );
+    let found = gates::check("no-such-rule", &doc, &none);
+    assert!(found[0].message.contains("no-such-rule"));
+    let i = inputs("webshop");
+    for rule in FOUR {
+        assert!(
+            !check(rule, &json!({}), &i).is_empty(),
+            "{rule} passed an empty document"
+        );
+    }
+}
+
+#[test]
+fn the_budget_gate_names_every_endpoint_and_figure_that_misses() {
+    let i = inputs("webshop");
+    let arch = derive(&i).unwrap();
+    let arch_json = serde_json::to_value(&arch).unwrap();
+    let measured: Measurements =
+        serde_json::from_value(example("webshop", "measurements")).unwrap();
+    let report = budget::check(&arch, &measured);
+    assert!(report.passed, "{report:?}");
+    let look = |m: &Measurements| {
+        lookup(
+            &i,
+            vec![
+                (keys::PERFORMANCE, arch_json.clone()),
+                (keys::MEASUREMENTS, serde_json::to_value(m).unwrap()),
+            ],
+        )
+    };
+    let doc = serde_json::to_value(&report).unwrap();
+    assert_eq!(gates::check("budgets-met", &doc, &look(&measured)), vec![]);
+
+    let mut slow = measured.clone();
+    slow.endpoints[0].p95_ms = Some(260.0); // over SLO-1 (200) and the browse budget (200)
+    slow.endpoints[1].error_rate_percent = Some(0.4); // over SLO-5 and the availability SLO
+    slow.endpoints.remove(2); // GET /search not measured
+    let report = budget::check(&arch, &slow);
+    assert!(!report.passed);
+    let doc = serde_json::to_value(&report).unwrap();
+    let found = gates::check("budgets-met", &doc, &look(&slow));
+    let messages: Vec<&str> = found.iter().map(|f| f.message.as_str()).collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("GET /products misses SLO-1 on p95_ms")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("GET /products misses budget:browse-products on p95_ms")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("POST /orders misses SLO-4 on error_rate_percent")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("POST /orders misses SLO-5 on error_rate_percent")),
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().any(
+            |m| m.starts_with("GET /search misses budget:search") && m.contains("not measured")
+        ),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("api misses SLO-6 on throughput_rps")),
+        "{messages:?}"
+    );
+    assert!(
+        found.iter().all(|f| f.pointer.starts_with("/checks/")),
+        "{found:?}"
+    );
+    // A document that claims to pass is checked against the inputs, not believed.
+    let lie = json!({ "agent": "budget-check", "passed": true, "misses": 0, "checks": [] });
+    assert_eq!(
+        gates::check("budgets-met", &lie, &look(&slow)).len(),
+        found.len()
+    );
+}
+
+// ---- properties ---------------------------------------------------------------------
+
+const KINDS: [ComponentKind; 7] = [
+    ComponentKind::Gateway,
+    ComponentKind::Service,
+    ComponentKind::Worker,
+    ComponentKind::Database,
+    ComponentKind::Cache,
+    ComponentKind::Queue,
+    ComponentKind::External,
+];
+
+fn arb_inputs() -> impl Strategy<Value = Inputs> {
+    let component = (
+        0..7usize,
+        proptest::option::of(0.0..500.0f64),
+        proptest::option::of(1.0..20000.0f64),
+    );
+    let nfr = (
+        prop_oneof![
+            Just("latency"),
+            Just("throughput"),
+            Just("availability"),
+            Just("error_rate"),
+            Just("vibes")
+        ],
+        proptest::option::of(0.01..5000.0f64),
+        proptest::option::of(prop_oneof![Just("p50"), Just("p99"), Just("bogus")]),
+        prop_oneof![
+            Just(None),
+            Just(Some("performance")),
+            Just(Some("security"))
+        ],
+    );
+    let entity = (
+        1.0..2000.0f64,
+        prop_oneof![
+            Just("static"),
+            Just("daily"),
+            Just("hourly"),
+            Just("minutely"),
+            Just("realtime"),
+            Just("whenever")
+        ],
+        any::<bool>(),
+    );
+    (
+        proptest::collection::vec(component, 1..8),
+        proptest::collection::vec(nfr, 0..8),
+        (
+            1.0..50000.0f64,
+            0.1..50000.0f64,
+            0.0..1.0f64,
+            1.0..10.0f64,
+            1.0..4.0f64,
+        ),
+        proptest::collection::vec(1.0..50.0f64, 0..4),
+        proptest::collection::vec(entity, 0..5),
+        proptest::collection::vec(proptest::collection::vec(0..8usize, 1..5), 0..4),
+    )
+        .prop_map(
+            |(components, nfrs, (users, rps, read, peak, stress), growth, entities, paths)| {
+                let components: Vec<Component> = components
+                    .into_iter()
+                    .enumerate()
+                    .map(|(n, (k, latency, capacity))| Component {
+                        name: format!("c{n}"),
+                        kind: KINDS[k],
+                        stateless: None,
+                        baseline_latency_ms: latency,
+                        capacity_rps: capacity,
+                    })
+                    .collect();
+                let n = components.len();
+                Inputs {
+                    requirements: Requirements {
+                        system: None,
+                        non_functional: nfrs
+                            .into_iter()
+                            .enumerate()
+                            .map(|(k, (metric, target, percentile, category))| Nfr {
+                                id: format!("NFR-{k}"),
+                                category: category.map(Into::into),
+                                metric: Some(metric.into()),
+                                target,
+                                percentile: percentile.map(Into::into),
+                                scope: Some(if k % 2 == 0 {
+                                    "api".into()
+                                } else {
+                                    "GET /p0".into()
+                                }),
+                                ..Default::default()
+                            })
+                            .collect(),
+                        load: Load {
+                            concurrent_users: users,
+                            requests_per_second: rps,
+                            read_ratio: read,
+                            peak_factor: peak,
+                            peak_duration_minutes: 60.0,
+                            stress_factor: stress,
+                        },
+                        growth: growth
+                            .into_iter()
+                            .enumerate()
+                            .map(|(k, m)| Growth {
+                                horizon: format!("h{k}"),
+                                traffic_multiplier: m,
+                                data_multiplier: 1.0,
+                            })
+                            .collect(),
+                    },
+                    analysis: Analysis::default(),
+                    system: System {
+                        name: None,
+                        critical_paths: paths
+                            .into_iter()
+                            .enumerate()
+                            .map(|(k, hops)| CriticalPath {
+                                name: format!("p{k}"),
+                                endpoint: format!("GET /p{k}"),
+                                components: hops
+                                    .into_iter()
+                                    .map(|h| format!("c{}", h % n))
+                                    .collect(),
+                                traffic_share: None,
+                            })
+                            .collect(),
+                        components,
+                        calls: Vec::new(),
+                    },
+                    data: Data {
+                        entities: entities
+                            .into_iter()
+                            .enumerate()
+                            .map(|(k, (ratio, freq, _))| Entity {
+                                name: format!("e{k}"),
+                                store: None,
+                                records: None,
+                                read_write_ratio: Some(ratio),
+                                change_frequency: Some(freq.into()),
+                                access_patterns: Vec::new(),
+                            })
+                            .collect(),
+                    },
+                    integration: Integration {
+                        external_services: Vec::new(),
+                        topics: vec![Topic {
+                            name: "t".into(),
+                            producer: None,
+                            events: vec!["e0.updated".into(), "e2.deleted".into()],
+                        }],
+                    },
+                }
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn budgets_never_exceed_their_totals(total in 1.0..10000.0f64, hops in proptest::collection::vec((any::<bool>(), 0.0..3000.0f64), 1..8)) {
+        let hops: Vec<(String, ComponentKind, f64)> = hops
+            .into_iter()
+            .enumerate()
+            .map(|(n, (external, cost))| (format!("h{n}"), if external { ComponentKind::External } else { ComponentKind::Service }, cost))
+            .collect();
+        let split = split_budget(total, &hops);
+        let sum: f64 = split.iter().sum();
+        prop_assert!(split.iter().all(|b| *b >= 0.0));
+        prop_assert!(sum <= distributable(total) + 1e-9);
+        prop_assert!(distributable(total) <= total * (1.0 - HEADROOM) + 1e-9);
+        let external: f64 = hops.iter().filter(|h| h.1 == ComponentKind::External).map(|h| h.2.ceil()).sum();
+        if external <= distributable(total) {
+            for (h, b) in hops.iter().zip(&split) {
+                if h.1 == ComponentKind::External { prop_assert_eq!(*b, h.2.ceil()); }
+            }
+        }
+    }
+
+    #[test]
+    fn replicas_never_decrease_as_load_grows(a in 0.0..1e6f64, b in 0.0..1e6f64, cap in 1.0..1e5f64, min in 1u64..3) {
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        prop_assert!(replicas_for(lo, cap, min) <= replicas_for(hi, cap, min));
+        prop_assert!(replicas_for(lo, cap, min) >= min);
+    }
+
+    #[test]
+    fn ttls_stay_in_range(interval in proptest::option::of(0.0..1e9f64)) {
+        let ttl = ttl_for(interval);
+        prop_assert!((TTL_MIN_S..=TTL_MAX_S).contains(&ttl));
+    }
+
+    #[test]
+    fn derived_documents_keep_every_rule(i in arb_inputs()) {
+        let arch = derive(&i).unwrap();
+        let req = &arch.performance_requirements;
+        // Coverage: every performance NFR is an SLO or reported; ratio computed right.
+        let perf: Vec<&Nfr> = i.requirements.non_functional.iter().filter(|n| architect::is_performance(n)).collect();
+        prop_assert_eq!(req.slos.len() + req.unmeasurable.len(), perf.len());
+        let expected = if perf.is_empty() { 1.0 } else { (req.slos.len() as f64 / perf.len() as f64 * 1e4).round() / 1e4 };
+        prop_assert_eq!(req.coverage.ratio, expected);
+        // Budgets: segments + headroom never over the total.
+        for b in &req.latency_budgets {
+            let sum: f64 = b.segments.iter().map(|s| s.budget_ms).sum();
+            prop_assert!(sum + b.headroom_ms <= b.total_ms + 1e-6, "{b:?}");
+            prop_assert!(b.headroom_ms >= 0.0);
+        }
+        // Replicas: normal ≤ peak ≤ stress, and growth never below peak.
+        for c in &arch.scalability_design.components {
+            if let Some(r) = &c.replicas {
+                prop_assert!(r.normal <= r.peak && r.peak <= r.stress, "{c:?}");
+                for g in &r.growth { prop_assert!(g.replicas >= r.peak, "{c:?}"); }
+                prop_assert_eq!(r.growth.len(), i.requirements.growth.len());
+            }
+        }
+        // Caches: TTL in range, a policy each, events actually published.
+        for c in &arch.caching_strategy.caches {
+            prop_assert!((TTL_MIN_S..=TTL_MAX_S).contains(&c.ttl_seconds));
+            prop_assert!(["event-driven", "write-through", "ttl-only"].contains(&c.invalidation.policy.as_str()));
+            for e in &c.invalidation.events { prop_assert!(i.integration.published_events().any(|p| p == e)); }
+        }
+        // The gates agree, and the load-test plan stays in seed 003's ranges.
+        let doc = serde_json::to_value(&arch).unwrap();
+        for rule in FOUR { prop_assert_eq!(check(rule, &doc, &i), vec![], "{}", rule); }
+        for s in loadtest::plan(&arch).scenarios {
+            prop_assert!((1..=50_000).contains(&s.users) && (10..=86_400).contains(&s.duration_s));
+            prop_assert!(s.ramp_up_s <= 3600 && (0.1..=100_000.0).contains(&s.rate_rps) && (100..=300_000).contains(&s.timeout_ms));
+        }
+        // Determinism.
+        prop_assert_eq!(serde_json::to_string(&derive(&i).unwrap()).unwrap(), serde_json::to_string(&arch).unwrap());
+    }
+}
+
+#[test]
+fn the_load_test_plan_clamps_into_range_and_says_so() {
+    let mut i = inputs("telemetry");
+    i.requirements.load.concurrent_users = 40_000.0; // stress: 40 000 × 2 × 1.5
+    let plan = loadtest::plan(&derive(&i).unwrap());
+    let names: Vec<&str> = plan.scenarios.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["baseline", "stress", "spike", "soak"]);
+    let stress = &plan.scenarios[1];
+    assert_eq!(stress.users, 50_000);
+    assert!(
+        plan.adjustments
+            .iter()
+            .any(|a| a.starts_with("stress: users 120000 clamped to 50000")),
+        "{:?}",
+        plan.adjustments
+    );
+    // Pass criteria come from the SLOs.
+    let baseline = &plan.scenarios[0];
+    assert!(baseline.pass_criteria.iter().any(|c| c.slo == "SLO-1"
+        && c.percentile.as_deref() == Some("p99")
+        && c.threshold == 50.0));
+}

@@ -1,0 +1,399 @@
+//! The default pipeline (`pipeline.toml` at the top of the repository) on real
+//! components and a real store: the performance architect, the load-test planner and
+//! the budget check pass end to end on both example systems, and hand-broken inputs
+//! make the right stage or gate fail with a finding that points at the cause.
+
+use serde_json::{Value, json};
+
+use crate::harness::{Project, component, repo_root};
+use crate::performance_schemas::{SYSTEMS, example};
+
+/// A copy of the default pipeline in a temporary project: the manifest with its
+/// components, build commands and schemas pointing into the repository, and its
+/// example inputs copied so that a test may break them.
+fn default_pipeline() -> Project {
+    component("performance_architect"); // builds the guest components once
+    let root = repo_root();
+    let root = root.display();
+    let manifest = std::fs::read_to_string(repo_root().join("pipeline.toml"))
+        .unwrap()
+        .replace("\"guest/target/", &format!("\"{root}/guest/target/"))
+        .replace(
+            "--manifest-path guest/",
+            &format!("--manifest-path {root}/guest/"),
+        )
+        .replace(
+            "--target-dir guest/",
+            &format!("--target-dir {root}/guest/"),
+        )
+        .replace("\"schemas/", &format!("\"{root}/schemas/"));
+    let p = Project::with_manifest(&manifest);
+    for system in SYSTEMS {
+        let dir = p.root().join("examples").join(system);
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in [
+            "requirements",
+            "analysis",
+            "system",
+            "data",
+            "integration",
+            "measurements",
+        ] {
+            std::fs::copy(
+                repo_root().join(format!("examples/{system}/{name}.json")),
+                dir.join(format!("{name}.json")),
+            )
+            .unwrap();
+        }
+    }
+    p
+}
+
+fn write(p: &Project, system: &str, name: &str, doc: &Value) {
+    std::fs::write(
+        p.root().join(format!("examples/{system}/{name}.json")),
+        serde_json::to_string_pretty(doc).unwrap(),
+    )
+    .unwrap();
+}
+
+fn outcome<'a>(summary: &'a Value, stage: &str) -> &'a Value {
+    summary["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == stage)
+        .unwrap_or_else(|| panic!("no stage {stage} in {summary}"))
+}
+
+#[test]
+fn the_default_pipeline_passes_end_to_end_on_both_systems() {
+    let p = default_pipeline();
+    let run = p.run(&["run", "--json"]);
+    assert_eq!(run.code(), 0, "{}\n{}", run.stdout(), run.stderr());
+    let summary = run.json();
+    for stage in [
+        "performance-architect",
+        "load-test-planner",
+        "budget-check",
+        "performance-architect-telemetry",
+        "load-test-planner-telemetry",
+        "budget-check-telemetry",
+    ] {
+        assert_eq!(
+            outcome(&summary, stage)["outcome"]["status"],
+            "passed",
+            "{stage}: {summary}"
+        );
+    }
+    assert_eq!(
+        outcome(&summary, "performance-architect")["gates"],
+        json!([5, 5])
+    );
+    for (ns, system) in [
+        ("coding-pipeline", "webshop"),
+        ("coding-pipeline-telemetry", "telemetry-ingest"),
+    ] {
+        let arch = p
+            .run(&[
+                "memory",
+                "retrieve",
+                "-n",
+                ns,
+                "-k",
+                "coding/architecture/performance",
+            ])
+            .json();
+        assert_eq!(arch["system"], system);
+        assert_eq!(arch["quality_metrics"]["monitoring_ready"], true);
+        let plan = p
+            .run(&[
+                "memory",
+                "retrieve",
+                "-n",
+                ns,
+                "-k",
+                "coding/testing/load-test-plan",
+            ])
+            .json();
+        let names: Vec<&str> = plan["scenarios"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["baseline", "stress", "spike", "soak"]);
+        let report = p
+            .run(&[
+                "memory",
+                "retrieve",
+                "-n",
+                ns,
+                "-k",
+                "coding/testing/budget-check",
+            ])
+            .json();
+        assert_eq!(report["passed"], true, "{report}");
+    }
+    // The stored document is exactly what the rules derive from the same inputs.
+    let arch = p
+        .run(&[
+            "memory",
+            "retrieve",
+            "-k",
+            "coding/architecture/performance",
+            "--json",
+        ])
+        .json();
+    let derived =
+        baton_performance::derive(&crate::performance_schemas::inputs("webshop")).unwrap();
+    assert_eq!(arch["value"], serde_json::to_value(&derived).unwrap());
+    assert_eq!(arch["provenance"]["inputs"].as_array().unwrap().len(), 5);
+    // Seed 000's lifecycle, with the stage's own milestones.
+    let events = p.run(&["events", "--json"]).json();
+    let names: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .filter(|n| n.starts_with("agent.performanceArchitect."))
+        .collect();
+    for milestone in [
+        "started",
+        "architectureAnalyzed",
+        "slosDerived",
+        "budgetsAllocated",
+        "capacityPlanned",
+        "cachingDesigned",
+        "optimizationPlanned",
+        "completed",
+    ] {
+        assert!(
+            names.contains(&format!("agent.performanceArchitect.{milestone}").as_str()),
+            "{milestone} not in {names:?}"
+        );
+    }
+    // A second run finds everything fresh.
+    let again = p.run(&["run", "--json"]).json();
+    assert!(
+        again["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["outcome"]["status"] == "fresh"),
+        "{again}"
+    );
+}
+
+#[test]
+fn the_performance_architecture_renders_as_seed_001_s_document() {
+    let p = default_pipeline();
+    p.run(&["run"]).ok();
+    let md = p
+        .run(&[
+            "memory",
+            "retrieve",
+            "-k",
+            "coding/architecture/performance",
+            "--format",
+            "markdown",
+        ])
+        .ok();
+    for heading in [
+        "## Performance Architecture Document: webshop",
+        "### Summary",
+        "- SLOs defined: 6",
+        "- Latency budgets: 3 critical paths",
+        "| SLO-1 | NFR-1 | latency (p95) | GET /products | < 200 ms |",
+        "checkout (POST /orders): 800 ms (p95), from SLO-2",
+        "├── payment-provider: 250 ms (baseline 250 ms)",
+        "### Scalability Design",
+        "### Caching Strategy",
+        "event-driven on product.updated, product.deleted",
+        "### Optimization Plan",
+        "| Metric | Warning | Critical | Action |",
+        "**For Code Generator (Agent 018):**",
+        "**For Performance Optimizer (Agent 036):**",
+        "- SLO coverage: 85.7 %",
+    ] {
+        assert!(md.contains(heading), "{heading:?} missing from:\n{md}");
+    }
+    p.run(&[
+        "memory",
+        "retrieve",
+        "-k",
+        "coding/testing/load-test-plan",
+        "--format",
+        "markdown",
+    ])
+    .fails(
+        2,
+        &[
+            "coding/testing/load-test-plan",
+            "not a document baton can render as markdown",
+        ],
+    );
+}
+
+#[test]
+fn measurements_that_miss_fail_the_budget_gate_naming_endpoint_and_figure() {
+    let p = default_pipeline();
+    let mut measured = example("webshop", "measurements");
+    measured["endpoints"][1]["p95_ms"] = json!(950);
+    write(&p, "webshop", "measurements", &measured);
+    let run = p.run(&["run", "--json"]);
+    assert_eq!(run.code(), 7, "{}", run.stderr());
+    let summary = run.json();
+    assert_eq!(
+        outcome(&summary, "budget-check")["outcome"]["status"],
+        "gate-failed"
+    );
+    assert_eq!(
+        outcome(&summary, "budget-check-telemetry")["outcome"]["status"],
+        "passed"
+    );
+    assert_eq!(
+        outcome(&summary, "load-test-planner")["outcome"]["status"],
+        "passed"
+    );
+    let quarantined = p
+        .run(&[
+            "memory",
+            "retrieve",
+            "-n",
+            "baton.quarantine",
+            "-k",
+            "budget-check",
+        ])
+        .json();
+    let findings = &quarantined["gate_report"]["gates"][0]["findings"];
+    let messages: Vec<&str> = findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(
+        messages[0].starts_with("POST /orders misses SLO-2 on p95_ms (950 ms misses <= 800 ms)"),
+        "{messages:?}"
+    );
+    assert!(
+        messages[1].starts_with("POST /orders misses budget:checkout on p95_ms"),
+        "{messages:?}"
+    );
+    assert!(
+        findings[0]["pointer"]
+            .as_str()
+            .unwrap()
+            .starts_with("/checks/")
+    );
+}
+
+#[test]
+fn a_missing_required_field_fails_the_stage_naming_key_and_pointer() {
+    let p = default_pipeline();
+    let mut requirements = example("webshop", "requirements");
+    requirements["load"]
+        .as_object_mut()
+        .unwrap()
+        .remove("requests_per_second");
+    write(&p, "webshop", "requirements", &requirements);
+    let summary = p.run(&["run", "--json"]).json();
+    let failed = outcome(&summary, "performance-architect")["outcome"]["detail"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for needle in [
+        "coding/understanding/requirements",
+        "/load/requests_per_second",
+        "coding-pipeline",
+    ] {
+        assert!(failed.contains(needle), "{needle:?} not in {failed}");
+    }
+    assert_eq!(
+        outcome(&summary, "load-test-planner")["outcome"]["status"],
+        "blocked"
+    );
+    assert_eq!(
+        outcome(&summary, "performance-architect-telemetry")["outcome"]["status"],
+        "passed"
+    );
+}
+
+#[test]
+fn a_hand_written_architecture_is_gated_like_the_stage_s_own() {
+    let p = default_pipeline();
+    p.run(&["run"]).ok();
+    let mut doc = p
+        .run(&[
+            "memory",
+            "retrieve",
+            "-k",
+            "coding/architecture/performance",
+        ])
+        .json();
+    // A person (or a language model) invents an event and forgets a budget.
+    doc["caching_strategy"]["caches"][0]["invalidation"]["events"][1] = json!("product.changed");
+    doc["performance_requirements"]["latency_budgets"]
+        .as_array_mut()
+        .unwrap()
+        .remove(2);
+    std::fs::write(p.root().join("hand.json"), doc.to_string()).unwrap();
+    let out = p.run(&[
+        "gate",
+        "check",
+        "--stage",
+        "performance-architect",
+        "hand.json",
+        "--json",
+    ]);
+    assert_eq!(out.code(), 7, "{}", out.stderr());
+    let report = out.json();
+    let gate = |name: &str| {
+        report["gates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(gate("document-shape")["passed"], true);
+    assert_eq!(gate("measurable-slos")["passed"], true);
+    assert_eq!(gate("growth-capacity")["passed"], true);
+    assert_eq!(
+        gate("cache-invalidation")["findings"][0]["pointer"],
+        "/caching_strategy/caches/0/invalidation/events/1"
+    );
+    assert!(
+        gate("latency-budgets")["findings"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`search` (GET /search) has no latency budget")
+    );
+    let stored = p.run(&[
+        "memory",
+        "store",
+        "coding/architecture/performance",
+        "--file",
+        "hand.json",
+    ]);
+    stored.fails(
+        7,
+        &["cache-invalidation", "latency-budgets", "product.changed"],
+    );
+    let live = p
+        .run(&[
+            "memory",
+            "retrieve",
+            "-k",
+            "coding/architecture/performance",
+            "--json",
+        ])
+        .json();
+    assert_eq!(
+        live["revision"], 1,
+        "the refused document left the stage's output in place"
+    );
+}
