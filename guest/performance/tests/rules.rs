@@ -313,12 +313,9 @@ fn gate_1_finds_slos_that_cannot_be_measured() {
         .as_object_mut()
         .unwrap()
         .remove("target");
-    doc.pointer_mut(&format!("{slos}/1/percentile"))
-        .map(|p| *p = Value::Null);
-    doc.pointer_mut(&format!("{slos}/3/unit"))
-        .map(|p| *p = json!(""));
-    doc.pointer_mut(&format!("{slos}/4/measurement"))
-        .map(|p| *p = json!(" "));
+    *doc.pointer_mut(&format!("{slos}/1/percentile")).unwrap() = Value::Null;
+    *doc.pointer_mut(&format!("{slos}/3/unit")).unwrap() = json!("");
+    *doc.pointer_mut(&format!("{slos}/4/measurement")).unwrap() = json!(" ");
     let found = check("measurable-slos", &doc, &i);
     assert_eq!(
         pointers(&found),

@@ -61,7 +61,7 @@ pub mod bindings {
 }
 
 /// The bindings of the `gate` world, sharing the stage world's types.
-#[allow(missing_docs)]
+#[allow(missing_docs, clippy::too_many_arguments)]
 pub mod gate_bindings {
     wit_bindgen::generate!({
         path: "../../wit",
