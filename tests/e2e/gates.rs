@@ -286,3 +286,58 @@ fn a_gate_component_that_is_not_a_gate_refuses_the_write() {
         .fails(2, &["gate `budgets` of stage `s`", "gate.wasm"]);
     p.run(&["memory", "retrieve", "k"]).fails(3, &["not found"]);
 }
+
+#[test]
+fn every_command_line_change_leaves_an_audit_event() {
+    let p = gated_project();
+    p.run(&["memory", "store", KEY, &good(), "--agent", "agent-7"])
+        .ok();
+    p.run(&["memory", "store", KEY, &bad(), "--agent", "agent-7"])
+        .fails(7, &["measurable-slos"]);
+    p.run(&["memory", "store", "notes", "plain text"]).ok();
+    p.run(&["memory", "delete", "notes"]).ok();
+    let export = p.run(&["memory", "export", "-n", "coding-pipeline"]).ok();
+    p.run_with_stdin(&["memory", "import", "-"], export).ok();
+    let events = p.run(&["events", "--workflow", "cli", "--json"]).json();
+    let events = events.as_array().unwrap();
+    let summary: Vec<(String, String, String)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap().to_owned(),
+                e["attributes"]["outcome"].as_str().unwrap().to_owned(),
+                e["agent_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("memory.store", "success", "agent:agent-7"),
+        ("memory.store", "refused", "agent:agent-7"),
+        ("memory.store", "success", "cli"),
+        ("memory.delete", "success", "cli"),
+        ("memory.import", "success", "import"),
+    ];
+    let expected: Vec<(String, String, String)> = expected
+        .iter()
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        .collect();
+    assert_eq!(summary, expected, "{events:?}");
+    let first = &events[0]["attributes"];
+    assert_eq!(first["namespace"], "coding-pipeline");
+    assert_eq!(first["key"], KEY);
+    assert_eq!(first["gates_passed"], true);
+    assert!(first["duration_ms"].as_f64().unwrap() >= 0.0);
+    assert_eq!(first["sha256"].as_str().unwrap().len(), 64);
+    assert!(
+        events[1]["attributes"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("measurable-slos")
+    );
+    // By key too; and baton's own namespaces stay out of the users' statistics.
+    let by_key = p.run(&["events", "--key", KEY, "--json"]).json();
+    assert_eq!(by_key.as_array().unwrap().len(), 2);
+    let stats = p.run(&["memory", "stats", "--json"]).json();
+    assert_eq!(stats["stats"]["keys"], 1, "{stats}");
+    assert_eq!(stats["stats"]["reserved"]["keys"], 5, "{stats}");
+}

@@ -54,6 +54,11 @@ impl CliError {
         self
     }
 
+    /// The error in one line, its causes included.
+    pub fn message(&self) -> String {
+        format!("{:#}", self.error)
+    }
+
     /// The exit code this failure maps to.
     pub fn exit(&self) -> Exit {
         self.exit

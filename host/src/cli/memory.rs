@@ -9,9 +9,12 @@ use anyhow::anyhow;
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
+use super::audit::Audit;
 use super::gate::Gatekeeper;
 use super::{CliError, Context, Exit, GlobalArgs, output};
-use crate::memory::{Entry, EntryMeta, Key, MemoryError, Namespace, Op, Store, Writer};
+use crate::memory::{
+    Entry, EntryMeta, Key, MemoryError, Namespace, Op, Store, Writer, is_reserved,
+};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum MemoryCommand {
@@ -292,27 +295,48 @@ fn store(ctx: &Context, args: StoreArgs) -> Result<(), CliError> {
     let value = parse_value(text, args.json, &ns, &key)?;
     let writer = writer(args.agent.as_deref());
     let store = ctx.open()?;
-    let mut keeper = Gatekeeper::new(ctx)?;
-    let provenance = super::gate::gate_write(
-        &mut keeper,
-        &store,
-        &ns,
-        &key,
-        &value,
-        &writer,
-        args.override_gates.as_deref(),
-    )?;
-    let mut op = Op::put(&ns, &key, value);
-    if let Some(p) = provenance {
-        op = op.provenance(p);
-    }
-    if let Some(ttl) = args.ttl {
-        op = op.ttl(ttl);
-    }
-    if let Some(rev) = args.if_revision {
-        op = op.if_revision(rev);
-    }
-    let meta = store.commit(&writer, vec![op])?.remove(0);
+    let audit = Audit::start("store", &writer);
+    let bytes = serde_json::to_vec(&value).map_err(std::io::Error::from)?;
+    let mut what = serde_json::json!({
+        "namespace": ns.as_str(),
+        "key": key.as_str(),
+        "bytes": bytes.len(),
+        "sha256": crate::memory::sha256_hex(&bytes),
+    });
+    let result = (|| -> Result<EntryMeta, CliError> {
+        let mut keeper = Gatekeeper::new(ctx)?;
+        let provenance = super::gate::gate_write(
+            &mut keeper,
+            &store,
+            &ns,
+            &key,
+            &value,
+            &writer,
+            args.override_gates.as_deref(),
+        )?;
+        if let Some(p) = &provenance {
+            what["gates_passed"] = p["gate_report"]["passed"].clone();
+            what["gates_overridden"] = serde_json::json!(p.get("gate_override").is_some());
+        }
+        let mut op = Op::put(&ns, &key, value);
+        if let Some(p) = provenance {
+            op = op.provenance(p);
+        }
+        if let Some(ttl) = args.ttl {
+            op = op.ttl(ttl);
+        }
+        if let Some(rev) = args.if_revision {
+            op = op.if_revision(rev);
+        }
+        Ok(store
+            .commit(&writer, vec![op, audit.success(what.clone())?])?
+            .remove(0))
+    })();
+    let meta = result.inspect_err(|e| {
+        if matches!(e.exit(), Exit::GateFailed | Exit::Conflict) {
+            audit.refused(&store, what.clone(), e);
+        }
+    })?;
     if args.json {
         return output::json(&meta);
     }
@@ -504,9 +528,19 @@ fn delete(ctx: &Context, args: DeleteArgs) -> Result<(), CliError> {
         op = op.if_revision(rev);
     }
     let store = ctx.open()?;
-    let meta = match store.commit(&writer(args.agent.as_deref()), vec![op]) {
+    let writer = writer(args.agent.as_deref());
+    let audit = Audit::start("delete", &writer);
+    let what = serde_json::json!({ "namespace": ns.as_str(), "key": key.as_str() });
+    let meta = match store.commit(&writer, vec![op, audit.success(what.clone())?]) {
         Err(MemoryError::NotFound { .. }) => return Err(not_found(&store, &ns, &key)),
-        other => other?.remove(0),
+        Err(e) => {
+            let e = CliError::from(e);
+            if e.exit() == Exit::Conflict {
+                audit.refused(&store, what, &e);
+            }
+            return Err(e);
+        }
+        Ok(mut metas) => metas.remove(0),
     };
     if args.json {
         return output::json(&meta);
@@ -545,11 +579,6 @@ fn history(ctx: &Context, args: KeyArgsOnly) -> Result<(), CliError> {
         })
         .collect();
     output::table(&["REV", "WRITTEN", "WRITER", "SIZE", "SHA256"], &rows)
-}
-
-/// Namespaces baton keeps for itself (events, quarantine): listed only when named.
-fn is_reserved(namespace: &str) -> bool {
-    namespace.starts_with("baton.")
 }
 
 fn namespaces(ctx: &Context, args: NamespacesArgs) -> Result<(), CliError> {

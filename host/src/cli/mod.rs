@@ -6,6 +6,7 @@
 //! error chain on one line, `hint:` lines where there is an obvious fix, and exits with
 //! a code that says what kind of failure it was ([`Exit`]).
 
+mod audit;
 mod check;
 mod error;
 mod gate;

@@ -13,9 +13,12 @@ use clap::Args;
 
 #[derive(Debug, Args)]
 pub(super) struct ExportArgs {
-    /// Only this namespace [default: all]
+    /// Only this namespace [default: all but baton's own `baton.*`]
     #[arg(short, long)]
     namespace: Option<String>,
+    /// Include baton's own namespaces (events, quarantine) when no namespace is named
+    #[arg(long, conflicts_with = "namespace")]
+    all: bool,
     /// Write to this file instead of standard output (replaced only once complete)
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -50,6 +53,9 @@ pub(super) fn export(ctx: &Context, args: ExportArgs) -> Result<(), CliError> {
     let mut write_all = |out: &mut dyn Write| -> Result<(), CliError> {
         let mut failure: Option<CliError> = None;
         store.export(ns.as_ref(), &mut |entry| {
+            if ns.is_none() && !args.all && crate::memory::is_reserved(&entry.meta.namespace) {
+                return true;
+            }
             match write_line(out, entry) {
                 Ok(()) => count += 1,
                 Err(e) => failure = Some(e),
@@ -128,6 +134,8 @@ pub(super) fn import(ctx: &Context, args: ImportArgs) -> Result<(), CliError> {
     };
     let store = ctx.open()?;
     let mut keeper = Gatekeeper::new(ctx)?;
+    let importer = Writer("import".into());
+    let audit = super::audit::Audit::start("import", &importer);
     let mut entries = Vec::new();
     for (n, line) in reader.lines().enumerate() {
         let line =
@@ -166,11 +174,14 @@ pub(super) fn import(ctx: &Context, args: ImportArgs) -> Result<(), CliError> {
                 args.override_gates.as_deref(),
             )
             .map_err(|e| {
-                e.context(format!(
+                let e = e.context(format!(
                     "{name} line {}: revision {} of key `{key}`",
                     n + 1,
                     parsed.meta.revision
-                ))
+                ));
+                let what = serde_json::json!({ "source": name, "namespace": ns.as_str(), "key": key.as_str() });
+                audit.refused(&store, what, &e);
+                e
             })?;
         }
         entries.push(Entry {
@@ -178,7 +189,20 @@ pub(super) fn import(ctx: &Context, args: ImportArgs) -> Result<(), CliError> {
             value,
         });
     }
-    let report = store.import(entries)?;
+    // An import lands in one atomic commit of its own; its audit event follows it.
+    let what = serde_json::json!({ "source": name, "records": entries.len() });
+    let report = match store.import(entries) {
+        Ok(report) => report,
+        Err(e) => {
+            let e = CliError::from(e);
+            audit.refused(&store, what, &e);
+            return Err(e);
+        }
+    };
+    let mut done = what;
+    done["imported"] = report.imported.into();
+    done["unchanged"] = report.unchanged.into();
+    store.commit(&importer, vec![audit.success(done)?])?;
     if args.json {
         return output::json(&report);
     }

@@ -37,14 +37,15 @@ use std::collections::BTreeMap;
 
 pub use entry::{Clock, Entry, EntryMeta, Timestamp, Writer, sha256_hex};
 pub use error::MemoryError;
-pub use name::{Key, MAX_KEY_LEN, MAX_NAMESPACE_LEN, Namespace};
+pub use name::{Key, MAX_KEY_LEN, MAX_NAMESPACE_LEN, Namespace, is_reserved};
 pub use op::Op;
 pub use sled_store::{DEFAULT_LOCK_TIMEOUT, DEFAULT_RETENTION, SledStore, StoreOptions};
 
 /// The result of a memory operation.
 pub type Result<T, E = MemoryError> = std::result::Result<T, E>;
 
-/// Counts describing a store.
+/// Counts describing a store. The top-level counts are of the users' namespaces;
+/// baton's own (`baton.*`: events, quarantine) are counted apart in `reserved`.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct Stats {
     /// Live keys per namespace.
@@ -55,10 +56,25 @@ pub struct Stats {
     pub revisions: u64,
     /// Bytes of retained values.
     pub value_bytes: u64,
+    /// The same counts for baton's own namespaces.
+    pub reserved: Usage,
     /// Bytes the store occupies on disk, where the backend knows it.
     pub disk_bytes: Option<u64>,
     /// The number of revisions kept per key.
     pub retention: u64,
+}
+
+/// Counts of keys, revisions and bytes in a set of namespaces.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Usage {
+    /// Live keys per namespace.
+    pub namespaces: BTreeMap<String, u64>,
+    /// Live keys.
+    pub keys: u64,
+    /// Revisions retained, tombstones included.
+    pub revisions: u64,
+    /// Bytes of retained values.
+    pub value_bytes: u64,
 }
 
 /// What an import did.

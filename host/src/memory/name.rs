@@ -144,3 +144,9 @@ mod tests {
         assert!(Namespace::new("n".repeat(MAX_NAMESPACE_LEN + 1)).is_err());
     }
 }
+
+/// Whether `namespace` is one of baton's own (`baton.events`, `baton.quarantine`, …):
+/// counted apart in statistics and listed only when named.
+pub fn is_reserved(namespace: &str) -> bool {
+    namespace.starts_with("baton.")
+}

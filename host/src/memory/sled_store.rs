@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Clock, Entry, EntryMeta, ImportReport, Key, MemoryError, Namespace, Op, Result, Stats, Store,
-    Timestamp, Writer, sha256_hex,
+    Timestamp, Writer, is_reserved, sha256_hex,
 };
 
 /// Revisions kept per key unless configured otherwise.
@@ -540,23 +540,41 @@ impl Store for SledStore {
             retention: self.retention,
             ..Stats::default()
         };
+        let mut user = super::Usage::default();
+        let mut reserved = super::Usage::default();
         for item in self.heads(None) {
             let (_, head) = item?;
+            let usage = if is_reserved(&head.meta.namespace) {
+                &mut reserved
+            } else {
+                &mut user
+            };
             if head.meta.is_live(now) {
-                *stats
+                *usage
                     .namespaces
                     .entry(head.meta.namespace.clone())
                     .or_insert(0) += 1;
-                stats.keys += 1;
+                usage.keys += 1;
             }
             if !head.meta.is_expired(now) {
-                stats.revisions += (head.meta.revision + 1).saturating_sub(head.oldest);
+                usage.revisions += (head.meta.revision + 1).saturating_sub(head.oldest);
             }
         }
         for item in self.db.scan_prefix(b"r") {
             let (rk, bytes) = item.map_err(|e| backend(&self.path, e))?;
-            stats.value_bytes += self.decode_revision(&rk, &bytes)?.value.len() as u64;
+            let entry = self.decode_revision(&rk, &bytes)?;
+            let usage = if is_reserved(&entry.meta.namespace) {
+                &mut reserved
+            } else {
+                &mut user
+            };
+            usage.value_bytes += entry.value.len() as u64;
         }
+        stats.namespaces = user.namespaces;
+        stats.keys = user.keys;
+        stats.revisions = user.revisions;
+        stats.value_bytes = user.value_bytes;
+        stats.reserved = reserved;
         stats.disk_bytes = self.db.size_on_disk().ok();
         Ok(stats)
     }

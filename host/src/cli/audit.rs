@@ -1,0 +1,74 @@
+//! The audit trail of memory changes made from the command line (seed 003): every
+//! `memory store`, `delete` and `import` leaves an event in `baton.events`, under
+//! workflow `cli`, saying when, who (the writer), what (action, namespace, key,
+//! revision), the outcome, the duration, and the error if any. A change that lands
+//! carries its event in the same atomic commit; a refused one records it alone.
+
+use std::time::Instant;
+
+use serde_json::{Value, json};
+
+use super::CliError;
+use crate::executor::EVENTS_NAMESPACE;
+use crate::memory::{Key, Namespace, Op, Store, Timestamp, Writer};
+
+/// The workflow id of command-line changes.
+pub(super) const CLI_WORKFLOW: &str = "cli";
+
+/// One change being made, timed from its start.
+pub(super) struct Audit {
+    action: &'static str,
+    writer: Writer,
+    started: Instant,
+}
+
+impl Audit {
+    /// Starts timing `action` (`store`, `delete`, `import`) by `writer`.
+    pub(super) fn start(action: &'static str, writer: &Writer) -> Self {
+        Self {
+            action,
+            writer: writer.clone(),
+            started: Instant::now(),
+        }
+    }
+
+    fn event(
+        &self,
+        mut attributes: Value,
+        outcome: &str,
+        error: Option<String>,
+    ) -> Result<Op, CliError> {
+        attributes["outcome"] = json!(outcome);
+        attributes["duration_ms"] = json!(self.started.elapsed().as_secs_f64() * 1e3);
+        if let Some(e) = error {
+            attributes["error"] = json!(e);
+        }
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let ns = Namespace::new(EVENTS_NAMESPACE)?;
+        let key = Key::new(format!("{CLI_WORKFLOW}/{}/{id}", self.writer.0))?;
+        let doc = json!({
+            "name": format!("memory.{}", self.action),
+            "workflow_id": CLI_WORKFLOW,
+            "agent_id": self.writer.0,
+            "at": Timestamp::now(),
+            "attributes": attributes,
+        });
+        Ok(Op::put(&ns, &key, doc))
+    }
+
+    /// The event for a change that succeeds, to commit together with it.
+    pub(super) fn success(&self, attributes: Value) -> Result<Op, CliError> {
+        self.event(attributes, "success", None)
+    }
+
+    /// Records a change that was refused (`error` says why), in a commit of its own.
+    /// Best effort: failing to record does not hide the refusal itself.
+    pub(super) fn refused(&self, store: &dyn Store, attributes: Value, error: &CliError) {
+        let recorded = self
+            .event(attributes, "refused", Some(error.message()))
+            .and_then(|op| Ok(store.commit(&self.writer, vec![op])?));
+        if let Err(e) = recorded {
+            tracing::warn!(error = %e.message(), "could not record the refused change in the audit trail");
+        }
+    }
+}
