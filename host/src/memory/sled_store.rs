@@ -158,15 +158,25 @@ impl SledStore {
         }
     }
 
-    fn decode_revision(&self, rk: &[u8], bytes: &[u8]) -> Result<Entry> {
+    /// A revision record's metadata bytes and value: `len (u32 BE) | meta JSON | value`.
+    fn split_revision<'b>(&self, rk: &[u8], bytes: &'b [u8]) -> Result<(&'b [u8], &'b [u8])> {
         let short = || self.corrupt(rk, "record shorter than its header");
         let len =
             u32::from_be_bytes(bytes.get(..4).ok_or_else(short)?.try_into().unwrap()) as usize;
-        let meta_bytes = bytes.get(4..4 + len).ok_or_else(short)?;
-        let meta = serde_json::from_slice(meta_bytes).map_err(|e| self.corrupt(rk, e))?;
+        let meta = bytes.get(4..4 + len).ok_or_else(short)?;
+        Ok((meta, &bytes[4 + len..]))
+    }
+
+    fn revision_value<'b>(&self, rk: &[u8], bytes: &'b [u8]) -> Result<&'b [u8]> {
+        self.split_revision(rk, bytes).map(|(_, value)| value)
+    }
+
+    fn decode_revision(&self, rk: &[u8], bytes: &[u8]) -> Result<Entry> {
+        let (meta, value) = self.split_revision(rk, bytes)?;
+        let meta = serde_json::from_slice(meta).map_err(|e| self.corrupt(rk, e))?;
         Ok(Entry {
             meta,
-            value: bytes[4 + len..].to_vec(),
+            value: value.to_vec(),
         })
     }
 
@@ -363,7 +373,16 @@ impl Store for SledStore {
         if !head.meta.is_live(self.clock.now()) {
             return Ok(None);
         }
-        self.read_revision(namespace.as_str(), key.as_str(), head.meta.revision)
+        // The head carries the live revision's metadata: read only its value.
+        let rk = rev_key(namespace.as_str(), key.as_str(), head.meta.revision);
+        let Some(bytes) = self.db.get(&rk).map_err(|e| backend(&self.path, e))? else {
+            return Err(self.corrupt(&rk, "the head names a revision that is missing"));
+        };
+        let value = self.revision_value(&rk, &bytes)?.to_vec();
+        Ok(Some(Entry {
+            meta: head.meta,
+            value,
+        }))
     }
 
     fn get_revision(

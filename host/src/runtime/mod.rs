@@ -9,8 +9,12 @@
 //! stage's only way to produce data is the document it returns. Every failure comes
 //! back as a [`StageFailure`] naming the stage and its [`FailureKind`].
 //!
-//! The pooling allocator is not used: per-stage memory limits differ, and it saves a
-//! few microseconds of an instantiation that is already far below a stage's run.
+//! Instances come from wasmtime's pooling allocator: a warm run then reuses a
+//! linear-memory slot instead of mapping, faulting in and unmapping a fresh one,
+//! which was most of a warm run's cost (see docs/BENCHMARKS.md). Slots are sized for
+//! the largest wasm32 memory, so any per-stage memory limit is enforced by the store's
+//! limiter as before. Where the pool cannot be reserved (a tight address-space
+//! limit), the engine falls back to on-demand allocation.
 
 mod cache;
 mod failure;
@@ -73,6 +77,24 @@ impl<T> WasmContext<T> for wasmtime::Result<T> {
     fn wasm_context(self, message: impl Display) -> anyhow::Result<T> {
         self.map_err(|e| anyhow::anyhow!("{message}: {e:#}"))
     }
+}
+
+/// Component instances alive at once (stages and gates of a run in parallel).
+const POOL_INSTANCES: u32 = 64;
+
+/// The instance pool: slots for `POOL_INSTANCES` components, each linear memory up to
+/// 4 GiB (wasm32's limit; stage limits are enforced below it), with the first MiB of
+/// each memory kept resident between runs.
+fn pool() -> wasmtime::PoolingAllocationConfig {
+    let mut pool = wasmtime::PoolingAllocationConfig::default();
+    pool.total_component_instances(POOL_INSTANCES)
+        .total_core_instances(POOL_INSTANCES * 8)
+        .total_memories(POOL_INSTANCES * 2)
+        .total_tables(POOL_INSTANCES * 8)
+        .max_memory_size(1 << 32)
+        .linear_memory_keep_resident(1 << 20)
+        .table_keep_resident(64 << 10);
+    pool
 }
 
 /// How often the epoch advances; the resolution of wall-time limits.
@@ -212,7 +234,15 @@ impl Runtime {
     pub fn new(cache: ComponentCache) -> anyhow::Result<Self> {
         let mut config = wasmtime::Config::new();
         config.wasm_component_model(true).epoch_interruption(true);
-        let engine = Engine::new(&config).wasm_context("failed to create the wasm engine")?;
+        let mut pooled = config.clone();
+        pooled.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool()));
+        let engine = match Engine::new(&pooled) {
+            Ok(engine) => engine,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot reserve the instance pool; allocating on demand");
+                Engine::new(&config).wasm_context("failed to create the wasm engine")?
+            }
+        };
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).wasm_context("failed to link WASI")?;
         bindings::Stage::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
