@@ -43,7 +43,7 @@ fn as_commands(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("pipeline.toml"),
-        "[pipeline]\nnamespace = \"coding-pipeline\"\n",
+        "[pipeline]\nname = \"bench\"\nnamespace = \"coding-pipeline\"\n",
     )
     .unwrap();
     let baton = env!("CARGO_BIN_EXE_baton");

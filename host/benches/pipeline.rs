@@ -149,6 +149,73 @@ fn pipeline_benches(c: &mut Criterion) {
         "gates/check a 1 MiB document (schema gate over 9,000 SLOs)",
         |b| b.iter(|| gates.check(&doc, &[])),
     );
+
+    default_pipeline_benches(c);
+}
+
+/// The repository's default pipeline (performance architect, load-test planner and
+/// budget check, for both example systems) against a fresh store; and the performance
+/// architect's five gates (a schema, four gate components) on its web-shop output.
+fn default_pipeline_benches(c: &mut Criterion) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    guest::build_guests(&root);
+    let pipeline = Pipeline::load(&root.join("pipeline.toml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> =
+        Arc::new(SledStore::open(dir.path().join("store"), StoreOptions::default()).unwrap());
+    let runtime = Runtime::new(ComponentCache::new(dir.path().join("cache"))).unwrap();
+    let options = RunOptions {
+        force: true,
+        parallelism: 2,
+    };
+    let first = executor::run(&pipeline, &runtime, store.clone(), &options, &|_, _| {}).unwrap();
+    assert!(first.passed, "{first:?}");
+    c.bench_function(
+        "pipeline/default pipeline, 6 stages and 14 gates, every stage run (--force)",
+        |b| {
+            b.iter(|| {
+                let summary =
+                    executor::run(&pipeline, &runtime, store.clone(), &options, &|_, _| {})
+                        .unwrap();
+                assert!(summary.passed);
+            })
+        },
+    );
+
+    let stage = pipeline
+        .stages
+        .iter()
+        .find(|s| s.name == "performance-architect")
+        .unwrap();
+    let gates = StageGates::compile(stage, Some(&runtime)).unwrap();
+    let ns = baton::memory::Namespace::new("coding-pipeline").unwrap();
+    let read = |key: &str| {
+        let entry = store
+            .get(&ns, &baton::memory::Key::new(key).unwrap())
+            .unwrap()
+            .unwrap();
+        String::from_utf8(entry.value).unwrap()
+    };
+    let inputs: Vec<baton::runtime::GateInput> = stage
+        .reads
+        .0
+        .iter()
+        .map(|g| baton::runtime::GateInput {
+            namespace: g.namespace.clone(),
+            key: g.key.clone(),
+            value: read(&g.key),
+        })
+        .collect();
+    let doc: serde_json::Value =
+        serde_json::from_str(&read("coding/architecture/performance")).unwrap();
+    assert!(gates.check(&doc, &inputs).passed);
+    c.bench_function(
+        "gates/performance architect's 5 gates (4 components) on its web-shop output",
+        |b| b.iter(|| gates.check(&doc, &inputs)),
+    );
 }
 
 criterion_group!(benches, pipeline_benches);

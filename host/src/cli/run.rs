@@ -66,10 +66,17 @@ pub(super) fn run(global: &GlobalArgs, args: RunArgs) -> Result<(), CliError> {
         parallelism,
     };
     let interactive = std::io::stderr().is_terminal();
+    let (done, total) = (
+        std::sync::atomic::AtomicUsize::new(0),
+        pipeline.stages.len(),
+    );
     let progress = |stage: &str, outcome: Option<&Outcome>| match outcome {
-        None if interactive => eprintln!("  running  {stage}"),
+        None if interactive => eprintln!("  running   {stage}"),
         None => {}
-        Some(o) => eprintln!("  {:<9} {stage}", label(o)),
+        Some(o) => {
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            eprintln!("  [{n}/{total}] {:<9} {stage}", label(o));
+        }
     };
     let summary = executor::run(&pipeline, &runtime, memory, &options, &progress)
         .map_err(|e| CliError::new(Exit::Failure, e))?;
