@@ -1,5 +1,6 @@
 //! Runtime benchmarks: compile a component, load it from the cache, and a warm stage
-//! run (fresh store, instantiate, five reads of 10 KiB documents, run, return).
+//! run (fresh store, instantiate, five reads of 10 KiB documents, run, return), and
+//! instantiation alone.
 //!
 //! Run: `cargo bench -p baton --bench runtime`
 
@@ -74,6 +75,10 @@ fn runtime_benches(c: &mut Criterion) {
     c.bench_function(
         "runtime/warm stage run (instantiate, 5 reads of 10 KiB as text, run, return)",
         |b| b.iter(|| black_box(runtime.run(&plugin, &raw, memory.clone()).unwrap())),
+    );
+    c.bench_function(
+        "runtime/instantiate (fresh store, instantiate, drop)",
+        |b| b.iter(|| runtime.instantiate(&plugin).unwrap()),
     );
     let mut bare = Invocation::new("echo", "coding-pipeline");
     bare.config = json!({});

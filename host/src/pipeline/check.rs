@@ -403,7 +403,7 @@ fn gate_check(c: &mut Checker<'_>, stage: &str, gate: &GateSpec, root: &Path) ->
                 c.at(
                     schema.span(),
                     format!(
-                        "gate `{name}` of stage `{stage}` checks a schema; it has no build command"
+                        "gate `{name}` of stage `{stage}` checks a schema; `build` is only for a gate `component`"
                     ),
                 );
             }
