@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use crate::harness::{Project, component, repo_root};
-use crate::performance_schemas::{SYSTEMS, example};
+use crate::performance_schemas::{DOCUMENTS, SYSTEMS, example};
 
 /// A copy of the default pipeline in a temporary project: the manifest with its
 /// components, build commands and schemas pointing into the repository, and its
@@ -31,14 +31,7 @@ fn default_pipeline() -> Project {
     for system in SYSTEMS {
         let dir = p.root().join("examples").join(system);
         std::fs::create_dir_all(&dir).unwrap();
-        for name in [
-            "requirements",
-            "analysis",
-            "system",
-            "data",
-            "integration",
-            "measurements",
-        ] {
+        for name in DOCUMENTS {
             std::fs::copy(
                 repo_root().join(format!("examples/{system}/{name}.json")),
                 dir.join(format!("{name}.json")),
@@ -55,6 +48,18 @@ fn write(p: &Project, system: &str, name: &str, doc: &Value) {
         serde_json::to_string_pretty(doc).unwrap(),
     )
     .unwrap();
+}
+
+/// The live entry (with metadata) at `coding/architecture/performance`.
+fn stored_architecture(p: &Project) -> Value {
+    p.run(&[
+        "memory",
+        "retrieve",
+        "-k",
+        "coding/architecture/performance",
+        "--json",
+    ])
+    .json()
 }
 
 fn outcome<'a>(summary: &'a Value, stage: &str) -> &'a Value {
@@ -136,15 +141,7 @@ fn the_default_pipeline_passes_end_to_end_on_both_systems() {
         assert_eq!(report["passed"], true, "{report}");
     }
     // The stored document is exactly what the rules derive from the same inputs.
-    let arch = p
-        .run(&[
-            "memory",
-            "retrieve",
-            "-k",
-            "coding/architecture/performance",
-            "--json",
-        ])
-        .json();
+    let arch = stored_architecture(&p);
     let derived =
         baton_performance::derive(&crate::performance_schemas::inputs("webshop")).unwrap();
     assert_eq!(arch["value"], serde_json::to_value(&derived).unwrap());
@@ -383,17 +380,68 @@ fn a_hand_written_architecture_is_gated_like_the_stage_s_own() {
         7,
         &["cache-invalidation", "latency-budgets", "product.changed"],
     );
-    let live = p
-        .run(&[
-            "memory",
-            "retrieve",
-            "-k",
-            "coding/architecture/performance",
-            "--json",
-        ])
-        .json();
+    let live = stored_architecture(&p);
     assert_eq!(
         live["revision"], 1,
         "the refused document left the stage's output in place"
     );
+}
+
+#[test]
+fn absent_optional_inputs_are_taken_as_empty_and_said_so() {
+    // Only the two required inputs exist; analysis, data and integration do not.
+    let p = Project::new();
+    let requirements = example("webshop", "requirements").to_string();
+    let system = example("webshop", "system").to_string();
+    p.run(&[
+        "memory",
+        "store",
+        "coding/understanding/requirements",
+        &requirements,
+        "--json",
+    ])
+    .ok();
+    p.run(&[
+        "memory",
+        "store",
+        "coding/architecture/system",
+        &system,
+        "--json",
+    ])
+    .ok();
+    let architect = component("performance_architect");
+    let mut args = vec!["stage", "run", architect.to_str().unwrap(), "--json"];
+    for key in [
+        "coding/understanding/requirements",
+        "coding/exploration/analysis",
+        "coding/architecture/system",
+        "coding/architecture/data",
+        "coding/architecture/integration",
+    ] {
+        args.extend(["--reads", key]);
+    }
+    let out = p.run(&args).json();
+    let arch = &out["output"];
+    assert_eq!(arch["caching_strategy"]["caches"], json!([]));
+    let assumptions: Vec<&str> = arch["assumptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    for key in [
+        "coding/exploration/analysis",
+        "coding/architecture/data",
+        "coding/architecture/integration",
+    ] {
+        assert!(
+            assumptions
+                .iter()
+                .any(|a| a.contains(key) && a.contains("taken as empty")),
+            "{key} not in {assumptions:?}"
+        );
+    }
+    // Without the integration's contract latency the payment provider costs its default.
+    let checkout = &arch["performance_requirements"]["latency_budgets"][1];
+    assert_eq!(checkout["segments"][3]["baseline_ms"], 100.0);
 }

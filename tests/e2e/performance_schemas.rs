@@ -15,6 +15,16 @@ use crate::pipeline_golden::compare;
 /// The example systems under `examples/`.
 pub(crate) const SYSTEMS: [&str; 2] = ["webshop", "telemetry"];
 
+/// The documents each example system has: the five inputs and the measurements.
+pub(crate) const DOCUMENTS: [&str; 6] = [
+    "requirements",
+    "analysis",
+    "system",
+    "data",
+    "integration",
+    "measurements",
+];
+
 pub(crate) fn example(system: &str, name: &str) -> Value {
     let path = repo_root().join(format!("examples/{system}/{name}.json"));
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
@@ -111,14 +121,7 @@ fn walk(node: &Value, at: &str, undocumented: &mut Vec<String>) {
 #[test]
 fn the_example_inputs_of_both_systems_satisfy_their_schemas() {
     for system in SYSTEMS {
-        for name in [
-            "requirements",
-            "analysis",
-            "system",
-            "data",
-            "integration",
-            "measurements",
-        ] {
+        for name in DOCUMENTS {
             let path = repo_root().join(format!("schemas/{name}.schema.json"));
             let schema: Value =
                 serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
