@@ -100,6 +100,12 @@ impl fmt::Display for Key {
     }
 }
 
+/// Whether `namespace` is one of baton's own (`baton.events`, `baton.quarantine`, …):
+/// counted apart in statistics and listed only when named.
+pub fn is_reserved(namespace: &str) -> bool {
+    namespace.starts_with("baton.")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,10 +149,4 @@ mod tests {
         );
         assert!(Namespace::new("n".repeat(MAX_NAMESPACE_LEN + 1)).is_err());
     }
-}
-
-/// Whether `namespace` is one of baton's own (`baton.events`, `baton.quarantine`, …):
-/// counted apart in statistics and listed only when named.
-pub fn is_reserved(namespace: &str) -> bool {
-    namespace.starts_with("baton.")
 }
