@@ -196,3 +196,27 @@ fn a_hostile_gate_component_fails_its_gate_and_never_passes_the_document() {
     p.run(&["memory", "retrieve", "-k", "coding/count"])
         .fails(3, &[]);
 }
+
+#[test]
+fn a_slow_build_says_what_it_builds_and_a_quick_one_stays_silent() {
+    let gate = component("test_gate");
+    let manifest = |build: &str| {
+        format!(
+            "[pipeline]\nname = \"b\"\nnamespace = \"n\"\n\n[[stage]]\nname = \"s\"\nexternal = true\nwrites = \"k\"\n\n[[stage.gate]]\nname = \"max-items\"\nrule = \"At most two items\"\ncomponent = \"{}\"\nbuild = \"{build}\"\nconfig = {{ pointer = \"/list\", max = 2 }}\n",
+            gate.display()
+        )
+    };
+    let quick = Project::with_manifest(&manifest("true"));
+    let out = quick.run(&["memory", "store", "k", r#"{"list":[1]}"#]);
+    out.ok();
+    assert!(!out.stderr().contains("building"), "{}", out.stderr());
+    let slow = Project::with_manifest(&manifest("sleep 1.5"));
+    let out = slow.run(&["memory", "store", "k", r#"{"list":[1]}"#]);
+    out.ok();
+    assert!(
+        out.stderr()
+            .contains("baton: building gate `max-items` of stage `s`: sleep 1.5"),
+        "{}",
+        out.stderr()
+    );
+}
