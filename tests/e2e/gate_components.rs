@@ -191,7 +191,16 @@ fn a_hostile_gate_component_fails_its_gate_and_never_passes_the_document() {
         "coding/count",
         r#"{"count":1,"list":[]}"#,
     ]);
-    let err = out.fails(7, &["loop", "panic", "timed-out", "panicked"]);
+    // The gate runs under its stage's 300 ms limit, and its failure names gate and stage.
+    let err = out.fails(
+        7,
+        &[
+            "gate `loop` of stage `counted` timed out after 300ms",
+            "gate `panic` of stage `counted` panicked",
+            "timed-out",
+            "panicked",
+        ],
+    );
     assert!(err.contains("the test gate panics on purpose"), "{err}");
     p.run(&["memory", "retrieve", "-k", "coding/count"])
         .fails(3, &[]);

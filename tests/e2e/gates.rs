@@ -340,4 +340,29 @@ fn every_command_line_change_leaves_an_audit_event() {
     let stats = p.run(&["memory", "stats", "--json"]).json();
     assert_eq!(stats["stats"]["keys"], 1, "{stats}");
     assert_eq!(stats["stats"]["reserved"]["keys"], 5, "{stats}");
+    // Export leaves baton's own namespaces out unless asked for all.
+    let users = p.run(&["memory", "export"]).ok();
+    assert!(!users.contains("baton.events"), "{users}");
+    assert_eq!(users.lines().count(), 3, "{users}"); // KEY, notes and its tombstone
+    let all = p.run(&["memory", "export", "--all"]).ok();
+    assert_eq!(
+        all.lines()
+            .filter(|l| l.contains("\"baton.events\""))
+            .count(),
+        5
+    );
+    // A refused compare-and-swap is recorded too.
+    p.run(&["memory", "delete", KEY, "--if-revision", "99"])
+        .fails(4, &[KEY]);
+    let events = p.run(&["events", "--key", KEY, "--json"]).json();
+    let last = events.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["name"], "memory.delete");
+    assert_eq!(last["attributes"]["outcome"], "refused");
+    assert!(
+        last["attributes"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("revision"),
+        "{last}"
+    );
 }

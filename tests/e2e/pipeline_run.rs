@@ -361,3 +361,24 @@ fn the_default_pipeline_runs_from_the_repository() {
         "fresh"
     );
 }
+
+#[test]
+fn a_build_command_shared_by_stages_runs_once_per_run() {
+    let echo = component("echo");
+    let stage = |name: &str, reads: &str| {
+        format!(
+            "\n[[stage]]\nname = \"{name}\"\ncomponent = \"{}\"\nbuild = \"echo built >> build.log\"\nreads = [\"{reads}\"]\nwrites = \"coding/{name}\"\nconfig = {{ reads = [\"{reads}\"] }}\n",
+            echo.display()
+        )
+    };
+    let manifest = format!(
+        "[pipeline]\nname = \"b\"\nnamespace = \"coding-pipeline\"\n\n[[input]]\nkey = \"coding/in\"\nfile = \"in.json\"\n{}{}",
+        stage("one", "coding/in"),
+        stage("two", "coding/one")
+    );
+    let p = Project::with_manifest(&manifest);
+    std::fs::write(p.root().join("in.json"), "{}").unwrap();
+    p.run(&["run"]).ok();
+    let log = std::fs::read_to_string(p.root().join("build.log")).unwrap();
+    assert_eq!(log, "built\n");
+}

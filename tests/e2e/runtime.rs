@@ -342,3 +342,27 @@ fn stage_run_from_the_command_line() {
         1
     );
 }
+
+#[test]
+fn without_room_for_the_instance_pool_stages_run_on_demand() {
+    // The pool reserves hundreds of GiB of address space; under a 16 GB limit it
+    // cannot, and the runtime must fall back rather than fail.
+    let p = Project::new();
+    let echo = component("echo");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -v 16000000 && exec '{}' stage run '{}' --config '{{\"tag\":\"small\"}}'",
+            crate::harness::baton_bin().display(),
+            echo.display()
+        ))
+        .current_dir(p.root())
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("allocating on demand"), "{stderr}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["tag"], "small");
+}

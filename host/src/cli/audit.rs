@@ -1,7 +1,8 @@
 //! The audit trail of memory changes made from the command line (seed 003): every
 //! `memory store`, `delete` and `import` leaves an event in `baton.events`, under
-//! workflow `cli`, saying when, who (the writer), what (action, namespace, key,
-//! revision), the outcome, the duration, and the error if any. A change that lands
+//! workflow `cli`, saying when, who (the writer), what (the action, and the
+//! namespace, key, size and SHA-256 the caller gives), the outcome, the duration,
+//! and the error if any. A change that lands
 //! carries its event in the same atomic commit; a refused one records it alone.
 
 use std::time::Instant;

@@ -11,7 +11,7 @@ use super::{CliError, Context, Exit, output};
 use crate::gates::{GateReport, StageGates, inputs_declared};
 use crate::memory::{Key, Namespace, Store, Writer};
 use crate::pipeline::{Pipeline, Stage};
-use crate::runtime::Runtime;
+use crate::runtime::{GateInput, Runtime};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum GateCommand {
@@ -62,9 +62,8 @@ pub(super) fn run(ctx: &Context, cmd: GateCommand) -> Result<(), CliError> {
     };
     let document: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| CliError::new(Exit::BadInput, anyhow!("{:?} is not JSON: {e}", args.file)))?;
-    // Gate components see the stage's inputs as the memory holds them now.
-    let inputs = if StageGates::need_runtime(stage) {
-        inputs_declared(&ctx.open()?, stage).map_err(|e| CliError::new(Exit::Store, e))?
+    let inputs = if gates.needs_inputs() {
+        declared_inputs(&ctx.open()?, stage)?
     } else {
         Vec::new()
     };
@@ -103,6 +102,12 @@ pub(super) fn blocked(report: &GateReport) -> CliError {
             failed.join(", ")
         ),
     )
+}
+
+/// The stage's declared inputs as `store` holds them now: what its gate components
+/// see for a document that comes from outside a run.
+fn declared_inputs(store: &dyn Store, stage: &Stage) -> Result<Vec<GateInput>, CliError> {
+    inputs_declared(store, stage).map_err(|e| CliError::new(Exit::Store, e))
 }
 
 /// Compiles `stage`'s gates, starting the runtime (once, in `runtime`) if a gate
@@ -183,8 +188,8 @@ pub(super) fn gate_write(
     let Some((stage, gates)) = keeper.gates_for(ns.as_str(), key.as_str())? else {
         return Ok(None);
     };
-    let inputs = if StageGates::need_runtime(stage) {
-        inputs_declared(store, stage).map_err(|e| CliError::new(Exit::Store, e))?
+    let inputs = if gates.needs_inputs() {
+        declared_inputs(store, stage)?
     } else {
         Vec::new()
     };

@@ -608,14 +608,18 @@ fn stats(ctx: &Context, args: JsonFlag) -> Result<(), CliError> {
     }
     let mut out = std::io::stdout().lock();
     writeln!(out, "store       {}", ctx.store_path.display())?;
-    writeln!(out, "namespaces  {}", stats.namespaces.len())?;
-    writeln!(out, "keys        {}", stats.keys)?;
+    writeln!(out, "namespaces  {}", stats.users.namespaces.len())?;
+    writeln!(out, "keys        {}", stats.users.keys)?;
     writeln!(
         out,
         "revisions   {} (retention {} per key)",
-        stats.revisions, stats.retention
+        stats.users.revisions, stats.retention
     )?;
-    writeln!(out, "values      {}", output::bytes(stats.value_bytes))?;
+    writeln!(
+        out,
+        "values      {}",
+        output::bytes(stats.users.value_bytes)
+    )?;
     if let Some(disk) = stats.disk_bytes {
         writeln!(out, "on disk     {}", output::bytes(disk))?;
     }

@@ -287,12 +287,8 @@ fn run_stage(
                 None,
             ));
         };
-        if let Some(cmd) = &stage.build {
-            crate::pipeline::build::ensure(
-                cmd,
-                &pipeline.root,
-                &format!("stage `{}`", stage.name),
-            )?;
+        if let Some(build) = &stage.build {
+            build.ensure(&format!("stage `{}`", stage.name))?;
         }
         let plugin = plugins.load(runtime, component)?;
         if !options.force && freshness(stage, &plugin.sha256, memory.as_ref())? == Freshness::Fresh
@@ -340,7 +336,11 @@ fn run_stage(
                 .map(|e| (e.name.clone(), e.attributes.clone())),
         );
         let gates = StageGates::compile(stage, Some(runtime))?;
-        let inputs = crate::gates::inputs_read(memory.as_ref(), &output.reads)?;
+        let inputs = if gates.needs_inputs() {
+            crate::gates::inputs_read(memory.as_ref(), &output.reads)?
+        } else {
+            Vec::new()
+        };
         let report = gates.check(&output.output, &inputs);
         let gate_counts = Some((report.gates_passed, report.gates.len()));
         let provenance = json!({

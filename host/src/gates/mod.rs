@@ -61,9 +61,11 @@ impl StageGates {
     }
 
     /// Compiles `stage`'s gates; gate components are built (if they have a build
-    /// command) and loaded into `runtime`, which they need.
+    /// command) and loaded into `runtime`, which they need. Gates sharing one
+    /// component (one file serving several rules) load it once.
     pub fn compile(stage: &Stage, runtime: Option<&Runtime>) -> anyhow::Result<Self> {
         let mut gates = Vec::new();
+        let mut loaded: Vec<(&std::path::Path, Arc<GatePlugin>)> = Vec::new();
         for gate in &stage.gates {
             let check = match &gate.check {
                 GateCheck::Schema {
@@ -84,11 +86,19 @@ impl StageGates {
                     if let Some(build) = build {
                         build.ensure(&what)?;
                     }
-                    let (plugin, _) = runtime
-                        .load_gate(path)
-                        .map_err(|e| anyhow::anyhow!("{what}: {e:#}"))?;
+                    let plugin = match loaded.iter().find(|(p, _)| p == path) {
+                        Some((_, plugin)) => plugin.clone(),
+                        None => {
+                            let (plugin, _) = runtime
+                                .load_gate(path)
+                                .map_err(|e| anyhow::anyhow!("{what}: {e:#}"))?;
+                            let plugin = Arc::new(plugin);
+                            loaded.push((path, plugin.clone()));
+                            plugin
+                        }
+                    };
                     Check::Component {
-                        plugin: Arc::new(plugin),
+                        plugin,
                         config: config.clone(),
                     }
                 }
@@ -113,6 +123,14 @@ impl StageGates {
         self.gates.is_empty()
     }
 
+    /// Whether a gate component is among the gates: only those see the inputs, so
+    /// callers fetch inputs only then.
+    pub fn needs_inputs(&self) -> bool {
+        self.gates
+            .iter()
+            .any(|g| matches!(g.check, Check::Component { .. }))
+    }
+
     /// Checks `document` against every gate; gate components also see `inputs`.
     pub fn check(&self, document: &Value, inputs: &[GateInput]) -> GateReport {
         let mut text = None;
@@ -126,8 +144,14 @@ impl StageGates {
                     }
                     Check::Component { plugin, config } => {
                         let text = text.get_or_insert_with(|| document.to_string());
-                        let who = format!("gate `{}` of stage `{}`", gate.name, self.stage);
-                        match plugin.check(&who, &gate.name, text, inputs, config, &self.limits) {
+                        match plugin.check(
+                            &self.stage,
+                            &gate.name,
+                            text,
+                            inputs,
+                            config,
+                            &self.limits,
+                        ) {
                             Ok(found) => found
                                 .into_iter()
                                 .map(|f| Finding {

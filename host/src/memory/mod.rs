@@ -48,14 +48,9 @@ pub type Result<T, E = MemoryError> = std::result::Result<T, E>;
 /// baton's own (`baton.*`: events, quarantine) are counted apart in `reserved`.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct Stats {
-    /// Live keys per namespace.
-    pub namespaces: BTreeMap<String, u64>,
-    /// Live keys in all namespaces.
-    pub keys: u64,
-    /// Revisions retained, tombstones included.
-    pub revisions: u64,
-    /// Bytes of retained values.
-    pub value_bytes: u64,
+    /// The counts for the users' namespaces (serialised at the top level).
+    #[serde(flatten)]
+    pub users: Usage,
     /// The same counts for baton's own namespaces.
     pub reserved: Usage,
     /// Bytes the store occupies on disk, where the backend knows it.

@@ -89,6 +89,9 @@ impl SledStore {
         // finished snapshot and its log.
         remove_partial_snapshots(&path)?;
         let config = sled::Config::new().path(&path).flush_every_ms(None);
+        // baton's lock keeps other baton processes out, but sled releases its own lock
+        // from background threads a little after the previous holder dropped the store
+        // (a reopen in one process, or the next process in line): wait for it too.
         let mut pause = Duration::from_millis(1);
         let db = loop {
             match config.open() {
@@ -559,14 +562,12 @@ impl Store for SledStore {
             retention: self.retention,
             ..Stats::default()
         };
-        let mut user = super::Usage::default();
-        let mut reserved = super::Usage::default();
         for item in self.heads(None) {
             let (_, head) = item?;
             let usage = if is_reserved(&head.meta.namespace) {
-                &mut reserved
+                &mut stats.reserved
             } else {
-                &mut user
+                &mut stats.users
             };
             if head.meta.is_live(now) {
                 *usage
@@ -583,17 +584,12 @@ impl Store for SledStore {
             let (rk, bytes) = item.map_err(|e| backend(&self.path, e))?;
             let entry = self.decode_revision(&rk, &bytes)?;
             let usage = if is_reserved(&entry.meta.namespace) {
-                &mut reserved
+                &mut stats.reserved
             } else {
-                &mut user
+                &mut stats.users
             };
             usage.value_bytes += entry.value.len() as u64;
         }
-        stats.namespaces = user.namespaces;
-        stats.keys = user.keys;
-        stats.revisions = user.revisions;
-        stats.value_bytes = user.value_bytes;
-        stats.reserved = reserved;
         stats.disk_bytes = self.db.size_on_disk().ok();
         Ok(stats)
     }

@@ -24,24 +24,19 @@ impl Build {
     /// Runs the command unless it already ran in this process; `what` names what it
     /// builds (`stage `x``, `gate `y``) for the error.
     pub fn ensure(&self, what: &str) -> anyhow::Result<()> {
-        ensure(&self.command, &self.dir, what)
+        static DONE: OnceLock<Outcomes> = OnceLock::new();
+        let slot = DONE
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap()
+            .entry((self.command.clone(), self.dir.clone()))
+            .or_default()
+            .clone();
+        // Concurrent callers of one command wait for the first to finish it.
+        slot.get_or_init(|| run(&self.command, &self.dir, what))
+            .clone()
+            .map_err(|e| anyhow::anyhow!("the build command of {what} failed: {e}"))
     }
-}
-
-/// Runs `command` in `dir` unless it already ran in this process.
-pub fn ensure(command: &str, dir: &Path, what: &str) -> anyhow::Result<()> {
-    static DONE: OnceLock<Outcomes> = OnceLock::new();
-    let slot = DONE
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap()
-        .entry((command.to_owned(), dir.to_path_buf()))
-        .or_default()
-        .clone();
-    // Concurrent callers of one command wait for the first to finish it.
-    slot.get_or_init(|| run(command, dir, what))
-        .clone()
-        .map_err(|e| anyhow::anyhow!("the build command of {what} failed: {e}"))
 }
 
 /// How long a build runs before baton says it is building.

@@ -213,7 +213,10 @@ pub(super) fn check(file: &Path, text: &str) -> Result<Pipeline, Problems> {
             phase: spec.phase,
             agent_number: spec.agent_number,
             component,
-            build: spec.build.clone(),
+            build: spec.build.clone().map(|command| Build {
+                command,
+                dir: root.clone(),
+            }),
             external: spec.external,
             reads: Grants(
                 spec.reads

@@ -108,7 +108,7 @@ pub struct Stage {
     /// The component, resolved; `None` for an external stage.
     pub component: Option<PathBuf>,
     /// The command that builds the component.
-    pub build: Option<String>,
+    pub build: Option<Build>,
     /// Produced outside baton.
     pub external: bool,
     /// What it may read.

@@ -64,32 +64,35 @@ impl FailureKind {
     }
 }
 
-/// A failed stage run.
+/// A failed stage run, or a failed run of one of its gate components. It is large
+/// (an input error carries four strings) but only ever on the cold path: one per
+/// failed run, so it is returned unboxed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StageFailure {
     /// The stage's name.
     pub stage: String,
+    /// The gate's name, when it was a gate component that failed.
+    pub gate: Option<String>,
     /// What went wrong.
     pub kind: FailureKind,
 }
 
 impl fmt::Display for StageFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let stage = &self.stage;
+        let stage = match &self.gate {
+            Some(gate) => format!("gate `{gate}` of stage `{}`", self.stage),
+            None => format!("stage `{}`", self.stage),
+        };
         match &self.kind {
-            FailureKind::Load(e) => write!(f, "stage `{stage}` failed to load: {e}"),
-            FailureKind::TimedOut(limit) => write!(f, "stage `{stage}` timed out after {limit:?}"),
+            FailureKind::Load(e) => write!(f, "{stage} failed to load: {e}"),
+            FailureKind::TimedOut(limit) => write!(f, "{stage} timed out after {limit:?}"),
             FailureKind::OutOfMemory(limit) => {
-                write!(
-                    f,
-                    "stage `{stage}` ran out of memory (limit {} MiB)",
-                    limit >> 20
-                )
+                write!(f, "{stage} ran out of memory (limit {} MiB)", limit >> 20)
             }
-            FailureKind::Panicked(m) => write!(f, "stage `{stage}` panicked: {m}"),
-            FailureKind::Trapped(m) => write!(f, "stage `{stage}` trapped: {m}"),
+            FailureKind::Panicked(m) => write!(f, "{stage} panicked: {m}"),
+            FailureKind::Trapped(m) => write!(f, "{stage} trapped: {m}"),
             FailureKind::CapabilityDenied(m) => {
-                write!(f, "stage `{stage}` was refused a capability: {m}")
+                write!(f, "{stage} was refused a capability: {m}")
             }
             FailureKind::InvalidInput {
                 namespace,
@@ -99,21 +102,21 @@ impl fmt::Display for StageFailure {
             } => {
                 write!(
                     f,
-                    "stage `{stage}` cannot use input `{key}` in namespace `{namespace}`"
+                    "{stage} cannot use input `{key}` in namespace `{namespace}`"
                 )?;
                 if !pointer.is_empty() {
                     write!(f, " at {pointer}")?;
                 }
                 write!(f, ": {message}")
             }
-            FailureKind::StageError(m) => write!(f, "stage `{stage}` returned an error: {m}"),
+            FailureKind::StageError(m) => write!(f, "{stage} returned an error: {m}"),
             FailureKind::OutputNotJson(e) => {
-                write!(f, "stage `{stage}` returned output that is not JSON: {e}")
+                write!(f, "{stage} returned output that is not JSON: {e}")
             }
             FailureKind::OutputTooLarge { size, limit } => {
                 write!(
                     f,
-                    "stage `{stage}` returned {size} bytes of output; the limit is {limit}"
+                    "{stage} returned {size} bytes of output; the limit is {limit}"
                 )
             }
         }

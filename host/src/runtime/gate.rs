@@ -58,11 +58,12 @@ impl Runtime {
 }
 
 impl GatePlugin {
-    /// Checks `document` (JSON text) against the gate named `gate`, as gate `who`
-    /// (the stage and gate, for errors and logs), under `limits`.
+    /// Checks `document` (JSON text) against the gate named `gate` of stage `stage`,
+    /// under `limits`.
+    #[allow(clippy::result_large_err)] // StageFailure is the cold path; see its docs.
     pub fn check(
         &self,
-        who: &str,
+        stage: &str,
         gate: &str,
         document: &str,
         inputs: &[GateInput],
@@ -70,10 +71,12 @@ impl GatePlugin {
         limits: &Limits,
     ) -> Result<Vec<GateFinding>, StageFailure> {
         let fail = |kind| StageFailure {
-            stage: who.to_owned(),
+            stage: stage.to_owned(),
+            gate: Some(gate.to_owned()),
             kind,
         };
-        let state = HostState::new(who, "gate", Default::default(), limits, None);
+        let who = format!("{stage}/{gate}");
+        let state = HostState::new(&who, "gate", Default::default(), limits, None);
         let mut store = self.runtime.store(state, limits);
         let inputs: Vec<types::Input> = inputs
             .iter()

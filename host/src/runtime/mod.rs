@@ -345,6 +345,7 @@ impl Runtime {
     }
 
     /// Runs `plugin` once as `invocation`, reading from `memory`.
+    #[allow(clippy::result_large_err)] // StageFailure is the cold path; see its docs.
     pub fn run(
         &self,
         plugin: &Plugin,
@@ -353,6 +354,7 @@ impl Runtime {
     ) -> Result<StageOutput, StageFailure> {
         let fail = |kind| StageFailure {
             stage: invocation.stage.clone(),
+            gate: None,
             kind,
         };
         let limits = &invocation.limits;
