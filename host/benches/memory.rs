@@ -1,5 +1,7 @@
 //! Memory benchmarks: in-process get and durable put, and `baton memory store` /
-//! `retrieve` as whole commands (process start, store open, the operation, exit).
+//! `retrieve` as whole commands (process start, the operation, exit): through the
+//! memory server, as hooks run them, and with `--server never`, each command opening
+//! the store itself.
 //!
 //! Run: `cargo bench -p baton --bench memory`
 
@@ -48,9 +50,11 @@ fn as_commands(c: &mut Criterion) {
     .unwrap();
     let baton = env!("CARGO_BIN_EXE_baton");
     let doc = document().to_string();
-    let run = |args: &[&str]| {
+    let run = |server: &str, args: &[&str]| {
         let out = Command::new(baton)
             .current_dir(dir.path())
+            .env("BATON_SERVER", server)
+            .env_remove("BATON_STORE")
             .args(args)
             .output()
             .unwrap();
@@ -61,15 +65,26 @@ fn as_commands(c: &mut Criterion) {
         );
         out
     };
-    run(&["memory", "store", "coding/architecture/system", &doc]);
+    let store = ["memory", "store", "coding/architecture/system", &doc];
+    let retrieve = ["memory", "retrieve", "-k", "coding/architecture/system"];
+    run("never", &store);
     let mut group = c.benchmark_group("cli");
     group.sample_size(50);
-    group.bench_function("baton memory store (durable, 1 KiB)", |b| {
-        b.iter(|| run(&["memory", "store", "coding/architecture/system", &doc]))
+    group.bench_function(
+        "baton memory store (durable, 1 KiB, opening the store)",
+        |b| b.iter(|| run("never", &store)),
+    );
+    group.bench_function("baton memory retrieve (1 KiB, opening the store)", |b| {
+        b.iter(|| run("never", &retrieve))
     });
-    group.bench_function("baton memory retrieve (1 KiB)", |b| {
-        b.iter(|| run(&["memory", "retrieve", "-k", "coding/architecture/system"]))
+    run("never", &["memory", "server", "start", "--idle", "10m"]);
+    group.bench_function("baton memory store (durable, 1 KiB, memory server)", |b| {
+        b.iter(|| run("auto", &store))
     });
+    group.bench_function("baton memory retrieve (1 KiB, memory server)", |b| {
+        b.iter(|| run("auto", &retrieve))
+    });
+    run("never", &["memory", "server", "stop"]);
     group.finish();
 }
 

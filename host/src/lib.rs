@@ -4,7 +4,8 @@
 //! versioned key-value store of JSON documents with provenance. The [`project`] is the
 //! folder holding `pipeline.toml`, where the store lives. The [`cli`] is the `baton`
 //! command that agents inside and outside baton use. The [`runtime`] runs stage
-//! components; the [`pipeline`] is `pipeline.toml` checked into a DAG of stages.
+//! components; the [`pipeline`] is `pipeline.toml` checked into a DAG of stages. The
+//! [`server`] keeps a store open between short commands.
 
 #![deny(missing_docs)]
 
@@ -15,3 +16,4 @@ pub mod memory;
 pub mod pipeline;
 pub mod project;
 pub mod runtime;
+pub mod server;

@@ -5,11 +5,11 @@ use serde_json::json;
 
 use crate::harness::Project;
 
-const KEY: &str = "coding/architecture/performance";
+pub(crate) const KEY: &str = "coding/architecture/performance";
 
 /// A project whose external `performance-architect` stage has a blocking schema gate
 /// on `/slos` and a warning gate on `/caching`.
-fn gated_project() -> Project {
+pub(crate) fn gated_project() -> Project {
     let p = Project::with_manifest(
         r#"[pipeline]
 name = "gated"
@@ -46,12 +46,12 @@ pointer = "/caching"
     p
 }
 
-fn good() -> String {
+pub(crate) fn good() -> String {
     json!({"slos": [{"target": 200, "unit": "ms"}], "caching": [{"invalidation": "event"}]})
         .to_string()
 }
 
-fn bad() -> String {
+pub(crate) fn bad() -> String {
     json!({"slos": [{"target": "fast", "unit": "ms"}], "caching": [{"ttl": 60}]}).to_string()
 }
 

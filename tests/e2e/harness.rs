@@ -56,9 +56,12 @@ impl Project {
     }
 }
 
-/// `baton` with the `BATON_*` and `RUST_LOG` variables removed.
+/// `baton` with the `BATON_*` and `RUST_LOG` variables removed, and no memory server
+/// started: each command opens its store itself unless a test starts a server
+/// (`tests/e2e/memory_server.rs` covers the server).
 pub fn baton_cmd() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("baton").expect("baton binary is built");
+    cmd.env("BATON_SERVER", "never");
     for var in [
         "BATON_STORE",
         "BATON_NAMESPACE",

@@ -3,15 +3,16 @@
 //! One test binary, split by theme; `harness` holds the temp project and command helpers.
 
 mod gate_components;
-mod gates;
+pub(crate) mod gates;
 mod harness;
 mod memory_cli;
-mod memory_concurrency;
+pub(crate) mod memory_concurrency;
 mod memory_model;
+mod memory_server;
 mod performance_pipeline;
 pub(crate) mod performance_schemas;
 mod pipeline_crash;
 pub(crate) mod pipeline_golden;
-mod pipeline_run;
+pub(crate) mod pipeline_run;
 mod runtime;
 mod scaffold;

@@ -7,13 +7,15 @@ use std::time::Duration;
 
 use crate::harness::{Project, baton_bin};
 
-/// A shell command line running `baton` in `root`, for loops of real processes.
-fn shell(root: &std::path::Path, script: &str) -> Command {
+/// A shell command line running `baton` (as `$BATON`) in `root`, for loops of real
+/// processes; `server` is the memory server policy (`never`, `auto`).
+pub(crate) fn shell(root: &std::path::Path, script: &str, server: &str) -> Command {
     let mut cmd = Command::new("sh");
     cmd.current_dir(root)
         .arg("-c")
         .arg(script)
         .env("BATON", baton_bin())
+        .env("BATON_SERVER", server)
         .env_remove("BATON_STORE")
         .env_remove("BATON_NAMESPACE");
     cmd
@@ -27,7 +29,10 @@ fn sixteen_processes_storing_a_hundred_keys_each_all_succeed() {
             let script = format!(
                 "i=0; while [ $i -lt 100 ]; do \"$BATON\" memory store w{w}/k$i \"$i\" 2>/dev/null || {{ echo \"w{w} k$i failed\"; exit 1; }}; i=$((i+1)); done"
             );
-            shell(p.root(), &script).stdout(Stdio::piped()).spawn().expect("spawn worker")
+            shell(p.root(), &script, "never")
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("spawn worker")
         })
         .collect();
     for (w, child) in workers.into_iter().enumerate() {
@@ -72,6 +77,46 @@ impl Lcg {
     }
 }
 
+/// Asserts that the store opens cleanly and holds every key in `acknowledged`.
+#[track_caller]
+pub(crate) fn assert_all_present(p: &Project, acknowledged: &[String], round: u64) {
+    let listing = p.run(&["memory", "list", "--json"]);
+    listing.ok();
+    let listed = listing.json();
+    let present: std::collections::HashSet<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["key"].as_str().unwrap())
+        .collect();
+    for key in acknowledged {
+        assert!(
+            present.contains(key.as_str()),
+            "acknowledged {key} lost after round {round}"
+        );
+    }
+}
+
+/// Starts `cmd` in its own process group (so a kill of the group takes the shell and
+/// its `baton` at once) and collects its stdout lines until it ends.
+pub(crate) fn spawn_collecting(
+    mut cmd: Command,
+) -> (std::process::Child, std::thread::JoinHandle<Vec<String>>) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .expect("spawn the shell");
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .collect::<Vec<_>>()
+    });
+    (child, reader)
+}
+
 #[test]
 fn a_writer_killed_with_sigkill_loses_no_acknowledged_write() {
     let p = Project::new();
@@ -82,18 +127,7 @@ fn a_writer_killed_with_sigkill_loses_no_acknowledged_write() {
         let script = format!(
             "i=0; while :; do \"$BATON\" memory store r{round}/k$i \"{{\\\"round\\\":{round},\\\"i\\\":$i}}\" 2>/dev/null && echo r{round}/k$i; i=$((i+1)); done"
         );
-        let mut child = shell(p.root(), &script)
-            .stdout(Stdio::piped())
-            .process_group(0)
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let reader = std::thread::spawn(move || {
-            BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                .collect::<Vec<_>>()
-        });
+        let (mut child, reader) = spawn_collecting(shell(p.root(), &script, "never"));
         std::thread::sleep(Duration::from_millis(150 + rng.below(400)));
         // Kill the whole group (the shell and the `baton` it is running) at once.
         let killed = Command::new("kill")
@@ -105,22 +139,7 @@ fn a_writer_killed_with_sigkill_loses_no_acknowledged_write() {
         let acks = reader.join().unwrap();
         assert!(!acks.is_empty(), "round {round} acknowledged nothing");
         acknowledged.extend(acks);
-        // The store opens cleanly and holds every write acknowledged so far.
-        let listing = p.run(&["memory", "list", "--json"]);
-        listing.ok();
-        let listed = listing.json();
-        let present: std::collections::HashSet<&str> = listed
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["key"].as_str().unwrap())
-            .collect();
-        for key in &acknowledged {
-            assert!(
-                present.contains(key.as_str()),
-                "acknowledged {key} lost after round {round}"
-            );
-        }
+        assert_all_present(&p, &acknowledged, round);
     }
     // Values are whole, not torn.
     for key in acknowledged.iter().step_by(7) {

@@ -30,6 +30,7 @@ fn sigkill_during_run_leaves_every_key_whole_with_its_provenance_and_events() {
         let mut child = Command::new(baton_bin())
             .current_dir(p.root())
             .args(["run", "--force"])
+            .env("BATON_SERVER", "never")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .process_group(0)

@@ -357,6 +357,7 @@ fn without_room_for_the_instance_pool_stages_run_on_demand() {
             echo.display()
         ))
         .current_dir(p.root())
+        .env("BATON_SERVER", "never")
         .env_remove("RUST_LOG")
         .output()
         .unwrap();

@@ -63,7 +63,7 @@ pub(super) fn run(ctx: &Context, cmd: GateCommand) -> Result<(), CliError> {
     let document: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| CliError::new(Exit::BadInput, anyhow!("{:?} is not JSON: {e}", args.file)))?;
     let inputs = if gates.needs_inputs() {
-        declared_inputs(&ctx.open()?, stage)?
+        declared_inputs(&*ctx.open()?, stage)?
     } else {
         Vec::new()
     };

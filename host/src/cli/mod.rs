@@ -14,6 +14,7 @@ mod memory;
 mod output;
 mod run;
 mod scaffold;
+mod server;
 mod stage;
 mod transfer;
 
@@ -26,7 +27,7 @@ use clap::{Parser, Subcommand};
 pub use error::{CliError, Exit};
 pub use stage::parse_size;
 
-use crate::memory::{Namespace, SledStore, StoreOptions};
+use crate::memory::{Namespace, Store, StoreOptions};
 use crate::project::{FALLBACK_NAMESPACE, Project};
 
 /// baton: a runtime for multi-agent pipelines.
@@ -62,6 +63,15 @@ struct GlobalArgs {
     /// More diagnostics on stderr (-v debug, -vv trace); `RUST_LOG` overrides
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+    /// Whether a command that finds no memory server starts one for the commands after it
+    #[arg(
+        long,
+        global = true,
+        env = "BATON_SERVER",
+        value_name = "WHEN",
+        default_value = "auto"
+    )]
+    server: crate::server::Policy,
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,6 +111,9 @@ pub fn main() -> ExitCode {
         Command::Gate(cmd) => Context::resolve(&cli.global).and_then(|ctx| gate::run(&ctx, cmd)),
         Command::PipelineSchema => output::json(&crate::pipeline::manifest_schema()),
     };
+    // The command has released its store: now a server may take it (if the command
+    // opened the store itself and the policy allows).
+    crate::server::spawn_noted();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => e.report(),
@@ -118,6 +131,7 @@ fn init_tracing(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();
 }
@@ -128,6 +142,7 @@ struct Context {
     store_path: PathBuf,
     default_namespace: String,
     options: StoreOptions,
+    server: crate::server::Policy,
 }
 
 impl Context {
@@ -174,6 +189,7 @@ impl Context {
                 .namespace
                 .unwrap_or_else(|| FALLBACK_NAMESPACE.to_owned()),
             options,
+            server: global.server,
         })
     }
 
@@ -186,8 +202,9 @@ impl Context {
             .join("components")
     }
 
-    fn open(&self) -> Result<SledStore, CliError> {
-        SledStore::open(&self.store_path, self.options.clone()).map_err(CliError::from)
+    /// The store, through its memory server when one is running.
+    fn open(&self) -> Result<std::sync::Arc<dyn Store>, CliError> {
+        crate::server::open(&self.store_path, &self.options, self.server).map_err(CliError::from)
     }
 
     /// The namespace named on the command line, else the pipeline's default.

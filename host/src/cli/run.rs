@@ -57,7 +57,7 @@ pub(super) fn run(global: &GlobalArgs, args: RunArgs) -> Result<(), CliError> {
     let pipeline = super::gate::load_pipeline(super::check::manifest_path(args.pipeline)?)?;
     let ctx = Context::resolve(global)?;
     let runtime = super::stage::runtime(&ctx)?;
-    let memory: std::sync::Arc<dyn Store> = std::sync::Arc::new(ctx.open()?);
+    let memory: std::sync::Arc<dyn Store> = ctx.open()?;
     let parallelism = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -201,7 +201,7 @@ pub(super) fn status(global: &GlobalArgs, args: StatusArgs) -> Result<(), CliErr
                 }
                 Some(component) => match runtime.load(component) {
                     Err(e) => ("failed".to_owned(), format!("{e:#}")),
-                    Ok((plugin, _)) => match executor::freshness(stage, &plugin.sha256, &memory)
+                    Ok((plugin, _)) => match executor::freshness(stage, &plugin.sha256, &*memory)
                         .map_err(|e| CliError::new(Exit::Store, e))?
                     {
                         Freshness::Fresh => ("fresh".into(), String::new()),

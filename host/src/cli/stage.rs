@@ -134,7 +134,7 @@ fn run_stage(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
         .load(&args.component)
         .map_err(|e| CliError::new(Exit::BadInput, e))?;
     tracing::debug!(?outcome, component = %args.component.display(), "component loaded");
-    let memory: std::sync::Arc<dyn crate::memory::Store> = std::sync::Arc::new(ctx.open()?);
+    let memory: std::sync::Arc<dyn crate::memory::Store> = ctx.open()?;
     let output = runtime
         .run(&plugin, &invocation, memory)
         .map_err(|failure| {

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::gate::Gatekeeper;
 use super::{CliError, Context, Exit, output};
-use crate::memory::{Entry, EntryMeta, Key, MemoryError, Namespace, Store, Writer};
+use crate::memory::{Entry, EntryMeta, Key, MemoryError, Namespace, Writer};
 use clap::Args;
 
 #[derive(Debug, Args)]
@@ -166,7 +166,7 @@ pub(super) fn import(ctx: &Context, args: ImportArgs) -> Result<(), CliError> {
             let writer = Writer("import".into());
             super::gate::gate_write(
                 &mut keeper,
-                &store,
+                &*store,
                 &ns,
                 &key,
                 &doc,
@@ -180,7 +180,7 @@ pub(super) fn import(ctx: &Context, args: ImportArgs) -> Result<(), CliError> {
                     parsed.meta.revision
                 ));
                 let what = serde_json::json!({ "source": name, "namespace": ns.as_str(), "key": key.as_str() });
-                audit.refused(&store, what, &e);
+                audit.refused(&*store, what, &e);
                 e
             })?;
         }
@@ -195,7 +195,7 @@ pub(super) fn import(ctx: &Context, args: ImportArgs) -> Result<(), CliError> {
         Ok(report) => report,
         Err(e) => {
             let e = CliError::from(e);
-            audit.refused(&store, what, &e);
+            audit.refused(&*store, what, &e);
             return Err(e);
         }
     };

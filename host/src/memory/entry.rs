@@ -154,12 +154,29 @@ impl EntryMeta {
 }
 
 /// One revision with its value, as compact JSON bytes.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// Serialised (the memory server's protocol) with the value as a string of its JSON
+/// text, not as an array of numbers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
     /// The revision's metadata.
     pub meta: EntryMeta,
     /// The value, as compact JSON (empty for a tombstone).
+    #[serde(with = "value_text")]
     pub value: Vec<u8>,
+}
+
+mod value_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        let text = std::str::from_utf8(value).map_err(serde::ser::Error::custom)?;
+        s.serialize_str(text)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        Ok(String::deserialize(d)?.into_bytes())
+    }
 }
 
 impl Entry {

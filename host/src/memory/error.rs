@@ -4,7 +4,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// What can go wrong in the memory.
-#[derive(Debug, thiserror::Error)]
+///
+/// Serialisable, so that the memory server hands a command the very error its store
+/// raised (and so the same exit code); a backend's cause crosses as its message.
+#[derive(Debug, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum MemoryError {
     /// A namespace failed validation.
     #[error("invalid namespace {namespace:?}: {reason}")]
@@ -77,13 +80,15 @@ pub enum MemoryError {
         waited: Duration,
     },
     /// The backend failed.
-    #[error("store {path:?}: {source}")]
+    // The cause is part of the message and not also a `source()`: a report that prints
+    // the chain would print it twice.
+    #[error("store {path:?}: {cause}")]
     Backend {
         /// The store's location.
         path: PathBuf,
         /// The backend's error.
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        #[serde(with = "cause_text")]
+        cause: Box<dyn std::error::Error + Send + Sync>,
     },
     /// Bytes in the store do not decode.
     #[error("store {path:?} holds a corrupt record under {what}: {reason}")]
@@ -95,4 +100,18 @@ pub enum MemoryError {
         /// Why it does not decode.
         reason: String,
     },
+}
+
+mod cause_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+    pub fn serialize<S: Serializer>(cause: &Cause, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(cause)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Cause, D::Error> {
+        Ok(String::deserialize(d)?.into())
+    }
 }

@@ -39,6 +39,7 @@ pub use entry::{Clock, Entry, EntryMeta, Timestamp, Writer, sha256_hex};
 pub use error::MemoryError;
 pub use name::{Key, MAX_KEY_LEN, MAX_NAMESPACE_LEN, Namespace, is_reserved};
 pub use op::Op;
+pub(crate) use sled_store::prepare_dir;
 pub use sled_store::{DEFAULT_LOCK_TIMEOUT, DEFAULT_RETENTION, SledStore, StoreOptions};
 
 /// The result of a memory operation.
@@ -46,7 +47,7 @@ pub type Result<T, E = MemoryError> = std::result::Result<T, E>;
 
 /// Counts describing a store. The top-level counts are of the users' namespaces;
 /// baton's own (`baton.*`: events, quarantine) are counted apart in `reserved`.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Stats {
     /// The counts for the users' namespaces (serialised at the top level).
     #[serde(flatten)]
@@ -60,7 +61,7 @@ pub struct Stats {
 }
 
 /// Counts of keys, revisions and bytes in a set of namespaces.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Usage {
     /// Live keys per namespace.
     pub namespaces: BTreeMap<String, u64>,
@@ -73,7 +74,7 @@ pub struct Usage {
 }
 
 /// What an import did.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ImportReport {
     /// Revisions written.
     pub imported: u64,

@@ -88,6 +88,26 @@ impl Key {
     }
 }
 
+// On the wire (the memory server's protocol) names are strings, validated again when
+// they are read: a peer cannot hand the store a name it would refuse.
+macro_rules! serde_as_validated_string {
+    ($ty:ident) => {
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                $ty::new(String::deserialize(d)?).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+serde_as_validated_string!(Namespace);
+serde_as_validated_string!(Key);
+
 impl fmt::Display for Namespace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

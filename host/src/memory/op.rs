@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::{Key, Namespace};
 
 /// One write in a commit.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Op {
     /// Write a new revision of a key.
     Put {

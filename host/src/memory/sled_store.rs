@@ -73,14 +73,19 @@ impl SledStore {
     /// `options.lock_timeout` while another process has it open.
     pub fn open(path: impl AsRef<Path>, options: StoreOptions) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| backend(&path, e))?;
-        }
-        if !path.exists() {
-            create_atomically(&path)?;
-        }
+        prepare_dir(&path)?;
         let started = Instant::now();
         let lock = lock(&path, started, options.lock_timeout)?;
+        Self::open_locked(path, lock, started, options)
+    }
+
+    /// Opens sled in `path`, whose baton lock this process holds.
+    fn open_locked(
+        path: PathBuf,
+        lock: std::fs::File,
+        started: Instant,
+        options: StoreOptions,
+    ) -> Result<Self> {
         // sled 0.34 writes a snapshot to `snap.<lsn>.generating`, then renames it. A
         // process killed in between leaves the partial file, which the next open picks
         // as the newest snapshot and refuses as corrupt (spacejam/sled#1527). A
@@ -119,6 +124,41 @@ impl SledStore {
             writer: Mutex::new(()),
             _lock: Some(lock),
         })
+    }
+
+    /// Opens the store in directory `path` if no other process holds it, without
+    /// waiting: `None` when another process (a command, or the memory server) has it.
+    pub fn try_open(path: impl AsRef<Path>, options: StoreOptions) -> Result<Option<Self>> {
+        let path = path.as_ref().to_path_buf();
+        prepare_dir(&path)?;
+        let started = Instant::now();
+        match lock(&path, started, Duration::ZERO) {
+            Ok(lock) => Self::open_locked(path, lock, started, options).map(Some),
+            Err(MemoryError::Locked { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// [`Store::commit`] keeping `retention` revisions per key instead of the store's
+    /// own setting: the memory server serves commands that each bring theirs.
+    pub fn commit_retaining(
+        &self,
+        writer: &Writer,
+        ops: Vec<Op>,
+        retention: u64,
+    ) -> Result<Vec<EntryMeta>> {
+        let retention = retention.max(1);
+        let _guard = self.lock_writer();
+        let now = self.clock.now();
+        let mut pending = Pending::new();
+        let reclaimed = self.reclaim_expired(now, &mut pending)?;
+        let mut metas = Vec::with_capacity(ops.len());
+        for op in ops {
+            metas.push(self.apply_op(writer, now, op, retention, &mut pending)?);
+        }
+        self.apply(pending.batch)?;
+        tracing::debug!(writes = metas.len(), reclaimed, "commit durable");
+        Ok(metas)
     }
 
     /// A store in a temporary directory, removed when dropped: for tests.
@@ -239,6 +279,7 @@ impl SledStore {
         writer: &Writer,
         now: Timestamp,
         op: Op,
+        retention: u64,
         pending: &mut Pending,
     ) -> Result<EntryMeta> {
         let (namespace, key) = op.target();
@@ -307,7 +348,7 @@ impl SledStore {
         pending
             .batch
             .insert(rev_key(&ns, &k, revision), encode_revision(&meta, &value));
-        while revision + 1 - oldest > self.retention {
+        while revision + 1 - oldest > retention {
             pending.batch.remove(rev_key(&ns, &k, oldest));
             oldest += 1;
         }
@@ -435,17 +476,7 @@ impl Store for SledStore {
     }
 
     fn commit(&self, writer: &Writer, ops: Vec<Op>) -> Result<Vec<EntryMeta>> {
-        let _guard = self.lock_writer();
-        let now = self.clock.now();
-        let mut pending = Pending::new();
-        let reclaimed = self.reclaim_expired(now, &mut pending)?;
-        let mut metas = Vec::with_capacity(ops.len());
-        for op in ops {
-            metas.push(self.apply_op(writer, now, op, &mut pending)?);
-        }
-        self.apply(pending.batch)?;
-        tracing::debug!(writes = metas.len(), reclaimed, "commit durable");
-        Ok(metas)
+        self.commit_retaining(writer, ops, self.retention)
     }
 
     fn export(
@@ -635,7 +666,7 @@ fn create_atomically(path: &Path) -> Result<()> {
 fn backend(path: &Path, e: impl std::error::Error + Send + Sync + 'static) -> MemoryError {
     MemoryError::Backend {
         path: path.to_path_buf(),
-        source: Box::new(e),
+        cause: Box::new(e),
     }
 }
 
@@ -669,6 +700,17 @@ fn lock(path: &Path, started: Instant, timeout: Duration) -> Result<std::fs::Fil
             Err(std::fs::TryLockError::Error(e)) => return Err(backend(path, e)),
         }
     }
+}
+
+/// Creates the store's directory (and its parents) if it does not exist yet.
+pub(crate) fn prepare_dir(path: &Path) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| backend(path, e))?;
+    }
+    if !path.exists() {
+        create_atomically(path)?;
+    }
+    Ok(())
 }
 
 /// Removes the partial snapshots a killed process left in the store at `path`.

@@ -1,0 +1,334 @@
+//! The serving side: hold the store, answer connections, stop when idle or asked.
+//!
+//! The server takes the store's lock like any command and keeps it. A thread accepts
+//! connections and gives each its own thread; the store is shared behind a read-write
+//! lock whose write side only the shutdown takes, so a stop waits for the requests in
+//! flight, then drops the store cleanly (sled's own shutdown) before the process ends.
+//! The server stops after `idle` without connections, when asked (`stop`, or a client
+//! of another build taking over), or when its socket or store directory disappears.
+
+use std::io::{BufReader, BufWriter};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use super::protocol::{Hello, Reply, Request, ServerStatus, Welcome, read_frame, write_frame};
+use super::{SPAWN_MARKER, build_id, socket_path};
+use crate::memory::{MemoryError, SledStore, Store, StoreOptions, Timestamp};
+
+/// How a server runs.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// Stop after this long without a connection.
+    pub idle: Duration,
+}
+
+/// How [`serve`] ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Another process held the store for the whole lock timeout: nothing was served.
+    Busy,
+    /// Served, then stopped for the reason given.
+    Stopped(String),
+}
+
+struct Shared {
+    /// `None` once the shutdown has taken the store.
+    store: RwLock<Option<SledStore>>,
+    path: PathBuf,
+    build: String,
+    idle: Duration,
+    started: Instant,
+    started_at: Timestamp,
+    /// Milliseconds after `started` of the last request or connection.
+    last_activity: AtomicU64,
+    connections: AtomicU64,
+    requests: AtomicU64,
+    stop: Mutex<Option<String>>,
+    stopping: AtomicBool,
+}
+
+impl Shared {
+    fn touch(&self) {
+        let ms = self.started.elapsed().as_millis() as u64;
+        self.last_activity.store(ms, Ordering::SeqCst);
+    }
+
+    fn idle_for(&self) -> Duration {
+        let last = Duration::from_millis(self.last_activity.load(Ordering::SeqCst));
+        self.started.elapsed().saturating_sub(last)
+    }
+
+    fn request_stop(&self, reason: String) {
+        let mut stop = self.stop.lock().unwrap_or_else(|p| p.into_inner());
+        stop.get_or_insert(reason);
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    fn status(&self) -> ServerStatus {
+        ServerStatus {
+            pid: std::process::id(),
+            store: self.path.clone(),
+            build: self.build.clone(),
+            started_at: self.started_at,
+            idle_timeout_ms: self.idle.as_millis() as u64,
+            connections: self.connections.load(Ordering::SeqCst),
+            requests: self.requests.load(Ordering::SeqCst),
+        }
+    }
+}
+
+/// Serves the store at `path` until it stops. Waits up to `options.lock_timeout` for
+/// the store; another process holding it that long is [`Outcome::Busy`].
+pub fn serve(
+    path: &Path,
+    options: StoreOptions,
+    serve: ServeOptions,
+) -> Result<Outcome, MemoryError> {
+    let io_err = |what: &str, e: std::io::Error| MemoryError::Backend {
+        path: path.to_path_buf(),
+        cause: format!("memory server: {what}: {e}").into(),
+    };
+    let Some(store) = acquire(path, options)? else {
+        let _ = std::fs::remove_file(path.join(SPAWN_MARKER));
+        return Ok(Outcome::Busy);
+    };
+    let socket = socket_path(path);
+    // This process holds the store's lock, so no live server owns a socket file here:
+    // one found is left by a server that was killed.
+    match std::fs::remove_file(&socket) {
+        Ok(()) => tracing::info!(socket = %socket.display(), "removed a stale socket"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err("cannot remove a stale socket", e)),
+    }
+    let listener = UnixListener::bind(&socket).map_err(|e| io_err("cannot listen", e))?;
+    // Only the store's owner may talk to it: the socket is as private as the data.
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| io_err("cannot restrict the socket", e))?;
+    let inode = std::fs::metadata(&socket)
+        .map_err(|e| io_err("cannot read the socket", e))?
+        .ino();
+    let _ = std::fs::remove_file(path.join(SPAWN_MARKER));
+    let started = Instant::now();
+    let shared = Arc::new(Shared {
+        store: RwLock::new(Some(store)),
+        path: path.to_path_buf(),
+        build: build_id().to_owned(),
+        idle: serve.idle,
+        started,
+        started_at: Timestamp::now(),
+        last_activity: AtomicU64::new(0),
+        connections: AtomicU64::new(0),
+        requests: AtomicU64::new(0),
+        stop: Mutex::new(None),
+        stopping: AtomicBool::new(false),
+    });
+    tracing::info!(pid = std::process::id(), store = %path.display(), idle = ?serve.idle, "memory server listening");
+    let acceptor = {
+        let shared = shared.clone();
+        std::thread::Builder::new()
+            .name("accept".into())
+            .spawn(move || accept(listener, shared))
+            .map_err(|e| io_err("cannot start the accepting thread", e))?
+    };
+
+    let reason = watch(&shared, &socket, inode);
+    shared.request_stop(reason.clone());
+    // The acceptor drops whatever connects from now on (it ends with the process).
+    // Wait for the requests in flight: the write side of the store's lock waits for
+    // every reader.
+    drop(acceptor);
+    let store = shared
+        .store
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
+    drop(store);
+    if std::fs::metadata(&socket).is_ok_and(|m| m.ino() == inode) {
+        let _ = std::fs::remove_file(&socket);
+    }
+    tracing::info!(reason = %reason, "memory server stopped");
+    Ok(Outcome::Stopped(reason))
+}
+
+/// Takes the store, waiting up to the lock timeout for a command using it; `None` at
+/// once when a server of this build already serves it, or when the wait runs out.
+fn acquire(path: &Path, options: StoreOptions) -> Result<Option<SledStore>, MemoryError> {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        if super::connect(path).is_ok_and(|served| served.is_some()) {
+            tracing::info!(store = %path.display(), "another memory server serves this store");
+            return Ok(None);
+        }
+        if let Some(store) = SledStore::try_open(path, options.clone())? {
+            return Ok(Some(store));
+        }
+        if started.elapsed() >= options.lock_timeout {
+            return Ok(None);
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}
+
+/// Waits until the server should stop, and says why.
+fn watch(shared: &Shared, socket: &Path, inode: u64) -> String {
+    let tick = Duration::from_millis(100).min(shared.idle.max(Duration::from_millis(10)));
+    loop {
+        std::thread::sleep(tick);
+        if let Some(reason) = shared
+            .stop
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        {
+            return reason;
+        }
+        if shared.connections.load(Ordering::SeqCst) == 0 && shared.idle_for() >= shared.idle {
+            return format!("idle for {}", humantime::format_duration(shared.idle));
+        }
+        match std::fs::metadata(socket) {
+            Ok(m) if m.ino() == inode => {}
+            _ => return "its socket was removed".into(),
+        }
+        if !shared.path.is_dir() {
+            return "its store was removed".into();
+        }
+    }
+}
+
+fn accept(listener: UnixListener, shared: Arc<Shared>) {
+    for stream in listener.incoming() {
+        if shared.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let stream = match stream {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "accepting a connection failed");
+                continue;
+            }
+        };
+        shared.connections.fetch_add(1, Ordering::SeqCst);
+        shared.touch();
+        let conn_shared = shared.clone();
+        let spawned = std::thread::Builder::new()
+            .name("connection".into())
+            .spawn(move || {
+                if let Err(e) = connection(stream, &conn_shared) {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                conn_shared.touch();
+                conn_shared.connections.fetch_sub(1, Ordering::SeqCst);
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot start a connection thread");
+            shared.connections.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Serves one connection: the hello, then requests until the client closes it.
+fn connection(stream: UnixStream, shared: &Shared) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut writer = BufWriter::new(stream);
+    let Some(hello) = read_frame::<Hello>(&mut reader)? else {
+        return Ok(());
+    };
+    if hello.build != shared.build {
+        write_frame(
+            &mut writer,
+            &Welcome::Different {
+                build: shared.build.clone(),
+            },
+        )?;
+        if hello.replace_if_different {
+            shared.request_stop(format!("replaced by build {}", hello.build));
+        }
+        return Ok(());
+    }
+    write_frame(
+        &mut writer,
+        &Welcome::Serving {
+            pid: std::process::id(),
+        },
+    )?;
+    while let Some(request) = read_frame::<Request>(&mut reader)? {
+        shared.touch();
+        answer(request, hello.retention, shared, &mut writer)?;
+        shared.requests.fetch_add(1, Ordering::SeqCst);
+    }
+    Ok(())
+}
+
+/// Carries out a request and writes its reply (several frames for an export).
+fn answer(
+    request: Request,
+    retention: u64,
+    shared: &Shared,
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
+    // Held until the reply is written: the shutdown waits for it.
+    let guard = shared.store.read().unwrap_or_else(|p| p.into_inner());
+    let store = guard
+        .as_ref()
+        .filter(|_| !shared.stopping.load(Ordering::SeqCst));
+    let reply = match (request, store) {
+        (Request::Status, _) => Ok(Reply::Status(shared.status())),
+        (Request::Stop, _) => {
+            shared.request_stop("asked to stop".into());
+            Ok(Reply::Done)
+        }
+        (_, None) => Ok(Reply::Stopping),
+        (Request::Get { namespace, key }, Some(store)) => {
+            store.get(&namespace, &key).map(Reply::Entry)
+        }
+        (
+            Request::GetRevision {
+                namespace,
+                key,
+                revision,
+            },
+            Some(store),
+        ) => store
+            .get_revision(&namespace, &key, revision)
+            .map(Reply::Entry),
+        (Request::History { namespace, key }, Some(store)) => {
+            store.history(&namespace, &key).map(Reply::Metas)
+        }
+        (Request::List { namespace, prefix }, Some(store)) => {
+            store.list(namespace.as_ref(), &prefix).map(Reply::Metas)
+        }
+        (Request::Commit { writer, ops }, Some(store)) => store
+            .commit_retaining(&writer, ops, retention)
+            .map(Reply::Metas),
+        (Request::Export { namespace }, Some(store)) => {
+            let mut failed = None;
+            let result = store.export(namespace.as_ref(), &mut |entry| match write_frame(
+                out,
+                &Reply::Exported(entry),
+            ) {
+                Ok(()) => true,
+                Err(e) => {
+                    failed = Some(e);
+                    false
+                }
+            });
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            result.map(|()| Reply::Done)
+        }
+        (Request::Import { entries }, Some(store)) => store.import(entries).map(Reply::Imported),
+        (Request::PurgeExpired, Some(store)) => store.purge_expired().map(Reply::Purged),
+        (Request::Stats, Some(store)) => store.stats().map(|mut stats| {
+            stats.retention = retention.max(1);
+            Reply::Stats(stats)
+        }),
+    };
+    write_frame(out, &reply.unwrap_or_else(Reply::Failed))
+}
