@@ -19,6 +19,9 @@ use super::protocol::{Hello, Reply, Request, ServerStatus, Welcome, read_frame, 
 use super::{SPAWN_MARKER, build_id, socket_path};
 use crate::memory::{MemoryError, SledStore, Store, StoreOptions, Timestamp};
 
+/// How long a reply may wait for a client to read it before the connection is dropped.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How a server runs.
 #[derive(Clone, Debug)]
 pub struct ServeOptions {
@@ -234,6 +237,9 @@ fn accept(listener: UnixListener, shared: Arc<Shared>) {
 
 /// Serves one connection: the hello, then requests until the client closes it.
 fn connection(stream: UnixStream, shared: &Shared) -> std::io::Result<()> {
+    // A client that stops reading (mid-export, say) must not hold the store's read
+    // lock, and so a shutdown, for ever.
+    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut writer = BufWriter::new(stream);
     let Some(hello) = read_frame::<Hello>(&mut reader)? else {
