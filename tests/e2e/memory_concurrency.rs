@@ -21,15 +21,15 @@ pub(crate) fn shell(root: &std::path::Path, script: &str, server: &str) -> Comma
     cmd
 }
 
-#[test]
-fn sixteen_processes_storing_a_hundred_keys_each_all_succeed() {
-    let p = Project::new();
+/// Sixteen shell loops at once, each storing `w<N>/k0` … `w<N>/k99` one command at a
+/// time with the memory server policy `server`; asserts that no command failed.
+pub(crate) fn sixteen_workers_store_a_hundred_keys_each(p: &Project, server: &str) {
     let workers: Vec<_> = (0..16)
         .map(|w| {
             let script = format!(
                 "i=0; while [ $i -lt 100 ]; do \"$BATON\" memory store w{w}/k$i \"$i\" 2>/dev/null || {{ echo \"w{w} k$i failed\"; exit 1; }}; i=$((i+1)); done"
             );
-            shell(p.root(), &script, "never")
+            shell(p.root(), &script, server)
                 .stdout(Stdio::piped())
                 .spawn()
                 .expect("spawn worker")
@@ -43,6 +43,12 @@ fn sixteen_processes_storing_a_hundred_keys_each_all_succeed() {
             String::from_utf8_lossy(&out.stdout)
         );
     }
+}
+
+#[test]
+fn sixteen_processes_storing_a_hundred_keys_each_all_succeed() {
+    let p = Project::new();
+    sixteen_workers_store_a_hundred_keys_each(&p, "never");
     let listed = p.run(&["memory", "list", "--json"]).json();
     let listed = listed.as_array().unwrap();
     assert_eq!(listed.len(), 1600);

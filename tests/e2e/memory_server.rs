@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 
 use crate::gates::{KEY, bad, gated_project, good};
 use crate::harness::{Project, Run, baton_bin};
-use crate::memory_concurrency::{assert_all_present, shell, spawn_collecting};
+use crate::memory_concurrency::{
+    assert_all_present, shell, sixteen_workers_store_a_hundred_keys_each, spawn_collecting,
+};
 
 /// Runs `baton` in `p` with servers allowed (the harness forbids them by default).
 fn served(p: &Project, args: &[&str]) -> Run {
@@ -220,25 +222,7 @@ fn sixteen_processes_starting_servers_at_once_all_succeed() {
     let _stop = StopOnDrop(&p);
     // No server to begin with: the first commands open the store themselves and race to
     // start one; one wins, and the rest of the burst goes through it.
-    let workers: Vec<_> = (0..16)
-        .map(|w| {
-            let script = format!(
-                "i=0; while [ $i -lt 100 ]; do \"$BATON\" memory store w{w}/k$i \"$i\" 2>/dev/null || {{ echo \"w{w} k$i failed\"; exit 1; }}; i=$((i+1)); done"
-            );
-            shell(p.root(), &script, "auto")
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for (w, child) in workers.into_iter().enumerate() {
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "worker {w}: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-    }
+    sixteen_workers_store_a_hundred_keys_each(&p, "auto");
     let status = wait_for_server(&p);
     assert!(status["requests"].as_u64().unwrap() > 0, "{status}");
     let listed = p.run(&["memory", "list", "--json"]).json();
@@ -407,4 +391,80 @@ fn a_pipeline_runs_through_the_server() {
     let after = wait_for_server(&p);
     assert_eq!(after["pid"], before["pid"]);
     assert!(after["requests"].as_u64().unwrap() > before["requests"].as_u64().unwrap() + 10);
+}
+
+#[test]
+fn a_client_that_stops_reading_cannot_hold_up_a_stop() {
+    let p = Project::new();
+    let _stop = StopOnDrop(&p);
+    // Four 512 KiB values: an export of them is more than the socket's buffers hold.
+    let big = format!("\"{}\"", "x".repeat(512 * 1024));
+    for i in 0..4 {
+        p.run_with_stdin(
+            &["memory", "store", &format!("big/{i}"), "--json"],
+            big.clone(),
+        )
+        .ok();
+    }
+    p.run(&["memory", "server", "start"]).ok();
+    let build = wait_for_server(&p)["build"].as_str().unwrap().to_owned();
+    let mut stalled = UnixStream::connect(p.store().join("baton.sock")).unwrap();
+    let hello = json!({"build": build, "retention": 16, "replace_if_different": false});
+    stalled
+        .write_all(&frame(hello.to_string().as_bytes()))
+        .unwrap();
+    let mut welcome = [0u8; 4];
+    stalled.read_exact(&mut welcome).unwrap();
+    stalled
+        .write_all(&frame(br#"{"Export":{"namespace":null}}"#))
+        .unwrap();
+    // The export fills the socket and blocks, holding the store's read lock; the stop
+    // waits for it only until the server gives up on the client (30 s).
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    p.run(&["memory", "server", "stop", "--lock-timeout", "90s"])
+        .ok();
+    assert!(
+        started.elapsed() >= Duration::from_secs(20),
+        "the stop did wait for the stalled reply: {:?}",
+        started.elapsed()
+    );
+    drop(stalled);
+}
+
+#[test]
+fn a_store_whose_socket_path_is_too_long_is_served_without_a_server() {
+    let p = Project::new();
+    let store = p
+        .root()
+        .join("a".repeat(60))
+        .join("b".repeat(60))
+        .join("store");
+    let store = store.to_str().unwrap();
+    p.run(&["--store", store, "memory", "server", "start"])
+        .fails(
+            5,
+            &["cannot start a memory server", "longer than the 107 bytes"],
+        );
+    // Commands still work, each opening the store itself.
+    served(&p, &["--store", store, "memory", "store", "k", "v"]).ok();
+    assert_eq!(
+        served(&p, &["--store", store, "memory", "retrieve", "k"]).ok(),
+        "v\n"
+    );
+    p.run(&["--store", store, "memory", "server", "status"])
+        .fails(3, &["no memory server is running"]);
+}
+
+#[test]
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn the_binary_is_linked_without_pie_for_a_fast_start() {
+    // ELF e_type at offset 16: 2 is a fixed-address executable, 3 a PIE (or library).
+    let mut header = [0u8; 18];
+    std::fs::File::open(baton_bin())
+        .unwrap()
+        .read_exact(&mut header)
+        .unwrap();
+    assert_eq!(&header[..4], b"\x7fELF");
+    assert_eq!(u16::from_le_bytes([header[16], header[17]]), 2, "ET_EXEC");
 }

@@ -126,3 +126,25 @@ fn the_valid_golden_manifests_satisfy_the_manifest_schema() {
         assert!(errors.is_empty(), "{case:?}: {errors:?}");
     }
 }
+
+#[test]
+fn stages_sharing_a_gate_schema_share_one_compiled_validator() {
+    use baton::pipeline::{GateCheck, Pipeline};
+    let pipeline = Pipeline::load(&repo_root().join("pipeline.toml")).expect("it checks");
+    let shared: Vec<_> = pipeline
+        .stages
+        .iter()
+        .flat_map(|s| &s.gates)
+        .filter_map(|g| match &g.check {
+            GateCheck::Schema {
+                path, validator, ..
+            } if path.ends_with("schemas/performance.schema.json") => Some(validator.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(shared.len(), 2, "both architect stages gate on the schema");
+    assert!(
+        std::sync::Arc::ptr_eq(&shared[0], &shared[1]),
+        "compiled once per load, not once per stage"
+    );
+}

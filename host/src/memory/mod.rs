@@ -32,6 +32,7 @@ mod error;
 mod name;
 mod op;
 mod sled_store;
+mod wait;
 
 use std::collections::BTreeMap;
 
@@ -41,6 +42,7 @@ pub use name::{Key, MAX_KEY_LEN, MAX_NAMESPACE_LEN, Namespace, is_reserved};
 pub use op::Op;
 pub(crate) use sled_store::prepare_dir;
 pub use sled_store::{DEFAULT_LOCK_TIMEOUT, DEFAULT_RETENTION, SledStore, StoreOptions};
+pub(crate) use wait::until as wait_until;
 
 /// The result of a memory operation.
 pub type Result<T, E = MemoryError> = std::result::Result<T, E>;

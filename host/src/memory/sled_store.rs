@@ -97,24 +97,13 @@ impl SledStore {
         // baton's lock keeps other baton processes out, but sled releases its own lock
         // from background threads a little after the previous holder dropped the store
         // (a reopen in one process, or the next process in line): wait for it too.
-        let mut pause = Duration::from_millis(1);
-        let db = loop {
+        let db = super::wait::until(&path, started, options.lock_timeout, || {
             match config.open() {
-                Ok(db) => break db,
-                Err(e) if is_lock_error(&e) => {
-                    if started.elapsed() >= options.lock_timeout {
-                        return Err(MemoryError::Locked {
-                            path,
-                            waited: started.elapsed(),
-                        });
-                    }
-                    tracing::debug!(path = %path.display(), "store is locked; waiting");
-                    std::thread::sleep(pause + jitter(pause));
-                    pause = (pause * 2).min(Duration::from_millis(20));
-                }
-                Err(e) => return Err(backend(&path, e)),
+                Ok(db) => Ok(Some(db)),
+                Err(e) if is_lock_error(&e) => Ok(None),
+                Err(e) => Err(backend(&path, e)),
             }
-        };
+        })?;
         tracing::debug!(path = %path.display(), waited_ms = started.elapsed().as_millis() as u64, "store open");
         Ok(Self {
             db,
@@ -682,24 +671,12 @@ fn lock(path: &Path, started: Instant, timeout: Duration) -> Result<std::fs::Fil
         .write(true)
         .open(path.join(LOCK_FILE))
         .map_err(|e| backend(path, e))?;
-    let mut pause = Duration::from_millis(1);
-    loop {
-        match file.try_lock() {
-            Ok(()) => return Ok(file),
-            Err(std::fs::TryLockError::WouldBlock) => {
-                if started.elapsed() >= timeout {
-                    return Err(MemoryError::Locked {
-                        path: path.to_path_buf(),
-                        waited: started.elapsed(),
-                    });
-                }
-                tracing::debug!(path = %path.display(), "store is locked; waiting");
-                std::thread::sleep(pause + jitter(pause));
-                pause = (pause * 2).min(Duration::from_millis(20));
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(backend(path, e)),
-        }
-    }
+    super::wait::until(path, started, timeout, || match file.try_lock() {
+        Ok(()) => Ok(Some(())),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(backend(path, e)),
+    })?;
+    Ok(file)
 }
 
 /// Creates the store's directory (and its parents) if it does not exist yet.
@@ -738,15 +715,6 @@ fn is_lock_error(e: &sled::Error) -> bool {
 }
 
 /// Up to `base` of pseudo-random extra wait, so that waiting processes spread out.
-fn jitter(base: Duration) -> Duration {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .subsec_nanos();
-    let mixed = (nanos ^ std::process::id().wrapping_mul(2_654_435_761)) as u64;
-    Duration::from_nanos(mixed % (base.as_nanos() as u64 + 1))
-}
-
 fn head_key(ns: &str, key: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(2 + ns.len() + key.len());
     k.push(b'h');

@@ -16,6 +16,9 @@ struct Checker<'a> {
     file: &'a Path,
     text: &'a str,
     problems: Vec<Problem>,
+    /// Gate schemas compiled so far, by path: stages that share a schema share one
+    /// validator (compiling the performance schema costs about a millisecond).
+    schemas: std::collections::HashMap<std::path::PathBuf, std::sync::Arc<jsonschema::Validator>>,
 }
 
 impl Checker<'_> {
@@ -49,6 +52,7 @@ pub(super) fn check(file: &Path, text: &str) -> Result<Pipeline, Problems> {
         file,
         text,
         problems: Vec::new(),
+        schemas: Default::default(),
     };
     let manifest: Manifest = match toml::from_str(text) {
         Ok(m) => m,
@@ -418,6 +422,13 @@ fn gate_check(c: &mut Checker<'_>, stage: &str, gate: &GateSpec, root: &Path) ->
                 );
             }
             let path = root.join(schema.get_ref());
+            if let Some(validator) = c.schemas.get(&path) {
+                return Some(GateCheck::Schema {
+                    validator: validator.clone(),
+                    path,
+                    pointer,
+                });
+            }
             let text = match std::fs::read_to_string(&path) {
                 Ok(t) => t,
                 Err(e) => {
@@ -455,9 +466,11 @@ fn gate_check(c: &mut Checker<'_>, stage: &str, gate: &GateSpec, root: &Path) ->
                 }
             };
             // Compiled here once; the gates use this validator rather than compile again.
+            let validator = std::sync::Arc::new(validator);
+            c.schemas.insert(path.clone(), validator.clone());
             Some(GateCheck::Schema {
                 path,
-                validator: std::sync::Arc::new(validator),
+                validator,
                 pointer,
             })
         }

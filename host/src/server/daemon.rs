@@ -11,13 +11,13 @@ use std::io::{BufReader, BufWriter};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use super::protocol::{Hello, Reply, Request, ServerStatus, Welcome, read_frame, write_frame};
 use super::{SPAWN_MARKER, build_id, socket_path};
-use crate::memory::{MemoryError, SledStore, Store, StoreOptions, Timestamp};
+use crate::memory::{MemoryError, SledStore, Store, StoreOptions, Timestamp, wait_until};
 
 /// How long a reply may wait for a client to read it before the connection is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -50,8 +50,8 @@ struct Shared {
     last_activity: AtomicU64,
     connections: AtomicU64,
     requests: AtomicU64,
+    /// Why the server is stopping, once it is.
     stop: Mutex<Option<String>>,
-    stopping: AtomicBool,
 }
 
 impl Shared {
@@ -66,9 +66,15 @@ impl Shared {
     }
 
     fn request_stop(&self, reason: String) {
-        let mut stop = self.stop.lock().unwrap_or_else(|p| p.into_inner());
-        stop.get_or_insert(reason);
-        self.stopping.store(true, Ordering::SeqCst);
+        self.stop_reason().get_or_insert(reason);
+    }
+
+    fn stop_reason(&self) -> std::sync::MutexGuard<'_, Option<String>> {
+        self.stop.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop_reason().is_some()
     }
 
     fn status(&self) -> ServerStatus {
@@ -127,7 +133,6 @@ pub fn serve(
         connections: AtomicU64::new(0),
         requests: AtomicU64::new(0),
         stop: Mutex::new(None),
-        stopping: AtomicBool::new(false),
     });
     tracing::info!(pid = std::process::id(), store = %path.display(), idle = ?serve.idle, "memory server listening");
     let acceptor = {
@@ -160,21 +165,17 @@ pub fn serve(
 /// Takes the store, waiting up to the lock timeout for a command using it; `None` at
 /// once when a server of this build already serves it, or when the wait runs out.
 fn acquire(path: &Path, options: StoreOptions) -> Result<Option<SledStore>, MemoryError> {
-    let started = Instant::now();
-    let mut pause = Duration::from_millis(1);
-    loop {
+    let waited = wait_until(path, Instant::now(), options.lock_timeout, || {
         if super::connect(path).is_ok_and(|served| served.is_some()) {
             tracing::info!(store = %path.display(), "another memory server serves this store");
-            return Ok(None);
+            return Ok(Some(None));
         }
-        if let Some(store) = SledStore::try_open(path, options.clone())? {
-            return Ok(Some(store));
-        }
-        if started.elapsed() >= options.lock_timeout {
-            return Ok(None);
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(20));
+        Ok(SledStore::try_open(path, options.clone())?.map(Some))
+    });
+    match waited {
+        Ok(store) => Ok(store),
+        Err(MemoryError::Locked { .. }) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
@@ -183,12 +184,7 @@ fn watch(shared: &Shared, socket: &Path, inode: u64) -> String {
     let tick = Duration::from_millis(100).min(shared.idle.max(Duration::from_millis(10)));
     loop {
         std::thread::sleep(tick);
-        if let Some(reason) = shared
-            .stop
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-        {
+        if let Some(reason) = shared.stop_reason().clone() {
             return reason;
         }
         if shared.connections.load(Ordering::SeqCst) == 0 && shared.idle_for() >= shared.idle {
@@ -206,7 +202,7 @@ fn watch(shared: &Shared, socket: &Path, inode: u64) -> String {
 
 fn accept(listener: UnixListener, shared: Arc<Shared>) {
     for stream in listener.incoming() {
-        if shared.stopping.load(Ordering::SeqCst) {
+        if shared.stopping() {
             return;
         }
         let stream = match stream {
@@ -280,9 +276,7 @@ fn answer(
 ) -> std::io::Result<()> {
     // Held until the reply is written: the shutdown waits for it.
     let guard = shared.store.read().unwrap_or_else(|p| p.into_inner());
-    let store = guard
-        .as_ref()
-        .filter(|_| !shared.stopping.load(Ordering::SeqCst));
+    let store = guard.as_ref().filter(|_| !shared.stopping());
     let reply = match (request, store) {
         (Request::Status, _) => Ok(Reply::Status(shared.status())),
         (Request::Stop, _) => {

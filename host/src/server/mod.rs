@@ -28,7 +28,7 @@ pub use remote::RemoteStore;
 use protocol::Hello;
 use remote::Connect;
 
-use crate::memory::{MemoryError, Result, SledStore, Store, StoreOptions};
+use crate::memory::{MemoryError, Result, SledStore, Store, StoreOptions, wait_until};
 
 /// The socket's file name inside the store's directory.
 pub const SOCKET_FILE: &str = "baton.sock";
@@ -98,33 +98,24 @@ pub fn open(path: &Path, options: &StoreOptions, policy: Policy) -> Result<Arc<d
         retention: options.retention,
         replace_if_different: true,
     };
-    let mut pause = Duration::from_millis(1);
-    loop {
+    wait_until(path, started, options.lock_timeout, || {
         if path.is_dir() {
             match RemoteStore::connect(&socket, path, &hello)? {
-                Connect::Serving(remote) => return Ok(Arc::new(remote)),
+                Connect::Serving(remote) => return Ok(Some(Arc::new(remote) as Arc<dyn Store>)),
                 Connect::Different { build } => {
                     tracing::info!(other = %build, "a memory server of another build holds the store; it is stopping");
                 }
                 Connect::Absent => {}
             }
         }
-        if let Some(store) = SledStore::try_open(path, options.clone())? {
-            if policy == Policy::Auto {
-                note_spawn(path);
-            }
-            return Ok(Arc::new(store));
+        let Some(store) = SledStore::try_open(path, options.clone())? else {
+            return Ok(None);
+        };
+        if policy == Policy::Auto {
+            note_spawn(path);
         }
-        if started.elapsed() >= options.lock_timeout {
-            return Err(MemoryError::Locked {
-                path: path.to_path_buf(),
-                waited: started.elapsed(),
-            });
-        }
-        tracing::debug!(path = %path.display(), "store is held by another process; waiting");
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(20));
-    }
+        Ok(Some(Arc::new(store) as Arc<dyn Store>))
+    })
 }
 
 /// The server of the store at `path`, if one of this build is running.
@@ -173,14 +164,16 @@ pub fn spawn_noted() {
 
 /// Starts `baton memory server run` for the store at `path` in the background, its
 /// output in the store's [`LOG_FILE`]. Returns its process id, or `None` when another
-/// command has just started one or the socket's path would be too long.
+/// command has just started one; an error when the socket's path would be too long.
 pub fn spawn(path: &Path, idle: Duration) -> std::io::Result<Option<u32>> {
     use std::os::unix::process::CommandExt;
 
     let path = std::path::absolute(path)?;
-    if socket_path(&path).as_os_str().len() > MAX_SOCKET_PATH {
-        tracing::debug!(store = %path.display(), "the socket's path would be too long; no memory server");
-        return Ok(None);
+    let socket = socket_path(&path);
+    if socket.as_os_str().len() > MAX_SOCKET_PATH {
+        return Err(std::io::Error::other(format!(
+            "its socket's path {socket:?} would be longer than the {MAX_SOCKET_PATH} bytes a Unix socket allows"
+        )));
     }
     crate::memory::prepare_dir(&path).map_err(std::io::Error::other)?;
     if !claim_spawn(&path)? {

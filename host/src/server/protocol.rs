@@ -138,6 +138,24 @@ pub enum Reply {
     Failed(MemoryError),
 }
 
+impl Reply {
+    /// The variant's name, for an error about a reply that does not fit its request.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Reply::Entry(_) => "Entry",
+            Reply::Metas(_) => "Metas",
+            Reply::Exported(_) => "Exported",
+            Reply::Done => "Done",
+            Reply::Imported(_) => "Imported",
+            Reply::Purged(_) => "Purged",
+            Reply::Stats(_) => "Stats",
+            Reply::Status(_) => "Status",
+            Reply::Stopping => "Stopping",
+            Reply::Failed(_) => "Failed",
+        }
+    }
+}
+
 /// What `baton memory server status` shows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServerStatus {

@@ -140,19 +140,12 @@ impl RemoteStore {
     }
 
     fn unexpected(&self, what: &str, reply: &Reply) -> MemoryError {
-        let name = serde_json::to_value(reply)
-            .ok()
-            .and_then(|v| match v {
-                serde_json::Value::Object(m) => m.keys().next().cloned(),
-                serde_json::Value::String(s) => Some(s),
-                _ => None,
-            })
-            .unwrap_or_default();
         MemoryError::Backend {
             path: self.store.clone(),
             cause: format!(
-                "the memory server (pid {}) answered {what} with `{name}`",
-                self.pid
+                "the memory server (pid {}) answered {what} with `{}`",
+                self.pid,
+                reply.kind()
             )
             .into(),
         }
