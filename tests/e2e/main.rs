@@ -5,14 +5,16 @@
 mod gate_components;
 pub(crate) mod gates;
 mod harness;
+mod mcp;
 mod memory_cli;
 pub(crate) mod memory_concurrency;
 mod memory_model;
 mod memory_server;
-mod performance_pipeline;
+pub(crate) mod performance_pipeline;
 pub(crate) mod performance_schemas;
 mod pipeline_crash;
 pub(crate) mod pipeline_golden;
 pub(crate) mod pipeline_run;
 mod runtime;
 mod scaffold;
+mod service_layer;

@@ -11,7 +11,7 @@ use crate::performance_schemas::{DOCUMENTS, SYSTEMS, example};
 /// A copy of the default pipeline in a temporary project: the manifest with its
 /// components, build commands and schemas pointing into the repository, and its
 /// example inputs copied so that a test may break them.
-fn default_pipeline() -> Project {
+pub(crate) fn default_pipeline() -> Project {
     component("performance_architect"); // builds the guest components once
     let root = repo_root();
     let root = root.display();

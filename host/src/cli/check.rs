@@ -8,7 +8,6 @@ use serde_json::json;
 
 use super::{CliError, Exit, output};
 use crate::pipeline::{GateCheck, Pipeline};
-use crate::project::Project;
 
 #[derive(Debug, Args)]
 pub(super) struct CheckArgs {
@@ -20,23 +19,8 @@ pub(super) struct CheckArgs {
     json: bool,
 }
 
-/// The manifest a command works on: `--pipeline`, else the nearest `pipeline.toml`.
-pub(super) fn manifest_path(given: Option<PathBuf>) -> Result<PathBuf, CliError> {
-    if let Some(path) = given {
-        return Ok(path);
-    }
-    let cwd = std::env::current_dir()?;
-    Project::discover(&cwd).map(|p| p.manifest).ok_or_else(|| {
-        CliError::new(
-            Exit::BadInput,
-            anyhow!("no `pipeline.toml` in {cwd:?} or any folder above it"),
-        )
-        .hint("pass `--pipeline FILE`")
-    })
-}
-
 pub(super) fn run(args: CheckArgs) -> Result<(), CliError> {
-    let path = manifest_path(args.pipeline)?;
+    let path = crate::service::manifest_path(args.pipeline, &super::current_dir()?)?;
     let pipeline = match Pipeline::load(&path) {
         Ok(p) => p,
         Err(problems) => {

@@ -9,12 +9,9 @@ use anyhow::anyhow;
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
-use super::audit::Audit;
-use super::gate::Gatekeeper;
-use super::{CliError, Context, Exit, GlobalArgs, output};
-use crate::memory::{
-    Entry, EntryMeta, Key, MemoryError, Namespace, Op, Store, Writer, is_reserved,
-};
+use super::{CliError, Exit, GlobalArgs, output};
+use crate::memory::{EntryMeta, Key, Namespace, Writer};
+use crate::service::{Service, Stored, Write as StoreWrite, select};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum MemoryCommand {
@@ -36,6 +33,12 @@ pub(super) enum MemoryCommand {
     Delete(DeleteArgs),
     /// Show the retained revisions of a key
     History(KeyArgsOnly),
+    /// Write an earlier revision's value again as a new revision, through the key's gates
+    ///
+    /// The revision must still be retained (`baton memory history` lists them). The
+    /// rollback is a write like any other: gated, audited, and compare-and-swap checked
+    /// with `--if-revision`.
+    Rollback(RollbackArgs),
     /// List namespaces with their key counts
     Namespaces(NamespacesArgs),
     /// Write every retained revision as JSON Lines, with its metadata
@@ -69,7 +72,7 @@ pub(super) struct KeyArgs {
 }
 
 impl KeyArgs {
-    fn resolve(&self, ctx: &Context) -> Result<(Namespace, Key), CliError> {
+    fn resolve(&self, ctx: &Service) -> Result<(Namespace, Key), CliError> {
         let key = match (&self.key_pos, &self.key) {
             (Some(a), Some(b)) if a != b => {
                 return Err(CliError::new(
@@ -211,6 +214,27 @@ pub(super) struct DeleteArgs {
 }
 
 #[derive(Debug, Args)]
+pub(super) struct RollbackArgs {
+    #[command(flatten)]
+    key: KeyArgs,
+    /// The revision whose value to write again
+    #[arg(long, value_name = "N")]
+    to: u64,
+    /// Roll back only if the key is at this revision
+    #[arg(long, value_name = "N")]
+    if_revision: Option<u64>,
+    /// Record this agent id as the writer instead of `cli`
+    #[arg(long, env = "BATON_AGENT_ID", value_name = "ID")]
+    agent: Option<String>,
+    /// Store even if a quality gate fails; the reason and the report are recorded
+    #[arg(long, value_name = "REASON")]
+    override_gates: Option<String>,
+    /// Print the new revision's metadata as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
 pub(super) struct KeyArgsOnly {
     #[command(flatten)]
     key: KeyArgs,
@@ -232,7 +256,7 @@ fn parse_ttl(text: &str) -> Result<Duration, String> {
 }
 
 pub(super) fn run(global: &GlobalArgs, cmd: MemoryCommand) -> Result<(), CliError> {
-    let ctx = Context::resolve(global)?;
+    let ctx = super::service(global)?;
     match cmd {
         MemoryCommand::Store(args) => store(&ctx, args),
         MemoryCommand::Retrieve(args) => retrieve(&ctx, args),
@@ -240,6 +264,7 @@ pub(super) fn run(global: &GlobalArgs, cmd: MemoryCommand) -> Result<(), CliErro
         MemoryCommand::Search(args) => search(&ctx, args),
         MemoryCommand::Delete(args) => delete(&ctx, args),
         MemoryCommand::History(args) => history(&ctx, args),
+        MemoryCommand::Rollback(args) => rollback(&ctx, args),
         MemoryCommand::Namespaces(args) => namespaces(&ctx, args),
         MemoryCommand::Export(args) => super::transfer::export(&ctx, args),
         MemoryCommand::Import(args) => super::transfer::import(&ctx, args),
@@ -298,59 +323,38 @@ fn parse_value(text: String, strict: bool, ns: &Namespace, key: &Key) -> Result<
     }
 }
 
-fn store(ctx: &Context, args: StoreArgs) -> Result<(), CliError> {
+fn store(ctx: &Service, args: StoreArgs) -> Result<(), CliError> {
     let (ns, key) = args.key.resolve(ctx)?;
     let text = read_value_text(&args)?;
     let value = parse_value(text, args.json, &ns, &key)?;
-    let writer = writer(args.agent.as_deref());
-    let store = ctx.open()?;
-    let audit = Audit::start("store", &writer);
-    let bytes = serde_json::to_vec(&value).map_err(std::io::Error::from)?;
-    let mut what = serde_json::json!({
-        "namespace": ns.as_str(),
-        "key": key.as_str(),
-        "bytes": bytes.len(),
-        "sha256": crate::memory::sha256_hex(&bytes),
-    });
-    let result = (|| -> Result<EntryMeta, CliError> {
-        let mut keeper = Gatekeeper::new(ctx)?;
-        let provenance = super::gate::gate_write(
-            &mut keeper,
-            &*store,
-            &ns,
-            &key,
-            &value,
-            &writer,
-            args.override_gates.as_deref(),
-        )?;
-        if let Some(p) = &provenance {
-            what["gates_passed"] = p["gate_report"]["passed"].clone();
-            what["gates_overridden"] = serde_json::json!(p.get("gate_override").is_some());
-        }
-        let mut op = Op::put(&ns, &key, value);
-        if let Some(p) = provenance {
-            op = op.provenance(p);
-        }
-        if let Some(ttl) = args.ttl {
-            op = op.ttl(ttl);
-        }
-        if let Some(rev) = args.if_revision {
-            op = op.if_revision(rev);
-        }
-        Ok(store
-            .commit(&writer, vec![op, audit.success(what.clone())?])?
-            .remove(0))
-    })();
-    let meta = result.inspect_err(|e| {
-        if matches!(e.exit(), Exit::GateFailed | Exit::Conflict) {
-            audit.refused(&*store, what.clone(), e);
-        }
+    let stored = ctx.store_value(StoreWrite {
+        ttl: args.ttl,
+        if_revision: args.if_revision,
+        override_gates: args.override_gates,
+        ..StoreWrite::new(ns, key, value, writer(args.agent.as_deref()))
     })?;
-    if args.json {
-        return output::json(&meta);
+    print_stored(&stored, args.json, "stored")
+}
+
+/// Reports a gated write: the gate report when it has something to say, then the
+/// new revision.
+fn print_stored(stored: &Stored, json: bool, verb: &str) -> Result<(), CliError> {
+    if let Some(report) = stored
+        .report
+        .as_ref()
+        .filter(|r| !r.passed || r.warnings > 0)
+    {
+        eprintln!("{report}");
+    }
+    if stored.overridden {
+        eprintln!("warning: storing despite failed gates, as `--override-gates` asks");
+    }
+    let meta = &stored.meta;
+    if json {
+        return output::json(meta);
     }
     eprintln!(
-        "stored `{}` in namespace `{}` (revision {}, {})",
+        "{verb} `{}` in namespace `{}` (revision {}, {})",
         meta.key,
         meta.namespace,
         meta.revision,
@@ -359,47 +363,26 @@ fn store(ctx: &Context, args: StoreArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The error for a key with no live value, with a hint naming the namespaces that
-/// do have it: a key stored elsewhere must never look simply absent.
-fn not_found(store: &dyn Store, ns: &Namespace, key: &Key) -> CliError {
-    let mut err = CliError::from(MemoryError::NotFound {
-        namespace: ns.to_string(),
-        key: key.to_string(),
-    });
-    let elsewhere: Vec<String> = store
-        .namespaces()
-        .unwrap_or_default()
-        .into_keys()
-        .filter(|other| other != ns.as_str())
-        .filter(|other| {
-            Namespace::new(other.clone()).is_ok_and(|o| store.get(&o, key).ok().flatten().is_some())
-        })
-        .collect();
-    for other in elsewhere {
-        err = err.hint(format!(
-            "key `{key}` exists in namespace `{other}`: pass `--namespace {other}`"
-        ));
-    }
-    err
+fn rollback(ctx: &Service, args: RollbackArgs) -> Result<(), CliError> {
+    let (ns, key) = args.key.resolve(ctx)?;
+    let stored = ctx.rollback(
+        &ns,
+        &key,
+        args.to,
+        &writer(args.agent.as_deref()),
+        args.if_revision,
+        args.override_gates,
+    )?;
+    print_stored(
+        &stored,
+        args.json,
+        &format!("rolled back to revision {}:", args.to),
+    )
 }
 
-fn retrieve(ctx: &Context, args: RetrieveArgs) -> Result<(), CliError> {
+fn retrieve(ctx: &Service, args: RetrieveArgs) -> Result<(), CliError> {
     let (ns, key) = args.key.resolve(ctx)?;
-    let store = ctx.open()?;
-    let entry = match args.revision {
-        None => store
-            .get(&ns, &key)?
-            .ok_or_else(|| not_found(&*store, &ns, &key))?,
-        Some(rev) => store.get_revision(&ns, &key, rev)?.ok_or_else(|| {
-            CliError::new(
-                Exit::NotFound,
-                anyhow!("revision {rev} of key `{key}` in namespace `{ns}` is not retained"),
-            )
-            .hint(format!(
-                "`baton memory history {key} --namespace {ns}` lists the revisions kept"
-            ))
-        })?,
-    };
+    let entry = ctx.retrieve(&ns, &key, args.revision)?;
     if args.json {
         let mut doc = serde_json::to_value(&entry.meta).map_err(std::io::Error::from)?;
         doc["value"] = select(&entry, args.pointer.as_deref())?;
@@ -408,7 +391,7 @@ fn retrieve(ctx: &Context, args: RetrieveArgs) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
     if args.format == Format::Markdown {
         let doc = select(&entry, args.pointer.as_deref())?;
-        out.write_all(markdown(&doc, &ns, &key)?.as_bytes())?;
+        out.write_all(ctx.render_markdown(&doc, &ns, &key)?.as_bytes())?;
         return Ok(out.flush()?);
     }
     match &args.pointer {
@@ -430,45 +413,6 @@ fn retrieve(ctx: &Context, args: RetrieveArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Renders a document baton knows the shape of as markdown.
-fn markdown(doc: &Value, ns: &Namespace, key: &Key) -> Result<String, CliError> {
-    use baton_performance::PerformanceArchitecture;
-    if doc.get("agent").and_then(Value::as_str) != Some("performance-architect") {
-        return Err(CliError::new(
-            Exit::BadInput,
-            anyhow!(
-                "key `{key}` in namespace `{ns}` is not a document baton can render as markdown"
-            ),
-        )
-        .hint("markdown renders a performance architecture (`agent: performance-architect`)"));
-    }
-    let arch: PerformanceArchitecture = serde_json::from_value(doc.clone()).map_err(|e| {
-        CliError::new(
-            Exit::BadInput,
-            anyhow!("key `{key}` in namespace `{ns}` is not a whole performance architecture: {e}"),
-        )
-    })?;
-    Ok(baton_performance::render::markdown(&arch))
-}
-
-fn select(entry: &Entry, pointer: Option<&str>) -> Result<Value, CliError> {
-    let value = entry.json();
-    let Some(pointer) = pointer else {
-        return Ok(value);
-    };
-    value.pointer(pointer).cloned().ok_or_else(|| {
-        CliError::new(
-            Exit::NotFound,
-            anyhow!(
-                "JSON pointer {pointer:?} selects nothing in key `{}` in namespace `{}`",
-                entry.meta.key,
-                entry.meta.namespace
-            ),
-        )
-        .hint("a pointer starts with `/` and names object keys or array indexes, such as `/slos/0/target`")
-    })
-}
-
 fn meta_row(meta: &EntryMeta) -> Vec<String> {
     vec![
         meta.namespace.clone(),
@@ -482,12 +426,9 @@ fn meta_row(meta: &EntryMeta) -> Vec<String> {
 
 const META_HEADER: [&str; 6] = ["NAMESPACE", "KEY", "REV", "SIZE", "WRITTEN", "WRITER"];
 
-fn list(ctx: &Context, args: ListArgs) -> Result<(), CliError> {
+fn list(ctx: &Service, args: ListArgs) -> Result<(), CliError> {
     let ns = args.namespace.map(Namespace::new).transpose()?;
-    let mut metas = ctx.open()?.list(ns.as_ref(), &args.prefix)?;
-    if ns.is_none() {
-        metas.retain(|m| !is_reserved(&m.namespace));
-    }
+    let metas = ctx.list(ns.as_ref(), &args.prefix)?;
     if args.json {
         return output::json(&metas);
     }
@@ -501,14 +442,10 @@ fn list(ctx: &Context, args: ListArgs) -> Result<(), CliError> {
     )
 }
 
-fn search(ctx: &Context, args: SearchArgs) -> Result<(), CliError> {
+fn search(ctx: &Service, args: SearchArgs) -> Result<(), CliError> {
     let query = args.query_pos.or(args.query).unwrap_or_default();
     let ns = args.namespace.map(Namespace::new).transpose()?;
-    let mut found = ctx.open()?.search(ns.as_ref(), &query, usize::MAX)?;
-    if ns.is_none() {
-        found.retain(|e| !is_reserved(&e.meta.namespace));
-    }
-    found.truncate(args.limit);
+    let found = ctx.search(ns.as_ref(), &query, args.limit)?;
     if args.json {
         let docs: Vec<Value> = found
             .iter()
@@ -530,27 +467,9 @@ fn search(ctx: &Context, args: SearchArgs) -> Result<(), CliError> {
     )
 }
 
-fn delete(ctx: &Context, args: DeleteArgs) -> Result<(), CliError> {
+fn delete(ctx: &Service, args: DeleteArgs) -> Result<(), CliError> {
     let (ns, key) = args.key.resolve(ctx)?;
-    let mut op = Op::delete(&ns, &key);
-    if let Some(rev) = args.if_revision {
-        op = op.if_revision(rev);
-    }
-    let store = ctx.open()?;
-    let writer = writer(args.agent.as_deref());
-    let audit = Audit::start("delete", &writer);
-    let what = serde_json::json!({ "namespace": ns.as_str(), "key": key.as_str() });
-    let meta = match store.commit(&writer, vec![op, audit.success(what.clone())?]) {
-        Err(MemoryError::NotFound { .. }) => return Err(not_found(&*store, &ns, &key)),
-        Err(e) => {
-            let e = CliError::from(e);
-            if e.exit() == Exit::Conflict {
-                audit.refused(&*store, what, &e);
-            }
-            return Err(e);
-        }
-        Ok(mut metas) => metas.remove(0),
-    };
+    let meta = ctx.delete(&ns, &key, args.if_revision, &writer(args.agent.as_deref()))?;
     if args.json {
         return output::json(&meta);
     }
@@ -561,13 +480,9 @@ fn delete(ctx: &Context, args: DeleteArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-fn history(ctx: &Context, args: KeyArgsOnly) -> Result<(), CliError> {
+fn history(ctx: &Service, args: KeyArgsOnly) -> Result<(), CliError> {
     let (ns, key) = args.key.resolve(ctx)?;
-    let store = ctx.open()?;
-    let metas = store.history(&ns, &key)?;
-    if metas.is_empty() {
-        return Err(not_found(&*store, &ns, &key));
-    }
+    let metas = ctx.history(&ns, &key)?;
     if args.json {
         return output::json(&metas);
     }
@@ -590,11 +505,8 @@ fn history(ctx: &Context, args: KeyArgsOnly) -> Result<(), CliError> {
     output::table(&["REV", "WRITTEN", "WRITER", "SIZE", "SHA256"], &rows)
 }
 
-fn namespaces(ctx: &Context, args: NamespacesArgs) -> Result<(), CliError> {
-    let mut counts = ctx.open()?.namespaces()?;
-    if !args.all {
-        counts.retain(|ns, _| !is_reserved(ns));
-    }
+fn namespaces(ctx: &Service, args: NamespacesArgs) -> Result<(), CliError> {
+    let counts = ctx.namespaces(args.all)?;
     if args.json {
         return output::json(&counts);
     }
@@ -609,14 +521,14 @@ fn namespaces(ctx: &Context, args: NamespacesArgs) -> Result<(), CliError> {
     output::table(&["NAMESPACE", "KEYS"], &rows)
 }
 
-fn stats(ctx: &Context, args: JsonFlag) -> Result<(), CliError> {
-    let store = ctx.open()?;
-    let stats = store.stats()?;
+fn stats(ctx: &Service, args: JsonFlag) -> Result<(), CliError> {
+    let stats = ctx.stats()?;
+    let path = ctx.store_path();
     if args.json {
-        return output::json(&serde_json::json!({ "store": ctx.store_path, "stats": stats }));
+        return output::json(&serde_json::json!({ "store": path, "stats": stats }));
     }
     let mut out = std::io::stdout().lock();
-    writeln!(out, "store       {}", ctx.store_path.display())?;
+    writeln!(out, "store       {}", path.display())?;
     writeln!(out, "namespaces  {}", stats.users.namespaces.len())?;
     writeln!(out, "keys        {}", stats.users.keys)?;
     writeln!(

@@ -6,7 +6,6 @@
 //! error chain on one line, `hint:` lines where there is an obvious fix, and exits with
 //! a code that says what kind of failure it was ([`Exit`]).
 
-mod audit;
 mod check;
 mod error;
 mod gate;
@@ -25,10 +24,8 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 pub use error::{CliError, Exit};
-pub use stage::parse_size;
 
-use crate::memory::{Namespace, Store, StoreOptions};
-use crate::project::{FALLBACK_NAMESPACE, Project};
+use crate::service::{Service, Settings};
 
 /// baton: a runtime for multi-agent pipelines.
 ///
@@ -95,6 +92,17 @@ enum Command {
     /// Run a single stage component, or scaffold a new stage crate
     #[command(subcommand)]
     Stage(stage::StageCommand),
+    /// Serve MCP on standard input and output, for agents
+    ///
+    /// The tools of claude-flow's memory (`memory_store`, `memory_retrieve`,
+    /// `memory_search`, `memory_list`, `memory_delete`, plus `memory_history` and
+    /// `memory_rollback`), of the eventuali server's agent lifecycle (`start_agent`,
+    /// `emit_agent_event`, `complete_agent`, `start_workflow`, `emit_workflow_event`,
+    /// `complete_workflow`, `emit_system_event`, `get_events`) and of the pipeline
+    /// (`gate_check`, `pipeline_status`, `events_query`). Point an `.mcp.json` entry
+    /// named `claude-flow` or `eventuali` at `baton mcp` and agents written for those
+    /// servers work unchanged.
+    Mcp,
 }
 
 /// Parses the command line, runs the command and returns the process exit code.
@@ -108,15 +116,17 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(&cli.global, args),
         Command::Status(args) => run::status(&cli.global, args),
         Command::Events(args) => run::events(&cli.global, args),
-        Command::Gate(cmd) => Context::resolve(&cli.global).and_then(|ctx| gate::run(&ctx, cmd)),
+        Command::Gate(cmd) => service(&cli.global).and_then(|svc| gate::run(&svc, cmd)),
         Command::PipelineSchema => output::json(&crate::pipeline::manifest_schema()),
+        Command::Mcp => service(&cli.global)
+            .and_then(|svc| crate::mcp::serve(svc).map_err(|e| CliError::new(Exit::Failure, e))),
     };
     // The command has released its store: now a server may take it (if the command
     // opened the store itself and the policy allows).
     crate::server::spawn_noted();
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => e.report(),
+        Err(e) => error::report(e),
     }
 }
 
@@ -136,79 +146,23 @@ fn init_tracing(verbose: u8) {
         .try_init();
 }
 
-/// The store and default namespace a command works with.
-struct Context {
-    manifest: Option<PathBuf>,
-    store_path: PathBuf,
-    default_namespace: String,
-    options: StoreOptions,
-    server: crate::server::Policy,
+/// The service a command works with: the store and project its flags name.
+fn service(global: &GlobalArgs) -> Result<Service, CliError> {
+    Service::resolve(Settings {
+        store: global.store.clone(),
+        lock_timeout: global.lock_timeout,
+        retention: global.retention,
+        server: global.server,
+        cwd: current_dir()?,
+    })
 }
 
-impl Context {
-    fn resolve(global: &GlobalArgs) -> Result<Self, CliError> {
-        let cwd = std::env::current_dir().map_err(|e| {
-            CliError::new(
-                Exit::Failure,
-                anyhow::anyhow!("cannot read the current directory: {e}"),
-            )
-        })?;
-        let project = Project::discover(&cwd);
-        let settings = match &project {
-            Some(p) => p
-                .memory_settings()
-                .map_err(|e| CliError::new(Exit::BadInput, e))?,
-            None => Default::default(),
-        };
-        let store_path = match (&global.store, &project) {
-            (Some(path), _) => path.clone(),
-            (None, Some(p)) => p.store_path(),
-            (None, None) => {
-                return Err(CliError::new(
-                    Exit::BadInput,
-                    anyhow::anyhow!(
-                        "no store: no `pipeline.toml` in {:?} or any folder above it",
-                        cwd
-                    ),
-                )
-                .hint("run inside a baton project, or pass `--store DIR` or set `BATON_STORE`"));
-            }
-        };
-        let options = StoreOptions {
-            retention: global
-                .retention
-                .or(settings.retention)
-                .unwrap_or(crate::memory::DEFAULT_RETENTION),
-            lock_timeout: global.lock_timeout,
-            clock: Default::default(),
-        };
-        Ok(Self {
-            manifest: project.as_ref().map(|p| p.manifest.clone()),
-            store_path,
-            default_namespace: settings
-                .namespace
-                .unwrap_or_else(|| FALLBACK_NAMESPACE.to_owned()),
-            options,
-            server: global.server,
-        })
-    }
-
-    /// Where compiled components are cached: beside the store.
-    fn cache_dir(&self) -> std::path::PathBuf {
-        self.store_path
-            .parent()
-            .unwrap_or(std::path::Path::new("."))
-            .join("cache")
-            .join("components")
-    }
-
-    /// The store, through its memory server when one is running.
-    fn open(&self) -> Result<std::sync::Arc<dyn Store>, CliError> {
-        crate::server::open(&self.store_path, &self.options, self.server).map_err(CliError::from)
-    }
-
-    /// The namespace named on the command line, else the pipeline's default.
-    fn namespace(&self, given: Option<&str>) -> Result<Namespace, CliError> {
-        Ok(Namespace::new(given.unwrap_or(&self.default_namespace))?)
-    }
+/// The current directory, or an error saying it cannot be read.
+fn current_dir() -> Result<PathBuf, CliError> {
+    std::env::current_dir().map_err(|e| {
+        CliError::new(
+            Exit::Failure,
+            anyhow::anyhow!("cannot read the current directory: {e}"),
+        )
+    })
 }

@@ -5,11 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::anyhow;
 use clap::Args;
-use serde_json::Value;
 
-use super::{CliError, Context, Exit, GlobalArgs, output};
-use crate::executor::{self, EVENTS_NAMESPACE, Freshness, Outcome, RunOptions};
-use crate::memory::{Key, Namespace, Store};
+use super::{CliError, Exit, GlobalArgs, output};
+use crate::executor::{Outcome, RunOptions};
+use crate::service::{EventFilter, load_pipeline, manifest_path};
 
 #[derive(Debug, Args)]
 pub(super) struct RunArgs {
@@ -54,10 +53,8 @@ pub(super) struct EventsArgs {
 }
 
 pub(super) fn run(global: &GlobalArgs, args: RunArgs) -> Result<(), CliError> {
-    let pipeline = super::gate::load_pipeline(super::check::manifest_path(args.pipeline)?)?;
-    let ctx = Context::resolve(global)?;
-    let runtime = super::stage::runtime(&ctx)?;
-    let memory: std::sync::Arc<dyn Store> = ctx.open()?;
+    let pipeline = load_pipeline(&manifest_path(args.pipeline, &super::current_dir()?)?)?;
+    let ctx = super::service(global)?;
     let parallelism = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -78,8 +75,7 @@ pub(super) fn run(global: &GlobalArgs, args: RunArgs) -> Result<(), CliError> {
             eprintln!("  [{n}/{total}] {:<9} {stage}", label(o));
         }
     };
-    let summary = executor::run(&pipeline, &runtime, memory, &options, &progress)
-        .map_err(|e| CliError::new(Exit::Failure, e))?;
+    let summary = ctx.run(&pipeline, &options, &progress)?;
     if args.json {
         output::json(&summary)?;
     } else {
@@ -141,128 +137,31 @@ fn detail(o: &Outcome) -> String {
 }
 
 pub(super) fn status(global: &GlobalArgs, args: StatusArgs) -> Result<(), CliError> {
-    let pipeline = super::gate::load_pipeline(super::check::manifest_path(args.pipeline)?)?;
-    let ctx = Context::resolve(global)?;
-    let runtime = super::stage::runtime(&ctx)?;
-    let memory = ctx.open()?;
-    // Inputs whose file no longer matches what is stored are re-seeded by the next run.
-    let mut changed: Vec<(String, String)> = Vec::new();
-    for input in &pipeline.inputs {
-        let file: Option<Value> = std::fs::read_to_string(&input.file)
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok());
-        let stored = memory
-            .get(
-                &Namespace::new(input.namespace.clone())?,
-                &Key::new(input.key.clone())?,
-            )?
-            .map(|e| e.json());
-        if file != stored {
-            changed.push((input.namespace.clone(), input.key.clone()));
-        }
-    }
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    for stage in &pipeline.stages {
-        let changed_input = changed
-            .iter()
-            .find(|(n, k)| stage.reads.allows(n, k))
-            .map(|(_, k)| k.clone());
-        let stale_upstream = stage
-            .depends_on
-            .iter()
-            .find(|d| {
-                rows.iter().any(|r| {
-                    &r[0] == *d && (r[1] == "stale" || r[1] == "missing" || r[1] == "failed")
-                })
-            })
-            .cloned();
-        let state = match (&stage.component, changed_input, stale_upstream) {
-            (Some(_), Some(key), _) => (
-                "stale".to_owned(),
-                format!("input file for `{key}` changed"),
-            ),
-            (Some(_), None, Some(up)) => (
-                "stale".to_owned(),
-                format!("stage `{up}` before it will run again"),
-            ),
-            _ => match &stage.component {
-                None => {
-                    let ns = Namespace::new(stage.writes_namespace.clone())?;
-                    match memory.get(&ns, &Key::new(stage.writes.clone())?)? {
-                        Some(_) => (
-                            "external".to_owned(),
-                            "stored by an agent outside baton".to_owned(),
-                        ),
-                        None => (
-                            "awaiting".to_owned(),
-                            "awaiting an external agent".to_owned(),
-                        ),
-                    }
-                }
-                Some(component) => match runtime.load(component) {
-                    Err(e) => ("failed".to_owned(), format!("{e:#}")),
-                    Ok((plugin, _)) => match executor::freshness(stage, &plugin.sha256, &*memory)
-                        .map_err(|e| CliError::new(Exit::Store, e))?
-                    {
-                        Freshness::Fresh => ("fresh".into(), String::new()),
-                        Freshness::Missing => {
-                            let q = Namespace::new(executor::QUARANTINE_NAMESPACE)?;
-                            match memory.get(&q, &Key::new(stage.name.clone())?)? {
-                                Some(_) => {
-                                    ("failed".into(), "its last output is in quarantine".into())
-                                }
-                                None => ("missing".into(), "never run".into()),
-                            }
-                        }
-                        Freshness::Stale(why) => ("stale".into(), why),
-                    },
-                },
-            },
-        };
-        rows.push(vec![stage.name.clone(), state.0, state.1]);
-    }
+    let pipeline = load_pipeline(&manifest_path(args.pipeline, &super::current_dir()?)?)?;
+    let ctx = super::service(global)?;
+    let stages = ctx.status(&pipeline)?;
     if args.json {
-        let doc: Vec<Value> = rows
+        let rows: Vec<serde_json::Value> = stages
             .iter()
-            .map(|r| serde_json::json!({"stage": r[0], "state": r[1], "why": r[2]}))
+            .map(|s| serde_json::json!({ "stage": s.stage, "state": s.state, "why": s.why }))
             .collect();
-        return output::json(&doc);
+        return output::json(&rows);
     }
+    let rows: Vec<Vec<String>> = stages
+        .iter()
+        .map(|s| vec![s.stage.clone(), s.state.as_str().into(), s.why.clone()])
+        .collect();
     output::table(&["STAGE", "STATE", "WHY"], &rows)
 }
 
 pub(super) fn events(global: &GlobalArgs, args: EventsArgs) -> Result<(), CliError> {
-    let ctx = Context::resolve(global)?;
-    let memory = ctx.open()?;
-    let ns = Namespace::new(EVENTS_NAMESPACE)?;
-    let prefix = args
-        .workflow
-        .as_deref()
-        .map(|w| format!("{w}/"))
-        .unwrap_or_default();
-    let mut found = Vec::new();
-    for meta in memory.list(Some(&ns), &prefix)? {
-        let Some(entry) = memory.get(&ns, &Key::new(meta.key.clone())?)? else {
-            continue;
-        };
-        let event = entry.json();
-        if args
-            .agent
-            .as_deref()
-            .is_some_and(|a| event["agent_id"] != a)
-        {
-            continue;
-        }
-        if args
-            .key
-            .as_deref()
-            .is_some_and(|k| event["attributes"]["key"] != k)
-        {
-            continue;
-        }
-        found.push(event);
-    }
-    found.sort_by(|a, b| a["at"].as_str().cmp(&b["at"].as_str()));
+    let ctx = super::service(global)?;
+    let found = ctx.events(&EventFilter {
+        workflow: args.workflow,
+        agent: args.agent,
+        key: args.key,
+        name_prefix: None,
+    })?;
     if args.json {
         return output::json(&found);
     }
@@ -270,10 +169,10 @@ pub(super) fn events(global: &GlobalArgs, args: EventsArgs) -> Result<(), CliErr
         .iter()
         .map(|e| {
             vec![
-                e["at"].as_str().unwrap_or_default().into(),
-                e["name"].as_str().unwrap_or_default().into(),
-                e["agent_id"].as_str().unwrap_or_default().into(),
-                e["attributes"].to_string(),
+                e.at.to_string(),
+                e.name.clone(),
+                e.agent_id.clone(),
+                e.attributes.to_string(),
             ]
         })
         .collect();

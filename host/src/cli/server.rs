@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 use anyhow::anyhow;
 use clap::{Args, Subcommand};
 
-use super::{CliError, Context, Exit, output};
+use super::{CliError, Exit, output};
 use crate::server::{self, Outcome, ServeOptions, ServerStatus};
+use crate::service::Service;
 
 #[derive(Debug, Subcommand)]
 pub(super) enum ServerCommand {
@@ -43,7 +44,7 @@ pub(super) struct JsonArg {
     json: bool,
 }
 
-pub(super) fn run(ctx: &Context, cmd: ServerCommand) -> Result<(), CliError> {
+pub(super) fn run(ctx: &Service, cmd: ServerCommand) -> Result<(), CliError> {
     match cmd {
         ServerCommand::Start(args) => start(ctx, args),
         ServerCommand::Stop(args) => stop(ctx, args),
@@ -52,8 +53,8 @@ pub(super) fn run(ctx: &Context, cmd: ServerCommand) -> Result<(), CliError> {
     }
 }
 
-fn start(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
-    let path = &ctx.store_path;
+fn start(ctx: &Service, args: RunArgs) -> Result<(), CliError> {
+    let path = ctx.store_path();
     let running = match server::connect(path)? {
         Some(remote) => Some(remote.status()?),
         None => {
@@ -85,20 +86,20 @@ fn start(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
 }
 
 /// Waits (up to the lock timeout) for a server just started to answer.
-fn wait_for_server(ctx: &Context) -> Result<ServerStatus, CliError> {
+fn wait_for_server(ctx: &Service) -> Result<ServerStatus, CliError> {
     let started = Instant::now();
     loop {
-        if let Some(remote) = server::connect(&ctx.store_path)? {
+        if let Some(remote) = server::connect(ctx.store_path())? {
             return Ok(remote.status()?);
         }
-        if started.elapsed() >= ctx.options.lock_timeout {
-            let log = ctx.store_path.join(server::LOG_FILE);
+        if started.elapsed() >= ctx.store_options().lock_timeout {
+            let log = ctx.store_path().join(server::LOG_FILE);
             return Err(CliError::new(
                 Exit::Store,
                 anyhow!(
                     "the memory server for {:?} did not answer within {}",
-                    ctx.store_path,
-                    humantime::format_duration(ctx.options.lock_timeout)
+                    ctx.store_path(),
+                    humantime::format_duration(ctx.store_options().lock_timeout)
                 ),
             )
             .hint(format!("its log is {}", log.display())));
@@ -107,14 +108,14 @@ fn wait_for_server(ctx: &Context) -> Result<ServerStatus, CliError> {
     }
 }
 
-fn stop(ctx: &Context, args: JsonArg) -> Result<(), CliError> {
-    let Some(remote) = server::connect(&ctx.store_path)? else {
+fn stop(ctx: &Service, args: JsonArg) -> Result<(), CliError> {
+    let Some(remote) = server::connect(ctx.store_path())? else {
         if args.json {
             return output::json(&serde_json::json!({ "stopped": null }));
         }
         eprintln!(
             "no memory server is running for {}",
-            ctx.store_path.display()
+            ctx.store_path().display()
         );
         return Ok(());
     };
@@ -122,9 +123,9 @@ fn stop(ctx: &Context, args: JsonArg) -> Result<(), CliError> {
     remote.stop()?;
     drop(remote);
     // Stopped when its socket is gone: it removes it after releasing the store.
-    let socket = server::socket_path(&ctx.store_path);
+    let socket = server::socket_path(ctx.store_path());
     let started = Instant::now();
-    while socket.exists() && started.elapsed() < ctx.options.lock_timeout {
+    while socket.exists() && started.elapsed() < ctx.store_options().lock_timeout {
         std::thread::sleep(Duration::from_millis(5));
     }
     if socket.exists() {
@@ -133,7 +134,7 @@ fn stop(ctx: &Context, args: JsonArg) -> Result<(), CliError> {
             anyhow!(
                 "the memory server (pid {}) did not stop within {}",
                 status.pid,
-                humantime::format_duration(ctx.options.lock_timeout)
+                humantime::format_duration(ctx.store_options().lock_timeout)
             ),
         ));
     }
@@ -143,21 +144,21 @@ fn stop(ctx: &Context, args: JsonArg) -> Result<(), CliError> {
     eprintln!(
         "stopped the memory server (pid {}) of {}",
         status.pid,
-        ctx.store_path.display()
+        ctx.store_path().display()
     );
     Ok(())
 }
 
-fn status(ctx: &Context, args: JsonArg) -> Result<(), CliError> {
-    let Some(remote) = server::connect(&ctx.store_path)? else {
+fn status(ctx: &Service, args: JsonArg) -> Result<(), CliError> {
+    let Some(remote) = server::connect(ctx.store_path())? else {
         if args.json {
-            output::json(&serde_json::json!({ "running": false, "store": ctx.store_path }))?;
+            output::json(&serde_json::json!({ "running": false, "store": ctx.store_path() }))?;
         }
         return Err(CliError::new(
             Exit::NotFound,
             anyhow!(
                 "no memory server is running for {}",
-                ctx.store_path.display()
+                ctx.store_path().display()
             ),
         ));
     };
@@ -188,10 +189,10 @@ fn status(ctx: &Context, args: JsonArg) -> Result<(), CliError> {
     )
 }
 
-fn foreground(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
+fn foreground(ctx: &Service, args: RunArgs) -> Result<(), CliError> {
     let outcome = server::serve(
-        &ctx.store_path,
-        ctx.options.clone(),
+        ctx.store_path(),
+        ctx.store_options().clone(),
         ServeOptions { idle: args.idle },
     )?;
     match outcome {
@@ -199,8 +200,8 @@ fn foreground(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
             Exit::Store,
             anyhow!(
                 "another process held {:?} for {}; not serving",
-                ctx.store_path,
-                humantime::format_duration(ctx.options.lock_timeout)
+                ctx.store_path(),
+                humantime::format_duration(ctx.store_options().lock_timeout)
             ),
         )
         .hint("`baton memory server status` shows a server already running")),

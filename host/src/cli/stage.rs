@@ -6,8 +6,9 @@ use std::time::Duration;
 use anyhow::anyhow;
 use clap::{Args, Subcommand};
 
-use super::{CliError, Context, Exit, GlobalArgs, output};
-use crate::runtime::{ComponentCache, Grants, Invocation, Limits, Runtime};
+use super::{CliError, Exit, GlobalArgs, output};
+use crate::runtime::{Grants, Invocation, Limits, parse_size};
+use crate::service::Service;
 
 #[derive(Debug, Subcommand)]
 pub(super) enum StageCommand {
@@ -60,48 +61,14 @@ pub(super) struct NewArgs {
     path: Option<PathBuf>,
 }
 
-/// Parses a size: `64MiB`, `512KiB`, `1GiB`, `100MB` or a plain number of bytes.
-pub fn parse_size(text: &str) -> Result<usize, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let n: usize = digits
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size such as `64MiB`"))?;
-    let scale = match unit.trim() {
-        "" | "B" => 1,
-        "KiB" | "K" => 1 << 10,
-        "MiB" | "M" => 1 << 20,
-        "GiB" | "G" => 1 << 30,
-        "KB" => 1_000,
-        "MB" => 1_000_000,
-        "GB" => 1_000_000_000,
-        other => {
-            return Err(format!(
-                "unknown size unit {other:?} (use B, KiB, MiB or GiB)"
-            ));
-        }
-    };
-    n.checked_mul(scale)
-        .ok_or_else(|| format!("{text:?} is too large"))
-}
-
 pub(super) fn run(global: &GlobalArgs, cmd: StageCommand) -> Result<(), CliError> {
     match cmd {
-        StageCommand::Run(args) => run_stage(&Context::resolve(global)?, args),
+        StageCommand::Run(args) => run_stage(&super::service(global)?, args),
         StageCommand::New(args) => scaffold(args),
     }
 }
 
-/// The runtime with the compile cache beside the store.
-pub(super) fn runtime(ctx: &Context) -> Result<Runtime, CliError> {
-    let dir = ctx.cache_dir();
-    Runtime::new(ComponentCache::new(dir)).map_err(|e| CliError::new(Exit::Failure, e))
-}
-
-fn run_stage(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
+fn run_stage(ctx: &Service, args: RunArgs) -> Result<(), CliError> {
     let config_text = match args.config.strip_prefix('@') {
         Some(path) => std::fs::read_to_string(path).map_err(|e| {
             CliError::new(
@@ -129,12 +96,12 @@ fn run_stage(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
         output_bytes: args.max_output,
     };
 
-    let runtime = runtime(ctx)?;
+    let runtime = ctx.runtime()?;
     let (plugin, outcome) = runtime
         .load(&args.component)
         .map_err(|e| CliError::new(Exit::BadInput, e))?;
     tracing::debug!(?outcome, component = %args.component.display(), "component loaded");
-    let memory: std::sync::Arc<dyn crate::memory::Store> = ctx.open()?;
+    let memory = ctx.store()?;
     let output = runtime
         .run(&plugin, &invocation, memory)
         .map_err(|failure| {
@@ -236,20 +203,6 @@ fn relative(from: &Path, to: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_parse_with_units() {
-        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
-        assert_eq!(parse_size("512KiB"), Ok(512 << 10));
-        assert_eq!(parse_size("100"), Ok(100));
-        assert_eq!(parse_size("1GB"), Ok(1_000_000_000));
-        assert!(parse_size("lots").unwrap_err().contains("not a size"));
-        assert!(
-            parse_size("3 parsecs")
-                .unwrap_err()
-                .contains("unknown size unit")
-        );
-    }
 
     #[test]
     fn relative_paths_climb_and_descend() {

@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use crate::memory::{Key, Namespace, Store};
 use crate::pipeline::Stage;
+use crate::records::Provenance;
 
 /// A stage's state relative to its inputs, component and config.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -30,34 +31,26 @@ pub fn freshness(
     let Some(entry) = memory.get(&ns, &key)? else {
         return Ok(Freshness::Missing);
     };
-    let Some(provenance) = entry
-        .meta
-        .provenance
-        .as_ref()
-        .filter(|p| p.get("component_sha256").is_some())
-    else {
+    let Some(run) = Provenance::of(&entry.meta).and_then(|p| p.run) else {
         return Ok(Freshness::Stale(
             "the stored output was not written by this stage's run".into(),
         ));
     };
-    if provenance["component_sha256"] != component_sha256 {
+    if run.component_sha256 != component_sha256 {
         return Ok(Freshness::Stale("the component changed".into()));
     }
-    if provenance["config"] != stage.config {
+    if run.config != stage.config {
         return Ok(Freshness::Stale("the config changed".into()));
     }
-    let Some(reads) = provenance["inputs"].as_array() else {
-        return Ok(Freshness::Stale("the provenance lists no inputs".into()));
-    };
-    for read in reads {
-        let (Some(rns), Some(rkey)) = (read["namespace"].as_str(), read["key"].as_str()) else {
-            continue;
-        };
+    for read in &run.inputs {
         let current = memory
-            .get(&Namespace::new(rns)?, &Key::new(rkey)?)?
+            .get(
+                &Namespace::new(read.namespace.as_str())?,
+                &Key::new(read.key.as_str())?,
+            )?
             .map(|e| e.meta.revision);
-        if read["revision"].as_u64() != current {
-            return Ok(Freshness::Stale(format!("input `{rkey}` changed")));
+        if read.revision != current {
+            return Ok(Freshness::Stale(format!("input `{}` changed", read.key)));
         }
     }
     Ok(Freshness::Fresh)

@@ -18,17 +18,14 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+pub use crate::records::{EVENTS_NAMESPACE, QUARANTINE_NAMESPACE};
 pub use freshness::{Freshness, freshness};
 
 use crate::gates::StageGates;
-use crate::memory::{Key, Namespace, Op, Store, Timestamp, Writer};
+use crate::memory::{Key, MemoryError, Namespace, Op, Store, Writer};
 use crate::pipeline::{Pipeline, Stage};
+use crate::records::{Event, Provenance, Quarantined, StageRun};
 use crate::runtime::{Invocation, Plugin, Runtime};
-
-/// Where events are recorded, one entry per event, keyed `<workflow>/<seq>`.
-pub const EVENTS_NAMESPACE: &str = "baton.events";
-/// Where outputs that failed their gates are kept, keyed by stage name.
-pub const QUARANTINE_NAMESPACE: &str = "baton.quarantine";
 
 /// How a stage ended in a run.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -211,7 +208,11 @@ fn seed_inputs(pipeline: &Pipeline, memory: &dyn Store) -> anyhow::Result<usize>
             .get(&ns, &key)?
             .is_some_and(|e| e.value == serde_json::to_vec(&value).unwrap_or_default());
         if !unchanged {
-            ops.push(Op::put(&ns, &key, value).provenance(json!({ "input": input.file })));
+            let provenance = Provenance {
+                input_file: Some(input.file.clone()),
+                ..Default::default()
+            };
+            ops.push(Op::put(&ns, &key, value).provenance(provenance.to_value()));
         }
     }
     let n = ops.len();
@@ -221,17 +222,22 @@ fn seed_inputs(pipeline: &Pipeline, memory: &dyn Store) -> anyhow::Result<usize>
     Ok(n)
 }
 
-fn event(
+/// The ops recording a run's events, in order.
+fn event_ops(
     workflow: &str,
-    seq: usize,
-    name: String,
     agent_id: &str,
-    attributes: Value,
-) -> anyhow::Result<Op> {
-    let ns = Namespace::new(EVENTS_NAMESPACE)?;
-    let key = Key::new(format!("{workflow}/{agent_id}/{seq:04}"))?;
-    let doc = json!({ "name": name, "workflow_id": workflow, "agent_id": agent_id, "at": Timestamp::now(), "attributes": attributes });
-    Ok(Op::put(&ns, &key, doc))
+    agent_name: &str,
+    events: Vec<(String, Value)>,
+) -> anyhow::Result<Vec<Op>> {
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(seq, (name, attributes))| {
+            let mut event = Event::new(name, workflow, agent_id, attributes);
+            event.agent_name = Some(agent_name.to_owned());
+            Ok(event.op(&format!("{seq:04}"))?)
+        })
+        .collect()
 }
 
 /// Components loaded in this run, by path: stages sharing a component load it once.
@@ -295,6 +301,8 @@ fn run_stage(
         {
             return Ok(summary(Outcome::Fresh, None, None));
         }
+        // The revision the output's key is at before the run: the commit requires it.
+        let key_revision = memory.get(&ns, &key)?.map_or(0, |e| e.meta.revision);
         let mut invocation = Invocation::new(&stage.name, &pipeline.namespace);
         invocation.agent_name = stage.agent_name.clone();
         invocation.agent_id = format!("{}-{}", stage.agent_name, uuid::Uuid::new_v4().simple());
@@ -316,12 +324,10 @@ fn run_stage(
                     format!("agent.{}.failed", stage.agent_name),
                     json!({ "error": failure.to_string(), "kind": failure.kind.code() }),
                 ));
-                let ops = events
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, (n, a))| event(workflow_id, i, n, &agent, a))
-                    .collect::<anyhow::Result<Vec<_>>>()?;
-                memory.commit(&writer, ops)?;
+                memory.commit(
+                    &writer,
+                    event_ops(workflow_id, &agent, &stage.agent_name, events)?,
+                )?;
                 return Ok(summary(
                     Outcome::Failed(failure.to_string()),
                     None,
@@ -343,47 +349,79 @@ fn run_stage(
         };
         let report = gates.check(&output.output, &inputs);
         let gate_counts = Some((report.gates_passed, report.gates.len()));
-        let provenance = json!({
-            "stage": stage.name,
-            "agent_id": agent,
-            "workflow_id": workflow_id,
-            "component_sha256": plugin.sha256,
-            "config": stage.config,
-            "inputs": output.reads,
-            "gate_report": report,
-        });
-        let mut ops = Vec::new();
-        let outcome_event;
-        if report.passed {
-            outcome_event = (
-                format!("agent.{}.completed", stage.agent_name),
-                json!({ "key": stage.writes, "gates_passed": report.gates_passed }),
-            );
-            ops.push(Op::put(&ns, &key, output.output).provenance(provenance));
-        } else {
-            outcome_event = (
-                format!("agent.{}.failed", stage.agent_name),
-                json!({ "error": "gates failed", "gate_report": report }),
-            );
-            let qns = Namespace::new(QUARANTINE_NAMESPACE)?;
-            let qkey = Key::new(stage.name.clone())?;
-            ops.push(Op::put(
-                &qns,
-                &qkey,
-                json!({ "output": output.output, "gate_report": report, "provenance": provenance }),
-            ));
-        }
-        events.push(outcome_event);
-        for (i, (name, attributes)) in events.into_iter().enumerate() {
-            ops.push(event(workflow_id, i, name, &agent, attributes)?);
-        }
-        let metas = memory.commit(&writer, ops)?;
-        let outcome = if report.passed {
-            Outcome::Passed(metas[0].revision)
-        } else {
-            let failed = report.failed();
-            Outcome::GateFailed(format!("failed gates: {}", failed.join(", ")))
+        let provenance = Provenance {
+            run: Some(StageRun {
+                stage: stage.name.clone(),
+                agent_id: agent.clone(),
+                workflow_id: workflow_id.to_owned(),
+                component_sha256: plugin.sha256.clone(),
+                config: stage.config.clone(),
+                inputs: output.reads,
+            }),
+            gate_report: Some(report.clone()),
+            ..Default::default()
         };
+        let quarantine = |reason: Option<String>, output: Value, provenance: Provenance| {
+            let record = Quarantined {
+                output,
+                reason,
+                gate_report: report.clone(),
+                provenance,
+            };
+            anyhow::Ok(Op::put(
+                &Namespace::new(QUARANTINE_NAMESPACE)?,
+                &Key::new(stage.name.clone())?,
+                serde_json::to_value(record)?,
+            ))
+        };
+        let completed = (
+            format!("agent.{}.completed", stage.agent_name),
+            json!({ "key": stage.writes, "gates_passed": report.gates_passed }),
+        );
+        if report.passed {
+            // Compare-and-swap against the revision the key had when the stage started:
+            // a document stored there meanwhile (an agent, another run) is never lost.
+            let mut ops = vec![
+                Op::put(&ns, &key, output.output.clone())
+                    .provenance(provenance.to_value())
+                    .if_revision(key_revision),
+            ];
+            let mut all = events.clone();
+            all.push(completed);
+            ops.extend(event_ops(workflow_id, &agent, &stage.agent_name, all)?);
+            match memory.commit(&writer, ops) {
+                Ok(metas) => {
+                    return Ok(summary(
+                        Outcome::Passed(metas[0].revision),
+                        gate_counts,
+                        Some(agent),
+                    ));
+                }
+                Err(MemoryError::Conflict { actual, .. }) => {
+                    let why = format!(
+                        "key `{}` in namespace `{}` was written during the run (revision {key_revision} when the stage started, {actual} now); the output was not stored and is in quarantine",
+                        stage.writes, stage.writes_namespace
+                    );
+                    events.push((
+                        format!("agent.{}.failed", stage.agent_name),
+                        json!({ "error": why, "kind": "conflict" }),
+                    ));
+                    let mut ops = vec![quarantine(Some(why.clone()), output.output, provenance)?];
+                    ops.extend(event_ops(workflow_id, &agent, &stage.agent_name, events)?);
+                    memory.commit(&writer, ops)?;
+                    return Ok(summary(Outcome::Failed(why), gate_counts, Some(agent)));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        events.push((
+            format!("agent.{}.failed", stage.agent_name),
+            json!({ "error": "gates failed", "gate_report": report }),
+        ));
+        let mut ops = vec![quarantine(None, output.output, provenance)?];
+        ops.extend(event_ops(workflow_id, &agent, &stage.agent_name, events)?);
+        memory.commit(&writer, ops)?;
+        let outcome = Outcome::GateFailed(format!("failed gates: {}", report.failed().join(", ")));
         Ok(summary(outcome, gate_counts, Some(agent)))
     })();
     result.unwrap_or_else(|e| summary(Outcome::Failed(format!("{e:#}")), None, None))

@@ -2,13 +2,13 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::pipeline::Severity;
 
 /// One problem a gate found.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     /// The JSON pointer of the offending part of the document.
     pub pointer: String,
@@ -21,7 +21,7 @@ pub struct Finding {
 }
 
 /// One gate's verdict.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GateResult {
     /// The gate's name.
     pub name: String,
@@ -36,7 +36,7 @@ pub struct GateResult {
 }
 
 /// Every gate's verdict on one document.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GateReport {
     /// The stage whose gates these are.
     pub stage: String,

@@ -22,6 +22,15 @@ pub struct Namespace(String);
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Key(String);
 
+/// A name quoted in an error: its first 64 characters, and how long it was if longer,
+/// so that a hostile name is never echoed whole.
+fn abbreviate(name: &str) -> String {
+    match name.char_indices().nth(64) {
+        Some((cut, _)) => format!("{}… ({} bytes)", &name[..cut], name.len()),
+        None => name.to_owned(),
+    }
+}
+
 fn check(kind: &'static str, name: &str, max: usize) -> Result<(), String> {
     if name.is_empty() {
         return Err(format!("{kind} is empty"));
@@ -54,7 +63,7 @@ impl Namespace {
         match check("namespace", &name, MAX_NAMESPACE_LEN) {
             Ok(()) => Ok(Self(name)),
             Err(reason) => Err(MemoryError::InvalidNamespace {
-                namespace: name,
+                namespace: abbreviate(&name),
                 reason,
             }),
         }
@@ -78,7 +87,10 @@ impl Key {
         let name = name.into();
         match check("key", &name, MAX_KEY_LEN) {
             Ok(()) => Ok(Self(name)),
-            Err(reason) => Err(MemoryError::InvalidKey { key: name, reason }),
+            Err(reason) => Err(MemoryError::InvalidKey {
+                key: abbreviate(&name),
+                reason,
+            }),
         }
     }
 

@@ -519,7 +519,7 @@ fn limits(c: &mut Checker<'_>, spec: &LimitsSpec, base: Limits) -> Limits {
     }
     let mut size = |field: &Option<Spanned<String>>, what: &str, slot: &mut usize| {
         if let Some(s) = field {
-            match crate::cli::parse_size(s.get_ref()) {
+            match crate::runtime::parse_size(s.get_ref()) {
                 Ok(n) if n > 0 => *slot = n,
                 _ => c.at(
                     s.span(),

@@ -38,7 +38,7 @@ pub use cache::{ComponentCache, LoadOutcome};
 pub use failure::{FailureKind, StageFailure};
 pub use gate::{GateInput, GatePlugin};
 pub use grants::{Grant, Grants};
-pub use limits::Limits;
+pub use limits::{Limits, parse_size};
 
 use crate::memory::{Store as MemoryStore, sha256_hex};
 use host::HostState;
@@ -199,7 +199,7 @@ pub struct EmittedEvent {
 }
 
 /// A read the stage made: the provenance of its output.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Read {
     /// The namespace.
     pub namespace: String,

@@ -1,0 +1,572 @@
+//! The tool table: each tool's name, description, argument schema and the call into
+//! the service that answers it. Results and failures become tool results here, in one
+//! place ([`respond`]).
+
+use std::time::Duration;
+
+use rmcp::model::{CallToolResult, ContentBlock, JsonObject, Tool};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+
+use super::args;
+use crate::memory::{EntryMeta, Key, Namespace, Writer};
+use crate::records::Event;
+use crate::service::{
+    AgentEvent, Error, ErrorKind, EventFilter, Result, Service, Stored, Write, load_pipeline,
+};
+
+/// The largest value (or draft document) a tool accepts, as compact JSON.
+pub const MAX_VALUE_BYTES: usize = 16 << 20;
+
+/// One tool.
+pub struct ToolDef {
+    name: &'static str,
+    description: &'static str,
+    schema: fn() -> Value,
+    /// Answers a call with these arguments.
+    pub call: fn(&Service, JsonObject) -> CallToolResult,
+}
+
+macro_rules! tool {
+    ($name:literal, $args:ty, $description:literal, $handler:expr) => {
+        ToolDef {
+            name: $name,
+            description: $description,
+            schema: || {
+                serde_json::to_value(schemars::schema_for!($args)).expect("a schema serialises")
+            },
+            call: |service, arguments| {
+                respond(parse::<$args>(arguments).and_then(|a| $handler(service, a)))
+            },
+        }
+    };
+}
+
+static TOOLS: &[ToolDef] = &[
+    tool!(
+        "memory_store",
+        args::MemoryStore,
+        "Store a value at a key in baton's memory (a new revision). A key a pipeline stage writes is gated: the document must pass that stage's quality gates, and a refusal lists every finding (gate, JSON pointer, expected, found). Upsert by default; `upsert: false` stores only a new key.",
+        memory_store
+    ),
+    tool!(
+        "memory_retrieve",
+        args::MemoryKey,
+        "Read the value at a key, with its revision and writer. A key absent from the namespace asked for but present in another says where it is.",
+        memory_retrieve
+    ),
+    tool!(
+        "memory_search",
+        args::MemorySearch,
+        "Find live entries whose key or value contains a text, ignoring case.",
+        memory_search
+    ),
+    tool!(
+        "memory_list",
+        args::MemoryList,
+        "List live keys, in one namespace or every users' namespace, with paging.",
+        memory_list
+    ),
+    tool!(
+        "memory_delete",
+        args::MemoryKey,
+        "Delete a key: a tombstone revision; its history is kept.",
+        memory_delete
+    ),
+    tool!(
+        "memory_history",
+        args::MemoryKey,
+        "The retained revisions of a key, oldest first, with when, who, size and provenance.",
+        memory_history
+    ),
+    tool!(
+        "memory_rollback",
+        args::MemoryRollback,
+        "Write an earlier revision's value again as a new revision, through the key's gates.",
+        memory_rollback
+    ),
+    tool!(
+        "start_agent",
+        args::Request<args::StartAgent>,
+        "Start an agent instance: records `agent.<agent_name>.started`. Each agent_id starts once.",
+        |s: &Service, a: args::Request<args::StartAgent>| {
+            let r = a.request;
+            to_json(s.start_agent(
+                &r.agent_name,
+                &r.agent_id,
+                r.workflow_id.as_deref(),
+                r.parent_agent_id.as_deref(),
+            )?)
+        }
+    ),
+    tool!(
+        "emit_agent_event",
+        args::Request<args::AgentEvent>,
+        "Record an event of a started, running agent as `agent.<agent_name>.<event_name>`.",
+        |s: &Service, a: args::Request<args::AgentEvent>| {
+            let r = a.request;
+            to_json(s.emit_agent_event(&AgentEvent {
+                agent_id: r.agent_id,
+                agent_name: r.agent_name,
+                event_name: r.event_name,
+                workflow_id: r.workflow_id,
+                parent_agent_id: r.parent_agent_id,
+                attributes: r.attributes,
+            })?)
+        }
+    ),
+    tool!(
+        "complete_agent",
+        args::Request<args::CompleteAgent>,
+        "End an agent: `agent.<agent_name>.completed`, or `failed` when success is false. An agent ends once.",
+        |s: &Service, a: args::Request<args::CompleteAgent>| {
+            let r = a.request;
+            let event = AgentEvent {
+                agent_id: r.agent_id,
+                agent_name: r.agent_name,
+                workflow_id: r.workflow_id,
+                parent_agent_id: r.parent_agent_id,
+                ..Default::default()
+            };
+            to_json(s.complete_agent(&event, r.success, r.message.as_deref())?)
+        }
+    ),
+    tool!(
+        "start_workflow",
+        args::Request<args::StartWorkflow>,
+        "Start a workflow: records `workflow.started` with the prompt.",
+        |s: &Service, a: args::Request<args::StartWorkflow>| {
+            let r = a.request;
+            let attributes = object(json!({ "started_at": now(), "user_prompt": r.user_prompt }));
+            to_json(s.emit_workflow_event(&r.workflow_id, "started", attributes)?)
+        }
+    ),
+    tool!(
+        "emit_workflow_event",
+        args::Request<args::WorkflowEvent>,
+        "Record `workflow.<event_name>` for a workflow.",
+        |s: &Service, a: args::Request<args::WorkflowEvent>| {
+            let r = a.request;
+            let mut attributes = r.attributes;
+            if let Some(p) = r.user_prompt {
+                attributes.insert("user_prompt".into(), p.into());
+            }
+            to_json(s.emit_workflow_event(&r.workflow_id, &r.event_name, attributes)?)
+        }
+    ),
+    tool!(
+        "complete_workflow",
+        args::Request<args::CompleteWorkflow>,
+        "End a workflow: `workflow.completed`, or `failed` when success is false.",
+        |s: &Service, a: args::Request<args::CompleteWorkflow>| {
+            let r = a.request;
+            let mut attributes = object(json!({ "success": r.success, "completed_at": now() }));
+            if let Some(m) = r.message {
+                attributes.insert("message".into(), m.into());
+            }
+            let name = if r.success { "completed" } else { "failed" };
+            to_json(s.emit_workflow_event(&r.workflow_id, name, attributes)?)
+        }
+    ),
+    tool!(
+        "emit_system_event",
+        args::Request<args::SystemEvent>,
+        "Record `system.<event_name>`.",
+        |s: &Service, a: args::Request<args::SystemEvent>| {
+            let r = a.request;
+            to_json(s.emit_system_event(&r.event_name, r.session_id.as_deref(), r.attributes)?)
+        }
+    ),
+    tool!(
+        "get_events",
+        args::Request<args::GetEvents>,
+        "Read recorded events, oldest first, with paging and filters, in eventuali's shape.",
+        get_events
+    ),
+    tool!(
+        "gate_check",
+        args::GateCheck,
+        "Check a draft document against a stage's quality gates without storing it: the report lists every gate, pass or fail, with findings.",
+        gate_check
+    ),
+    tool!(
+        "pipeline_status",
+        args::PipelineStatus,
+        "Each stage of the pipeline: fresh, stale (and why), missing, failed, external or awaiting, which stages it waits on, and whether it is ready to run.",
+        |s: &Service, _a: args::PipelineStatus| {
+            let pipeline = pipeline(s)?;
+            to_json(json!({ "pipeline": pipeline.name, "stages": s.status(&pipeline)? }))
+        }
+    ),
+    tool!(
+        "events_query",
+        args::EventsQuery,
+        "Events by workflow, agent or key, as `baton events` lists them.",
+        |s: &Service, a: args::EventsQuery| {
+            let mut events = s.events(&EventFilter {
+                workflow: a.workflow_id,
+                agent: a.agent_id,
+                key: a.key,
+                name_prefix: None,
+            })?;
+            let limit = a.limit.unwrap_or(200) as usize;
+            let total = events.len();
+            events.drain(..total.saturating_sub(limit));
+            to_json(json!({ "events": events, "total": total }))
+        }
+    ),
+];
+
+/// Every tool, as MCP lists them.
+pub fn list() -> Vec<Tool> {
+    TOOLS
+        .iter()
+        .map(|t| {
+            let Value::Object(schema) = (t.schema)() else {
+                unreachable!("a struct's schema is an object")
+            };
+            Tool::new(t.name, t.description, schema)
+        })
+        .collect()
+}
+
+/// The tool named `name`.
+pub fn find(name: &str) -> Option<&'static ToolDef> {
+    TOOLS.iter().find(|t| t.name == name)
+}
+
+/// The tools' names.
+pub fn names() -> Vec<&'static str> {
+    TOOLS.iter().map(|t| t.name).collect()
+}
+
+/// `text` cut to a length fit for an error message.
+pub fn short(text: &str) -> String {
+    match text.char_indices().nth(60) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_owned(),
+    }
+}
+
+/// The arguments as `T`, or an error naming the field that does not fit.
+fn parse<T: DeserializeOwned>(arguments: JsonObject) -> Result<T> {
+    serde_path_to_error::deserialize(Value::Object(arguments)).map_err(|e| {
+        let path = e.path().to_string();
+        let at = if path == "." {
+            "the arguments".to_owned()
+        } else {
+            format!("argument `{path}`")
+        };
+        Error::bad_input(format!("{at}: {}", short(&e.into_inner().to_string())))
+    })
+}
+
+/// A service result as a tool result: the value as structured content and text, or
+/// the failure as a tool error the model can act on.
+fn respond(result: Result<Value>) -> CallToolResult {
+    match result {
+        Ok(value) => CallToolResult::structured(value),
+        Err(e) => {
+            let mut body = json!({
+                "success": false,
+                "error": e.message(),
+                "kind": e.kind().code(),
+            });
+            if !e.hints().is_empty() {
+                body["hints"] = json!(e.hints());
+            }
+            let mut text = format!("error ({}): {}", e.kind().code(), e.message());
+            for hint in e.hints() {
+                text.push_str(&format!("\nhint: {hint}"));
+            }
+            if let Some(report) = e.report() {
+                body["gate_report"] = json!(report);
+                text = format!("{report}\n{text}");
+            }
+            let mut result = CallToolResult::error(vec![ContentBlock::text(text)]);
+            result.structured_content = Some(body);
+            result
+        }
+    }
+}
+
+fn to_json(value: impl serde::Serialize) -> Result<Value> {
+    serde_json::to_value(value).map_err(|e| Error::new(ErrorKind::Failure, e))
+}
+
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+fn now() -> crate::memory::Timestamp {
+    crate::memory::Timestamp::now()
+}
+
+fn writer(agent_id: Option<&str>) -> Writer {
+    agent_id.map_or_else(|| Writer("mcp".into()), Writer::agent)
+}
+
+/// A value's size as stored, refused past [`MAX_VALUE_BYTES`].
+fn check_size(what: &str, value: &Value) -> Result<()> {
+    let bytes = serde_json::to_vec(value)
+        .map_err(|e| Error::new(ErrorKind::Failure, e))?
+        .len();
+    if bytes > MAX_VALUE_BYTES {
+        return Err(Error::bad_input(format!(
+            "{what} is {:.1} MiB; a tool takes at most {} MiB",
+            bytes as f64 / (1 << 20) as f64,
+            MAX_VALUE_BYTES >> 20
+        ))
+        .hint("store large documents with `baton memory store --file`"));
+    }
+    Ok(())
+}
+
+fn stored(ns: &Namespace, stored: Stored) -> Result<Value> {
+    let meta = &stored.meta;
+    Ok(json!({
+        "success": true,
+        "key": meta.key,
+        "namespace": ns.as_str(),
+        "stored": true,
+        "storedAt": meta.written_at,
+        "revision": meta.revision,
+        "size": meta.size,
+        "sha256": meta.sha256,
+        "gates": stored.report.as_ref().map(|r| json!({
+            "passed": r.passed,
+            "gates_passed": r.gates_passed,
+            "total": r.gates.len(),
+            "warnings": r.warnings,
+        })),
+        "gates_overridden": stored.overridden,
+    }))
+}
+
+fn memory_store(s: &Service, a: args::MemoryStore) -> Result<Value> {
+    let ns = s.namespace(a.namespace.as_deref())?;
+    let key = Key::new(a.key)?;
+    // As from the command line: text that is JSON is stored as that JSON.
+    let value = match a.value {
+        Value::String(text) => serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        other => other,
+    };
+    check_size("the value", &value)?;
+    let ttl = match a.ttl {
+        None => None,
+        Some(secs) if secs.is_finite() && secs > 0.0 && secs < 1e12 => {
+            Some(Duration::from_secs_f64(secs))
+        }
+        Some(secs) => {
+            return Err(Error::bad_input(format!(
+                "argument `ttl`: {secs} is not a number of seconds above zero"
+            )));
+        }
+    };
+    let if_revision = a.if_revision.or((a.upsert == Some(false)).then_some(0));
+    let write = Write {
+        ttl,
+        if_revision,
+        override_gates: a.override_gates,
+        tags: a.tags,
+        ..Write::new(ns.clone(), key, value, writer(a.agent_id.as_deref()))
+    };
+    stored(&ns, s.store_value(write)?)
+}
+
+fn memory_retrieve(s: &Service, a: args::MemoryKey) -> Result<Value> {
+    let ns = s.namespace(a.namespace.as_deref())?;
+    let key = Key::new(a.key)?;
+    match s.retrieve(&ns, &key, a.revision) {
+        Ok(entry) => Ok(json!({
+            "key": key.as_str(),
+            "namespace": ns.as_str(),
+            "value": entry.json(),
+            "found": true,
+            "revision": entry.meta.revision,
+            "storedAt": entry.meta.written_at,
+            "updatedAt": entry.meta.written_at,
+            "writer": entry.meta.writer,
+            "size": entry.meta.size,
+        })),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(json!({
+            "key": key.as_str(),
+            "namespace": ns.as_str(),
+            "value": null,
+            "found": false,
+            "message": e.message(),
+            "hints": e.hints(),
+        })),
+        Err(e) => Err(e),
+    }
+}
+
+fn memory_search(s: &Service, a: args::MemorySearch) -> Result<Value> {
+    let ns = a.namespace.map(Namespace::new).transpose()?;
+    let found = s.search(ns.as_ref(), &a.query, a.limit.unwrap_or(10) as usize)?;
+    let results: Vec<Value> = found
+        .iter()
+        .map(|e| {
+            json!({
+                "key": e.meta.key,
+                "namespace": e.meta.namespace,
+                "value": e.json(),
+                "similarity": 1.0,
+                "revision": e.meta.revision,
+            })
+        })
+        .collect();
+    Ok(
+        json!({ "query": a.query, "threshold": a.threshold, "total": results.len(), "results": results }),
+    )
+}
+
+fn memory_list(s: &Service, a: args::MemoryList) -> Result<Value> {
+    let ns = a.namespace.map(Namespace::new).transpose()?;
+    let metas = s.list(ns.as_ref(), a.prefix.as_deref().unwrap_or(""))?;
+    let (limit, offset) = (
+        a.limit.unwrap_or(50) as usize,
+        a.offset.unwrap_or(0) as usize,
+    );
+    let entries: Vec<Value> = metas
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(entry_row)
+        .collect();
+    Ok(json!({ "entries": entries, "total": metas.len(), "limit": limit, "offset": offset }))
+}
+
+fn entry_row(m: &EntryMeta) -> Value {
+    json!({
+        "key": m.key,
+        "namespace": m.namespace,
+        "revision": m.revision,
+        "storedAt": m.written_at,
+        "updatedAt": m.written_at,
+        "size": m.size,
+        "writer": m.writer,
+    })
+}
+
+fn memory_delete(s: &Service, a: args::MemoryKey) -> Result<Value> {
+    let ns = s.namespace(a.namespace.as_deref())?;
+    let key = Key::new(a.key)?;
+    match s.delete(&ns, &key, None, &Writer("mcp".into())) {
+        Ok(meta) => Ok(json!({
+            "success": true, "key": key.as_str(), "namespace": ns.as_str(),
+            "deleted": true, "revision": meta.revision,
+        })),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(json!({
+            "success": false, "key": key.as_str(), "namespace": ns.as_str(),
+            "deleted": false, "message": e.message(), "hints": e.hints(),
+        })),
+        Err(e) => Err(e),
+    }
+}
+
+fn memory_history(s: &Service, a: args::MemoryKey) -> Result<Value> {
+    let ns = s.namespace(a.namespace.as_deref())?;
+    let key = Key::new(a.key)?;
+    let revisions = s.history(&ns, &key)?;
+    Ok(json!({ "key": key.as_str(), "namespace": ns.as_str(), "revisions": revisions }))
+}
+
+fn memory_rollback(s: &Service, a: args::MemoryRollback) -> Result<Value> {
+    let ns = s.namespace(a.namespace.as_deref())?;
+    let key = Key::new(a.key)?;
+    let done = s.rollback(
+        &ns,
+        &key,
+        a.revision,
+        &writer(a.agent_id.as_deref()),
+        a.if_revision,
+        a.override_gates,
+    )?;
+    stored(&ns, done)
+}
+
+fn pipeline(s: &Service) -> Result<crate::pipeline::Pipeline> {
+    let manifest = s.manifest().ok_or_else(|| {
+        Error::bad_input("no `pipeline.toml`: `baton mcp` was started outside a baton project")
+            .hint("start it in the project's folder, or give the server's `cwd` in `.mcp.json`")
+    })?;
+    load_pipeline(manifest)
+}
+
+fn gate_check(s: &Service, a: args::GateCheck) -> Result<Value> {
+    check_size("the document", &a.document)?;
+    let pipeline = pipeline(s)?;
+    to_json(s.gate_check(&pipeline, &a.stage, &a.document)?)
+}
+
+fn get_events(s: &Service, a: args::Request<args::GetEvents>) -> Result<Value> {
+    let r = a.request;
+    let limit = r.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(Error::bad_input(format!(
+            "argument `request.limit`: {limit} is not from 1 to 1000"
+        )));
+    }
+    let offset = r.offset.unwrap_or(0) as usize;
+    let events = s.events(&EventFilter {
+        workflow: r.workflow_id,
+        agent: r.agent_id,
+        ..Default::default()
+    })?;
+    let kept: Vec<&Event> = events
+        .iter()
+        .filter(|e| r.event_type.as_deref().is_none_or(|t| e.name == t))
+        .filter(|e| {
+            r.aggregate_type
+                .as_deref()
+                .is_none_or(|t| aggregate_type(e) == t)
+        })
+        .collect();
+    let page: Vec<Value> = kept
+        .iter()
+        .skip(offset)
+        .take(limit as usize)
+        .map(|e| event_item(e))
+        .collect();
+    Ok(json!({ "events": page, "total": kept.len(), "limit": limit, "offset": offset }))
+}
+
+/// `agent`, `workflow`, `system`, or `audit` for the trail of memory changes.
+fn aggregate_type(e: &Event) -> &'static str {
+    match e.name.split('.').next() {
+        Some("agent") => "agent",
+        Some("workflow") => "workflow",
+        Some("system") => "system",
+        _ => "audit",
+    }
+}
+
+/// An event in eventuali's `EventItem` shape.
+fn event_item(e: &Event) -> Value {
+    let kind = aggregate_type(e);
+    let aggregate = match kind {
+        "workflow" => e.workflow_id.clone(),
+        _ => e.agent_id.clone(),
+    };
+    json!({
+        "event_id": e.event_id,
+        "aggregate_id": aggregate,
+        "aggregate_type": kind,
+        "event_type": e.name,
+        "event_name": e.name,
+        "timestamp": e.at,
+        "attributes": e.attributes,
+        "agent_name": e.agent_name,
+        "agent_id": (kind == "agent").then_some(&e.agent_id),
+        "parent_agent_id": e.parent_agent_id,
+        "workflow_id": e.workflow_id,
+        "user_prompt": e.attributes.get("user_prompt"),
+        "session_id": e.attributes.get("session_id"),
+        "correlation_id": e.workflow_id,
+        "causation_id": e.parent_agent_id,
+    })
+}

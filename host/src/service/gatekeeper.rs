@@ -1,0 +1,191 @@
+//! The gates every document bound for a gated key goes through, whoever sends it:
+//! the pipeline is loaded when first needed (and again when `pipeline.toml` changes,
+//! for long-lived front ends), and each stage's gates are compiled once.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use serde_json::Value;
+
+use super::{Error, ErrorKind, Result, Service};
+use crate::gates::{GateReport, StageGates, inputs_declared};
+use crate::memory::{Key, Namespace, Store, Writer};
+use crate::pipeline::{Pipeline, Stage};
+use crate::records::{GateOverride, Provenance};
+use crate::runtime::GateInput;
+
+/// The project's pipeline and its stages' compiled gates.
+pub(super) struct Gatekeeper {
+    manifest: Option<PathBuf>,
+    loaded: Option<(Option<SystemTime>, Pipeline)>,
+    compiled: HashMap<String, std::sync::Arc<StageGates>>,
+}
+
+/// What the gates said of a document on its way in.
+pub(super) struct Verdict {
+    /// The provenance to record with it (the report, and any override).
+    pub provenance: Option<Provenance>,
+    /// The report, when the key is gated.
+    pub report: Option<GateReport>,
+}
+
+impl Gatekeeper {
+    pub(super) fn new(manifest: Option<PathBuf>) -> Self {
+        Self {
+            manifest,
+            loaded: None,
+            compiled: HashMap::new(),
+        }
+    }
+
+    /// The pipeline, loaded now or again if its file changed since.
+    fn pipeline(&mut self) -> Result<Option<&Pipeline>> {
+        let Some(path) = &self.manifest else {
+            return Ok(None);
+        };
+        let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        let current = matches!(&self.loaded, Some((m, _)) if *m == modified && modified.is_some());
+        if !current {
+            let pipeline = super::load_pipeline(path)?;
+            self.loaded = Some((modified, pipeline));
+            self.compiled.clear();
+        }
+        Ok(self.loaded.as_ref().map(|(_, p)| p))
+    }
+}
+
+impl Service {
+    /// The stage that writes `key` in `namespace` and its compiled gates, if the key is
+    /// gated.
+    fn gates_for(
+        &self,
+        namespace: &str,
+        key: &str,
+    ) -> Result<Option<(Stage, std::sync::Arc<StageGates>)>> {
+        let mut keeper = self.gates.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(stage) = keeper
+            .pipeline()?
+            .and_then(|p| p.producer(namespace, key))
+            .cloned()
+        else {
+            return Ok(None);
+        };
+        if !keeper.compiled.contains_key(&stage.name) {
+            let gates = std::sync::Arc::new(self.compile_gates(&stage)?);
+            keeper.compiled.insert(stage.name.clone(), gates);
+        }
+        Ok(keeper
+            .compiled
+            .get(&stage.name)
+            .filter(|g| !g.is_empty())
+            .cloned()
+            .map(|g| (stage, g)))
+    }
+
+    /// Compiles `stage`'s gates, starting the runtime if a gate component needs it.
+    pub(super) fn compile_gates(&self, stage: &Stage) -> Result<StageGates> {
+        let runtime = match StageGates::need_runtime(stage) {
+            true => Some(self.runtime()?),
+            false => None,
+        };
+        StageGates::compile(stage, runtime.as_deref())
+            .map_err(|e| Error::new(ErrorKind::BadInput, e))
+    }
+
+    /// Runs the gates of the stage that writes `key`, if any, with the stage's inputs
+    /// as `store` holds them. Returns the verdict to record, or the error (with its
+    /// report) that blocks the write.
+    pub(super) fn gate_write(
+        &self,
+        store: &dyn Store,
+        ns: &Namespace,
+        key: &Key,
+        value: &Value,
+        writer: &Writer,
+        override_reason: Option<&str>,
+    ) -> Result<Verdict> {
+        let Some((stage, gates)) = self.gates_for(ns.as_str(), key.as_str())? else {
+            return Ok(Verdict {
+                provenance: None,
+                report: None,
+            });
+        };
+        let inputs = declared_inputs(store, &stage, &gates)?;
+        let report = gates.check(value, &inputs);
+        let gate_override = match (report.passed, override_reason) {
+            (true, _) => None,
+            (false, Some(reason)) => {
+                tracing::warn!(key = %key, namespace = %ns, reason, "gates overridden");
+                Some(GateOverride {
+                    reason: reason.to_owned(),
+                    by: writer.clone(),
+                })
+            }
+            (false, None) => {
+                return Err(blocked(&report)
+                    .hint("fix the document, check it with `baton gate check`, or pass `--override-gates REASON` to record an override")
+                    .with_report(report));
+            }
+        };
+        Ok(Verdict {
+            provenance: Some(Provenance {
+                gate_report: Some(report.clone()),
+                gate_override,
+                ..Default::default()
+            }),
+            report: Some(report),
+        })
+    }
+
+    /// Checks `document` against the gates of stage `stage` without storing it. The
+    /// report says whether it would be accepted; the stage's declared inputs are read
+    /// live.
+    pub fn gate_check(
+        &self,
+        pipeline: &Pipeline,
+        stage: &str,
+        document: &Value,
+    ) -> Result<GateReport> {
+        let stage = pipeline
+            .stages
+            .iter()
+            .find(|s| s.name == stage)
+            .ok_or_else(|| {
+                let names: Vec<&str> = pipeline.stages.iter().map(|s| s.name.as_str()).collect();
+                Error::new(
+                    ErrorKind::BadInput,
+                    anyhow::anyhow!("no stage `{stage}` in {}", pipeline.path.display()),
+                )
+                .hint(format!("its stages are: {}", names.join(", ")))
+            })?;
+        let gates = self.compile_gates(stage)?;
+        let inputs = match gates.needs_inputs() {
+            true => declared_inputs(&*self.store()?, stage, &gates)?,
+            false => Vec::new(),
+        };
+        Ok(gates.check(document, &inputs))
+    }
+}
+
+/// The stage's declared inputs as `store` holds them now, when a gate component will
+/// see them: what gates see for a document that comes from outside a run.
+fn declared_inputs(store: &dyn Store, stage: &Stage, gates: &StageGates) -> Result<Vec<GateInput>> {
+    if !gates.needs_inputs() {
+        return Ok(Vec::new());
+    }
+    inputs_declared(store, stage).map_err(|e| Error::new(ErrorKind::Store, e))
+}
+
+/// The error for a document an error-severity gate blocks.
+pub fn blocked(report: &GateReport) -> Error {
+    Error::new(
+        ErrorKind::GateFailed,
+        anyhow::anyhow!(
+            "the document for `{}` fails the gates of stage `{}`: {}",
+            report.key,
+            report.stage,
+            report.failed().join(", ")
+        ),
+    )
+}

@@ -1,0 +1,315 @@
+//! The memory operations: gated writes with their audit events (store, delete,
+//! rollback), and reads that never let a key stored elsewhere look simply absent.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::audit::Audit;
+use super::{Error, ErrorKind, Result, Service};
+use crate::gates::GateReport;
+use crate::memory::{
+    Entry, EntryMeta, Key, MemoryError, Namespace, Op, Stats, Store, Writer, is_reserved,
+    sha256_hex,
+};
+
+/// A document to store.
+#[derive(Clone, Debug)]
+pub struct Write {
+    /// Where.
+    pub namespace: Namespace,
+    /// Which key.
+    pub key: Key,
+    /// The document.
+    pub value: Value,
+    /// Who writes it.
+    pub writer: Writer,
+    /// Expire it after this long.
+    pub ttl: Option<Duration>,
+    /// Only if the key is at this revision (0: absent).
+    pub if_revision: Option<u64>,
+    /// Store even if a gate fails, recording this reason.
+    pub override_gates: Option<String>,
+    /// Tags, recorded in the write's audit event.
+    pub tags: Vec<String>,
+}
+
+impl Write {
+    /// A plain write of `value` at `key` by `writer`.
+    pub fn new(namespace: Namespace, key: Key, value: Value, writer: Writer) -> Self {
+        Self {
+            namespace,
+            key,
+            value,
+            writer,
+            ttl: None,
+            if_revision: None,
+            override_gates: None,
+            tags: Vec::new(),
+        }
+    }
+}
+
+/// A document stored: its new revision, and what its gates said.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Stored {
+    /// The revision written.
+    pub meta: EntryMeta,
+    /// The gates' report, when the key is gated.
+    pub report: Option<GateReport>,
+    /// Whether a failed gate was overridden.
+    pub overridden: bool,
+}
+
+impl Service {
+    /// Stores `write.value` at its key through the key's gates, with an audit event in
+    /// the same commit; a refusal (a gate, a compare-and-swap) is audited too.
+    pub fn store_value(&self, write: Write) -> Result<Stored> {
+        let store = self.store()?;
+        self.gated_put(&*store, write, "store", None)
+    }
+
+    /// The gated, audited put behind store and rollback.
+    fn gated_put(
+        &self,
+        store: &dyn Store,
+        write: Write,
+        action: &'static str,
+        rolled_back_from: Option<u64>,
+    ) -> Result<Stored> {
+        let Write {
+            namespace: ns,
+            key,
+            value,
+            writer,
+            ttl,
+            if_revision,
+            override_gates,
+            tags,
+        } = write;
+        let audit = Audit::start(action, &writer);
+        let bytes = serde_json::to_vec(&value).map_err(std::io::Error::from)?;
+        let mut what = json!({
+            "namespace": ns.as_str(),
+            "key": key.as_str(),
+            "bytes": bytes.len(),
+            "sha256": sha256_hex(&bytes),
+        });
+        if let Some(rev) = rolled_back_from {
+            what["to_revision"] = rev.into();
+        }
+        if !tags.is_empty() {
+            what["tags"] = tags.into();
+        }
+        let result = (|| -> Result<Stored> {
+            let verdict =
+                self.gate_write(store, &ns, &key, &value, &writer, override_gates.as_deref())?;
+            let overridden = verdict
+                .provenance
+                .as_ref()
+                .is_some_and(|p| p.gate_override.is_some());
+            if let Some(report) = &verdict.report {
+                what["gates_passed"] = report.passed.into();
+                what["gates_overridden"] = overridden.into();
+            }
+            let mut provenance = verdict.provenance.unwrap_or_default();
+            provenance.rolled_back_from = rolled_back_from;
+            let mut op = Op::put(&ns, &key, value);
+            if provenance != Default::default() {
+                op = op.provenance(provenance.to_value());
+            }
+            if let Some(ttl) = ttl {
+                op = op.ttl(ttl);
+            }
+            if let Some(rev) = if_revision {
+                op = op.if_revision(rev);
+            }
+            let meta = store
+                .commit(&writer, vec![op, audit.success(what.clone())?])?
+                .remove(0);
+            Ok(Stored {
+                meta,
+                report: verdict.report,
+                overridden,
+            })
+        })();
+        result.inspect_err(|e| {
+            if matches!(e.kind(), ErrorKind::GateFailed | ErrorKind::Conflict) {
+                audit.refused(store, what.clone(), e);
+            }
+        })
+    }
+
+    /// The live entry at `key`, or the given retained revision of it.
+    pub fn retrieve(&self, ns: &Namespace, key: &Key, revision: Option<u64>) -> Result<Entry> {
+        let store = self.store()?;
+        match revision {
+            None => store
+                .get(ns, key)?
+                .ok_or_else(|| not_found(&*store, ns, key)),
+            Some(rev) => store.get_revision(ns, key, rev)?.ok_or_else(|| {
+                Error::new(
+                    ErrorKind::NotFound,
+                    anyhow::anyhow!(
+                        "revision {rev} of key `{key}` in namespace `{ns}` is not retained"
+                    ),
+                )
+                .hint(format!(
+                    "`baton memory history {key} --namespace {ns}` lists the revisions kept"
+                ))
+            }),
+        }
+    }
+
+    /// Deletes `key` (a tombstone revision), with its audit event.
+    pub fn delete(
+        &self,
+        ns: &Namespace,
+        key: &Key,
+        if_revision: Option<u64>,
+        writer: &Writer,
+    ) -> Result<EntryMeta> {
+        let mut op = Op::delete(ns, key);
+        if let Some(rev) = if_revision {
+            op = op.if_revision(rev);
+        }
+        let store = self.store()?;
+        let audit = Audit::start("delete", writer);
+        let what = json!({ "namespace": ns.as_str(), "key": key.as_str() });
+        match store.commit(writer, vec![op, audit.success(what.clone())?]) {
+            Ok(mut metas) => Ok(metas.remove(0)),
+            Err(MemoryError::NotFound { .. }) => Err(not_found(&*store, ns, key)),
+            Err(e) => {
+                let e = Error::from(e);
+                if e.kind() == ErrorKind::Conflict {
+                    audit.refused(&*store, what, &e);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes revision `to` of `key` again as a new revision, through the key's gates
+    /// and with an audit event (seed 003's rollback). The key must be at
+    /// `if_revision` when given.
+    pub fn rollback(
+        &self,
+        ns: &Namespace,
+        key: &Key,
+        to: u64,
+        writer: &Writer,
+        if_revision: Option<u64>,
+        override_gates: Option<String>,
+    ) -> Result<Stored> {
+        let store = self.store()?;
+        let old = store.get_revision(ns, key, to)?.ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                anyhow::anyhow!("revision {to} of key `{key}` in namespace `{ns}` is not retained"),
+            )
+            .hint(format!(
+                "`baton memory history {key} --namespace {ns}` lists the revisions kept"
+            ))
+        })?;
+        if old.meta.deleted {
+            return Err(Error::bad_input(format!(
+                "revision {to} of key `{key}` in namespace `{ns}` is a deletion; there is no value to roll back to"
+            ))
+            .hint("pick a revision with a value from `baton memory history`"));
+        }
+        let write = Write {
+            if_revision,
+            override_gates,
+            ..Write::new(ns.clone(), key.clone(), old.json(), writer.clone())
+        };
+        self.gated_put(&*store, write, "rollback", Some(to))
+    }
+
+    /// The retained revisions of `key`, oldest first.
+    pub fn history(&self, ns: &Namespace, key: &Key) -> Result<Vec<EntryMeta>> {
+        let store = self.store()?;
+        let metas = store.history(ns, key)?;
+        if metas.is_empty() {
+            return Err(not_found(&*store, ns, key));
+        }
+        Ok(metas)
+    }
+
+    /// Live keys in `ns` (all users' namespaces if `None`) starting with `prefix`.
+    pub fn list(&self, ns: Option<&Namespace>, prefix: &str) -> Result<Vec<EntryMeta>> {
+        let mut metas = self.store()?.list(ns, prefix)?;
+        if ns.is_none() {
+            metas.retain(|m| !is_reserved(&m.namespace));
+        }
+        Ok(metas)
+    }
+
+    /// Live entries whose key or value contains `query`, ignoring case; baton's own
+    /// namespaces only when named.
+    pub fn search(&self, ns: Option<&Namespace>, query: &str, limit: usize) -> Result<Vec<Entry>> {
+        let mut found = self.store()?.search(ns, query, usize::MAX)?;
+        if ns.is_none() {
+            found.retain(|e| !is_reserved(&e.meta.namespace));
+        }
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    /// Namespaces with their live key counts; baton's own only with `all`.
+    pub fn namespaces(&self, all: bool) -> Result<BTreeMap<String, u64>> {
+        let mut counts = self.store()?.namespaces()?;
+        if !all {
+            counts.retain(|ns, _| !is_reserved(ns));
+        }
+        Ok(counts)
+    }
+
+    /// Counts of namespaces, keys, revisions and bytes.
+    pub fn stats(&self) -> Result<Stats> {
+        Ok(self.store()?.stats()?)
+    }
+}
+
+/// The part of `entry`'s value at `pointer` (the whole value without one).
+pub fn select(entry: &Entry, pointer: Option<&str>) -> Result<Value> {
+    let value = entry.json();
+    let Some(pointer) = pointer else {
+        return Ok(value);
+    };
+    value.pointer(pointer).cloned().ok_or_else(|| {
+        Error::new(
+            ErrorKind::NotFound,
+            anyhow::anyhow!(
+                "JSON pointer {pointer:?} selects nothing in key `{}` in namespace `{}`",
+                entry.meta.key,
+                entry.meta.namespace
+            ),
+        )
+        .hint("a pointer starts with `/` and names object keys or array indexes, such as `/slos/0/target`")
+    })
+}
+
+/// The error for a key with no live value, with a hint naming the namespaces that
+/// do have it: a key stored elsewhere must never look simply absent.
+fn not_found(store: &dyn Store, ns: &Namespace, key: &Key) -> Error {
+    let mut err = Error::from(MemoryError::NotFound {
+        namespace: ns.to_string(),
+        key: key.to_string(),
+    });
+    let elsewhere: Vec<String> = store
+        .namespaces()
+        .unwrap_or_default()
+        .into_keys()
+        .filter(|other| other != ns.as_str())
+        .filter(|other| {
+            Namespace::new(other.clone()).is_ok_and(|o| store.get(&o, key).ok().flatten().is_some())
+        })
+        .collect();
+    for other in elsewhere {
+        err = err.hint(format!(
+            "key `{key}` exists in namespace `{other}`: pass `--namespace {other}`"
+        ));
+    }
+    err
+}

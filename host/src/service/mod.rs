@@ -1,0 +1,179 @@
+//! The service layer: every operation baton offers, written once for every front end.
+//!
+//! The CLI, the MCP server (and later workers and the UI) translate their arguments
+//! into calls on a [`Service`] and its results back into their own form; none of them
+//! holds logic of its own. A service is resolved once from [`Settings`] (the store, the
+//! project and its pipeline), opens its store per call (through the memory server when
+//! one runs, so that many front ends share one store), and returns typed results or
+//! one typed [`Error`] whose [`ErrorKind`] each front end maps in one place.
+//!
+//! What lives here: the gated write with its audit event (store, delete, rollback,
+//! import), the gate check, stage status, the events query and the agent lifecycle,
+//! history, export, and rendering a document the way its stage renders it. Nothing
+//! here prints.
+
+mod agents;
+mod audit;
+mod error;
+mod gatekeeper;
+mod memory;
+mod pipeline;
+mod render;
+mod transfer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+pub use agents::{AgentEvent, EventAck, EventFilter};
+pub use error::{Error, ErrorKind, Result};
+pub use gatekeeper::blocked;
+pub use memory::select;
+pub use memory::{Stored, Write};
+pub use pipeline::{StageState, StageStatus};
+pub use transfer::ExportScope;
+
+use crate::memory::{Namespace, Store, StoreOptions};
+use crate::project::{FALLBACK_NAMESPACE, Project};
+use crate::runtime::{ComponentCache, Runtime};
+use crate::server::Policy;
+
+/// How a front end asks for its service: the flags and environment every command
+/// shares.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The store directory; `None`: `.baton/store` beside the nearest `pipeline.toml`.
+    pub store: Option<PathBuf>,
+    /// How long to wait for another process using the store.
+    pub lock_timeout: Duration,
+    /// Revisions kept per key; `None`: the manifest's `memory.retention`, else 16.
+    pub retention: Option<u64>,
+    /// Whether a call that finds no memory server starts one.
+    pub server: Policy,
+    /// Where the project is looked for.
+    pub cwd: PathBuf,
+}
+
+/// The operations of baton on one store and one project.
+pub struct Service {
+    manifest: Option<PathBuf>,
+    store_path: PathBuf,
+    default_namespace: String,
+    options: StoreOptions,
+    server: Policy,
+    runtime: OnceLock<Arc<Runtime>>,
+    gates: Mutex<gatekeeper::Gatekeeper>,
+}
+
+impl Service {
+    /// Finds the project above `settings.cwd` and the store it uses.
+    pub fn resolve(settings: Settings) -> Result<Self> {
+        let project = Project::discover(&settings.cwd);
+        let memory = match &project {
+            Some(p) => p
+                .memory_settings()
+                .map_err(|e| Error::new(ErrorKind::BadInput, e))?,
+            None => Default::default(),
+        };
+        let store_path = match (&settings.store, &project) {
+            (Some(path), _) => path.clone(),
+            (None, Some(p)) => p.store_path(),
+            (None, None) => {
+                return Err(Error::bad_input(format!(
+                    "no store: no `pipeline.toml` in {:?} or any folder above it",
+                    settings.cwd
+                ))
+                .hint("run inside a baton project, or pass `--store DIR` or set `BATON_STORE`"));
+            }
+        };
+        let options = StoreOptions {
+            retention: settings
+                .retention
+                .or(memory.retention)
+                .unwrap_or(crate::memory::DEFAULT_RETENTION),
+            lock_timeout: settings.lock_timeout,
+            clock: Default::default(),
+        };
+        let manifest = project.as_ref().map(|p| p.manifest.clone());
+        Ok(Self {
+            gates: Mutex::new(gatekeeper::Gatekeeper::new(manifest.clone())),
+            manifest,
+            store_path,
+            default_namespace: memory
+                .namespace
+                .unwrap_or_else(|| FALLBACK_NAMESPACE.to_owned()),
+            options,
+            server: settings.server,
+            runtime: OnceLock::new(),
+        })
+    }
+
+    /// The store's directory.
+    pub fn store_path(&self) -> &Path {
+        &self.store_path
+    }
+
+    /// The options the store is opened with.
+    pub fn store_options(&self) -> &StoreOptions {
+        &self.options
+    }
+
+    /// The project's `pipeline.toml`, if the service runs in a project.
+    pub fn manifest(&self) -> Option<&Path> {
+        self.manifest.as_deref()
+    }
+
+    /// The store, through its memory server when one is running.
+    pub fn store(&self) -> Result<Arc<dyn Store>> {
+        Ok(crate::server::open(
+            &self.store_path,
+            &self.options,
+            self.server,
+        )?)
+    }
+
+    /// The namespace `given`, else the pipeline's default.
+    pub fn namespace(&self, given: Option<&str>) -> Result<Namespace> {
+        Ok(Namespace::new(given.unwrap_or(&self.default_namespace))?)
+    }
+
+    /// Where compiled components are cached: beside the store.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.store_path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("cache")
+            .join("components")
+    }
+
+    /// The component runtime, started on first use, its compile cache beside the store.
+    pub fn runtime(&self) -> Result<Arc<Runtime>> {
+        if let Some(r) = self.runtime.get() {
+            return Ok(r.clone());
+        }
+        let runtime = Runtime::new(ComponentCache::new(self.cache_dir()))
+            .map_err(|e| Error::new(ErrorKind::Failure, e))?;
+        Ok(self.runtime.get_or_init(|| Arc::new(runtime)).clone())
+    }
+}
+
+/// The manifest a call works on: `given`, else the nearest `pipeline.toml` above `cwd`.
+pub fn manifest_path(given: Option<PathBuf>, cwd: &Path) -> Result<PathBuf> {
+    if let Some(path) = given {
+        return Ok(path);
+    }
+    Project::discover(cwd).map(|p| p.manifest).ok_or_else(|| {
+        Error::bad_input(format!(
+            "no `pipeline.toml` in {cwd:?} or any folder above it"
+        ))
+        .hint("pass `--pipeline FILE`")
+    })
+}
+
+/// Loads and checks the manifest at `path`, its problems as one error.
+pub fn load_pipeline(path: &Path) -> Result<crate::pipeline::Pipeline> {
+    crate::pipeline::Pipeline::load(path).map_err(|problems| {
+        Error::bad_input(format!("{} does not check:\n{problems}", path.display()))
+            .hint("`baton check` lists the problems")
+    })
+}

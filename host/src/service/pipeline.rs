@@ -1,0 +1,181 @@
+//! The pipeline's operations: run it, and say where each stage stands.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{Error, ErrorKind, Result, Service};
+use crate::executor::{self, Freshness, Outcome, RunOptions, RunSummary};
+use crate::memory::{Key, Namespace, Store};
+use crate::pipeline::Pipeline;
+use crate::records::QUARANTINE_NAMESPACE;
+
+/// Where a stage stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StageState {
+    /// Its output is current.
+    Fresh,
+    /// Its output is out of date, or will be once a stage before it runs again.
+    Stale,
+    /// It never ran.
+    Missing,
+    /// Its last run failed, or its component cannot be loaded.
+    Failed,
+    /// An external stage whose document is present.
+    External,
+    /// An external stage whose document an agent has yet to store.
+    Awaiting,
+}
+
+impl StageState {
+    /// The state's name, as in `baton status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StageState::Fresh => "fresh",
+            StageState::Stale => "stale",
+            StageState::Missing => "missing",
+            StageState::Failed => "failed",
+            StageState::External => "external",
+            StageState::Awaiting => "awaiting",
+        }
+    }
+}
+
+/// One stage's line in the pipeline's status.
+#[derive(Clone, Debug, Serialize)]
+pub struct StageStatus {
+    /// The stage.
+    pub stage: String,
+    /// Where it stands.
+    pub state: StageState,
+    /// Why, in a sentence (empty when fresh).
+    pub why: String,
+    /// The stages before it whose outputs are not yet current: it waits on them.
+    pub waiting_on: Vec<String>,
+    /// Whether it can run (or an external agent can do its work) now: its output is
+    /// not current and every stage before it is.
+    pub ready: bool,
+}
+
+impl Service {
+    /// Runs `pipeline`: seeds its inputs, runs its stale stages, gates and commits.
+    /// `progress` hears of each stage's start and end.
+    pub fn run(
+        &self,
+        pipeline: &Pipeline,
+        options: &RunOptions,
+        progress: &(dyn Fn(&str, Option<&Outcome>) + Sync),
+    ) -> Result<RunSummary> {
+        let runtime = self.runtime()?;
+        let memory = self.store()?;
+        executor::run(pipeline, &runtime, memory, options, progress)
+            .map_err(|e| Error::new(ErrorKind::Failure, e))
+    }
+
+    /// Each stage of `pipeline`: fresh, stale (and why), missing, failed, external or
+    /// awaiting.
+    pub fn status(&self, pipeline: &Pipeline) -> Result<Vec<StageStatus>> {
+        let runtime = self.runtime()?;
+        let memory = self.store()?;
+        // Inputs whose file no longer matches what is stored are re-seeded by the next run.
+        let mut changed: Vec<(String, String)> = Vec::new();
+        for input in &pipeline.inputs {
+            let file: Option<Value> = std::fs::read_to_string(&input.file)
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok());
+            let stored = memory
+                .get(
+                    &Namespace::new(input.namespace.clone())?,
+                    &Key::new(input.key.clone())?,
+                )?
+                .map(|e| e.json());
+            if file != stored {
+                changed.push((input.namespace.clone(), input.key.clone()));
+            }
+        }
+        let mut out: Vec<StageStatus> = Vec::new();
+        for stage in &pipeline.stages {
+            let changed_input = changed
+                .iter()
+                .find(|(n, k)| stage.reads.allows(n, k))
+                .map(|(_, k)| k.clone());
+            let stale_upstream = stage
+                .depends_on
+                .iter()
+                .find(|d| {
+                    out.iter().any(|r| {
+                        &r.stage == *d
+                            && matches!(
+                                r.state,
+                                StageState::Stale | StageState::Missing | StageState::Failed
+                            )
+                    })
+                })
+                .cloned();
+            let (state, why) = match (&stage.component, changed_input, stale_upstream) {
+                (Some(_), Some(key), _) => {
+                    (StageState::Stale, format!("input file for `{key}` changed"))
+                }
+                (Some(_), None, Some(up)) => (
+                    StageState::Stale,
+                    format!("stage `{up}` before it will run again"),
+                ),
+                (None, _, _) => {
+                    let ns = Namespace::new(stage.writes_namespace.clone())?;
+                    match memory.get(&ns, &Key::new(stage.writes.clone())?)? {
+                        Some(_) => (
+                            StageState::External,
+                            "stored by an agent outside baton".to_owned(),
+                        ),
+                        None => (
+                            StageState::Awaiting,
+                            "awaiting an external agent".to_owned(),
+                        ),
+                    }
+                }
+                (Some(component), None, None) => match runtime.load(component) {
+                    Err(e) => (StageState::Failed, format!("{e:#}")),
+                    Ok((plugin, _)) => match executor::freshness(stage, &plugin.sha256, &*memory)
+                        .map_err(|e| Error::new(ErrorKind::Store, e))?
+                    {
+                        Freshness::Fresh => (StageState::Fresh, String::new()),
+                        Freshness::Missing => quarantined(&*memory, &stage.name)?,
+                        Freshness::Stale(why) => (StageState::Stale, why),
+                    },
+                },
+            };
+            let waiting_on: Vec<String> = stage
+                .depends_on
+                .iter()
+                .filter(|d| {
+                    out.iter().any(|r| {
+                        &r.stage == *d
+                            && !matches!(r.state, StageState::Fresh | StageState::External)
+                    })
+                })
+                .cloned()
+                .collect();
+            let current = matches!(state, StageState::Fresh | StageState::External);
+            out.push(StageStatus {
+                stage: stage.name.clone(),
+                state,
+                why,
+                ready: !current && waiting_on.is_empty(),
+                waiting_on,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// A stage with no output: failed if its last output is in quarantine, else missing.
+fn quarantined(memory: &dyn Store, stage: &str) -> Result<(StageState, String)> {
+    let q = Namespace::new(QUARANTINE_NAMESPACE)?;
+    Ok(match memory.get(&q, &Key::new(stage)?)? {
+        Some(_) => (
+            StageState::Failed,
+            "its last output is in quarantine".into(),
+        ),
+        None => (StageState::Missing, "never run".into()),
+    })
+}
