@@ -218,3 +218,67 @@ fn mcp_servers_cli_writers_and_a_run_on_one_store_lose_no_write() {
         assert_eq!(n, EACH, "keys under {prefix}");
     }
 }
+
+/// Raw JSON-RPC lines that no SDK client would send: text that is not JSON is
+/// ignored, well-formed JSON of the wrong shape is answered with Invalid Request, and
+/// the server keeps serving the requests after them.
+#[test]
+fn malformed_json_rpc_is_answered_or_ignored_and_the_server_keeps_serving() {
+    use std::io::{BufRead, BufReader, Write};
+    let p = Project::new();
+    let mut child = Command::new(baton_bin())
+        .arg("mcp")
+        .current_dir(p.root())
+        .env("BATON_SERVER", "never")
+        .env_remove("BATON_STORE")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut send = |line: &str| {
+        stdin.write_all(line.as_bytes()).unwrap();
+        stdin.write_all(b"\n").unwrap();
+        stdin.flush().unwrap();
+    };
+    send(
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}"#,
+    );
+    let init: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(init["id"], 1);
+    assert_eq!(init["result"]["serverInfo"]["name"], "baton");
+    send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    send("this is not JSON {{{");
+    send(r#"{"jsonrpc":"2.0","id":7,"method":42}"#);
+    send(
+        r#"{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"memory_store","arguments":{"key":"raw/after","value":{"ok":true}}}}"#,
+    );
+    let mut replies = Vec::new();
+    while let Some(Ok(line)) = lines.next() {
+        let reply: Value = serde_json::from_str(&line).unwrap();
+        let done = reply["id"] == 8;
+        replies.push(reply);
+        if done {
+            break;
+        }
+    }
+    assert!(
+        replies.iter().any(|r| r["error"]["code"] == -32600),
+        "the wrong shape is an Invalid Request: {replies:?}"
+    );
+    let stored = replies.last().unwrap();
+    assert_eq!(stored["id"], 8);
+    assert_eq!(stored["result"]["isError"], false, "{stored}");
+    drop(send);
+    drop(stdin);
+    assert!(
+        child.wait().unwrap().success(),
+        "the server ends when its input closes"
+    );
+    assert_eq!(
+        p.run(&["memory", "retrieve", "raw/after"]).ok().trim(),
+        r#"{"ok":true}"#
+    );
+}

@@ -247,3 +247,37 @@ fn rollback_writes_an_old_revision_again_through_the_gates_with_an_audit_event()
         ]
     );
 }
+
+#[test]
+fn a_custom_stage_renders_its_own_output_and_a_hostile_renderer_is_stopped() {
+    let render = crate::harness::component("test_render");
+    let manifest = crate::pipeline_run::manifest("ok", "x")
+        .replace(
+            "writes = \"coding/b\"\n",
+            "writes = \"coding/b\"\nlimits = { timeout = \"300ms\" }\n",
+        )
+        .replace(
+            "[[stage]]\nname = \"third\"",
+            &format!(
+                "[stage.render]\ncomponent = \"{}\"\n\n[[stage]]\nname = \"third\"",
+                render.display()
+            ),
+        );
+    let p = crate::pipeline_run::project();
+    std::fs::write(p.root().join("pipeline.toml"), manifest).unwrap();
+    p.run(&["run"]).ok();
+    let md = p
+        .run(&["memory", "retrieve", "coding/b", "--format", "markdown"])
+        .ok();
+    assert!(md.starts_with("# Fields\n"), "{md}");
+    assert!(md.contains("- **"), "{md}");
+    p.run(&["memory", "retrieve", "coding/c", "--format", "markdown"])
+        .fails(2, &["stage `third`, which writes it, offers no rendering"]);
+    p.run(&["memory", "store", "coding/b", r#"{"loop": true}"#])
+        .ok();
+    p.run(&["memory", "retrieve", "coding/b", "--format", "markdown"])
+        .fails(6, &["the renderer of stage `second` failed", "timed out"]);
+    p.run(&["memory", "store", "coding/b", "[1, 2]"]).ok();
+    p.run(&["memory", "retrieve", "coding/b", "--format", "markdown"])
+        .fails(2, &["cannot render key `coding/b`", "not an object"]);
+}

@@ -32,7 +32,9 @@
 //! ```
 //!
 //! A gate component, for rules that need arithmetic or the stage's inputs, is a type
-//! implementing [`Gate`], exported with [`export_gate!`].
+//! implementing [`Gate`], exported with [`export_gate!`]. A renderer, how the stage's
+//! documents read for people, implements [`Renderer`], exported with
+//! [`export_renderer!`].
 //!
 //! Build it with `cargo build --release --target wasm32-wasip2`; `baton stage new NAME`
 //! scaffolds such a crate.
@@ -42,10 +44,12 @@
 mod context;
 mod error;
 pub mod gate;
+pub mod render;
 
 pub use context::{Context, Level};
 pub use error::Error;
 pub use gate::{Finding, Gate, Inputs};
+pub use render::Renderer;
 pub use serde_json;
 
 /// The bindings generated from baton's WIT contract (`wit/baton.wit`).
@@ -69,6 +73,22 @@ pub mod gate_bindings {
         pub_export_macro: true,
         export_macro_name: "__export_gate_world",
         default_bindings_module: "baton_sdk::gate_bindings",
+        with: {
+            "baton:stage/types@0.1.0": crate::bindings::baton::stage::types,
+            "baton:stage/log@0.1.0": crate::bindings::baton::stage::log,
+        },
+    });
+}
+
+/// The bindings of the `renderer` world, sharing the stage world's types.
+#[allow(missing_docs, clippy::too_many_arguments)]
+pub mod render_bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "renderer",
+        pub_export_macro: true,
+        export_macro_name: "__export_renderer_world",
+        default_bindings_module: "baton_sdk::render_bindings",
         with: {
             "baton:stage/types@0.1.0": crate::bindings::baton::stage::types,
             "baton:stage/log@0.1.0": crate::bindings::baton::stage::log,

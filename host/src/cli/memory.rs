@@ -150,9 +150,9 @@ pub(super) struct RetrieveArgs {
     /// Print the entry with its metadata as JSON
     #[arg(long, conflicts_with = "format")]
     json: bool,
-    /// How to print the value: as stored, or as a document for people (`markdown`
-    /// renders a performance architecture as seed 001's Performance Architecture
-    /// Document)
+    /// How to print the value: as stored, or as a document for people (`markdown`,
+    /// rendered by the renderer of the stage that writes the key; the performance
+    /// architect's is seed 001's Performance Architecture Document)
     #[arg(long, value_enum, default_value_t = Format::Value)]
     format: Format,
 }
@@ -391,7 +391,7 @@ fn retrieve(ctx: &Service, args: RetrieveArgs) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
     if args.format == Format::Markdown {
         let doc = select(&entry, args.pointer.as_deref())?;
-        out.write_all(ctx.render_markdown(&doc, &ns, &key)?.as_bytes())?;
+        out.write_all(ctx.render(&doc, &ns, &key, "markdown")?.as_bytes())?;
         return Ok(out.flush()?);
     }
     match &args.pointer {

@@ -25,11 +25,21 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 
-use crate::service::Service;
+use crate::service::{ErrorKind, Service};
 
 /// The longest JSON-RPC line read; a longer one is dropped and logged. Tools refuse
 /// values over [`tools::MAX_VALUE_BYTES`] with an error well before this.
 const MAX_LINE_BYTES: usize = 64 << 20;
+
+/// Answers one tool call as the server does: `None` for an unknown tool. For
+/// benchmarks and tests that measure a call inside the server.
+pub fn call(
+    service: &Service,
+    tool: &str,
+    arguments: rmcp::model::JsonObject,
+) -> Option<rmcp::model::CallToolResult> {
+    tools::find(tool).map(|t| (t.call)(service, arguments))
+}
 
 /// Serves MCP on standard input and output until the client closes them.
 pub fn serve(service: Service) -> anyhow::Result<()> {
@@ -39,7 +49,7 @@ pub fn serve(service: Service) -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async move {
         let handler = Handler {
-            service: Arc::new(service),
+            service: Arc::new(service.keep_connection()),
         };
         let transport = rmcp::transport::async_rw::AsyncRwTransport::new_server(
             tokio::io::stdin(),
@@ -99,6 +109,15 @@ impl ServerHandler for Handler {
         let arguments = request.arguments.unwrap_or_default();
         let result = tokio::task::spawn_blocking(move || {
             let result = (tool.call)(&service, arguments);
+            if result.is_error == Some(true)
+                && result
+                    .structured_content
+                    .as_ref()
+                    .and_then(|b| b.get("kind"))
+                    == Some(&serde_json::json!(ErrorKind::Store.code()))
+            {
+                service.forget_connection();
+            }
             // A call that found no memory server opened the store itself and has
             // released it: start one, so that the calls after it (and other
             // processes) share the store through it.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 use super::manifest::{GateSpec, LimitsSpec, Manifest, StageSpec};
-use super::{Build, Gate, GateCheck, Input, Pipeline, Problem, Problems, Stage};
+use super::{Build, Gate, GateCheck, Input, Pipeline, Problem, Problems, Render, Stage};
 use crate::memory::{Key, Namespace};
 use crate::runtime::{Grant, Grants, Limits, agent_name};
 
@@ -210,6 +210,26 @@ pub(super) fn check(file: &Path, text: &str) -> Result<Pipeline, Problems> {
         };
         let component = component(&mut c, spec, &root);
         let gates = gates(&mut c, spec, &root);
+        let render = spec.render.as_ref().map(|r| {
+            let path = root.join(r.component.get_ref());
+            // A component that a build command produces may not exist yet.
+            if r.build.is_none() && !path.is_file() {
+                c.at(
+                    r.component.span(),
+                    format!(
+                        "renderer {:?} of stage `{name}` does not exist",
+                        r.component.get_ref()
+                    ),
+                );
+            }
+            Render {
+                path,
+                build: r.build.clone().map(|command| Build {
+                    command,
+                    dir: root.clone(),
+                }),
+            }
+        });
         let target = Grant::parse(spec.writes.get_ref(), &ns);
         stages.push(Stage {
             agent_name: spec.agent.clone().unwrap_or_else(|| agent_name(&name)),
@@ -237,6 +257,7 @@ pub(super) fn check(file: &Path, text: &str) -> Result<Pipeline, Problems> {
             limits: stage_limits,
             gates,
             depends_on,
+            render,
         });
     }
 

@@ -137,6 +137,22 @@ pub struct StageSpec {
     /// The quality gates its output must pass.
     #[serde(default, rename = "gate")]
     pub gates: Vec<GateSpec>,
+    /// How its output reads for people: a renderer component.
+    #[serde(default)]
+    pub render: Option<RenderSpec>,
+}
+
+/// `[stage.render]`: the stage's renderer (WIT world `renderer`), which turns its
+/// output into text for people (`baton memory retrieve --format markdown`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenderSpec {
+    /// The renderer component, a `.wasm` file relative to the manifest.
+    #[schemars(with = "String")]
+    pub component: Spanned<String>,
+    /// A shell command, run in the manifest's folder, that builds `component`.
+    #[serde(default)]
+    pub build: Option<String>,
 }
 
 /// `[[stage.gate]]`.

@@ -125,6 +125,17 @@ pub struct Stage {
     pub gates: Vec<Gate>,
     /// The stages whose outputs it reads.
     pub depends_on: Vec<String>,
+    /// Its renderer, if it offers one.
+    pub render: Option<Render>,
+}
+
+/// A stage's renderer component.
+#[derive(Clone, Debug)]
+pub struct Render {
+    /// The `.wasm` file, resolved.
+    pub path: PathBuf,
+    /// The command that builds it, if any.
+    pub build: Option<Build>,
 }
 
 /// A checked gate.

@@ -22,6 +22,7 @@ mod gate;
 mod grants;
 mod host;
 mod limits;
+mod render;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -39,6 +40,7 @@ pub use failure::{FailureKind, StageFailure};
 pub use gate::{GateInput, GatePlugin};
 pub use grants::{Grant, Grants};
 pub use limits::{Limits, parse_size};
+pub use render::RendererPlugin;
 
 use crate::memory::{Store as MemoryStore, sha256_hex};
 use host::HostState;
@@ -57,6 +59,19 @@ pub(crate) mod gate_bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "gate",
+        imports: { default: trappable },
+        with: {
+            "baton:stage/types": super::bindings::baton::stage::types,
+            "baton:stage/log": super::bindings::baton::stage::log,
+        },
+    });
+}
+
+#[allow(missing_docs)]
+pub(crate) mod render_bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "renderer",
         imports: { default: trappable },
         with: {
             "baton:stage/types": super::bindings::baton::stage::types,

@@ -91,6 +91,17 @@ pub fn build_id() -> &'static str {
 /// With [`Policy::Auto`], a store opened here is noted so that [`spawn_noted`] starts a
 /// server once the command is done with it.
 pub fn open(path: &Path, options: &StoreOptions, policy: Policy) -> Result<Arc<dyn Store>> {
+    open_telling(path, options, policy).map(|(store, _)| store)
+}
+
+/// [`open`], also telling whether the store is reached through its server (a
+/// connection a long-lived process may keep) or was opened here (to be released as
+/// soon as the work is done, so that others can have it).
+pub fn open_telling(
+    path: &Path,
+    options: &StoreOptions,
+    policy: Policy,
+) -> Result<(Arc<dyn Store>, bool)> {
     let started = Instant::now();
     let socket = socket_path(path);
     let hello = Hello {
@@ -101,7 +112,9 @@ pub fn open(path: &Path, options: &StoreOptions, policy: Policy) -> Result<Arc<d
     wait_until(path, started, options.lock_timeout, || {
         if path.is_dir() {
             match RemoteStore::connect(&socket, path, &hello)? {
-                Connect::Serving(remote) => return Ok(Some(Arc::new(remote) as Arc<dyn Store>)),
+                Connect::Serving(remote) => {
+                    return Ok(Some((Arc::new(remote) as Arc<dyn Store>, true)));
+                }
                 Connect::Different { build } => {
                     tracing::info!(other = %build, "a memory server of another build holds the store; it is stopping");
                 }
@@ -114,7 +127,7 @@ pub fn open(path: &Path, options: &StoreOptions, policy: Policy) -> Result<Arc<d
         if policy == Policy::Auto {
             note_spawn(path);
         }
-        Ok(Some(Arc::new(store) as Arc<dyn Store>))
+        Ok(Some((Arc::new(store) as Arc<dyn Store>, false)))
     })
 }
 

@@ -56,6 +56,15 @@ impl Gatekeeper {
 }
 
 impl Service {
+    /// The stage of the project's pipeline that writes `key` in `namespace`, if any.
+    pub fn producer(&self, namespace: &str, key: &str) -> Result<Option<Stage>> {
+        let mut keeper = self.gates.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(keeper
+            .pipeline()?
+            .and_then(|p| p.producer(namespace, key))
+            .cloned())
+    }
+
     /// The stage that writes `key` in `namespace` and its compiled gates, if the key is
     /// gated.
     fn gates_for(

@@ -63,6 +63,9 @@ pub struct Service {
     server: Policy,
     runtime: OnceLock<Arc<Runtime>>,
     gates: Mutex<gatekeeper::Gatekeeper>,
+    /// A connection to the memory server kept between calls (long-lived front ends).
+    kept: Mutex<Option<Arc<dyn Store>>>,
+    keep_connection: bool,
 }
 
 impl Service {
@@ -105,6 +108,8 @@ impl Service {
             options,
             server: settings.server,
             runtime: OnceLock::new(),
+            kept: Mutex::new(None),
+            keep_connection: false,
         })
     }
 
@@ -123,13 +128,40 @@ impl Service {
         self.manifest.as_deref()
     }
 
+    /// Keeps the connection to the store's memory server between calls, for a
+    /// long-lived front end (the MCP server): a call then costs one round trip, not a
+    /// connection and a greeting too. A store opened here (no server running) is
+    /// never kept: it is released after each call so that other processes can have it.
+    pub fn keep_connection(mut self) -> Self {
+        self.keep_connection = true;
+        self
+    }
+
+    /// Forgets a kept connection, after a call failed in the store: the next call
+    /// connects again (to a new server, if the old one was replaced or stopped).
+    pub fn forget_connection(&self) {
+        *self.kept.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
     /// The store, through its memory server when one is running.
     pub fn store(&self) -> Result<Arc<dyn Store>> {
-        Ok(crate::server::open(
-            &self.store_path,
-            &self.options,
-            self.server,
-        )?)
+        if !self.keep_connection {
+            return Ok(crate::server::open(
+                &self.store_path,
+                &self.options,
+                self.server,
+            )?);
+        }
+        let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(store) = kept.as_ref() {
+            return Ok(store.clone());
+        }
+        let (store, served) =
+            crate::server::open_telling(&self.store_path, &self.options, self.server)?;
+        if served {
+            *kept = Some(store.clone());
+        }
+        Ok(store)
     }
 
     /// The namespace `given`, else the pipeline's default.

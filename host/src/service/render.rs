@@ -1,25 +1,49 @@
-//! Rendering a stored document for people, the way the stage that writes it renders it.
+//! Rendering a stored document for people, the way the stage that writes its key
+//! renders it: the stage's renderer component (`[stage.render]` in pipeline.toml,
+//! WIT world `renderer`). The host knows no stage's document shape.
 
 use serde_json::Value;
 
-use super::{Error, Result, Service};
+use super::{Error, ErrorKind, Result, Service};
 use crate::memory::{Key, Namespace};
 
 impl Service {
-    /// `doc`, stored at `key` in `ns`, as markdown.
-    pub fn render_markdown(&self, doc: &Value, ns: &Namespace, key: &Key) -> Result<String> {
-        use baton_performance::PerformanceArchitecture;
-        if doc.get("agent").and_then(Value::as_str) != Some("performance-architect") {
-            return Err(Error::bad_input(format!(
-                "key `{key}` in namespace `{ns}` is not a document baton can render as markdown"
-            ))
-            .hint("markdown renders a performance architecture (`agent: performance-architect`)"));
-        }
-        let arch: PerformanceArchitecture = serde_json::from_value(doc.clone()).map_err(|e| {
+    /// `doc`, stored at `key` in `ns`, in `format` (such as `markdown`), by the
+    /// renderer of the stage that writes the key.
+    pub fn render(&self, doc: &Value, ns: &Namespace, key: &Key, format: &str) -> Result<String> {
+        let stage = self
+            .producer(ns.as_str(), key.as_str())?
+            .ok_or_else(|| {
+                Error::bad_input(format!(
+                    "key `{key}` in namespace `{ns}` is not a document baton can render as {format}: no stage of the pipeline writes it"
+                ))
+            })?;
+        let render = stage.render.as_ref().ok_or_else(|| {
             Error::bad_input(format!(
-                "key `{key}` in namespace `{ns}` is not a whole performance architecture: {e}"
+                "key `{key}` in namespace `{ns}` is not a document baton can render as {format}: stage `{}`, which writes it, offers no rendering",
+                stage.name
             ))
+            .hint("a stage offers one with a renderer component in `[stage.render]` (WIT world `renderer`)")
         })?;
-        Ok(baton_performance::render::markdown(&arch))
+        let what = format!("the renderer of stage `{}`", stage.name);
+        if let Some(build) = &render.build {
+            build
+                .ensure(&what)
+                .map_err(|e| Error::new(ErrorKind::Failure, e))?;
+        }
+        let (plugin, _) = self
+            .runtime()?
+            .load_renderer(&render.path)
+            .map_err(|e| Error::new(ErrorKind::BadInput, e.context(what.clone())))?;
+        match plugin.render(&stage.name, format, &doc.to_string(), &stage.limits) {
+            Ok(Ok(text)) => Ok(text),
+            Ok(Err(why)) => Err(Error::bad_input(format!(
+                "{what} cannot render key `{key}` in namespace `{ns}` as {format}: {why}"
+            ))),
+            Err(failure) => Err(Error::new(
+                ErrorKind::StageFailed,
+                anyhow::anyhow!("{what} failed: {failure}"),
+            )),
+        }
     }
 }
