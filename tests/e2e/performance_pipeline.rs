@@ -72,7 +72,7 @@ fn outcome<'a>(summary: &'a Value, stage: &str) -> &'a Value {
 }
 
 #[test]
-fn the_default_pipeline_passes_end_to_end_on_both_systems() {
+fn the_default_pipeline_passes_end_to_end_on_every_system() {
     let p = default_pipeline();
     let run = p.run(&["run", "--json"]);
     assert_eq!(run.code(), 0, "{}\n{}", run.stdout(), run.stderr());
@@ -84,6 +84,9 @@ fn the_default_pipeline_passes_end_to_end_on_both_systems() {
         "performance-architect-telemetry",
         "load-test-planner-telemetry",
         "budget-check-telemetry",
+        "performance-architect-freight",
+        "load-test-planner-freight",
+        "budget-check-freight",
     ] {
         assert_eq!(
             outcome(&summary, stage)["outcome"]["status"],
@@ -98,6 +101,7 @@ fn the_default_pipeline_passes_end_to_end_on_both_systems() {
     for (ns, system) in [
         ("coding-pipeline", "webshop"),
         ("coding-pipeline-telemetry", "telemetry-ingest"),
+        ("coding-pipeline-freight", "freight"),
     ] {
         let arch = p
             .run(&[
@@ -230,6 +234,41 @@ fn the_performance_architecture_renders_as_seed_001_s_document() {
             "not a document baton can render as markdown",
         ],
     );
+}
+
+#[test]
+fn the_freight_platform_renders_its_tight_paths_matched_events_and_burn_rate_alerts() {
+    let p = default_pipeline();
+    p.run(&["run"]).ok();
+    let md = p
+        .run(&[
+            "memory",
+            "retrieve",
+            "-n",
+            "coding-pipeline-freight",
+            "-k",
+            "coding/architecture/performance",
+            "--format",
+            "markdown",
+        ])
+        .ok();
+    for line in [
+        "## Performance Architecture Document: freight",
+        "quote (GET /quote): 18 ms (p95), from SLO-1 — TIGHT: the baselines (17 ms) leave 1 ms of headroom, under the 2 ms minimum",
+        "├── api-gateway: 1 ms (baseline 1 ms)",
+        "├── pricing-service: 15 ms (baseline 15 ms)",
+        "`tariff.updated` (topic `tariff-events`, `tariff` is the first word of `tariff_rules`)",
+        "`order` is the singular or plural of `orders`",
+        "the topic declares entity `carriers`",
+        "- vehicle_positions: it changes in real time",
+        "#### Error-Budget Burn-Rate Alerts",
+        "| SLO-4 | 0.05 % over 30 days | 14.4x | 1h and 5m | 0.72 % errors | page |",
+        "| SLO-5 | 0.5 % over 30 days | 1x | 3d and 6h | 0.5 % errors | ticket |",
+        "| p95 latency GET /quote | > 14.4 ms | > 18 ms |",
+        "cut the latency of its largest hop `pricing-service` (15 of the path's 17 ms)",
+    ] {
+        assert!(md.contains(line), "{line:?} missing from:\n{md}");
+    }
 }
 
 #[test]

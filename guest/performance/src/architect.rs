@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::inputs::{ComponentKind, CriticalPath, Inputs, Nfr, keys};
+use crate::inputs::{ComponentKind, CriticalPath, Entity, Inputs, Integration, Nfr, keys};
 use crate::output::*;
 
 /// Utilisation each instance is sized for (the seeds' 70 %).
@@ -17,6 +17,13 @@ pub const DEFAULT_PATH_BUDGET_MS: f64 = 500.0;
 pub const TTL_MIN_S: u64 = 1;
 /// Longest cache TTL (seed 003): 30 days, in seconds.
 pub const TTL_MAX_S: u64 = 30 * 24 * 3600;
+/// How far short of an SLO's target its warning fires: 20 % (of the error budget,
+/// for availability).
+pub const WARNING_MARGIN: f64 = 0.2;
+/// The window an error budget is counted over, days.
+pub const ERROR_BUDGET_DAYS: u64 = 30;
+/// The policy of an entity deliberately left uncached.
+pub const NOT_CACHED: &str = "not-cached";
 /// Reads per write from which an entity is read-heavy and cached.
 pub const READ_HEAVY: f64 = 4.0;
 
@@ -422,7 +429,7 @@ pub fn latency_budgets(
                     (name.clone(), c.kind, cost.max(0.0))
                 })
                 .collect();
-            let budgets = split_budget(total, &hops);
+            let (budgets, fit) = split_budget(total, &hops);
             let allotted: f64 = budgets.iter().sum();
             let baseline: f64 = hops.iter().map(|h| h.2).sum();
             LatencyBudget {
@@ -444,7 +451,9 @@ pub fn latency_budgets(
                 // Rounded down: segments plus headroom never exceed the total.
                 headroom_ms: ((total - allotted) * 100.0).floor().max(0.0) / 100.0,
                 baseline_ms: round2(baseline),
-                over_budget: baseline > distributable(total),
+                min_headroom_ms: (total * HEADROOM).ceil(),
+                tight: fit == Fit::Tight,
+                over_budget: fit == Fit::Over,
             }
         })
         .collect()
@@ -455,17 +464,33 @@ pub fn distributable(total: f64) -> f64 {
     (total - (total * HEADROOM).ceil()).floor().max(0.0)
 }
 
-/// Splits `total` across `hops` (name, kind, cost): headroom first; external hops take
-/// their contract latency when it fits, the others share the rest in proportion to
-/// their cost; when it does not fit, every hop shares in proportion to its cost.
-/// Budgets are whole milliseconds rounded down, so their sum never exceeds the total.
-pub fn split_budget(total: f64, hops: &[(String, ComponentKind, f64)]) -> Vec<f64> {
+/// How a path's baselines sit against its total.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fit {
+    /// The baselines leave the minimum headroom or more.
+    Fits,
+    /// The baselines fit the total but leave less than the minimum headroom: every hop
+    /// gets its baseline and the headroom shrinks.
+    Tight,
+    /// The baselines alone exceed the total.
+    Over,
+}
+
+/// Splits `total` across `hops` (name, kind, cost). No hop is budgeted below its
+/// baseline unless the baselines alone exceed the total ([`Fit::Over`]):
+/// - [`Fit::Fits`]: headroom first; external hops take their contract latency, the
+///   others share the rest in proportion to their cost, each at least its baseline;
+/// - [`Fit::Tight`]: each hop gets its baseline and what is left is the headroom;
+/// - [`Fit::Over`]: every hop shares what the total leaves after headroom in
+///   proportion to its cost.
+///
+/// Budgets are whole milliseconds (a baseline is rounded up unless that would pass
+/// the total), so their sum never exceeds the total.
+pub fn split_budget(total: f64, hops: &[(String, ComponentKind, f64)]) -> (Vec<f64>, Fit) {
     let room = distributable(total);
-    let external: f64 = hops
-        .iter()
-        .filter(|h| h.1 == ComponentKind::External)
-        .map(|h| h.2.ceil())
-        .sum();
+    let baseline: f64 = hops.iter().map(|h| h.2).sum();
+    let floors: Vec<f64> = hops.iter().map(|h| h.2.ceil()).collect();
+    let whole: f64 = floors.iter().sum();
     let proportional = |room: f64, members: &dyn Fn(&(String, ComponentKind, f64)) -> bool| {
         let members_cost: f64 = hops.iter().filter(|h| members(h)).map(|h| h.2).sum();
         let n = hops.iter().filter(|h| members(h)).count().max(1) as f64;
@@ -478,21 +503,48 @@ pub fn split_budget(total: f64, hops: &[(String, ComponentKind, f64)]) -> Vec<f6
             (room * share).floor().max(0.0)
         }
     };
-    if external <= room {
-        let internal = proportional(room - external, &|h| h.1 != ComponentKind::External);
-        hops.iter()
-            .map(|h| {
-                if h.1 == ComponentKind::External {
-                    h.2.ceil()
-                } else {
-                    internal(h)
-                }
-            })
-            .collect()
-    } else {
+    if baseline > total {
         let all = proportional(room, &|_| true);
-        hops.iter().map(all).collect()
+        return (hops.iter().map(all).collect(), Fit::Over);
     }
+    if whole > room {
+        // Tight: the baselines themselves, in whole ms where the total allows.
+        let budgets = if whole <= total {
+            floors
+        } else {
+            hops.iter().map(|h| h.2).collect()
+        };
+        return (budgets, Fit::Tight);
+    }
+    let external: f64 = hops
+        .iter()
+        .zip(&floors)
+        .filter(|(h, _)| h.1 == ComponentKind::External)
+        .map(|(_, f)| f)
+        .sum();
+    let internal = proportional(room - external, &|h| h.1 != ComponentKind::External);
+    let mut budgets: Vec<f64> = hops
+        .iter()
+        .zip(&floors)
+        .map(|(h, floor)| match h.1 {
+            ComponentKind::External => *floor,
+            _ => internal(h).max(*floor),
+        })
+        .collect();
+    // Raising a hop to its baseline may pass the room: take the excess back, a
+    // millisecond at a time, from the hops with the most to spare.
+    let mut excess = budgets.iter().sum::<f64>() - room;
+    while excess > 0.0 {
+        let Some(i) = (0..hops.len())
+            .filter(|&i| budgets[i] - floors[i] >= 1.0)
+            .max_by(|&a, &b| (budgets[a] - floors[a]).total_cmp(&(budgets[b] - floors[b])))
+        else {
+            break;
+        };
+        budgets[i] -= 1.0;
+        excess -= 1.0;
+    }
+    (budgets, Fit::Fits)
 }
 
 /// Normal, peak and stress load.
@@ -589,10 +641,33 @@ pub fn scalability(inputs: &Inputs, slos: &[Slo], profiles: &LoadProfiles) -> Sc
             let capacity = c.capacity();
             let scales = c.kind != ComponentKind::External;
             let mut notes = Vec::new();
+            // A stateful cache or store grows in shards, each replicated: copies of
+            // one shard would each hold all the data and take all its writes.
+            let sharded = scales
+                && (c.kind == ComponentKind::Cache
+                    || (!c.is_stateless()
+                        && !matches!(c.kind, ComponentKind::Database | ComponentKind::Queue)));
+            let shards_for = |d: f64| replicas_for(d, capacity, 1);
+            let shards = sharded.then(|| Shards {
+                replicas_per_shard: min,
+                normal: shards_for(normal),
+                peak: shards_for(normal * peak_factor),
+                stress: shards_for(normal * stress_factor),
+                growth: inputs
+                    .requirements
+                    .growth
+                    .iter()
+                    .map(|g| {
+                        let d = normal * peak_factor * g.traffic_multiplier.max(1.0);
+                        HorizonReplicas { horizon: g.horizon.clone(), demand_rps: round2(d), replicas: shards_for(d) }
+                    })
+                    .collect(),
+            });
             let replicas = scales.then(|| {
                 // A database: one primary takes the writes, read replicas the reads.
                 let count = |d: f64| match c.kind {
                     ComponentKind::Database => 1 + replicas_for(d * load.read_ratio, capacity, min - 1),
+                    _ if sharded => shards_for(d) * min,
                     _ => replicas_for(d, capacity, min),
                 };
                 Replicas {
@@ -641,10 +716,22 @@ pub fn scalability(inputs: &Inputs, slos: &[Slo], profiles: &LoadProfiles) -> Sc
                     "primary with read replicas (reads {:.0} %), connection pooling, hash partitioning when writes outgrow one primary",
                     load.read_ratio * 100.0
                 ),
-                (ComponentKind::Cache, _) => "clustered, a replica per shard".into(),
+                (ComponentKind::Cache, _) => match &shards {
+                    Some(sh) => format!(
+                        "clustered: {} shard(s) at peak, growing to {} over the growth horizons, {} replica(s) each",
+                        sh.peak,
+                        sh.growth.iter().map(|g| g.replicas).max().unwrap_or(sh.peak).max(sh.peak),
+                        sh.replicas_per_shard
+                    ),
+                    None => "clustered, a replica per shard".into(),
+                },
                 (ComponentKind::Queue, _) => "partitioned, replication factor 3, consumers scale on lag".into(),
                 (_, true) => "horizontal: autoscale on CPU 70 %".into(),
-                (_, false) => "vertical first, then partition by key (stateful)".into(),
+                (_, false) => format!(
+                    "partitioned by key (stateful): {} shard(s) at peak, {} replica(s) each",
+                    shards.as_ref().map_or(1, |s| s.peak),
+                    min
+                ),
             };
             ComponentCapacity {
                 name: c.name.clone(),
@@ -657,6 +744,7 @@ pub fn scalability(inputs: &Inputs, slos: &[Slo], profiles: &LoadProfiles) -> Sc
                 replicas,
                 connection_pool,
                 partitions,
+                shards,
                 notes,
             }
         })
@@ -711,11 +799,17 @@ pub fn caching(inputs: &Inputs, assumptions: &mut Vec<String>) -> CachingStrateg
             || "in-process cache".to_string(),
             |c| format!("application cache ({})", c.name),
         );
-    let published: Vec<&str> = inputs.integration.published_events().collect();
     let mut caches = Vec::new();
     for entity in &inputs.data.entities {
         let ratio = entity.read_write_ratio.unwrap_or(1.0).max(0.0);
         if ratio < READ_HEAVY {
+            caches.push(not_cached(
+                entity,
+                &layer,
+                format!(
+                    "write-heavy: {ratio} reads per write, under the {READ_HEAVY} from which a cache pays for its invalidations"
+                ),
+            ));
             continue;
         }
         let interval = match entity.change_frequency.as_deref().map(change_interval) {
@@ -737,18 +831,15 @@ pub fn caching(inputs: &Inputs, assumptions: &mut Vec<String>) -> CachingStrateg
             }
         };
         if interval.is_some_and(|s| s <= 1.0) {
-            assumptions.push(format!(
-                "entity `{}` changes every second: not cached",
-                entity.name
+            caches.push(not_cached(
+                entity,
+                &layer,
+                "it changes in real time (every second or more often): a cached copy would be stale before it is read; read it from its store".into(),
             ));
             continue;
         }
-        let prefix = format!("{}.", entity.name);
-        let events: Vec<String> = published
-            .iter()
-            .filter(|e| e.starts_with(&prefix) && !e.ends_with(".created"))
-            .map(|e| e.to_string())
-            .collect();
+        let matches = invalidating_events(&entity.name, &inputs.integration);
+        let events: Vec<String> = matches.iter().map(|m| m.event.clone()).collect();
         let invalidation = if interval.is_none() {
             Invalidation {
                 policy: "ttl-only".into(),
@@ -756,24 +847,31 @@ pub fn caching(inputs: &Inputs, assumptions: &mut Vec<String>) -> CachingStrateg
                 reason:
                     "reference data: it changes only with a release, and the TTL bounds staleness"
                         .into(),
+                matches: Vec::new(),
             }
         } else if !events.is_empty() {
+            let why: Vec<String> = matches
+                .iter()
+                .map(|m| format!("`{}` (topic `{}`, {})", m.event, m.topic, m.by))
+                .collect();
             Invalidation {
                 policy: "event-driven".into(),
                 reason: format!(
                     "the integration publishes {}; each evicts the entity and its lists",
-                    events.join(", ")
+                    why.join(", ")
                 ),
                 events,
+                matches,
             }
         } else {
             Invalidation {
                 policy: "write-through".into(),
                 events: Vec::new(),
                 reason: format!(
-                    "no event is published for `{}`: the service that writes it updates the cache in the same request",
+                    "no published event names `{}` (by name, singular or plural, name prefix or a topic's declared entity): the service that writes it updates the cache in the same request",
                     entity.name
                 ),
+                matches: Vec::new(),
             }
         };
         let mut key_patterns = vec![format!("{}:{{id}}", entity.name)];
@@ -797,12 +895,93 @@ pub fn caching(inputs: &Inputs, assumptions: &mut Vec<String>) -> CachingStrateg
             invalidation,
         });
     }
-    let layers = if caches.is_empty() {
-        Vec::new()
-    } else {
+    let layers = if caches.iter().any(Cache::is_cached) {
         vec![layer]
+    } else {
+        Vec::new()
     };
     CachingStrategy { layers, caches }
+}
+
+/// The decision not to cache `entity`, and why.
+fn not_cached(entity: &Entity, layer: &str, reason: String) -> Cache {
+    Cache {
+        entity: entity.name.clone(),
+        layer: layer.to_owned(),
+        key_patterns: Vec::new(),
+        ttl_seconds: 0,
+        expected_hit_ratio: 0.0,
+        invalidation: Invalidation {
+            policy: NOT_CACHED.into(),
+            events: Vec::new(),
+            reason,
+            matches: Vec::new(),
+        },
+    }
+}
+
+/// A word's singular, as entity and event names spell it: `orders` → `order`,
+/// `categories` → `category`, `addresses` → `address`.
+pub fn singular(word: &str) -> String {
+    let w = word.to_ascii_lowercase();
+    if let Some(stem) = w.strip_suffix("ies") {
+        return format!("{stem}y");
+    }
+    for suffix in ["sses", "shes", "ches", "xes"] {
+        if w.ends_with(suffix) {
+            return w[..w.len() - 2].to_owned();
+        }
+    }
+    match w.strip_suffix('s') {
+        Some(stem) if !stem.ends_with('s') && !stem.is_empty() => stem.to_owned(),
+        _ => w,
+    }
+}
+
+/// The published events that change or remove `entity`, each with its topic and why
+/// it matched: the topic declares the entity, or the event's subject (before its last
+/// `.`) is the entity's name, its singular or plural, or the first word of it
+/// (`tariff.updated` for `tariff_rules`). Creations do not invalidate.
+pub fn invalidating_events(entity: &str, integration: &Integration) -> Vec<EventMatch> {
+    let name = entity.to_ascii_lowercase();
+    let first_word = name
+        .split(['_', '-', '.'])
+        .next()
+        .unwrap_or(&name)
+        .to_owned();
+    let mut out: Vec<EventMatch> = Vec::new();
+    for topic in &integration.topics {
+        for event in &topic.events {
+            let Some((subject, action)) = event.rsplit_once('.') else {
+                continue;
+            };
+            if action.eq_ignore_ascii_case("created") || out.iter().any(|m| &m.event == event) {
+                continue;
+            }
+            let subject = subject.to_ascii_lowercase();
+            let by = if topic
+                .entity
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(entity))
+            {
+                format!("the topic declares entity `{entity}`")
+            } else if subject == name {
+                "the same name".to_owned()
+            } else if singular(&subject) == singular(&name) {
+                format!("`{subject}` is the singular or plural of `{entity}`")
+            } else if first_word != name && singular(&subject) == singular(&first_word) {
+                format!("`{subject}` is the first word of `{entity}`")
+            } else {
+                continue;
+            };
+            out.push(EventMatch {
+                event: event.clone(),
+                topic: topic.name.clone(),
+                by,
+            });
+        }
+    }
+    out
 }
 
 /// The optimization plan (DOMAIN.md "Optimization plan"), most urgent first.
@@ -825,11 +1004,16 @@ pub fn optimization_plan(
                 impact,
             ));
         };
-    for (i, b) in budgets.iter().enumerate().filter(|(_, b)| b.over_budget) {
-        let worst = b
+    for (i, b) in budgets
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| b.over_budget || b.tight)
+    {
+        // The hop that dominates the path: the largest baseline.
+        let dominant = b
             .segments
             .iter()
-            .max_by(|x, y| (x.baseline_ms - x.budget_ms).total_cmp(&(y.baseline_ms - y.budget_ms)))
+            .max_by(|x, y| x.baseline_ms.total_cmp(&y.baseline_ms))
             .expect("a path has hops");
         let path_index = inputs
             .system
@@ -837,26 +1021,57 @@ pub fn optimization_plan(
             .iter()
             .position(|p| p.name == b.path)
             .unwrap_or(i);
+        // What restores the minimum headroom.
+        let needed = round2((b.baseline_ms + b.min_headroom_ms - b.total_ms).max(0.0));
+        let share = format!(
+            "{} of the path's {} ms",
+            dominant.baseline_ms, b.baseline_ms
+        );
+        let state = if b.over_budget {
+            format!("over its {} ms {} budget", b.total_ms, b.percentile)
+        } else {
+            format!(
+                "tight: {} ms of headroom against the {} ms minimum",
+                b.headroom_ms, b.min_headroom_ms
+            )
+        };
+        let (action, impact) = if dominant.kind == ComponentKind::External.as_str() {
+            (
+                format!(
+                    "`{}` ({}) is {state}; its largest hop is the external `{}` ({share}): cache its answers, call it off the request path, or renegotiate its contract latency",
+                    b.path, b.endpoint, dominant.component
+                ),
+                format!(
+                    "up to {} ms off the path ({needed} ms restores the headroom)",
+                    dominant.baseline_ms
+                ),
+            )
+        } else {
+            (
+                format!(
+                    "`{}` ({}) is {state}; cut the latency of its largest hop `{}` ({share})",
+                    b.path, b.endpoint, dominant.component
+                ),
+                format!(
+                    "{} ms off `{}` restores the headroom (it can give up to {} ms)",
+                    needed.min(dominant.baseline_ms),
+                    dominant.component,
+                    dominant.baseline_ms
+                ),
+            )
+        };
+        let (priority, kind) = if b.over_budget {
+            ("P0", "path_over_budget")
+        } else {
+            ("P1", "path_tight")
+        };
         add(
-            "P0",
+            priority,
             "latency",
-            format!(
-                "bring `{}` ({}) within {} ms: its hops cost {} ms; start with `{}` ({} ms against a {} ms budget)",
-                b.path,
-                b.endpoint,
-                b.total_ms,
-                b.baseline_ms,
-                worst.component,
-                worst.baseline_ms,
-                worst.budget_ms
-            ),
-            "path_over_budget",
+            action,
+            kind,
             format!("{}#/critical_paths/{path_index}", keys::SYSTEM),
-            format!(
-                "{} ms off the path's {}",
-                round2(b.baseline_ms - distributable(b.total_ms)),
-                b.percentile
-            ),
+            impact,
         );
     }
     for (i, h) in inputs.analysis.hotspots.iter().enumerate() {
@@ -1041,33 +1256,34 @@ pub fn monitoring(inputs: &Inputs, slos: &[Slo], caching: &CachingStrategy) -> M
     if has(ComponentKind::Database) {
         metrics.push("connection_pool_usage (gauge)".into());
     }
-    if !caching.caches.is_empty() {
+    if caching.caches.iter().any(Cache::is_cached) {
         metrics.push("cache_hit_ratio (gauge: entity)".into());
     }
     if has(ComponentKind::Queue) {
         metrics.push("queue_consumer_lag (gauge: topic)".into());
     }
+    // A warning fires before the target is reached: WARNING_MARGIN of the way short
+    // of it (of the error budget, for availability); the critical level is the
+    // target itself, the SLO broken.
     let mut alerts: Vec<Alert> = slos
         .iter()
         .map(|s| {
-            let (comparison, warning, critical, action) = match s.metric.as_str() {
+            let m = WARNING_MARGIN;
+            let (comparison, warning, action) = match s.metric.as_str() {
                 "latency" => (
                     ">",
-                    s.target,
-                    s.target * 2.0,
+                    s.target * (1.0 - m),
                     format!("scale out, then find the slow hop of {}", s.scope),
                 ),
-                "error_rate" => (">", s.target, s.target * 5.0, "page on-call".to_string()),
+                "error_rate" => (">", s.target * (1.0 - m), "page on-call".to_string()),
                 "availability" => (
                     "<",
-                    s.target,
-                    s.target - (100.0 - s.target),
+                    100.0 - (100.0 - s.target) * (1.0 - m),
                     "page on-call".to_string(),
                 ),
                 _ => (
                     "<",
-                    s.target,
-                    s.target * 0.8,
+                    s.target * (1.0 + m),
                     "check saturation and upstream traffic".to_string(),
                 ),
             };
@@ -1079,12 +1295,13 @@ pub fn monitoring(inputs: &Inputs, slos: &[Slo], caching: &CachingStrategy) -> M
                 slo: Some(s.id.clone()),
                 comparison: comparison.into(),
                 warning: round4(warning),
-                critical: round4(critical),
+                critical: round4(s.target),
                 unit: s.unit.clone(),
                 action,
             }
         })
         .collect();
+    let burn_rate_alerts = burn_rate_alerts(slos);
     let saturation = |metric: &str, warning, critical, unit: &str, action: &str| Alert {
         metric: metric.into(),
         slo: None,
@@ -1105,7 +1322,49 @@ pub fn monitoring(inputs: &Inputs, slos: &[Slo], caching: &CachingStrategy) -> M
             "add consumers",
         ));
     }
-    Monitoring { metrics, alerts }
+    Monitoring {
+        metrics,
+        alerts,
+        warning_margin: WARNING_MARGIN,
+        burn_rate_alerts,
+    }
+}
+
+/// Multi-window burn-rate alerts on the error budget of each availability and
+/// error-rate SLO (the SRE Workbook's pairs over a 30-day budget): page when 2 % of
+/// the budget burns in an hour (14.4x over 1 h, confirmed over 5 min), page when 5 %
+/// burns in 6 hours (6x over 6 h and 30 min), ticket when 10 % burns in 3 days (1x
+/// over 3 days and 6 h). Each fires while both windows burn faster than its rate.
+pub fn burn_rate_alerts(slos: &[Slo]) -> Vec<BurnRateAlert> {
+    const PAIRS: [(f64, &str, &str, &str); 3] = [
+        (14.4, "1h", "5m", "page"),
+        (6.0, "6h", "30m", "page"),
+        (1.0, "3d", "6h", "ticket"),
+    ];
+    let mut out = Vec::new();
+    for s in slos {
+        let budget = match s.metric.as_str() {
+            "availability" => 100.0 - s.target,
+            "error_rate" => s.target,
+            _ => continue,
+        };
+        if budget <= 0.0 {
+            continue;
+        }
+        for (rate, long, short, severity) in PAIRS {
+            out.push(BurnRateAlert {
+                slo: s.id.clone(),
+                error_budget_percent: round4(budget),
+                budget_window_days: ERROR_BUDGET_DAYS,
+                burn_rate: rate,
+                long_window: long.into(),
+                short_window: short.into(),
+                error_ratio_above_percent: round4((budget * rate).min(100.0)),
+                severity: severity.into(),
+            });
+        }
+    }
+    out
 }
 
 fn handoff(
@@ -1116,8 +1375,13 @@ fn handoff(
     inputs: &Inputs,
 ) -> Handoff {
     let mut patterns = Vec::new();
-    if !caching.caches.is_empty() {
-        let entities: Vec<&str> = caching.caches.iter().map(|c| c.entity.as_str()).collect();
+    if caching.caches.iter().any(Cache::is_cached) {
+        let entities: Vec<&str> = caching
+            .caches
+            .iter()
+            .filter(|c| c.is_cached())
+            .map(|c| c.entity.as_str())
+            .collect();
         patterns.push(format!("cache-aside for {}", entities.join(", ")));
     }
     if inputs
@@ -1194,6 +1458,7 @@ fn handoff(
             caching_patterns: caching
                 .caches
                 .iter()
+                .filter(|c| c.is_cached())
                 .map(|c| {
                     format!(
                         "{}: {} keys {}, TTL {} s, {} invalidation",
@@ -1275,9 +1540,9 @@ fn quality(
             done: caching
                 .caches
                 .iter()
-                .filter(|c| !c.invalidation.policy.is_empty())
+                .filter(|c| c.is_cached() && !c.invalidation.policy.is_empty())
                 .count(),
-            total: caching.caches.len(),
+            total: caching.caches.iter().filter(|c| c.is_cached()).count(),
         },
         monitoring_ready: slos.iter().all(|s| {
             monitoring

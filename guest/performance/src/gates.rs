@@ -9,7 +9,9 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use crate::architect::{Metric, TTL_MAX_S, TTL_MIN_S, is_performance};
-use crate::inputs::{ComponentKind, Integration, Measurements, Nfr, Requirements, System, keys};
+use crate::inputs::{
+    ComponentKind, Data, Integration, Measurements, Nfr, Requirements, System, keys,
+};
 
 /// One problem a gate found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,9 +87,11 @@ pub fn check(rule: &str, document: &Value, input: &dyn Fn(&str) -> Option<Value>
                 document,
                 &parse(keys::REQUIREMENTS, typed(keys::REQUIREMENTS)?)?,
             ),
-            "latency-budgets" => {
-                latency_budgets(document, &parse(keys::SYSTEM, typed(keys::SYSTEM)?)?)
-            }
+            "latency-budgets" => latency_budgets(
+                document,
+                &parse(keys::SYSTEM, typed(keys::SYSTEM)?)?,
+                &parse(keys::INTEGRATION, typed(keys::INTEGRATION)?)?,
+            ),
             "growth-capacity" => growth_capacity(
                 document,
                 &parse(keys::REQUIREMENTS, typed(keys::REQUIREMENTS)?)?,
@@ -96,6 +100,7 @@ pub fn check(rule: &str, document: &Value, input: &dyn Fn(&str) -> Option<Value>
             "cache-invalidation" => cache_invalidation(
                 document,
                 &parse(keys::INTEGRATION, typed(keys::INTEGRATION)?)?,
+                &parse(keys::DATA, typed(keys::DATA)?)?,
             ),
             "budgets-met" => budgets_met(
                 document,
@@ -269,7 +274,11 @@ pub fn measurable_slos(document: &Value, requirements: &Requirements) -> Vec<Fin
 /// Gate 2: "Critical paths must have latency budgets". Every critical path of the
 /// system has a budget with a segment per hop, and its segments plus headroom add up
 /// to no more than its total.
-pub fn latency_budgets(document: &Value, system: &System) -> Vec<Finding> {
+pub fn latency_budgets(
+    document: &Value,
+    system: &System,
+    integration: &Integration,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     let budgets = array(
         document,
@@ -339,6 +348,43 @@ pub fn latency_budgets(document: &Value, system: &System) -> Vec<Finding> {
                         path.name
                     ),
                 ));
+            }
+        }
+        // No hop below its baseline while the baselines fit the total.
+        let baseline = |hop: &str| -> f64 {
+            let component = system.components.iter().find(|c| c.name == hop);
+            integration
+                .external_services
+                .iter()
+                .find(|e| e.name == hop)
+                .filter(|_| component.is_some_and(|c| c.kind == ComponentKind::External))
+                .map_or_else(
+                    || component.map_or(0.0, |c| c.latency_ms()),
+                    |e| e.latency_ms,
+                )
+                .max(0.0)
+        };
+        let baselines: f64 = path.components.iter().map(|h| baseline(h)).sum();
+        if total.is_some_and(|t| baselines <= t + 1e-9) {
+            for (j, seg) in segments.iter().enumerate() {
+                let Some(hop) = text(seg.get("component")) else {
+                    continue;
+                };
+                let Some(b) = number(seg.get("budget_ms")) else {
+                    continue;
+                };
+                let floor = baseline(hop);
+                if b + 1e-9 < floor {
+                    out.push(finding(
+                        format!("{at}/segments/{j}/budget_ms"),
+                        format!("at least its baseline, {floor} ms"),
+                        format!("{b} ms"),
+                        format!(
+                            "hop `{hop}` of `{}` is budgeted under its baseline although the path's baselines ({baselines} ms) fit its total: shrink the headroom and mark the path tight instead",
+                            path.name
+                        ),
+                    ));
+                }
             }
         }
         if let (Some(t), Some(h)) = (total, headroom)
@@ -448,13 +494,45 @@ pub fn growth_capacity(
 /// Gate 4: "Caching strategy must include invalidation policies". Every cache has
 /// a policy; an event-driven one names events the integration publishes; TTLs stay
 /// within 1 s to 30 days.
-pub fn cache_invalidation(document: &Value, integration: &Integration) -> Vec<Finding> {
+pub fn cache_invalidation(
+    document: &Value,
+    integration: &Integration,
+    data: &Data,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     let published: BTreeSet<&str> = integration.published_events().collect();
     let caches = array(document, "/caching_strategy/caches", &mut out);
+    for entity in &data.entities {
+        if !caches
+            .iter()
+            .any(|c| text(c.get("entity")) == Some(entity.name.as_str()))
+        {
+            out.push(finding(
+                "/caching_strategy/caches",
+                format!("a caching decision for entity `{}`", entity.name),
+                "none",
+                format!(
+                    "entity `{}` has no caching decision: cache it with a policy, or say why it is not cached",
+                    entity.name
+                ),
+            ));
+        }
+    }
     for (i, cache) in caches.iter().enumerate() {
         let at = format!("/caching_strategy/caches/{i}");
         let name = text(cache.get("entity")).unwrap_or("?");
+        let policy = text(cache.pointer("/invalidation/policy"));
+        if policy == Some("not-cached") {
+            if text(cache.pointer("/invalidation/reason")).is_none() {
+                out.push(finding(
+                    format!("{at}/invalidation/reason"),
+                    "why it is not cached",
+                    "nothing",
+                    format!("the decision not to cache `{name}` needs its reason"),
+                ));
+            }
+            continue;
+        }
         match number(cache.get("ttl_seconds")) {
             Some(t) if t >= TTL_MIN_S as f64 && t <= TTL_MAX_S as f64 => {}
             _ => out.push(finding(
@@ -464,11 +542,10 @@ pub fn cache_invalidation(document: &Value, integration: &Integration) -> Vec<Fi
                 format!("the TTL of the `{name}` cache is out of range"),
             )),
         }
-        let policy = text(cache.pointer("/invalidation/policy"));
         match policy {
             None => out.push(finding(
                 format!("{at}/invalidation"),
-                "a policy: event-driven, write-through or ttl-only",
+                "a policy: event-driven, write-through, ttl-only or not-cached",
                 show(cache.get("invalidation")),
                 format!("the `{name}` cache has no invalidation policy"),
             )),

@@ -437,6 +437,9 @@ pub struct Topic {
     pub producer: Option<String>,
     /// The events published, such as `product.updated`.
     pub events: Vec<String>,
+    /// The entity its events are about, when their names do not say it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity: Option<String>,
 }
 
 impl Integration {

@@ -134,7 +134,14 @@ pub struct LatencyBudget {
     pub headroom_ms: f64,
     /// Σ of the hops' baseline latencies, ms.
     pub baseline_ms: f64,
-    /// Whether the baseline alone exceeds what the total leaves after headroom.
+    /// The headroom a budget keeps when the baselines allow: 10 % of the total, ms.
+    #[serde(default)]
+    pub min_headroom_ms: f64,
+    /// The baselines fit the total but leave less than the minimum headroom: every
+    /// hop is budgeted its baseline and the headroom shrinks.
+    #[serde(default)]
+    pub tight: bool,
+    /// The baselines alone exceed the total.
     pub over_budget: bool,
 }
 
@@ -234,6 +241,10 @@ pub struct ComponentCapacity {
     /// Write partitions (databases, queues).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partitions: Option<u64>,
+    /// For a stateful cache or store: its data and load split into shards, each
+    /// replicated; `replicas` counts every instance (shards × replicas per shard).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shards: Option<Shards>,
     /// Anything to watch, such as a rate limit below peak demand.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -262,6 +273,22 @@ pub struct Replicas {
     /// Under stress.
     pub stress: u64,
     /// At each growth horizon's peak.
+    pub growth: Vec<HorizonReplicas>,
+}
+
+/// Shards of a stateful component: more demand means more shards, not more copies.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Shards {
+    /// Replicas of each shard (for availability).
+    pub replicas_per_shard: u64,
+    /// Shards at normal load.
+    pub normal: u64,
+    /// At peak.
+    pub peak: u64,
+    /// Under stress.
+    pub stress: u64,
+    /// At each growth horizon's peak (`replicas` here counts shards).
     pub growth: Vec<HorizonReplicas>,
 }
 
@@ -319,13 +346,36 @@ pub struct Cache {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Invalidation {
-    /// `event-driven`, `write-through` or `ttl-only`.
+    /// `event-driven`, `write-through`, `ttl-only`, or `not-cached` for an entity
+    /// deliberately left uncached (real-time or write-heavy).
     pub policy: String,
     /// For `event-driven`: the events that invalidate (published by the integration).
     #[serde(default)]
     pub events: Vec<String>,
     /// Why this policy.
     pub reason: String,
+    /// For `event-driven`: how each event was matched to the entity.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matches: Vec<EventMatch>,
+}
+
+/// A published event matched to a cached entity.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct EventMatch {
+    /// The event, such as `order.updated`.
+    pub event: String,
+    /// The topic that publishes it.
+    pub topic: String,
+    /// Why it names the entity.
+    pub by: String,
+}
+
+impl Cache {
+    /// Whether the entity is cached (not a decision to leave it uncached).
+    pub fn is_cached(&self) -> bool {
+        self.invalidation.policy != "not-cached"
+    }
 }
 
 /// Seed 001's `optimization_plan`.
@@ -372,6 +422,37 @@ pub struct Monitoring {
     pub metrics: Vec<String>,
     /// Alerts.
     pub alerts: Vec<Alert>,
+    /// How far short of its SLO's target a warning fires (0.2: 20 % before the
+    /// target; of the error budget, for availability).
+    #[serde(default)]
+    pub warning_margin: f64,
+    /// Multi-window burn-rate alerts on the error budgets of the availability and
+    /// error-rate SLOs.
+    #[serde(default)]
+    pub burn_rate_alerts: Vec<BurnRateAlert>,
+}
+
+/// A multi-window burn-rate alert (the SRE Workbook): it fires while the error
+/// budget burns faster than `burn_rate` over both windows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct BurnRateAlert {
+    /// The SLO whose budget it guards.
+    pub slo: String,
+    /// The error budget: the share of requests (or time) allowed to fail, %.
+    pub error_budget_percent: f64,
+    /// The window the budget is counted over, days.
+    pub budget_window_days: u64,
+    /// How many times faster than sustainable the budget burns.
+    pub burn_rate: f64,
+    /// The long window, such as `1h`.
+    pub long_window: String,
+    /// The short window that confirms it is still burning, such as `5m`.
+    pub short_window: String,
+    /// The error ratio over both windows above which it fires, %.
+    pub error_ratio_above_percent: f64,
+    /// `page` or `ticket`.
+    pub severity: String,
 }
 
 /// An alert.

@@ -69,9 +69,19 @@ pub fn markdown(arch: &PerformanceArchitecture) -> String {
     let _ = writeln!(w, "\n#### Latency Budgets\n");
     for b in &req.latency_budgets {
         let flag = if b.over_budget {
-            " — OVER BUDGET: baseline exceeds what the total leaves"
+            format!(
+                " — OVER BUDGET: the baselines ({} ms) exceed the total",
+                num(b.baseline_ms)
+            )
+        } else if b.tight {
+            format!(
+                " — TIGHT: the baselines ({} ms) leave {} ms of headroom, under the {} ms minimum",
+                num(b.baseline_ms),
+                num(b.headroom_ms),
+                num(b.min_headroom_ms)
+            )
         } else {
-            ""
+            String::new()
         };
         let _ = writeln!(
             w,
@@ -190,7 +200,9 @@ pub fn markdown(arch: &PerformanceArchitecture) -> String {
         w,
         "| Entity | Keys | TTL | Hit ratio | Invalidation |\n|---|---|---|---|---|"
     );
-    for c in &cs.caches {
+    let uncached: Vec<&crate::output::Cache> =
+        cs.caches.iter().filter(|c| !c.is_cached()).collect();
+    for c in cs.caches.iter().filter(|c| c.is_cached()) {
         let inv = if c.invalidation.events.is_empty() {
             c.invalidation.policy.clone()
         } else {
@@ -209,6 +221,12 @@ pub fn markdown(arch: &PerformanceArchitecture) -> String {
             num(c.expected_hit_ratio),
             c.invalidation.reason
         );
+    }
+    if !uncached.is_empty() {
+        let _ = writeln!(w, "\nNot cached:");
+        for c in uncached {
+            let _ = writeln!(w, "- {}: {}", c.entity, c.invalidation.reason);
+        }
     }
 
     let _ = writeln!(
@@ -245,6 +263,31 @@ pub fn markdown(arch: &PerformanceArchitecture) -> String {
             a.unit,
             a.action
         );
+    }
+    let _ = writeln!(
+        w,
+        "\nWarnings fire {:.0} % short of each target (of the error budget, for availability); critical is the target itself.",
+        arch.monitoring.warning_margin * 100.0
+    );
+    if !arch.monitoring.burn_rate_alerts.is_empty() {
+        let _ = writeln!(
+            w,
+            "\n#### Error-Budget Burn-Rate Alerts\n\n| SLO | Error budget | Burn rate | Windows | Fires above | Severity |\n|---|---|---|---|---|---|"
+        );
+        for a in &arch.monitoring.burn_rate_alerts {
+            let _ = writeln!(
+                w,
+                "| {} | {} % over {} days | {}x | {} and {} | {} % errors | {} |",
+                a.slo,
+                num(a.error_budget_percent),
+                a.budget_window_days,
+                num(a.burn_rate),
+                a.long_window,
+                a.short_window,
+                num(a.error_ratio_above_percent),
+                a.severity
+            );
+        }
     }
 
     let h = &arch.handoff;

@@ -2,7 +2,7 @@
 //! pass and documents that fail them for each reason.
 
 use baton_performance::architect::{
-    self, HEADROOM, TTL_MAX_S, TTL_MIN_S, distributable, replicas_for, split_budget, ttl_for,
+    self, Fit, HEADROOM, TTL_MAX_S, TTL_MIN_S, distributable, replicas_for, split_budget, ttl_for,
 };
 use baton_performance::gates::{self, Finding};
 use baton_performance::inputs::*;
@@ -35,6 +35,7 @@ fn lookup(inputs: &Inputs, extra: Vec<(&'static str, Value)>) -> impl Fn(&str) -
             serde_json::to_value(&inputs.requirements).unwrap(),
         ),
         (keys::SYSTEM, serde_json::to_value(&inputs.system).unwrap()),
+        (keys::DATA, serde_json::to_value(&inputs.data).unwrap()),
         (
             keys::INTEGRATION,
             serde_json::to_value(&inputs.integration).unwrap(),
@@ -58,8 +59,8 @@ const FOUR: [&str; 4] = [
 // ---- the examples -----------------------------------------------------------------
 
 #[test]
-fn both_example_systems_pass_all_four_gates() {
-    for system in ["webshop", "telemetry"] {
+fn every_example_system_passes_all_four_gates() {
+    for system in ["webshop", "telemetry", "freight"] {
         let i = inputs(system);
         let doc = serde_json::to_value(derive(&i).unwrap()).unwrap();
         for rule in FOUR {
@@ -199,17 +200,18 @@ fn caches_follow_change_frequency_and_published_events() {
     assert_eq!(by("customer").invalidation.policy, "write-through");
     assert_eq!(by("category").invalidation.policy, "ttl-only");
     assert_eq!(by("category").ttl_seconds, TTL_MAX_S);
-    // `order` is read only twice per write: not read-heavy, not cached.
-    assert!(caches.iter().all(|c| c.entity != "order"));
+    // `order` is read only twice per write: not read-heavy, not cached, and said so.
+    assert_eq!(by("order").invalidation.policy, "not-cached");
+    assert!(by("order").invalidation.reason.contains("write-heavy"));
     let telemetry = derive(&inputs("telemetry")).unwrap();
-    // `reading` is write-heavy and realtime: never cached.
-    assert!(
-        telemetry
-            .caching_strategy
-            .caches
-            .iter()
-            .all(|c| c.entity != "reading")
-    );
+    // `reading` is write-heavy and realtime: never cached, and said so.
+    let reading = telemetry
+        .caching_strategy
+        .caches
+        .iter()
+        .find(|c| c.entity == "reading")
+        .expect("every entity has a caching decision");
+    assert_eq!(reading.invalidation.policy, "not-cached");
 }
 
 #[test]
@@ -285,7 +287,7 @@ fn missing_optional_fields_are_fine_and_required_ones_are_named() {
 
 #[test]
 fn derivation_is_deterministic_byte_for_byte() {
-    for system in ["webshop", "telemetry"] {
+    for system in ["webshop", "telemetry", "freight"] {
         let a = serde_json::to_string(&derive(&inputs(system)).unwrap()).unwrap();
         let b = serde_json::to_string(&derive(&inputs(system)).unwrap()).unwrap();
         assert_eq!(a, b);
@@ -420,18 +422,28 @@ fn gate_3_finds_horizons_and_components_without_capacity() {
 fn gate_4_finds_caches_without_a_sound_invalidation_policy() {
     let (i, mut doc) = webshop_doc();
     let caches = doc["caching_strategy"]["caches"].as_array_mut().unwrap();
-    caches[0]["invalidation"]["events"] = json!(["product.updated", "product.changed"]);
-    caches[1].as_object_mut().unwrap().remove("invalidation");
-    caches[2]["ttl_seconds"] = json!(TTL_MAX_S + 1);
+    let at = |e: &str| caches.iter().position(|c| c["entity"] == e).unwrap();
+    let (product, customer, category) = (at("product"), at("customer"), at("category"));
+    caches[product]["invalidation"]["events"] = json!(["product.updated", "product.changed"]);
+    caches[customer]
+        .as_object_mut()
+        .unwrap()
+        .remove("invalidation");
+    caches[category]["ttl_seconds"] = json!(TTL_MAX_S + 1);
     let found = check("cache-invalidation", &doc, &i);
-    assert_eq!(
-        pointers(&found),
-        [
-            "/caching_strategy/caches/0/invalidation/events/1",
-            "/caching_strategy/caches/1/invalidation",
-            "/caching_strategy/caches/2/ttl_seconds",
-        ]
-    );
+    let mut expected = vec![
+        format!("/caching_strategy/caches/{product}/invalidation/events/1"),
+        format!("/caching_strategy/caches/{customer}/invalidation"),
+        format!("/caching_strategy/caches/{category}/ttl_seconds"),
+    ];
+    expected.sort();
+    let mut got = pointers(&found);
+    got.sort();
+    assert_eq!(got, expected);
+    let found: Vec<_> = found
+        .into_iter()
+        .filter(|f| f.pointer.contains("events"))
+        .collect();
     assert!(found[0].message.contains("product.changed"));
 }
 
@@ -684,6 +696,7 @@ fn arb_inputs() -> impl Strategy<Value = Inputs> {
                             name: "t".into(),
                             producer: None,
                             events: vec!["e0.updated".into(), "e2.deleted".into()],
+                            entity: None,
                         }],
                     },
                 }
@@ -701,13 +714,28 @@ proptest! {
             .enumerate()
             .map(|(n, (external, cost))| (format!("h{n}"), if external { ComponentKind::External } else { ComponentKind::Service }, cost))
             .collect();
-        let split = split_budget(total, &hops);
+        let (split, fit) = split_budget(total, &hops);
         let sum: f64 = split.iter().sum();
+        let baseline: f64 = hops.iter().map(|h| h.2).sum();
         prop_assert!(split.iter().all(|b| *b >= 0.0));
-        prop_assert!(sum <= distributable(total) + 1e-9);
+        prop_assert!(sum <= total + 1e-9, "the budgets never pass the total");
         prop_assert!(distributable(total) <= total * (1.0 - HEADROOM) + 1e-9);
+        match fit {
+            Fit::Over => prop_assert!(baseline > total),
+            Fit::Tight => {
+                prop_assert!(baseline <= total);
+                prop_assert!(sum > distributable(total) - 1e-9 || baseline > distributable(total));
+            }
+            Fit::Fits => prop_assert!(sum <= distributable(total) + 1e-9),
+        }
+        if fit != Fit::Over {
+            // No hop below its baseline while the baselines fit the total.
+            for (h, b) in hops.iter().zip(&split) {
+                prop_assert!(*b >= h.2 - 1e-9, "{h:?} got {b}");
+            }
+        }
         let external: f64 = hops.iter().filter(|h| h.1 == ComponentKind::External).map(|h| h.2.ceil()).sum();
-        if external <= distributable(total) {
+        if fit == Fit::Fits && external <= distributable(total) {
             for (h, b) in hops.iter().zip(&split) {
                 if h.1 == ComponentKind::External { prop_assert_eq!(*b, h.2.ceil()); }
             }
@@ -751,7 +779,9 @@ proptest! {
             }
         }
         // Caches: TTL in range, a policy each, events actually published.
-        for c in &arch.caching_strategy.caches {
+        // Every entity has a caching decision.
+        prop_assert_eq!(arch.caching_strategy.caches.len(), i.data.entities.len());
+        for c in arch.caching_strategy.caches.iter().filter(|c| c.is_cached()) {
             prop_assert!((TTL_MIN_S..=TTL_MAX_S).contains(&c.ttl_seconds));
             prop_assert!(["event-driven", "write-through", "ttl-only"].contains(&c.invalidation.policy.as_str()));
             for e in &c.invalidation.events { prop_assert!(i.integration.published_events().any(|p| p == e)); }
@@ -789,4 +819,332 @@ fn the_load_test_plan_clamps_into_range_and_says_so() {
     assert!(baseline.pass_criteria.iter().any(|c| c.slo == "SLO-1"
         && c.percentile.as_deref() == Some("p99")
         && c.threshold == 50.0));
+}
+
+// ---- the third system: rules that hold on systems they were not written for -------
+
+/// The freight platform (examples/freight) derived, with its document as JSON.
+fn freight() -> (Inputs, baton_performance::PerformanceArchitecture, Value) {
+    let i = inputs("freight");
+    let arch = derive(&i).unwrap();
+    let doc = serde_json::to_value(&arch).unwrap();
+    (i, arch, doc)
+}
+
+#[test]
+fn a_tight_path_keeps_every_hop_at_its_baseline_and_is_reported_tight() {
+    // The case: a 1 ms and a 15 ms hop under an 18 ms total (room 16 ms).
+    let hops = vec![
+        ("gw".to_string(), ComponentKind::Gateway, 1.0),
+        ("svc".to_string(), ComponentKind::Service, 15.0),
+        ("cache".to_string(), ComponentKind::Cache, 1.0),
+    ];
+    let (split, fit) = split_budget(18.0, &hops);
+    assert_eq!(fit, Fit::Tight);
+    assert_eq!(split, vec![1.0, 15.0, 1.0], "never below a baseline");
+    // The same hops under 30 ms fit with the full headroom; over 16 ms they do not fit.
+    assert_eq!(split_budget(30.0, &hops).1, Fit::Fits);
+    assert_eq!(split_budget(16.0, &hops).1, Fit::Over);
+
+    let (_, arch, doc) = freight();
+    let quote = &arch.performance_requirements.latency_budgets[0];
+    assert_eq!(quote.path, "quote");
+    assert!(quote.tight && !quote.over_budget, "{quote:?}");
+    assert_eq!((quote.headroom_ms, quote.min_headroom_ms), (1.0, 2.0));
+    for s in &quote.segments {
+        assert!(s.budget_ms >= s.baseline_ms, "{s:?}");
+    }
+    // The optimization aims at the hop that dominates the path, with what it saves.
+    let item = arch
+        .optimization_plan
+        .items
+        .iter()
+        .find(|o| o.cause.source.ends_with("#/critical_paths/0"))
+        .unwrap();
+    assert_eq!(
+        (item.priority.as_str(), item.cause.kind.as_str()),
+        ("P1", "path_tight")
+    );
+    assert!(
+        item.action
+            .contains("`pricing-service` (15 of the path's 17 ms)"),
+        "{}",
+        item.action
+    );
+    assert!(
+        item.expected_impact.contains("1 ms off `pricing-service`"),
+        "{}",
+        item.expected_impact
+    );
+    // An external hop dominates `book`: cache, move off the path, or renegotiate.
+    let book = arch
+        .optimization_plan
+        .items
+        .iter()
+        .find(|o| o.cause.source.ends_with("#/critical_paths/1"))
+        .unwrap();
+    assert!(
+        book.action.contains("external `carrier-api`") && book.action.contains("renegotiate"),
+        "{}",
+        book.action
+    );
+    assert!(
+        book.expected_impact.contains("up to 240 ms"),
+        "{}",
+        book.expected_impact
+    );
+    let md = baton_performance::render::markdown(&arch);
+    assert!(
+        md.contains("TIGHT: the baselines (17 ms) leave 1 ms of headroom, under the 2 ms minimum"),
+        "{md}"
+    );
+    let i = inputs("freight");
+    assert_eq!(check("latency-budgets", &doc, &i), vec![]);
+}
+
+#[test]
+fn gate_2_refuses_a_hop_budgeted_under_its_baseline() {
+    let (i, _, mut doc) = freight();
+    // The old split: headroom kept, the 1 ms hop at 0 ms and the 15 ms hop at 14 ms.
+    let quote = &mut doc["performance_requirements"]["latency_budgets"][0];
+    quote["segments"][0]["budget_ms"] = json!(0.0);
+    quote["segments"][1]["budget_ms"] = json!(14.0);
+    quote["headroom_ms"] = json!(2.0);
+    let found = check("latency-budgets", &doc, &i);
+    assert_eq!(
+        pointers(&found),
+        [
+            "/performance_requirements/latency_budgets/0/segments/0/budget_ms",
+            "/performance_requirements/latency_budgets/0/segments/1/budget_ms",
+        ]
+    );
+    assert!(found[1].message.contains("under its baseline") && found[1].expected.contains("15 ms"));
+}
+
+#[test]
+fn events_match_entities_by_plural_prefix_and_declared_entity() {
+    use architect::{invalidating_events, singular};
+    assert_eq!(singular("orders"), "order");
+    assert_eq!(singular("categories"), "category");
+    assert_eq!(singular("addresses"), "address");
+    assert_eq!(singular("status"), "statu"); // no dictionary: `status` events say `status`
+    let (i, arch, doc) = freight();
+    let by = |e: &str| {
+        arch.caching_strategy
+            .caches
+            .iter()
+            .find(|c| c.entity == e)
+            .unwrap()
+    };
+    let orders = &by("orders").invalidation;
+    assert_eq!(orders.policy, "event-driven");
+    assert_eq!(
+        orders.events,
+        ["order.updated", "order.cancelled"],
+        "creations do not invalidate"
+    );
+    assert!(orders.matches[0].by.contains("singular or plural"));
+    let tariffs = &by("tariff_rules").invalidation;
+    assert_eq!(tariffs.events, ["tariff.updated"]);
+    assert!(
+        tariffs.matches[0].by.contains("first word") && tariffs.reason.contains("tariff-events")
+    );
+    let carriers = &by("carriers").invalidation;
+    assert_eq!(carriers.events, ["partner.changed"]);
+    assert!(carriers.matches[0].by.contains("declares entity"));
+    assert_eq!(by("customers").invalidation.policy, "write-through");
+    assert!(invalidating_events("invoices", &i.integration).is_empty());
+    assert_eq!(check("cache-invalidation", &doc, &i), vec![]);
+    // An event nobody publishes is still refused.
+    let mut bad = doc.clone();
+    let at = arch
+        .caching_strategy
+        .caches
+        .iter()
+        .position(|c| c.entity == "customers")
+        .unwrap();
+    bad["caching_strategy"]["caches"][at]["invalidation"] =
+        json!({"policy": "event-driven", "events": ["customer.updated"], "reason": "hoped for"});
+    let found = check("cache-invalidation", &bad, &i);
+    assert_eq!(
+        pointers(&found),
+        [format!(
+            "/caching_strategy/caches/{at}/invalidation/events/0"
+        )]
+    );
+}
+
+#[test]
+fn warnings_fire_before_the_target_and_error_budgets_get_burn_rate_alerts() {
+    let (_, arch, _) = freight();
+    let m = &arch.monitoring;
+    assert_eq!(m.warning_margin, 0.2);
+    let alert = |slo: &str| {
+        m.alerts
+            .iter()
+            .find(|a| a.slo.as_deref() == Some(slo))
+            .unwrap()
+    };
+    let quote = alert("SLO-1");
+    assert_eq!(
+        (quote.comparison.as_str(), quote.warning, quote.critical),
+        (">", 14.4, 18.0)
+    );
+    let availability = alert("SLO-4");
+    assert_eq!(
+        (
+            availability.comparison.as_str(),
+            availability.warning,
+            availability.critical
+        ),
+        ("<", 99.96, 99.95)
+    );
+    let errors = alert("SLO-5");
+    assert_eq!((errors.warning, errors.critical), (0.4, 0.5));
+    for a in m.alerts.iter().filter(|a| a.slo.is_some()) {
+        match a.comparison.as_str() {
+            ">" => assert!(a.warning < a.critical, "{a:?}"),
+            _ => assert!(a.warning > a.critical, "{a:?}"),
+        }
+    }
+    let pairs: Vec<(String, f64, String, String, String, f64)> = m
+        .burn_rate_alerts
+        .iter()
+        .map(|b| {
+            (
+                b.slo.clone(),
+                b.burn_rate,
+                b.long_window.clone(),
+                b.short_window.clone(),
+                b.severity.clone(),
+                b.error_ratio_above_percent,
+            )
+        })
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            (
+                "SLO-4".into(),
+                14.4,
+                "1h".into(),
+                "5m".into(),
+                "page".into(),
+                0.72
+            ),
+            (
+                "SLO-4".into(),
+                6.0,
+                "6h".into(),
+                "30m".into(),
+                "page".into(),
+                0.3
+            ),
+            (
+                "SLO-4".into(),
+                1.0,
+                "3d".into(),
+                "6h".into(),
+                "ticket".into(),
+                0.05
+            ),
+            (
+                "SLO-5".into(),
+                14.4,
+                "1h".into(),
+                "5m".into(),
+                "page".into(),
+                7.2
+            ),
+            (
+                "SLO-5".into(),
+                6.0,
+                "6h".into(),
+                "30m".into(),
+                "page".into(),
+                3.0
+            ),
+            (
+                "SLO-5".into(),
+                1.0,
+                "3d".into(),
+                "6h".into(),
+                "ticket".into(),
+                0.5
+            ),
+        ]
+    );
+    assert!(
+        m.burn_rate_alerts
+            .iter()
+            .all(|b| b.budget_window_days == 30)
+    );
+    assert_eq!(m.burn_rate_alerts[0].error_budget_percent, 0.05);
+    let md = baton_performance::render::markdown(&arch);
+    assert!(
+        md.contains("| SLO-4 | 0.05 % over 30 days | 14.4x | 1h and 5m | 0.72 % errors | page |"),
+        "{md}"
+    );
+}
+
+#[test]
+fn every_entity_has_a_caching_decision_and_stateful_stores_grow_in_shards() {
+    let (i, arch, doc) = freight();
+    let caches = &arch.caching_strategy.caches;
+    assert_eq!(caches.len(), i.data.entities.len());
+    let by = |e: &str| caches.iter().find(|c| c.entity == e).unwrap();
+    assert_eq!(by("vehicle_positions").invalidation.policy, "not-cached");
+    assert!(
+        by("vehicle_positions")
+            .invalidation
+            .reason
+            .contains("real time")
+    );
+    assert_eq!(by("invoices").invalidation.policy, "not-cached");
+    assert!(by("invoices").invalidation.reason.contains("write-heavy"));
+    // A hand-written document that leaves an entity out is refused.
+    let mut bad = doc.clone();
+    let at = caches
+        .iter()
+        .position(|c| c.entity == "vehicle_positions")
+        .unwrap();
+    bad["caching_strategy"]["caches"]
+        .as_array_mut()
+        .unwrap()
+        .remove(at);
+    let found = check("cache-invalidation", &bad, &i);
+    assert_eq!(pointers(&found), ["/caching_strategy/caches"]);
+    assert!(found[0].message.contains("vehicle_positions"));
+    // The tariff cache's demand outgrows one shard: it is sized in shards.
+    let component = |n: &str| {
+        arch.scalability_design
+            .components
+            .iter()
+            .find(|c| c.name == n)
+            .unwrap()
+    };
+    let cache = component("tariff-cache");
+    let shards = cache.shards.as_ref().expect("a cache is sharded");
+    let last = shards.growth.last().unwrap();
+    assert!(
+        last.replicas > shards.peak && shards.peak >= 1,
+        "{shards:?}"
+    );
+    let replicas = cache.replicas.as_ref().unwrap();
+    assert_eq!(
+        replicas.growth.last().unwrap().replicas,
+        last.replicas * shards.replicas_per_shard
+    );
+    assert!(cache.strategy.contains("shard"), "{}", cache.strategy);
+    assert!(
+        component("positions-store").shards.is_some(),
+        "a stateful store is sharded too"
+    );
+    assert!(
+        component("pricing-service").shards.is_none(),
+        "a stateless service is not"
+    );
+    for rule in FOUR {
+        assert_eq!(check(rule, &doc, &i), vec![], "{rule}");
+    }
 }
