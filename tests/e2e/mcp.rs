@@ -238,21 +238,26 @@ fn malformed_json_rpc_is_answered_or_ignored_and_the_server_keeps_serving() {
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut send = |line: &str| {
+    let send = |stdin: &mut std::process::ChildStdin, line: &str| {
         stdin.write_all(line.as_bytes()).unwrap();
         stdin.write_all(b"\n").unwrap();
         stdin.flush().unwrap();
     };
     send(
+        &mut stdin,
         r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}"#,
     );
     let init: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
     assert_eq!(init["id"], 1);
     assert_eq!(init["result"]["serverInfo"]["name"], "baton");
-    send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
-    send("this is not JSON {{{");
-    send(r#"{"jsonrpc":"2.0","id":7,"method":42}"#);
     send(
+        &mut stdin,
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+    );
+    send(&mut stdin, "this is not JSON {{{");
+    send(&mut stdin, r#"{"jsonrpc":"2.0","id":7,"method":42}"#);
+    send(
+        &mut stdin,
         r#"{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"memory_store","arguments":{"key":"raw/after","value":{"ok":true}}}}"#,
     );
     let mut replies = Vec::new();
@@ -271,7 +276,6 @@ fn malformed_json_rpc_is_answered_or_ignored_and_the_server_keeps_serving() {
     let stored = replies.last().unwrap();
     assert_eq!(stored["id"], 8);
     assert_eq!(stored["result"]["isError"], false, "{stored}");
-    drop(send);
     drop(stdin);
     assert!(
         child.wait().unwrap().success(),

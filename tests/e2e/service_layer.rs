@@ -281,3 +281,76 @@ fn a_custom_stage_renders_its_own_output_and_a_hostile_renderer_is_stopped() {
     p.run(&["memory", "retrieve", "coding/b", "--format", "markdown"])
         .fails(2, &["cannot render key `coding/b`", "not an object"]);
 }
+
+#[test]
+fn baton_s_own_namespaces_are_written_by_baton_alone_and_events_are_append_only() {
+    let p = crate::pipeline_run::project();
+    p.run(&["run"]).ok();
+    let before = p.run(&["events", "--json"]).json();
+    let first = before[0]["event_id"].as_str().unwrap().to_owned();
+    p.run(&["memory", "store", "-n", "baton.events", &first, "{}"])
+        .fails(2, &["namespace `baton.events` belongs to baton"]);
+    p.run(&["memory", "delete", "-n", "baton.events", &first])
+        .fails(2, &["belongs to baton"]);
+    p.run(&["memory", "store", "-n", "baton.quarantine", "first", "{}"])
+        .fails(2, &["namespace `baton.quarantine` belongs to baton"]);
+    p.run(&[
+        "memory",
+        "rollback",
+        "-n",
+        "baton.events",
+        &first,
+        "--to",
+        "1",
+    ])
+    .fails(2, &["belongs to baton"]);
+    let record = format!(
+        r#"{{"namespace":"baton.events","key":"{first}","revision":2,"written_at":"2026-01-01T00:00:00.000Z","writer":"cli","size":2,"sha256":"{}","value":{{}}}}"#,
+        baton::memory::sha256_hex(b"{}")
+    );
+    p.run_with_stdin(&["memory", "import"], format!("{record}\n"))
+        .fails(2, &["standard input line 1", "belongs to baton"]);
+    // Reading stays allowed, and the log is as it was.
+    p.run(&["memory", "retrieve", "-n", "baton.events", &first, "--json"])
+        .ok();
+    assert_eq!(p.run(&["events", "--json"]).json(), before);
+}
+
+#[test]
+fn the_store_itself_refuses_to_overwrite_or_delete_an_event() {
+    let store = SledStore::temporary().unwrap();
+    let ns = Namespace::new("baton.events").unwrap();
+    let key = Key::new("w/a/0000").unwrap();
+    let writer = Writer("stage:s".into());
+    store
+        .commit(
+            &writer,
+            vec![Op::put(&ns, &key, json!({"n": 1})).if_revision(0)],
+        )
+        .unwrap();
+    let overwrite = store
+        .commit(&writer, vec![Op::put(&ns, &key, json!({"n": 2}))])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        overwrite.contains("append-only") && overwrite.contains("overwriting"),
+        "{overwrite}"
+    );
+    let delete = store
+        .commit(&writer, vec![Op::delete(&ns, &key)])
+        .unwrap_err()
+        .to_string();
+    assert!(delete.contains("deleting"), "{delete}");
+    // A second add of the same key is a conflict, not an overwrite.
+    assert!(matches!(
+        store.commit(
+            &writer,
+            vec![Op::put(&ns, &key, json!({"n": 3})).if_revision(0)]
+        ),
+        Err(baton::memory::MemoryError::Conflict { .. })
+    ));
+    assert_eq!(
+        store.get(&ns, &key).unwrap().unwrap().json(),
+        json!({"n": 1})
+    );
+}

@@ -149,6 +149,10 @@ async def hostile():
             outcomes["too_big"] = body["error"]
             body, is_error = await call(s, "memory_store", {"key": "k" * 100000, "value": 1})
             assert is_error and len(body["error"]) < 400, len(body["error"])
+            body, is_error = await call(s, "memory_store", {"key": "forged", "value": {}, "namespace": "baton.events"})
+            assert is_error and body["kind"] == "bad-input" and "belongs to baton" in body["error"], body
+            body, is_error = await call(s, "memory_delete", {"key": "forged", "namespace": "baton.events"})
+            assert is_error and "belongs to baton" in body["error"], body
             alive = await ok(s, "memory_store", {"key": "after/hostile", "value": {"ok": True}})
             outcomes["alive_revision"] = alive["revision"]
             print(json.dumps(outcomes))

@@ -71,6 +71,19 @@ pub enum MemoryError {
         /// The revision.
         revision: u64,
     },
+    /// A write that would change or remove an entry of an append-only namespace
+    /// (`baton.events`, the audit log): only new keys may be added there.
+    #[error(
+        "namespace `{namespace}` is append-only: {what} key `{key}` is refused; only new entries may be added"
+    )]
+    AppendOnly {
+        /// The namespace.
+        namespace: String,
+        /// The key.
+        key: String,
+        /// What was attempted: `deleting`, `overwriting`.
+        what: String,
+    },
     /// Another process held the store for longer than the lock timeout.
     #[error("store {path:?} is locked by another process; gave up after {waited:?}")]
     Locked {

@@ -38,7 +38,7 @@ use std::collections::BTreeMap;
 
 pub use entry::{Clock, Entry, EntryMeta, Timestamp, Writer, sha256_hex};
 pub use error::MemoryError;
-pub use name::{Key, MAX_KEY_LEN, MAX_NAMESPACE_LEN, Namespace, is_reserved};
+pub use name::{APPEND_ONLY, Key, MAX_KEY_LEN, MAX_NAMESPACE_LEN, Namespace, is_reserved};
 pub use op::Op;
 pub(crate) use sled_store::prepare_dir;
 pub use sled_store::{DEFAULT_LOCK_TIMEOUT, DEFAULT_RETENTION, SledStore, StoreOptions};

@@ -132,6 +132,11 @@ impl fmt::Display for Key {
     }
 }
 
+/// baton's append-only namespaces: the event log, which is seed 003's audit log. A
+/// store adds new keys there (a put with `if_revision(0)`) and refuses to overwrite or
+/// delete one.
+pub const APPEND_ONLY: &[&str] = &["baton.events"];
+
 /// Whether `namespace` is one of baton's own (`baton.events`, `baton.quarantine`, …):
 /// counted apart in statistics and listed only when named.
 pub fn is_reserved(namespace: &str) -> bool {

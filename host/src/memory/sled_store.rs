@@ -273,6 +273,20 @@ impl SledStore {
     ) -> Result<EntryMeta> {
         let (namespace, key) = op.target();
         let (ns, k) = (namespace.as_str().to_owned(), key.as_str().to_owned());
+        if super::APPEND_ONLY.contains(&ns.as_str()) {
+            let what = match &op {
+                Op::Delete { .. } => Some("deleting"),
+                Op::Put { if_revision, .. } if *if_revision != Some(0) => Some("overwriting"),
+                Op::Put { .. } => None,
+            };
+            if let Some(what) = what {
+                return Err(MemoryError::AppendOnly {
+                    namespace: ns,
+                    key: k,
+                    what: what.into(),
+                });
+            }
+        }
         let hk = head_key(&ns, &k);
         let head = pending.head(self, &hk)?;
         let live = head

@@ -158,7 +158,7 @@ impl Service {
             }
             found.push(event);
         }
-        found.sort_by(|a, b| a.at.cmp(&b.at));
+        found.sort_by_key(|e| e.at);
         Ok(found)
     }
 

@@ -132,7 +132,8 @@ impl From<MemoryError> for Error {
         let kind = match &e {
             MemoryError::InvalidNamespace { .. }
             | MemoryError::InvalidKey { .. }
-            | MemoryError::InvalidImport { .. } => ErrorKind::BadInput,
+            | MemoryError::InvalidImport { .. }
+            | MemoryError::AppendOnly { .. } => ErrorKind::BadInput,
             MemoryError::NotFound { .. } => ErrorKind::NotFound,
             MemoryError::Conflict { .. } | MemoryError::ImportConflict { .. } => {
                 ErrorKind::Conflict

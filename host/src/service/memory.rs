@@ -66,6 +66,7 @@ impl Service {
     /// Stores `write.value` at its key through the key's gates, with an audit event in
     /// the same commit; a refusal (a gate, a compare-and-swap) is audited too.
     pub fn store_value(&self, write: Write) -> Result<Stored> {
+        super::writable(&write.namespace)?;
         let store = self.store()?;
         self.gated_put(&*store, write, "store", None)
     }
@@ -170,6 +171,7 @@ impl Service {
         if_revision: Option<u64>,
         writer: &Writer,
     ) -> Result<EntryMeta> {
+        super::writable(ns)?;
         let mut op = Op::delete(ns, key);
         if let Some(rev) = if_revision {
             op = op.if_revision(rev);
@@ -202,6 +204,7 @@ impl Service {
         if_revision: Option<u64>,
         override_gates: Option<String>,
     ) -> Result<Stored> {
+        super::writable(ns)?;
         let store = self.store()?;
         let old = store.get_revision(ns, key, to)?.ok_or_else(|| {
             Error::new(

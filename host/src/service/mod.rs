@@ -189,6 +189,18 @@ impl Service {
     }
 }
 
+/// Refuses a change from outside baton to one of baton's own namespaces (`baton.*`:
+/// the event log, quarantine, agents): baton alone writes them; reading is allowed.
+pub fn writable(ns: &Namespace) -> Result<()> {
+    if !crate::memory::is_reserved(ns.as_str()) {
+        return Ok(());
+    }
+    Err(Error::bad_input(format!(
+        "namespace `{ns}` belongs to baton: only baton writes it (reading it is allowed)"
+    ))
+    .hint("store documents in a namespace of your own, one that does not start with `baton.`"))
+}
+
 /// The manifest a call works on: `given`, else the nearest `pipeline.toml` above `cwd`.
 pub fn manifest_path(given: Option<PathBuf>, cwd: &Path) -> Result<PathBuf> {
     if let Some(path) = given {

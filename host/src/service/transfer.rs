@@ -84,6 +84,10 @@ impl Service {
             let mut parsed: ExportLine<Value> = serde_json::from_str(&line).map_err(|e| {
                 Error::bad_input(format!("{name} line {}: not an export record: {e}", n + 1))
             })?;
+            let target = Namespace::new(parsed.meta.namespace.clone())?;
+            super::writable(&target).map_err(|e| {
+                e.context(format!("{name} line {}: key `{}`", n + 1, parsed.meta.key))
+            })?;
             let value = match (&parsed.meta.deleted, parsed.value) {
                 (true, _) => Vec::new(),
                 (false, Some(v)) => serde_json::to_vec(&v).map_err(std::io::Error::from)?,
