@@ -623,3 +623,33 @@ fn an_interrupted_store_creation_leaves_nothing_in_the_way() {
         .run(&["memory", "list"])
         .fails(5, &["store \"", ".baton/store\"", "corrupted"]);
 }
+
+#[test]
+fn text_that_starts_like_json_must_be_json_however_deep() {
+    let p = Project::new();
+    p.run(&["memory", "store", "doc", "{not json"])
+        .fails(2, &["`doc`", "not valid JSON", "line 1 column 2"]);
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    std::fs::write(p.root().join("deep.json"), &deep).unwrap();
+    let err = p
+        .run(&["memory", "store", "deep", "--file", "deep.json"])
+        .fails(2, &["`deep`", "not valid JSON", "recursion limit exceeded"]);
+    assert!(
+        err.len() < 1000,
+        "the error does not echo the input: {}",
+        err.len()
+    );
+    p.run_with_stdin(&["memory", "store", "deep"], deep)
+        .fails(2, &["recursion limit"]);
+    p.run(&["memory", "retrieve", "deep"])
+        .fails(3, &["not found"]);
+    // Within the limit, and text that does not start like JSON, as before.
+    let ok = format!("{}{}", "[".repeat(100), "]".repeat(100));
+    p.run(&["memory", "store", "nested", &ok]).ok();
+    p.run(&["memory", "store", "note", "  plain text {with braces}"])
+        .ok();
+    assert_eq!(
+        p.run(&["memory", "retrieve", "note"]).ok(),
+        "  plain text {with braces}\n"
+    );
+}

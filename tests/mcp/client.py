@@ -149,6 +149,8 @@ async def hostile():
             outcomes["too_big"] = body["error"]
             body, is_error = await call(s, "memory_store", {"key": "k" * 100000, "value": 1})
             assert is_error and len(body["error"]) < 400, len(body["error"])
+            body, is_error = await call(s, "memory_store", {"key": "broken", "value": "{\"a\": "})
+            assert is_error and "not valid JSON" in body["error"] and "line 1" in body["error"], body
             body, is_error = await call(s, "memory_store", {"key": "forged", "value": {}, "namespace": "baton.events"})
             assert is_error and body["kind"] == "bad-input" and "belongs to baton" in body["error"], body
             body, is_error = await call(s, "memory_delete", {"key": "forged", "namespace": "baton.events"})

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::{CliError, Exit, GlobalArgs, output};
 use crate::memory::{EntryMeta, Key, Namespace, Writer};
-use crate::service::{Service, Stored, Write as StoreWrite, select};
+use crate::service::{Service, Stored, Write as StoreWrite, select, value_from_text};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum MemoryCommand {
@@ -311,22 +311,10 @@ fn read_value_text(args: &StoreArgs) -> Result<String, CliError> {
     }
 }
 
-fn parse_value(text: String, strict: bool, ns: &Namespace, key: &Key) -> Result<Value, CliError> {
-    match serde_json::from_str::<Value>(&text) {
-        Ok(v) => Ok(v),
-        Err(e) if strict => Err(CliError::new(
-            Exit::BadInput,
-            anyhow!("value for key `{key}` in namespace `{ns}` is not valid JSON: {e}"),
-        )
-        .hint("drop `--json` to store the text as a JSON string")),
-        Err(_) => Ok(Value::String(text)),
-    }
-}
-
 fn store(ctx: &Service, args: StoreArgs) -> Result<(), CliError> {
     let (ns, key) = args.key.resolve(ctx)?;
     let text = read_value_text(&args)?;
-    let value = parse_value(text, args.json, &ns, &key)?;
+    let value = value_from_text(text, args.json, &ns, &key)?;
     let stored = ctx.store_value(StoreWrite {
         ttl: args.ttl,
         if_revision: args.if_revision,

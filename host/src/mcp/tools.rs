@@ -349,9 +349,10 @@ fn stored(ns: &Namespace, stored: Stored) -> Result<Value> {
 fn memory_store(s: &Service, a: args::MemoryStore) -> Result<Value> {
     let ns = s.namespace(a.namespace.as_deref())?;
     let key = Key::new(a.key)?;
-    // As from the command line: text that is JSON is stored as that JSON.
+    // As from the command line: text that is JSON is stored as that JSON, and text
+    // that starts like a JSON object or array must be JSON.
     let value = match a.value {
-        Value::String(text) => serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        Value::String(text) => crate::service::value_from_text(text, false, &ns, &key)?,
         other => other,
     };
     check_size("the value", &value)?;

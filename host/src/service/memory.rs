@@ -274,6 +274,30 @@ impl Service {
     }
 }
 
+/// The value text an agent or a person hands over, as JSON. Text that starts like a
+/// JSON object or array (after white space), or any text when `required`, must be
+/// JSON: a parse error names the line, column and reason, and nesting deeper than
+/// serde_json's 128 levels is such an error (one depth limit for every way in). Other
+/// text is stored as a JSON string.
+pub fn value_from_text(text: String, required: bool, ns: &Namespace, key: &Key) -> Result<Value> {
+    let looks_like_json = matches!(text.trim_start().as_bytes().first(), Some(b'{' | b'['));
+    match serde_json::from_str::<Value>(&text) {
+        Ok(v) => Ok(v),
+        Err(e) if required || looks_like_json => {
+            let hint = if looks_like_json {
+                "drop `--json` and quote the text as a JSON string (`\"{…}\"`) to store it as text"
+            } else {
+                "drop `--json` to store the text as a JSON string"
+            };
+            Err(Error::bad_input(format!(
+                "value for key `{key}` in namespace `{ns}` is not valid JSON: {e}"
+            ))
+            .hint(hint))
+        }
+        Err(_) => Ok(Value::String(text)),
+    }
+}
+
 /// The part of `entry`'s value at `pointer` (the whole value without one).
 pub fn select(entry: &Entry, pointer: Option<&str>) -> Result<Value> {
     let value = entry.json();

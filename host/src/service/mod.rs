@@ -28,8 +28,8 @@ use std::time::Duration;
 pub use agents::{AgentEvent, EventAck, EventFilter};
 pub use error::{Error, ErrorKind, Result};
 pub use gatekeeper::blocked;
-pub use memory::select;
 pub use memory::{Stored, Write};
+pub use memory::{select, value_from_text};
 pub use pipeline::{StageState, StageStatus};
 pub use transfer::ExportScope;
 
