@@ -1,16 +1,18 @@
-//! `baton stage new`: from nothing to a running stage, as a newcomer would go.
+//! `baton stage new`: from nothing to a running stage, as a newcomer would go: in an
+//! empty folder outside any checkout, run against the default pipeline's example data.
 
 use std::process::Command;
 
-use crate::harness::{Project, baton_cmd, guest_target, repo_root};
+use crate::harness::{Project, baton_cmd, guest_target};
 
 #[test]
 fn a_scaffolded_stage_tests_builds_and_runs() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path().join("my-stage");
     let out = baton_cmd()
-        .current_dir(repo_root())
-        .args(["stage", "new", "my-stage", "--path", dir.to_str().unwrap()])
+        .current_dir(work.path())
+        .env_remove("BATON_SDK")
+        .args(["stage", "new", "my-stage"])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
@@ -19,15 +21,16 @@ fn a_scaffolded_stage_tests_builds_and_runs() {
         err.contains("next:") && err.contains("cargo build --release --target wasm32-wasip2"),
         "{err}"
     );
+    assert!(dir.join("sdk/baton-sdk/src/lib.rs").is_file() && dir.join("wit/baton.wit").is_file());
     // Scaffolding twice never overwrites.
     let again = baton_cmd()
-        .current_dir(repo_root())
-        .args(["stage", "new", "my-stage", "--path", dir.to_str().unwrap()])
+        .current_dir(work.path())
+        .args(["stage", "new", "my-stage"])
         .output()
         .unwrap();
     assert_eq!(again.status.code(), Some(2));
     let bad = baton_cmd()
-        .current_dir(repo_root())
+        .current_dir(work.path())
         .args(["stage", "new", "Bad Name"])
         .output()
         .unwrap();
@@ -50,14 +53,9 @@ fn a_scaffolded_stage_tests_builds_and_runs() {
     cargo(&["build", "--release", "--target", "wasm32-wasip2"]);
     let wasm = guest_target().join("wasm32-wasip2/release/my_stage.wasm");
 
-    let p = Project::new();
-    p.run(&[
-        "memory",
-        "store",
-        "coding/architecture/system",
-        r#"{"components":[{"id":"b"},{"id":"a"}]}"#,
-    ])
-    .ok();
+    // The default pipeline's example data, as the printed instructions say.
+    let p = crate::performance_pipeline::default_pipeline();
+    p.run(&["run"]).ok();
     let run = p
         .run(&[
             "stage",
@@ -68,21 +66,26 @@ fn a_scaffolded_stage_tests_builds_and_runs() {
             "--json",
         ])
         .json();
-    assert_eq!(
-        run["output"],
-        serde_json::json!({"components": 2, "ids": ["a", "b"]})
-    );
+    assert_eq!(run["output"]["components"], 9, "{run}");
+    assert_eq!(run["output"]["names"][0], "api-gateway", "{run}");
     assert_eq!(run["events"][0]["name"], "agent.myStage.systemSummarised");
     // A missing field is reported with the key and the JSON pointer of the field.
-    p.run(&[
-        "memory",
-        "store",
-        "coding/architecture/system",
-        r#"{"components":[{"id":"a"},{"name":"x"}]}"#,
-    ])
-    .ok();
-    p.run(&["stage", "run", wasm.to_str().unwrap(), "--reads", "coding/architecture/system"]).fails(
-        6,
-        &["cannot use input `coding/architecture/system` in namespace `coding-pipeline` at /components/1/id", "missing field `id`"],
-    );
+    let other = Project::new();
+    other
+        .run(&[
+            "memory",
+            "store",
+            "coding/architecture/system",
+            r#"{"components":[{"name":"a"},{"id":"x"}]}"#,
+        ])
+        .ok();
+    other
+        .run(&["stage", "run", wasm.to_str().unwrap(), "--reads", "coding/architecture/system"])
+        .fails(
+            6,
+            &[
+                "cannot use input `coding/architecture/system` in namespace `coding-pipeline` at /components/1/name",
+                "missing field `name`",
+            ],
+        );
 }

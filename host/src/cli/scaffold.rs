@@ -1,9 +1,51 @@
-//! The files `baton stage new` writes: a stage crate built on `baton-sdk`.
+//! The files `baton stage new` writes: a stage crate built on `baton-sdk`, with the
+//! SDK and the WIT contract of this very binary vendored into it (`sdk/baton-sdk`,
+//! `wit/baton.wit`), so a stage can be started in any folder and builds against the
+//! contract of the host that will run it.
 
-use std::path::Path;
+/// The SDK's sources and the contract, as this binary was built with them.
+const SDK_FILES: [(&str, &str); 6] = [
+    (
+        "sdk/baton-sdk/src/lib.rs",
+        include_str!("../../../guest/sdk/src/lib.rs"),
+    ),
+    (
+        "sdk/baton-sdk/src/context.rs",
+        include_str!("../../../guest/sdk/src/context.rs"),
+    ),
+    (
+        "sdk/baton-sdk/src/error.rs",
+        include_str!("../../../guest/sdk/src/error.rs"),
+    ),
+    (
+        "sdk/baton-sdk/src/gate.rs",
+        include_str!("../../../guest/sdk/src/gate.rs"),
+    ),
+    (
+        "sdk/baton-sdk/src/render.rs",
+        include_str!("../../../guest/sdk/src/render.rs"),
+    ),
+    // The SDK's bindings read `../../wit` from its folder: the crate's `wit/`.
+    ("wit/baton.wit", include_str!("../../../wit/baton.wit")),
+];
+
+/// The vendored SDK's manifest: the guest workspace's dependencies, spelled out.
+const SDK_MANIFEST: &str = r#"[package]
+name = "baton-sdk"
+description = "Write baton pipeline stages as WebAssembly components (vendored by `baton stage new`)"
+version = "0.1.0"
+edition = "2024"
+license = "Apache-2.0"
+
+[dependencies]
+serde = { version = "1", features = ["derive"] }
+serde_json = { version = "1", features = ["preserve_order"] }
+serde_path_to_error = "0.1"
+wit-bindgen = "0.61"
+"#;
 
 /// The crate's files, as (relative path, contents).
-pub(super) fn files(name: &str, sdk: &Path) -> Vec<(&'static str, String)> {
+pub(super) fn files(name: &str) -> Vec<(&'static str, String)> {
     let lib_name = name.replace('-', "_");
     let cargo = format!(
         r#"[package]
@@ -16,7 +58,7 @@ edition = "2024"
 crate-type = ["cdylib", "rlib"]
 
 [dependencies]
-baton-sdk = {{ path = "{sdk}" }}
+baton-sdk = {{ path = "sdk/baton-sdk" }}
 serde = {{ version = "1", features = ["derive"] }}
 serde_json = "1"
 
@@ -27,8 +69,7 @@ strip = "debuginfo"
 
 # A standalone crate, even inside another workspace.
 [workspace]
-"#,
-        sdk = sdk.display()
+"#
     );
     let lib = format!(
         r##"//! `{name}`: a baton stage.
@@ -49,8 +90,8 @@ pub struct System {{
 /// One component of the system.
 #[derive(Debug, Deserialize)]
 pub struct Component {{
-    /// Its id.
-    pub id: String,
+    /// Its name.
+    pub name: String,
 }}
 
 /// The output this stage returns.
@@ -58,15 +99,15 @@ pub struct Component {{
 pub struct Summary {{
     /// How many components the system has.
     pub components: usize,
-    /// Their ids, sorted.
-    pub ids: Vec<String>,
+    /// Their names, sorted.
+    pub names: Vec<String>,
 }}
 
 /// The stage's logic, kept free of the host so that it is tested natively.
 pub fn summarise(system: &System) -> Summary {{
-    let mut ids: Vec<String> = system.components.iter().map(|c| c.id.clone()).collect();
-    ids.sort();
-    Summary {{ components: ids.len(), ids }}
+    let mut names: Vec<String> = system.components.iter().map(|c| c.name.clone()).collect();
+    names.sort();
+    Summary {{ components: names.len(), names }}
 }}
 
 struct {type_name};
@@ -90,18 +131,25 @@ mod tests {{
 
     #[test]
     fn summarises_the_components_in_order() {{
-        let system: System = serde_json::from_str(r#"{{"components": [{{"id": "b"}}, {{"id": "a"}}]}}"#).unwrap();
-        assert_eq!(summarise(&system), Summary {{ components: 2, ids: vec!["a".into(), "b".into()] }});
+        let system: System = serde_json::from_str(r#"{{"components": [{{"name": "b"}}, {{"name": "a"}}]}}"#).unwrap();
+        assert_eq!(summarise(&system), Summary {{ components: 2, names: vec!["a".into(), "b".into()] }});
     }}
 }}
 "##,
         type_name = type_name(&lib_name)
     );
-    vec![
+    let mut files = vec![
         ("Cargo.toml", cargo),
         ("src/lib.rs", lib),
         (".gitignore", "/target\n".into()),
-    ]
+        ("sdk/baton-sdk/Cargo.toml", SDK_MANIFEST.to_owned()),
+    ];
+    files.extend(
+        SDK_FILES
+            .iter()
+            .map(|(path, text)| (*path, (*text).to_owned())),
+    );
+    files
 }
 
 fn type_name(lib_name: &str) -> String {

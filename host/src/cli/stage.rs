@@ -1,6 +1,6 @@
 //! `baton stage …`: run one component against the memory, and scaffold a new stage.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::anyhow;
@@ -17,7 +17,11 @@ pub(super) enum StageCommand {
     /// For authors testing a stage before wiring it into pipeline.toml: nothing is
     /// stored. The stage may read only the keys given with `--reads`.
     Run(RunArgs),
-    /// Scaffold a new stage crate that builds for wasm32-wasip2
+    /// Scaffold a new stage crate that builds for wasm32-wasip2, in any folder
+    ///
+    /// The crate carries this binary's SDK (`sdk/baton-sdk`) and WIT contract
+    /// (`wit/baton.wit`), a stage that reads `coding/architecture/system`, and a
+    /// native test.
     New(NewArgs),
 }
 
@@ -138,20 +142,12 @@ fn scaffold(args: NewArgs) -> Result<(), CliError> {
             anyhow!("{dir:?} already exists; not overwriting it"),
         ));
     }
-    let sdk = locate_sdk().ok_or_else(|| {
-        CliError::new(
-            Exit::Failure,
-            anyhow!("cannot find the baton SDK (`guest/sdk`) above the current directory"),
-        )
-        .hint(
-            "run `baton stage new` inside a baton checkout, or set `BATON_SDK` to the SDK's folder",
-        )
-    })?;
-    std::fs::create_dir_all(dir.join("src"))?;
-    let abs_dir = std::fs::canonicalize(&dir)?;
-    let files = super::scaffold::files(name, &relative(&abs_dir, &sdk));
-    for (path, text) in &files {
-        std::fs::write(dir.join(path), text)?;
+    for (path, text) in super::scaffold::files(name) {
+        let path = dir.join(path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(path, text)?;
     }
     eprintln!("created stage crate `{name}` in {}", dir.display());
     eprintln!("next:");
@@ -164,6 +160,9 @@ fn scaffold(args: NewArgs) -> Result<(), CliError> {
         "  baton stage run target/wasm32-wasip2/release/{}.wasm --reads coding/architecture/system",
         name.replace('-', "_")
     );
+    eprintln!(
+        "    (in a baton project whose memory holds `coding/architecture/system`, such as the baton repository after `baton run`, or with `--store DIR`)"
+    );
     eprintln!("then add it to pipeline.toml:");
     eprintln!(
         "  [[stage]]\n  name = \"{name}\"\n  component = \"{}/target/wasm32-wasip2/release/{}.wasm\"",
@@ -171,48 +170,4 @@ fn scaffold(args: NewArgs) -> Result<(), CliError> {
         name.replace('-', "_")
     );
     Ok(())
-}
-
-/// The SDK's folder: `BATON_SDK`, else `guest/sdk` in the nearest folder above that has it.
-fn locate_sdk() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("BATON_SDK") {
-        return std::fs::canonicalize(dir).ok();
-    }
-    let cwd = std::env::current_dir().ok()?;
-    cwd.ancestors()
-        .map(|d| d.join("guest/sdk"))
-        .find(|d| d.join("Cargo.toml").is_file())
-        .and_then(|d| std::fs::canonicalize(d).ok())
-}
-
-/// `to` relative to `from` (both absolute), for a path dependency that survives a move of the checkout.
-fn relative(from: &Path, to: &Path) -> PathBuf {
-    let from: Vec<_> = from.components().collect();
-    let to: Vec<_> = to.components().collect();
-    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
-    let mut out = PathBuf::new();
-    for _ in common..from.len() {
-        out.push("..");
-    }
-    for c in &to[common..] {
-        out.push(c);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn relative_paths_climb_and_descend() {
-        assert_eq!(
-            relative(Path::new("/a/b/c"), Path::new("/a/x/y")),
-            PathBuf::from("../../x/y")
-        );
-        assert_eq!(
-            relative(Path::new("/a"), Path::new("/a/guest/sdk")),
-            PathBuf::from("guest/sdk")
-        );
-    }
 }
