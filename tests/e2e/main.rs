@@ -5,6 +5,7 @@
 mod gate_components;
 pub(crate) mod gates;
 mod harness;
+mod host_limits;
 mod mcp;
 mod memory_cli;
 pub(crate) mod memory_concurrency;

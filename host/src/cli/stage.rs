@@ -98,6 +98,7 @@ fn run_stage(ctx: &Service, args: RunArgs) -> Result<(), CliError> {
         timeout: args.timeout,
         memory_bytes: args.memory,
         output_bytes: args.max_output,
+        host: Default::default(),
     };
 
     let runtime = ctx.runtime()?;

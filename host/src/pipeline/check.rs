@@ -551,6 +551,32 @@ fn limits(c: &mut Checker<'_>, spec: &LimitsSpec, base: Limits) -> Limits {
     };
     size(&spec.memory, "memory", &mut out.memory_bytes);
     size(&spec.output, "output", &mut out.output_bytes);
+    size(&spec.event_size, "event_size", &mut out.host.event_bytes);
+    size(
+        &spec.log_line_size,
+        "log_line_size",
+        &mut out.host.log_line_bytes,
+    );
+    size(
+        &spec.finding_size,
+        "finding_size",
+        &mut out.host.finding_bytes,
+    );
+    let mut count = |field: &Option<Spanned<i64>>, what: &str, slot: &mut usize| {
+        if let Some(n) = field {
+            match usize::try_from(*n.get_ref()) {
+                Ok(v) if v > 0 => *slot = v,
+                _ => c.at(
+                    n.span(),
+                    format!("{what} {} is not a count of at least 1", n.get_ref()),
+                ),
+            }
+        }
+    };
+    count(&spec.events, "events", &mut out.host.events);
+    count(&spec.log_lines, "log_lines", &mut out.host.log_lines);
+    count(&spec.findings, "findings", &mut out.host.findings);
+    count(&spec.host_calls, "host_calls", &mut out.host.host_calls);
     out
 }
 

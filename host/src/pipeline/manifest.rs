@@ -76,6 +76,34 @@ pub struct LimitsSpec {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub output: Option<Spanned<String>>,
+    /// Events a stage may emit in one run [default: 1000].
+    #[serde(default)]
+    #[schemars(with = "Option<u64>")]
+    pub events: Option<Spanned<i64>>,
+    /// Size of one event's attributes, such as `64KiB` [default].
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub event_size: Option<Spanned<String>>,
+    /// Log lines in one run [default: 10000].
+    #[serde(default)]
+    #[schemars(with = "Option<u64>")]
+    pub log_lines: Option<Spanned<i64>>,
+    /// Size of one log line, such as `16KiB` [default].
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub log_line_size: Option<Spanned<String>>,
+    /// Findings one gate component may return [default: 1000].
+    #[serde(default)]
+    #[schemars(with = "Option<u64>")]
+    pub findings: Option<Spanned<i64>>,
+    /// Size of each field of a finding, such as `4KiB` [default].
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub finding_size: Option<Spanned<String>>,
+    /// Memory calls (`get`, `list-keys`) in one run [default: 100000].
+    #[serde(default)]
+    #[schemars(with = "Option<u64>")]
+    pub host_calls: Option<Spanned<i64>>,
 }
 
 /// `[[input]]`: a document seeded from a file.

@@ -37,6 +37,9 @@ pub enum FailureKind {
     StageError(String),
     /// The output is not a JSON document.
     OutputNotJson(String),
+    /// The component handed the host more than a host limit allows (events, event
+    /// attributes, logs, findings, calls) or an event that is malformed; what.
+    HostLimit(String),
     /// The output is larger than the limit.
     OutputTooLarge {
         /// Its size in bytes.
@@ -60,6 +63,7 @@ impl FailureKind {
             FailureKind::StageError(_) => "stage-error",
             FailureKind::OutputNotJson(_) => "output-not-json",
             FailureKind::OutputTooLarge { .. } => "output-too-large",
+            FailureKind::HostLimit(_) => "host-limit",
         }
     }
 }
@@ -113,6 +117,7 @@ impl fmt::Display for StageFailure {
             FailureKind::OutputNotJson(e) => {
                 write!(f, "{stage} returned output that is not JSON: {e}")
             }
+            FailureKind::HostLimit(m) => write!(f, "{stage} passed a host limit: {m}"),
             FailureKind::OutputTooLarge { size, limit } => {
                 write!(
                     f,

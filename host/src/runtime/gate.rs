@@ -92,6 +92,28 @@ impl GatePlugin {
             .map_err(|e| fail(FailureKind::Load(format!("{e:#}"))))?
             .call_check(&mut store, gate, document, &inputs, &config.to_string());
         let state = store.into_data();
-        result.map_err(|trap| fail(super::classify_trap(trap, &state, limits)))
+        let findings = result.map_err(|trap| fail(super::classify_trap(trap, &state, limits)))?;
+        let host = &limits.host;
+        if findings.len() > host.findings {
+            return Err(fail(FailureKind::HostLimit(format!(
+                "{} findings; the limit is {}",
+                findings.len(),
+                host.findings
+            ))));
+        }
+        for f in &findings {
+            let longest = [&f.pointer, &f.expected, &f.actual, &f.message]
+                .iter()
+                .map(|s| s.len())
+                .max()
+                .unwrap_or(0);
+            if longest > host.finding_bytes {
+                return Err(fail(FailureKind::HostLimit(format!(
+                    "a finding with a field of {longest} bytes; the limit is {}",
+                    host.finding_bytes
+                ))));
+            }
+        }
+        Ok(findings)
     }
 }

@@ -9,10 +9,12 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::baton::stage::{events, log, memory, types};
-use super::limits::{Limiter, Limits};
+use super::limits::{HostLimits, Limiter, Limits};
 use super::{EmittedEvent, Grants, Read};
 use crate::memory::{Key, Namespace, Store};
 
+/// Refused reads kept for the report; the rest are only logged.
+const MAX_DENIALS_KEPT: usize = 100;
 /// Bytes of a stage's stderr kept (a panic message is printed there).
 const STDERR_CAPACITY: usize = 64 << 10;
 
@@ -30,6 +32,11 @@ pub(crate) struct HostState {
     pub(crate) events: Vec<EmittedEvent>,
     pub(crate) reads: Vec<Read>,
     pub(crate) denials: Vec<String>,
+    host_limits: HostLimits,
+    log_lines: usize,
+    calls: usize,
+    /// The host limit the component passed, which stopped it.
+    pub(crate) exceeded: Option<String>,
 }
 
 impl HostState {
@@ -64,7 +71,29 @@ impl HostState {
             events: Vec::new(),
             reads: Vec::new(),
             denials: Vec::new(),
+            host_limits: limits.host.clone(),
+            log_lines: 0,
+            calls: 0,
+            exceeded: None,
         }
+    }
+
+    /// Stops the run: the component passed a host limit (`what`).
+    fn stop(&mut self, what: String) -> wasmtime::Error {
+        tracing::warn!(stage = %self.stage, "{what}");
+        let error = wasmtime::Error::msg(what.clone());
+        self.exceeded = Some(what);
+        error
+    }
+
+    /// Counts a memory call against the run's limit.
+    fn call(&mut self) -> wasmtime::Result<()> {
+        self.calls += 1;
+        if self.calls > self.host_limits.host_calls {
+            let limit = self.host_limits.host_calls;
+            return Err(self.stop(format!("more than {limit} memory calls in one run")));
+        }
+        Ok(())
     }
 
     /// Checks a read against the grants; a refusal is recorded and returned.
@@ -77,7 +106,10 @@ impl HostState {
             self.stage, self.grants
         );
         tracing::warn!(stage = %self.stage, namespace, key, "read refused");
-        self.denials.push(message.clone());
+        // Kept for the report, a bounded few: the calls themselves are limited.
+        if self.denials.len() < MAX_DENIALS_KEPT {
+            self.denials.push(message.clone());
+        }
         Err(types::MemoryError::AccessDenied(message))
     }
 }
@@ -126,6 +158,7 @@ impl memory::Host for HostState {
         namespace: String,
         key: String,
     ) -> wasmtime::Result<Result<Option<types::Entry>, types::MemoryError>> {
+        self.call()?;
         if let Err(e) = self.check(&namespace, &key) {
             return Ok(Err(e));
         }
@@ -162,6 +195,7 @@ impl memory::Host for HostState {
         namespace: String,
         prefix: String,
     ) -> wasmtime::Result<Result<Vec<String>, types::MemoryError>> {
+        self.call()?;
         let ns = match Namespace::new(namespace.clone()) {
             Ok(ns) => ns,
             Err(e) => return Ok(Err(types::MemoryError::InvalidName(e.to_string()))),
@@ -185,8 +219,32 @@ impl memory::Host for HostState {
 
 impl events::Host for HostState {
     fn emit(&mut self, name: String, attributes_json: String) -> wasmtime::Result<()> {
-        let attributes = serde_json::from_str(&attributes_json)
-            .unwrap_or_else(|_| serde_json::json!({ "unparsed": attributes_json }));
+        let limits = &self.host_limits;
+        if self.events.len() >= limits.events {
+            let limit = limits.events;
+            return Err(self.stop(format!("more than {limit} events in one run")));
+        }
+        if !crate::records::is_name(&name) {
+            let shown = short(&name);
+            return Err(self.stop(format!(
+                "event name {shown:?} is not a name (letters, digits, `_` or `-`, starting with a letter)"
+            )));
+        }
+        if attributes_json.len() > limits.event_bytes {
+            let (size, limit) = (attributes_json.len(), limits.event_bytes);
+            return Err(self.stop(format!(
+                "event `{name}` has {size} bytes of attributes; the limit is {limit}"
+            )));
+        }
+        let attributes = match serde_json::from_str::<serde_json::Value>(&attributes_json) {
+            Ok(v @ serde_json::Value::Object(_)) => v,
+            _ => {
+                return Err(self.stop(format!(
+                    "the attributes of event `{name}` are not a JSON object: {:?}",
+                    short(&attributes_json)
+                )));
+            }
+        };
         let name = format!("agent.{}.{name}", self.agent_name);
         tracing::info!(stage = %self.stage, event = %name, "stage event");
         self.events.push(EmittedEvent { name, attributes });
@@ -194,8 +252,25 @@ impl events::Host for HostState {
     }
 }
 
+/// Text cut to a length fit for a message.
+fn short(text: &str) -> String {
+    match text.char_indices().nth(60) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_owned(),
+    }
+}
+
 impl log::Host for HostState {
     fn log(&mut self, level: types::Level, message: String) -> wasmtime::Result<()> {
+        self.log_lines += 1;
+        if self.log_lines > self.host_limits.log_lines {
+            let limit = self.host_limits.log_lines;
+            return Err(self.stop(format!("more than {limit} log lines in one run")));
+        }
+        if message.len() > self.host_limits.log_line_bytes {
+            let (size, limit) = (message.len(), self.host_limits.log_line_bytes);
+            return Err(self.stop(format!("a log line of {size} bytes; the limit is {limit}")));
+        }
         let stage = &self.stage;
         match level {
             types::Level::Trace => tracing::trace!(stage, "{message}"),

@@ -1,4 +1,6 @@
-//! The limits a stage runs under: wall time, linear memory, output size.
+//! The limits a stage runs under: wall time, linear memory, output size, and a bound
+//! on everything else a component hands the host (events, logs, findings, calls), so
+//! that one run's host memory has a stated worst case (docs/DESIGN.md).
 
 use std::time::Duration;
 
@@ -11,6 +13,42 @@ pub struct Limits {
     pub memory_bytes: usize,
     /// Bytes of output document accepted.
     pub output_bytes: usize,
+    /// What else a component may hand the host in one run.
+    pub host: HostLimits,
+}
+
+/// Bounds on what a stage or gate component hands the host besides its output. A
+/// run that passes one fails with [`FailureKind::HostLimit`](super::FailureKind).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostLimits {
+    /// Events a stage may emit in one run.
+    pub events: usize,
+    /// Bytes of one event's attributes (a JSON object).
+    pub event_bytes: usize,
+    /// Log lines in one run.
+    pub log_lines: usize,
+    /// Bytes of one log line.
+    pub log_line_bytes: usize,
+    /// Findings one gate may return.
+    pub findings: usize,
+    /// Bytes of each field of a finding.
+    pub finding_bytes: usize,
+    /// Memory calls (`get`, `list-keys`) in one run.
+    pub host_calls: usize,
+}
+
+impl Default for HostLimits {
+    fn default() -> Self {
+        Self {
+            events: 1_000,
+            event_bytes: 64 << 10,
+            log_lines: 10_000,
+            log_line_bytes: 16 << 10,
+            findings: 1_000,
+            finding_bytes: 4 << 10,
+            host_calls: 100_000,
+        }
+    }
 }
 
 impl Default for Limits {
@@ -19,6 +57,7 @@ impl Default for Limits {
             timeout: Duration::from_secs(10),
             memory_bytes: 256 << 20,
             output_bytes: 16 << 20,
+            host: HostLimits::default(),
         }
     }
 }

@@ -39,7 +39,7 @@ pub use cache::{ComponentCache, LoadOutcome};
 pub use failure::{FailureKind, StageFailure};
 pub use gate::{GateInput, GatePlugin};
 pub use grants::{Grant, Grants};
-pub use limits::{Limits, parse_size};
+pub use limits::{HostLimits, Limits, parse_size};
 pub use render::RendererPlugin;
 
 use crate::memory::{Store as MemoryStore, sha256_hex};
@@ -434,6 +434,9 @@ pub(crate) fn classify_trap(
     state: &HostState,
     limits: &Limits,
 ) -> FailureKind {
+    if let Some(exceeded) = &state.exceeded {
+        return FailureKind::HostLimit(exceeded.clone());
+    }
     if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
         return FailureKind::TimedOut(limits.timeout);
     }

@@ -87,12 +87,7 @@ enum AgentState {
 
 /// Checks a name used in an event name: a letter, then letters, digits, `_` or `-`.
 pub fn check_name(what: &str, name: &str) -> Result<()> {
-    let ok = (1..=64).contains(&name.len())
-        && name.starts_with(|c: char| c.is_ascii_alphabetic())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if ok {
+    if crate::records::is_name(name) {
         return Ok(());
     }
     Err(Error::bad_input(format!(

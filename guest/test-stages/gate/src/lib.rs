@@ -4,7 +4,9 @@
 //! - `inputs-agree`: `/count` equals the number of items in the input at `config.key`
 //!   (a cross-reference to an input);
 //! - `loop`: never returns (the host's time limit must stop it);
-//! - `panic`: panics.
+//! - `panic`: panics;
+//! - `finding-flood`: a million findings; `huge-finding`: one with a 50 MB message
+//!   (the host's limits must refuse both).
 //!
 //! Any other name is a finding: a gate never passes a rule it does not know.
 
@@ -62,6 +64,10 @@ impl Gate for TestGate {
                 loop {}
             }
             "panic" => panic!("the test gate panics on purpose"),
+            "finding-flood" => (0..1_000_000)
+                .map(|i| Finding::new(format!("/{i}"), "", "", ""))
+                .collect(),
+            "huge-finding" => vec![Finding::new("", "", "", "z".repeat(50 << 20))],
             other => vec![Finding::new(
                 "",
                 "a known rule",

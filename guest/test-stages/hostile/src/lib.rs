@@ -4,7 +4,7 @@
 
 use std::hint::black_box;
 
-use baton_sdk::bindings::baton::stage::{memory, types};
+use baton_sdk::bindings::baton::stage::{events, log, memory, types};
 use baton_sdk::bindings::{__export_stage_world, Guest};
 
 struct Hostile;
@@ -69,6 +69,40 @@ impl Guest for Hostile {
             }
             "huge-output" => Ok(format!("\"{}\"", "x".repeat(100 << 20))),
             "not-json" => Ok("this is not JSON {".into()),
+            // Flooding the host: each must stop at its host limit.
+            "event-flood" => {
+                for i in 0..300_000u32 {
+                    events::emit("flood", &format!(r#"{{"i":{i}}}"#));
+                }
+                Ok("{}".into())
+            }
+            "bad-event-name" => {
+                events::emit("bad name with spaces/../", "{}");
+                Ok("{}".into())
+            }
+            "event-not-json" => {
+                events::emit("fine", "this is not JSON");
+                Ok("{}".into())
+            }
+            "big-event" => {
+                events::emit("big", &format!(r#"{{"blob":"{}"}}"#, "x".repeat(50 << 20)));
+                Ok("{}".into())
+            }
+            "log-flood" => {
+                for i in 0..1_000_000u32 {
+                    log::log(types::Level::Info, &format!("line {i}"));
+                }
+                Ok("{}".into())
+            }
+            "long-log" => {
+                log::log(types::Level::Info, &"y".repeat(50 << 20));
+                Ok("{}".into())
+            }
+            "call-flood" => {
+                loop {
+                    let _ = black_box(memory::get(&ctx.namespace, "coding/architecture/system"));
+                }
+            }
             other => Err(failed(format!("unknown mode {other:?}"))),
         }
     }
