@@ -19,6 +19,10 @@ pub const MAX_KEY_LEN: usize = 512;
 pub struct Namespace(String);
 
 /// A validated key, such as `coding/architecture/performance`.
+///
+/// Keys are names, not paths, but agents build them from paths: so a key's
+/// `/`-separated segments may not be empty (no leading, trailing or doubled `/`) and
+/// may not be `.` or `..`, which would read as a path's parts.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Key(String);
 
@@ -46,6 +50,27 @@ fn check(kind: &'static str, name: &str, max: usize) -> Result<(), String> {
     }
     if name.trim() != name {
         return Err(format!("{kind} starts or ends with white space"));
+    }
+    Ok(())
+}
+
+/// A key's `/`-separated segments: none empty, none `.` or `..`.
+fn check_segments(key: &str) -> Result<(), String> {
+    for (i, segment) in key.split('/').enumerate() {
+        match segment {
+            "" => {
+                return Err(format!(
+                    "key has an empty segment (segment {}): no leading, trailing or doubled `/`",
+                    i + 1
+                ));
+            }
+            "." | ".." => {
+                return Err(format!(
+                    "key has a `{segment}` segment: keys are names, not paths to resolve"
+                ));
+            }
+            _ => {}
+        }
     }
     Ok(())
 }
@@ -85,7 +110,7 @@ impl Key {
     /// ```
     pub fn new(name: impl Into<String>) -> Result<Self, MemoryError> {
         let name = name.into();
-        match check("key", &name, MAX_KEY_LEN) {
+        match check("key", &name, MAX_KEY_LEN).and_then(|()| check_segments(&name)) {
             Ok(()) => Ok(Self(name)),
             Err(reason) => Err(MemoryError::InvalidKey {
                 key: abbreviate(&name),
@@ -154,6 +179,11 @@ mod tests {
             ("a\u{0}b", "control character"),
             ("tab\there", "control character"),
             (" padded", "white space"),
+            ("/leading", "empty segment (segment 1)"),
+            ("trailing/", "empty segment (segment 2)"),
+            ("a//b", "empty segment (segment 2)"),
+            ("a/../b", "a `..` segment"),
+            ("./a", "a `.` segment"),
         ] {
             let err = Key::new(bad).unwrap_err().to_string();
             assert!(err.contains(reason), "{bad:?}: {err}");
@@ -170,6 +200,13 @@ mod tests {
                 .contains("limit is 512")
         );
         assert!(Key::new("k".repeat(MAX_KEY_LEN)).is_ok());
+        // Dots inside a segment are fine; only whole `.` and `..` segments are not.
+        assert!(Key::new("v1.2/notes..md/.hidden").is_ok());
+        // A long bad key is quoted short.
+        let err = Key::new(format!("{}\u{1}", "k".repeat(400)))
+            .unwrap_err()
+            .to_string();
+        assert!(err.len() < 200 && err.contains("(401 bytes)"), "{err}");
     }
 
     #[test]
