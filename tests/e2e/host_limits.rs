@@ -176,3 +176,78 @@ limits = {{ events = 50 }}
         ],
     );
 }
+
+/// Peak resident memory of `child`, in bytes, polled from `/proc` until it exits.
+fn peak_rss(mut child: std::process::Child) -> (std::process::ExitStatus, u64) {
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak = 0u64;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&status_file) {
+            for line in text.lines().filter(|l| l.starts_with("VmHWM:")) {
+                let kib: u64 = line
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0);
+                peak = peak.max(kib * 1024);
+            }
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status, peak);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// The pipeline that took `baton run` to 8.3 GB before the limits: a stage emitting
+/// 300,000 events, one emitting a 50 MB attribute, and gates returning a million
+/// findings and a 50 MB finding. Now each stops at its bound and the run stays
+/// within the worst case DESIGN.md states (about 0.5 GiB per stage at once).
+#[test]
+fn a_run_of_flooding_stages_and_gates_stays_within_its_stated_memory_bound() {
+    let (hostile, gate) = (component("hostile"), component("test_gate"));
+    let stage = |name: &str, mode: &str, extra: &str| {
+        format!(
+            "[[stage]]\nname = \"{name}\"\ncomponent = \"{}\"\nwrites = \"{name}\"\nconfig = {{ mode = \"{mode}\" }}\nlimits = {{ memory = \"512MiB\", timeout = \"30s\" }}\n{extra}\n",
+            hostile.display()
+        )
+    };
+    let gates = format!(
+        "[[stage.gate]]\nname = \"finding-flood\"\nrule = \"floods\"\ncomponent = \"{g}\"\n\n[[stage.gate]]\nname = \"huge-finding\"\nrule = \"floods\"\ncomponent = \"{g}\"\n",
+        g = gate.display()
+    );
+    let manifest = format!(
+        "[pipeline]\nname = \"floods\"\nnamespace = \"coding-pipeline\"\n\n{}{}{}",
+        stage("events", "event-flood", ""),
+        stage("big", "big-event", ""),
+        stage("gated", "ok", &gates),
+    );
+    let p = Project::with_manifest(&manifest);
+    let child = std::process::Command::new(crate::harness::baton_bin())
+        .args(["run", "-j", "2", "--json"])
+        .current_dir(p.root())
+        .env("BATON_SERVER", "never")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (status, peak) = peak_rss(child);
+    assert_eq!(
+        status.code(),
+        Some(7),
+        "the gated stage's gates fail, the others fail"
+    );
+    assert!(peak > 0, "the peak was read");
+    eprintln!("peak resident memory of `baton run`: {} MiB", peak >> 20);
+    assert!(
+        peak < 1536 << 20,
+        "baton run peaked at {} MiB; the stated bound for two stages at once is about 1 GiB",
+        peak >> 20
+    );
+    let stats = p.run(&["memory", "stats", "--json"]).json();
+    assert_eq!(stats["stats"]["keys"], 0, "nothing stored: {stats}");
+    assert!(
+        stats["stats"]["reserved"]["value_bytes"].as_u64().unwrap() < 1 << 20,
+        "the event log holds the lifecycle, not the flood: {stats}"
+    );
+}
