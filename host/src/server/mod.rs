@@ -55,6 +55,23 @@ pub enum Policy {
     Never,
 }
 
+/// Decodes `bytes` as a client's side of a connection, the way the server reads it
+/// (a hello, then requests), and returns how many frames decoded before the first
+/// that does not. For fuzzing the protocol without a socket.
+#[doc(hidden)]
+pub fn decode_client_frames(bytes: &[u8]) -> usize {
+    let mut input = bytes;
+    match protocol::read_frame::<Hello>(&mut input) {
+        Ok(Some(_)) => {}
+        _ => return 0,
+    }
+    let mut n = 1;
+    while let Ok(Some(_)) = protocol::read_frame::<protocol::Request>(&mut input) {
+        n += 1;
+    }
+    n
+}
+
 /// The socket of the server for the store at `store`.
 pub fn socket_path(store: &Path) -> PathBuf {
     store.join(SOCKET_FILE)

@@ -31,7 +31,7 @@ pub use gatekeeper::blocked;
 pub use memory::{Stored, Write};
 pub use memory::{select, value_from_text};
 pub use pipeline::{StageState, StageStatus};
-pub use transfer::ExportScope;
+pub use transfer::{ExportScope, read_record};
 
 use crate::memory::{Namespace, Store, StoreOptions};
 use crate::project::{FALLBACK_NAMESPACE, Project};

@@ -31,6 +31,29 @@ struct ExportLine<V> {
     value: Option<V>,
 }
 
+/// One line of an export as a revision to import: its metadata and value bytes, or
+/// why it cannot be (`name` and the line number `n` name it). The whole check of a
+/// record before its gates; public for fuzzing.
+pub fn read_record(line: &str, name: &str, n: usize) -> Result<Entry> {
+    let parsed: ExportLine<Value> = serde_json::from_str(line)
+        .map_err(|e| Error::bad_input(format!("{name} line {n}: not an export record: {e}")))?;
+    let value = match (&parsed.meta.deleted, parsed.value) {
+        (true, _) => Vec::new(),
+        (false, Some(v)) => serde_json::to_vec(&v).map_err(std::io::Error::from)?,
+        (false, None) => {
+            return Err(Error::bad_input(format!(
+                "{name} line {n}: record has no `value`"
+            )));
+        }
+    };
+    Namespace::new(parsed.meta.namespace.clone())?;
+    Key::new(parsed.meta.key.clone())?;
+    Ok(Entry {
+        meta: parsed.meta,
+        value,
+    })
+}
+
 impl Service {
     /// Writes every retained revision in `scope` to `out`, one JSON line each;
     /// returns how many.
@@ -81,26 +104,17 @@ impl Service {
             if line.trim().is_empty() {
                 continue;
             }
-            let mut parsed: ExportLine<Value> = serde_json::from_str(&line).map_err(|e| {
-                Error::bad_input(format!("{name} line {}: not an export record: {e}", n + 1))
-            })?;
-            let target = Namespace::new(parsed.meta.namespace.clone())?;
+            let Entry {
+                meta: mut parsed_meta,
+                value,
+            } = read_record(&line, name, n + 1)?;
+            let target = Namespace::new(parsed_meta.namespace.clone())?;
             super::writable(&target).map_err(|e| {
-                e.context(format!("{name} line {}: key `{}`", n + 1, parsed.meta.key))
+                e.context(format!("{name} line {}: key `{}`", n + 1, parsed_meta.key))
             })?;
-            let value = match (&parsed.meta.deleted, parsed.value) {
-                (true, _) => Vec::new(),
-                (false, Some(v)) => serde_json::to_vec(&v).map_err(std::io::Error::from)?,
-                (false, None) => {
-                    return Err(Error::bad_input(format!(
-                        "{name} line {}: record has no `value`",
-                        n + 1
-                    )));
-                }
-            };
-            if !parsed.meta.deleted {
-                let ns = Namespace::new(parsed.meta.namespace.clone())?;
-                let key = Key::new(parsed.meta.key.clone())?;
+            if !parsed_meta.deleted {
+                let ns = target.clone();
+                let key = Key::new(parsed_meta.key.clone())?;
                 let doc: Value = serde_json::from_slice(&value).map_err(std::io::Error::from)?;
                 let verdict = self
                     .gate_write(&*store, &ns, &key, &doc, &importer, override_gates)
@@ -108,7 +122,7 @@ impl Service {
                         let e = e.context(format!(
                             "{name} line {}: revision {} of key `{key}`",
                             n + 1,
-                            parsed.meta.revision
+                            parsed_meta.revision
                         ));
                         let what = json!({ "source": name, "namespace": ns.as_str(), "key": key.as_str() });
                         audit.refused(&*store, what, &e);
@@ -118,19 +132,19 @@ impl Service {
                     overrides.push(json!({
                         "namespace": ns.as_str(),
                         "key": key.as_str(),
-                        "revision": parsed.meta.revision,
+                        "revision": parsed_meta.revision,
                         "reason": override_gates,
                         "failed_gates": overridden.gate_report.as_ref().map(|r| r.failed()),
                     }));
                     // The override travels with the revision, as a `memory store` one does.
-                    let mut provenance = Provenance::of(&parsed.meta).unwrap_or_default();
+                    let mut provenance = Provenance::of(&parsed_meta).unwrap_or_default();
                     provenance.gate_report = overridden.gate_report;
                     provenance.gate_override = overridden.gate_override;
-                    parsed.meta.provenance = Some(provenance.to_value());
+                    parsed_meta.provenance = Some(provenance.to_value());
                 }
             }
             entries.push(Entry {
-                meta: parsed.meta,
+                meta: parsed_meta,
                 value,
             });
         }
