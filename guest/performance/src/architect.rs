@@ -647,43 +647,34 @@ pub fn scalability(inputs: &Inputs, slos: &[Slo], profiles: &LoadProfiles) -> Sc
                 && (c.kind == ComponentKind::Cache
                     || (!c.is_stateless()
                         && !matches!(c.kind, ComponentKind::Database | ComponentKind::Queue)));
-            let shards_for = |d: f64| replicas_for(d, capacity, 1);
-            let shards = sharded.then(|| Shards {
-                replicas_per_shard: min,
-                normal: shards_for(normal),
-                peak: shards_for(normal * peak_factor),
-                stress: shards_for(normal * stress_factor),
+            // Instances (or shards) at normal, peak and stress load and at each growth
+            // horizon's peak, by `count`.
+            let sized = |count: &dyn Fn(f64) -> u64| Replicas {
+                normal: count(normal),
+                peak: count(normal * peak_factor),
+                stress: count(normal * stress_factor),
                 growth: inputs
                     .requirements
                     .growth
                     .iter()
                     .map(|g| {
                         let d = normal * peak_factor * g.traffic_multiplier.max(1.0);
-                        HorizonReplicas { horizon: g.horizon.clone(), demand_rps: round2(d), replicas: shards_for(d) }
+                        HorizonReplicas { horizon: g.horizon.clone(), demand_rps: round2(d), replicas: count(d) }
                     })
                     .collect(),
+            };
+            let shards_for = |d: f64| replicas_for(d, capacity, 1);
+            let shards = sharded.then(|| Shards {
+                replicas_per_shard: min,
+                count: sized(&shards_for),
             });
+            // A database: one primary takes the writes, read replicas the reads.
             let replicas = scales.then(|| {
-                // A database: one primary takes the writes, read replicas the reads.
-                let count = |d: f64| match c.kind {
+                sized(&|d: f64| match c.kind {
                     ComponentKind::Database => 1 + replicas_for(d * load.read_ratio, capacity, min - 1),
                     _ if sharded => shards_for(d) * min,
                     _ => replicas_for(d, capacity, min),
-                };
-                Replicas {
-                    normal: count(normal),
-                    peak: count(normal * peak_factor),
-                    stress: count(normal * stress_factor),
-                    growth: inputs
-                        .requirements
-                        .growth
-                        .iter()
-                        .map(|g| {
-                            let d = normal * peak_factor * g.traffic_multiplier.max(1.0);
-                            HorizonReplicas { horizon: g.horizon.clone(), demand_rps: round2(d), replicas: count(d) }
-                        })
-                        .collect(),
-                }
+                })
             });
             let largest = normal * stress_factor.max(peak_factor * max_growth(inputs));
             let partitions = match c.kind {
@@ -719,8 +710,8 @@ pub fn scalability(inputs: &Inputs, slos: &[Slo], profiles: &LoadProfiles) -> Sc
                 (ComponentKind::Cache, _) => match &shards {
                     Some(sh) => format!(
                         "clustered: {} shard(s) at peak, growing to {} over the growth horizons, {} replica(s) each",
-                        sh.peak,
-                        sh.growth.iter().map(|g| g.replicas).max().unwrap_or(sh.peak).max(sh.peak),
+                        sh.count.peak,
+                        sh.count.growth.iter().map(|g| g.replicas).max().unwrap_or(sh.count.peak).max(sh.count.peak),
                         sh.replicas_per_shard
                     ),
                     None => "clustered, a replica per shard".into(),
@@ -729,7 +720,7 @@ pub fn scalability(inputs: &Inputs, slos: &[Slo], profiles: &LoadProfiles) -> Sc
                 (_, true) => "horizontal: autoscale on CPU 70 %".into(),
                 (_, false) => format!(
                     "partitioned by key (stateful): {} shard(s) at peak, {} replica(s) each",
-                    shards.as_ref().map_or(1, |s| s.peak),
+                    shards.as_ref().map_or(1, |s| s.count.peak),
                     min
                 ),
             };

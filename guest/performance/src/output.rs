@@ -282,14 +282,10 @@ pub struct Replicas {
 pub struct Shards {
     /// Replicas of each shard (for availability).
     pub replicas_per_shard: u64,
-    /// Shards at normal load.
-    pub normal: u64,
-    /// At peak.
-    pub peak: u64,
-    /// Under stress.
-    pub stress: u64,
-    /// At each growth horizon's peak (`replicas` here counts shards).
-    pub growth: Vec<HorizonReplicas>,
+    /// Shards at normal, peak and stress load and at each growth horizon's peak
+    /// (`replicas` there counts shards).
+    #[serde(flatten)]
+    pub count: Replicas,
 }
 
 /// Instances at a growth horizon.

@@ -1125,9 +1125,9 @@ fn every_entity_has_a_caching_decision_and_stateful_stores_grow_in_shards() {
     };
     let cache = component("tariff-cache");
     let shards = cache.shards.as_ref().expect("a cache is sharded");
-    let last = shards.growth.last().unwrap();
+    let last = shards.count.growth.last().unwrap();
     assert!(
-        last.replicas > shards.peak && shards.peak >= 1,
+        last.replicas > shards.count.peak && shards.count.peak >= 1,
         "{shards:?}"
     );
     let replicas = cache.replicas.as_ref().unwrap();
