@@ -29,7 +29,13 @@ pub struct Key(String);
 /// A name quoted in an error: its first 64 characters, and how long it was if longer,
 /// so that a hostile name is never echoed whole.
 fn abbreviate(name: &str) -> String {
-    match name.char_indices().nth(64) {
+    // Counted as the error will print it: a control character is quoted as `\u{..}`.
+    let mut shown = 0;
+    let cut = name.char_indices().find(|(_, c)| {
+        shown += c.escape_debug().count();
+        shown > 64
+    });
+    match cut {
         Some((cut, _)) => format!("{}… ({} bytes)", &name[..cut], name.len()),
         None => name.to_owned(),
     }
@@ -202,6 +208,12 @@ mod tests {
         assert!(Key::new("k".repeat(MAX_KEY_LEN)).is_ok());
         // Dots inside a segment are fine; only whole `.` and `..` segments are not.
         assert!(Key::new("v1.2/notes..md/.hidden").is_ok());
+        // Fuzzing found this one: 65 control characters, each quoted as `\u{17}`,
+        // made a 400-byte error. Quoted short, counted as printed.
+        let err = Key::new("\u{17}".repeat(64) + "\u{13}")
+            .unwrap_err()
+            .to_string();
+        assert!(err.len() < 300, "{} bytes: {err}", err.len());
         // A long bad key is quoted short.
         let err = Key::new(format!("{}\u{1}", "k".repeat(400)))
             .unwrap_err()
