@@ -136,14 +136,7 @@ fn gate_check_reports_every_gate_without_storing() {
         report["gates"][0]["findings"][0]["message"],
         "the document has nothing at \"/slos\""
     );
-    assert!(
-        p.run(&["memory", "list", "--json"])
-            .json()
-            .as_array()
-            .unwrap()
-            .is_empty(),
-        "nothing stored"
-    );
+    assert!(p.keys().is_empty(), "nothing stored");
     p.run(&["gate", "check", "--stage", "nope", "good.json"])
         .fails(
             2,
@@ -253,14 +246,7 @@ fn import_is_gated_too_and_all_or_nothing() {
             "measurable-slos",
         ],
     );
-    assert!(
-        p.run(&["memory", "list", "--json"])
-            .json()
-            .as_array()
-            .unwrap()
-            .is_empty(),
-        "nothing imported"
-    );
+    assert!(p.keys().is_empty(), "nothing imported");
     p.run_with_stdin(
         &["memory", "import", "--override-gates", "restoring a backup"],
         dump,

@@ -54,6 +54,17 @@ impl Project {
             .output()
             .expect("baton runs"))
     }
+
+    /// The live keys of the users' namespaces, as `memory list --json` gives them.
+    pub fn keys(&self) -> Vec<String> {
+        let listed = self.run(&["memory", "list", "--json"]).json();
+        listed
+            .as_array()
+            .expect("memory list --json gives an array")
+            .iter()
+            .map(|e| e["key"].as_str().unwrap().to_owned())
+            .collect()
+    }
 }
 
 /// `baton` with the `BATON_*` and `RUST_LOG` variables removed, and no memory server

@@ -2,15 +2,16 @@
 //!
 //! One test binary, split by theme; `harness` holds the temp project and command helpers.
 
+mod deep_json;
 mod gate_components;
 pub(crate) mod gates;
 mod harness;
 mod host_limits;
-mod mcp;
+pub(crate) mod mcp;
 mod memory_cli;
 pub(crate) mod memory_concurrency;
 mod memory_model;
-mod memory_server;
+pub(crate) mod memory_server;
 pub(crate) mod performance_pipeline;
 pub(crate) mod performance_schemas;
 mod pipeline_crash;

@@ -222,65 +222,99 @@ fn mcp_servers_cli_writers_and_a_run_on_one_store_lose_no_write() {
 /// Raw JSON-RPC lines that no SDK client would send: text that is not JSON is
 /// ignored, well-formed JSON of the wrong shape is answered with Invalid Request, and
 /// the server keeps serving the requests after them.
-#[test]
-fn malformed_json_rpc_is_answered_or_ignored_and_the_server_keeps_serving() {
-    use std::io::{BufRead, BufReader, Write};
-    let p = Project::new();
-    let mut child = Command::new(baton_bin())
-        .arg("mcp")
-        .current_dir(p.root())
-        .env("BATON_SERVER", "never")
-        .env_remove("BATON_STORE")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let send = |stdin: &mut std::process::ChildStdin, line: &str| {
+/// `baton mcp` driven line by line, as a client that speaks raw JSON-RPC would.
+pub(crate) struct RawMcp {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+}
+
+impl RawMcp {
+    /// Starts `baton mcp` in `p` and completes the handshake.
+    pub(crate) fn start(p: &Project) -> Self {
+        use std::io::BufRead;
+        let mut child = Command::new(baton_bin())
+            .arg("mcp")
+            .current_dir(p.root())
+            .env("BATON_SERVER", "never")
+            .env_remove("BATON_STORE")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take();
+        let lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut raw = RawMcp {
+            child,
+            stdin,
+            lines,
+        };
+        raw.send(
+            r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}"#,
+        );
+        let init = raw.next().expect("an answer to initialize");
+        assert_eq!(init["id"], 1);
+        assert_eq!(init["result"]["serverInfo"]["name"], "baton");
+        raw.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+        raw
+    }
+
+    /// Sends one line.
+    pub(crate) fn send(&mut self, line: &str) {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().unwrap();
         stdin.write_all(line.as_bytes()).unwrap();
         stdin.write_all(b"\n").unwrap();
         stdin.flush().unwrap();
-    };
-    send(
-        &mut stdin,
-        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}"#,
-    );
-    let init: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
-    assert_eq!(init["id"], 1);
-    assert_eq!(init["result"]["serverInfo"]["name"], "baton");
-    send(
-        &mut stdin,
-        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
-    );
-    send(&mut stdin, "this is not JSON {{{");
-    send(&mut stdin, r#"{"jsonrpc":"2.0","id":7,"method":42}"#);
-    send(
-        &mut stdin,
+    }
+
+    /// The next message from the server, if it has not closed its output.
+    pub(crate) fn next(&mut self) -> Option<Value> {
+        let line = self.lines.next()?.ok()?;
+        Some(serde_json::from_str(&line).unwrap())
+    }
+
+    /// Every message up to and including the answer to request `id`.
+    pub(crate) fn until(&mut self, id: u64) -> Vec<Value> {
+        let mut replies = Vec::new();
+        while let Some(reply) = self.next() {
+            let done = reply["id"] == id;
+            replies.push(reply);
+            if done {
+                return replies;
+            }
+        }
+        panic!("the server closed before answering {id}: {replies:?}");
+    }
+
+    /// Closes the server's input and asserts that it ends cleanly.
+    pub(crate) fn finish(mut self) {
+        drop(self.stdin.take());
+        assert!(
+            self.child.wait().unwrap().success(),
+            "the server ends when its input closes"
+        );
+    }
+}
+
+#[test]
+fn malformed_json_rpc_is_answered_or_ignored_and_the_server_keeps_serving() {
+    let p = Project::new();
+    let mut raw = RawMcp::start(&p);
+    raw.send("this is not JSON {{{");
+    raw.send(r#"{"jsonrpc":"2.0","id":7,"method":42}"#);
+    raw.send(
         r#"{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"memory_store","arguments":{"key":"raw/after","value":{"ok":true}}}}"#,
     );
-    let mut replies = Vec::new();
-    while let Some(Ok(line)) = lines.next() {
-        let reply: Value = serde_json::from_str(&line).unwrap();
-        let done = reply["id"] == 8;
-        replies.push(reply);
-        if done {
-            break;
-        }
-    }
+    let replies = raw.until(8);
     assert!(
         replies.iter().any(|r| r["error"]["code"] == -32600),
         "the wrong shape is an Invalid Request: {replies:?}"
     );
     let stored = replies.last().unwrap();
-    assert_eq!(stored["id"], 8);
     assert_eq!(stored["result"]["isError"], false, "{stored}");
-    drop(stdin);
-    assert!(
-        child.wait().unwrap().success(),
-        "the server ends when its input closes"
-    );
+    raw.finish();
     assert_eq!(
         p.run(&["memory", "retrieve", "raw/after"]).ok().trim(),
         r#"{"ok":true}"#

@@ -315,7 +315,7 @@ fn a_server_of_another_build_is_replaced() {
     assert_eq!(served(&p, &["memory", "retrieve", "k"]).ok(), "v\n");
 }
 
-fn frame(body: &[u8]) -> Vec<u8> {
+pub(crate) fn frame(body: &[u8]) -> Vec<u8> {
     let mut out = (body.len() as u32).to_be_bytes().to_vec();
     out.extend_from_slice(body);
     out

@@ -180,6 +180,21 @@ mod value_text {
 }
 
 impl Entry {
+    /// Why this revision's value cannot be stored, if it cannot: a tombstone carries
+    /// no value, and a live value is JSON within serde_json's depth limit (the one
+    /// limit of every way in). Stores check this for what they are handed whole
+    /// (import), since a memory-server client need not have gone through the service.
+    /// (Parsed whole: serde_json skips an ignored value without its depth limit.)
+    pub fn value_problem(&self) -> Option<String> {
+        match (self.meta.deleted, self.value.is_empty()) {
+            (true, true) => None,
+            (true, false) => Some("a deleted revision carries a value".into()),
+            (false, _) => serde_json::from_slice::<serde_json::Value>(&self.value)
+                .err()
+                .map(|e| format!("the value is not JSON: {e}")),
+        }
+    }
+
     /// The value parsed as JSON (`null` for a tombstone).
     pub fn json(&self) -> serde_json::Value {
         if self.value.is_empty() {
@@ -210,6 +225,40 @@ mod tests {
         let text = serde_json::to_string(&t).unwrap();
         assert_eq!(text, "\"2025-11-23T12:13:20.123Z\"");
         assert_eq!(serde_json::from_str::<Timestamp>(&text).unwrap(), t);
+    }
+
+    #[test]
+    fn a_value_handed_over_whole_must_be_json_within_the_depth_limit() {
+        let entry = |deleted: bool, value: &str| Entry {
+            meta: EntryMeta {
+                namespace: "n".into(),
+                key: "k".into(),
+                revision: 1,
+                written_at: Timestamp(0),
+                writer: Writer("w".into()),
+                size: value.len() as u64,
+                sha256: sha256_hex(value.as_bytes()),
+                expires_at: None,
+                deleted,
+                provenance: None,
+            },
+            value: value.as_bytes().to_vec(),
+        };
+        assert_eq!(entry(false, r#"{"a":[1]}"#).value_problem(), None);
+        assert_eq!(entry(true, "").value_problem(), None);
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let problem = entry(false, &deep).value_problem().unwrap();
+        assert!(problem.contains("recursion limit exceeded"), "{problem}");
+        let problem = entry(false, "not json").value_problem().unwrap();
+        assert!(
+            problem.starts_with("the value is not JSON: expected"),
+            "{problem}"
+        );
+        assert!(
+            entry(false, "").value_problem().is_some(),
+            "a live value is never empty"
+        );
+        assert!(entry(true, "1").value_problem().is_some());
     }
 
     #[test]

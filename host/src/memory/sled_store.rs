@@ -528,6 +528,9 @@ impl Store for SledStore {
                     "revision 0 does not exist; revisions start at 1".into(),
                 ));
             }
+            if let Some(problem) = entry.value_problem() {
+                return Err(invalid(problem));
+            }
             let hash = sha256_hex(&entry.value);
             if hash != meta.sha256 {
                 return Err(invalid(format!(

@@ -238,9 +238,13 @@ impl events::Host for HostState {
         }
         let attributes = match serde_json::from_str::<serde_json::Value>(&attributes_json) {
             Ok(v @ serde_json::Value::Object(_)) => v,
-            _ => {
+            parsed => {
+                let why = match parsed {
+                    Err(e) => e.to_string(),
+                    Ok(_) => "JSON, but not an object".into(),
+                };
                 return Err(self.stop(format!(
-                    "the attributes of event `{name}` are not a JSON object: {:?}",
+                    "the attributes of event `{name}` are not a JSON object ({why}): {:?}",
                     short(&attributes_json)
                 )));
             }

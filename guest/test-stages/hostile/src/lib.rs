@@ -69,6 +69,9 @@ impl Guest for Hostile {
             }
             "huge-output" => Ok(format!("\"{}\"", "x".repeat(100 << 20))),
             "not-json" => Ok("this is not JSON {".into()),
+            // 100,000 levels of array: far past the host's parse depth, well within
+            // the output size limit.
+            "deep-output" => Ok(format!("{}{}", "[".repeat(100_000), "]".repeat(100_000))),
             // Flooding the host: each must stop at its host limit.
             "event-flood" => {
                 for i in 0..300_000u32 {
@@ -82,6 +85,11 @@ impl Guest for Hostile {
             }
             "event-not-json" => {
                 events::emit("fine", "this is not JSON");
+                Ok("{}".into())
+            }
+            "deep-event" => {
+                let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+                events::emit("deep", &format!(r#"{{"a":{deep}}}"#));
                 Ok("{}".into())
             }
             "big-event" => {
