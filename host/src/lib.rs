@@ -14,6 +14,7 @@
 pub mod cli;
 pub mod executor;
 pub mod gates;
+pub mod import;
 pub mod mcp;
 pub mod memory;
 pub mod pipeline;

@@ -8,7 +8,8 @@ use std::process::Output;
 
 /// A temporary folder with a `pipeline.toml`, removed when dropped.
 pub struct Project {
-    dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
+    root: PathBuf,
 }
 
 impl Project {
@@ -21,12 +22,23 @@ impl Project {
     pub fn with_manifest(manifest: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(dir.path().join("pipeline.toml"), manifest).expect("write pipeline.toml");
-        Self { dir }
+        Self {
+            root: dir.path().to_owned(),
+            _dir: dir,
+        }
+    }
+
+    /// A project folder called `name` (in a temporary folder) with no `pipeline.toml`.
+    pub fn empty_in(name: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().join(name);
+        std::fs::create_dir(&root).expect("create the project folder");
+        Self { _dir: dir, root }
     }
 
     /// The project's folder.
     pub fn root(&self) -> &Path {
-        self.dir.path()
+        &self.root
     }
 
     /// Where the project's store lives.

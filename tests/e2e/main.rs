@@ -7,6 +7,7 @@ mod gate_components;
 pub(crate) mod gates;
 mod harness;
 mod host_limits;
+mod import;
 pub(crate) mod mcp;
 mod memory_cli;
 pub(crate) mod memory_concurrency;

@@ -12,7 +12,7 @@ use crate::harness::{Project, baton_bin, repo_root};
 use crate::performance_pipeline::default_pipeline;
 
 /// Runs scenario `args` of the Python client in `dir`; returns its JSON line.
-fn client(dir: &Path, args: &[&str]) -> Value {
+pub(crate) fn client(dir: &Path, args: &[&str]) -> Value {
     let out = Command::new("python3")
         .arg(repo_root().join("tests/mcp/client.py"))
         .args(args)
@@ -31,7 +31,7 @@ fn client(dir: &Path, args: &[&str]) -> Value {
 }
 
 /// Stops the memory server an MCP session started for the project's store.
-fn stop_server(p: &Project) {
+pub(crate) fn stop_server(p: &Project) {
     p.run(&["memory", "server", "stop"]).ok();
 }
 

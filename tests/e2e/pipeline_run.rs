@@ -179,7 +179,11 @@ fn a_second_run_skips_fresh_stages_and_reruns_exactly_the_stale_ones() {
     let status = p.run(&["status", "--json"]).json();
     assert_eq!(
         status[2],
-        json!({"stage": "third", "state": "stale", "why": "the config changed"})
+        json!({
+            "stage": "third", "state": "stale", "why": "the config changed",
+            "waiting_on": [], "ready": true, "done": false,
+            "gates": {"enforced": 0, "unchecked": []},
+        })
     );
     assert_eq!(status[0]["state"], "fresh");
     assert_eq!(

@@ -125,6 +125,31 @@ async def handoff(namespace):
             print(json.dumps({"read": read, "stored": out["revision"], "search": found["total"], "status": status["stages"]}))
 
 
+async def imported():
+    """An imported pipeline through MCP: status says who is ready and which gates are
+    prose only; an agent not ready is told what it waits on; outputs go in order."""
+    async with stdio_client(server()) as (r, w):
+        async with ClientSession(r, w) as s:
+            await s.initialize()
+            by_name = lambda st: {x["stage"]: x for x in st["stages"]}
+            before = by_name(await ok(s, "pipeline_status", {}))
+            assert before["requirements-extractor"]["ready"], before
+            assert before["codebase-analyzer"]["waiting_on"] == ["requirements-extractor"], before
+            waiting, is_error = await call(s, "agent_inputs", {"stage": "codebase-analyzer"})
+            assert is_error and "not ready" in waiting["error"], waiting
+            await ok(s, "agent_output", {"stage": "requirements-extractor", "document": {"requirements": ["R1"]}})
+            inputs = await ok(s, "agent_inputs", {"stage": "codebase-analyzer"})
+            assert inputs["inputs"][0]["value"] == {"requirements": ["R1"]}, inputs
+            stored = await ok(s, "agent_output", {"stage": "codebase-analyzer", "document": {"modules": []}})
+            after = by_name(await ok(s, "pipeline_status", {}))
+            print(json.dumps({
+                "before": before["system-designer"],
+                "after": after["system-designer"],
+                "report": stored["report"],
+                "done": sorted(k for k, v in after.items() if v["done"]),
+            }))
+
+
 async def hostile():
     """Malformed and hostile calls: each answered clearly, and the server keeps serving."""
     async with stdio_client(server()) as (r, w):
@@ -208,6 +233,7 @@ def main():
         "seed000": lambda: seed000(*args),
         "handoff": lambda: handoff(*args),
         "hostile": hostile,
+        "imported": imported,
         "disconnect": disconnect,
         "writer": lambda: writer(args[0], int(args[1])),
         "bench": lambda: bench(int(args[0])),

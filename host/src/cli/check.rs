@@ -54,18 +54,21 @@ pub(super) fn run(args: CheckArgs) -> Result<(), CliError> {
         .map(|s| {
             vec![
                 s.name.clone(),
-                s.writes.clone(),
+                s.writes.clone().unwrap_or_else(|| "(nothing)".into()),
                 if s.external {
                     "external".into()
                 } else {
                     "component".into()
                 },
-                s.gates.len().to_string(),
+                s.gate_counts().to_string(),
                 s.depends_on.join(", "),
             ]
         })
         .collect();
     output::table(&["STAGE", "WRITES", "KIND", "GATES", "AFTER"], &rows)?;
+    for warning in &pipeline.warnings {
+        eprintln!("{}: warning: {}", warning.location(), warning.message);
+    }
     eprintln!(
         "{}: ok, {} stages, {} inputs",
         path.display(),
@@ -89,6 +92,7 @@ fn summary(p: &Pipeline) -> serde_json::Value {
         "namespace": p.namespace,
         "retention": p.retention,
         "inputs": p.inputs.iter().map(|i| json!({"namespace": i.namespace, "key": i.key, "file": rel(&i.file)})).collect::<Vec<_>>(),
+        "warnings": p.warnings.iter().map(|w| json!({"file": w.file, "line": w.line, "column": w.column, "message": w.message})).collect::<Vec<_>>(),
         "stages": p.stages.iter().map(|s| json!({
             "name": s.name,
             "agent": s.agent_name,
@@ -97,7 +101,7 @@ fn summary(p: &Pipeline) -> serde_json::Value {
             "external": s.external,
             "component": s.component.as_deref().map(rel),
             "reads": s.reads.0.iter().map(|g| g.to_string()).collect::<Vec<_>>(),
-            "writes": format!("{}:{}", s.writes_namespace, s.writes),
+            "writes": s.writes.as_ref().map(|w| format!("{}:{w}", s.writes_namespace)),
             "after": s.depends_on,
             "config": s.config,
             "limits": {
@@ -105,6 +109,8 @@ fn summary(p: &Pipeline) -> serde_json::Value {
                 "memory_bytes": s.limits.memory_bytes,
                 "output_bytes": s.limits.output_bytes,
             },
+            "source": s.source,
+            "gate_counts": s.gate_counts(),
             "gates": s.gates.iter().map(|g| json!({
                 "name": g.name,
                 "rule": g.rule,
@@ -112,6 +118,7 @@ fn summary(p: &Pipeline) -> serde_json::Value {
                 "check": match &g.check {
                     GateCheck::Schema { path, pointer, .. } => json!({"schema": rel(path), "pointer": pointer}),
                     GateCheck::Component { path, config, .. } => json!({"component": rel(path), "config": config}),
+                    GateCheck::Unchecked => json!({"unchecked": true}),
                 },
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),

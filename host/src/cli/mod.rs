@@ -6,9 +6,11 @@
 //! error chain on one line, `hint:` lines where there is an obvious fix, and exits with
 //! a code that says what kind of failure it was ([`Exit`]).
 
+mod agent;
 mod check;
 mod error;
 mod gate;
+mod import;
 mod memory;
 mod output;
 mod run;
@@ -92,6 +94,13 @@ enum Command {
     /// Run a single stage component, or scaffold a new stage crate
     #[command(subcommand)]
     Stage(stage::StageCommand),
+    /// An external agent's two calls: its inputs in one answer, its output through
+    /// its gates
+    #[command(subcommand)]
+    Agent(agent::AgentCommand),
+    /// Write pipeline.toml from the agent definitions a team already has
+    #[command(subcommand)]
+    Import(import::ImportCommand),
     /// Serve MCP on standard input and output, for agents
     ///
     /// The tools of claude-flow's memory (`memory_store`, `memory_retrieve`,
@@ -117,6 +126,8 @@ pub fn main() -> ExitCode {
         Command::Status(args) => run::status(&cli.global, args),
         Command::Events(args) => run::events(&cli.global, args),
         Command::Gate(cmd) => service(&cli.global).and_then(|svc| gate::run(&svc, cmd)),
+        Command::Agent(cmd) => service(&cli.global).and_then(|svc| agent::run(&svc, cmd)),
+        Command::Import(cmd) => import::run(cmd),
         Command::PipelineSchema => output::json(&crate::pipeline::manifest_schema()),
         Command::Mcp => service(&cli.global)
             .and_then(|svc| crate::mcp::serve(svc).map_err(|e| CliError::new(Exit::Failure, e))),

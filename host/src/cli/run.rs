@@ -141,17 +141,30 @@ pub(super) fn status(global: &GlobalArgs, args: StatusArgs) -> Result<(), CliErr
     let ctx = super::service(global)?;
     let stages = ctx.status(&pipeline)?;
     if args.json {
-        let rows: Vec<serde_json::Value> = stages
-            .iter()
-            .map(|s| serde_json::json!({ "stage": s.stage, "state": s.state, "why": s.why }))
-            .collect();
-        return output::json(&rows);
+        return output::json(&stages);
     }
     let rows: Vec<Vec<String>> = stages
         .iter()
-        .map(|s| vec![s.stage.clone(), s.state.as_str().into(), s.why.clone()])
+        .map(|s| {
+            let next = if s.done {
+                "done".to_owned()
+            } else if s.ready {
+                "ready".to_owned()
+            } else if !s.waiting_on.is_empty() {
+                format!("waits on {}", s.waiting_on.join(", "))
+            } else {
+                "-".to_owned()
+            };
+            vec![
+                s.stage.clone(),
+                s.state.as_str().into(),
+                next,
+                s.gates.to_string(),
+                s.why.clone(),
+            ]
+        })
         .collect();
-    output::table(&["STAGE", "STATE", "WHY"], &rows)
+    output::table(&["STAGE", "STATE", "NEXT", "GATES", "WHY"], &rows)
 }
 
 pub(super) fn events(global: &GlobalArgs, args: EventsArgs) -> Result<(), CliError> {

@@ -26,7 +26,7 @@ pub fn freshness(
 ) -> anyhow::Result<Freshness> {
     let (ns, key) = (
         Namespace::new(stage.writes_namespace.clone())?,
-        Key::new(stage.writes.clone())?,
+        Key::new(stage.key())?,
     );
     let Some(entry) = memory.get(&ns, &key)? else {
         return Ok(Freshness::Missing);

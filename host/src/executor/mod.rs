@@ -279,7 +279,7 @@ fn run_stage(
     let result = (|| -> anyhow::Result<StageSummary> {
         let (ns, key) = (
             Namespace::new(stage.writes_namespace.clone())?,
-            Key::new(stage.writes.clone())?,
+            Key::new(stage.key())?,
         );
         let Some(component) = &stage.component else {
             let present = memory.get(&ns, &key)?.is_some();
@@ -307,7 +307,7 @@ fn run_stage(
         invocation.agent_name = stage.agent_name.clone();
         invocation.agent_id = format!("{}-{}", stage.agent_name, uuid::Uuid::new_v4().simple());
         invocation.workflow_id = workflow_id.to_owned();
-        invocation.output_key = stage.writes.clone();
+        invocation.output_key = stage.key().to_owned();
         invocation.config = stage.config.clone();
         invocation.grants = stage.reads.clone();
         invocation.limits = stage.limits.clone();
@@ -376,7 +376,7 @@ fn run_stage(
         };
         let completed = (
             format!("agent.{}.completed", stage.agent_name),
-            json!({ "key": stage.writes, "gates_passed": report.gates_passed }),
+            json!({ "key": stage.key(), "gates_passed": report.gates_passed }),
         );
         if report.passed {
             // Compare-and-swap against the revision the key had when the stage started:
@@ -400,7 +400,8 @@ fn run_stage(
                 Err(MemoryError::Conflict { actual, .. }) => {
                     let why = format!(
                         "key `{}` in namespace `{}` was written during the run (revision {key_revision} when the stage started, {actual} now); the output was not stored and is in quarantine",
-                        stage.writes, stage.writes_namespace
+                        stage.key(),
+                        stage.writes_namespace
                     );
                     events.push((
                         format!("agent.{}.failed", stage.agent_name),

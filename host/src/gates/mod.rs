@@ -9,8 +9,10 @@
 //! its findings (JSON pointer, what was expected, what was found). An error-severity
 //! failure blocks the document; a warning only reports. A gate component that traps,
 //! runs out of time or memory fails its gate: a gate that cannot answer never lets a
-//! document through. Gate components run under their stage's limits. The same check runs for a stage's output and for a document
-//! stored from outside (`baton memory store`, `import`).
+//! document through. Gate components run under their stage's limits. The same check
+//! runs for a stage's output and for a document stored from outside (`baton memory
+//! store`, `agent output`, `import`). A gate with neither (an imported agent's prose
+//! rule) is unchecked: it appears in every report as such and never blocks.
 
 mod report;
 
@@ -49,6 +51,8 @@ enum Check {
         plugin: Arc<GatePlugin>,
         config: Value,
     },
+    /// Prose only: reported, never checked.
+    Unchecked,
 }
 
 impl StageGates {
@@ -68,6 +72,7 @@ impl StageGates {
         let mut loaded: Vec<(&std::path::Path, Arc<GatePlugin>)> = Vec::new();
         for gate in &stage.gates {
             let check = match &gate.check {
+                GateCheck::Unchecked => Check::Unchecked,
                 GateCheck::Schema {
                     validator, pointer, ..
                 } => Check::Schema {
@@ -112,7 +117,7 @@ impl StageGates {
         }
         Ok(Self {
             stage: stage.name.clone(),
-            key: stage.writes.clone(),
+            key: stage.key().to_owned(),
             limits: stage.limits.clone(),
             gates,
         })
@@ -139,6 +144,7 @@ impl StageGates {
             .iter()
             .map(|gate| {
                 let findings = match &gate.check {
+                    Check::Unchecked => Vec::new(),
                     Check::Schema { pointer, validator } => {
                         schema_findings(document, pointer, validator)
                     }
@@ -175,6 +181,7 @@ impl StageGates {
                     rule: gate.rule.clone(),
                     severity: gate.severity,
                     passed: findings.is_empty(),
+                    unchecked: matches!(gate.check, Check::Unchecked),
                     findings,
                 }
             })
@@ -241,6 +248,24 @@ pub fn inputs_read(memory: &dyn Store, reads: &[Read]) -> anyhow::Result<Vec<Gat
 /// The live documents a stage declares it reads: what its gates see when a document
 /// for its key comes from outside (`baton memory store`, `import`, `gate check`).
 pub fn inputs_declared(memory: &dyn Store, stage: &Stage) -> anyhow::Result<Vec<GateInput>> {
+    Ok(read_declared(memory, stage)?
+        .into_iter()
+        .filter_map(|(namespace, key, entry)| {
+            entry.map(|e| GateInput {
+                namespace,
+                key,
+                value: String::from_utf8_lossy(&e.value).into_owned(),
+            })
+        })
+        .collect())
+}
+
+/// Every key `stage` declares it reads, as `memory` holds it now: each key of a
+/// prefix grant that exists, and each single key with its live entry or `None`.
+pub fn read_declared(
+    memory: &dyn Store,
+    stage: &Stage,
+) -> anyhow::Result<Vec<(String, String, Option<crate::memory::Entry>)>> {
     let mut out = Vec::new();
     for Grant {
         namespace,
@@ -259,13 +284,8 @@ pub fn inputs_declared(memory: &dyn Store, stage: &Stage) -> anyhow::Result<Vec<
             vec![key.clone()]
         };
         for k in keys {
-            if let Some(entry) = memory.get(&ns, &Key::new(k.clone())?)? {
-                out.push(GateInput {
-                    namespace: namespace.clone(),
-                    key: k,
-                    value: String::from_utf8_lossy(&entry.value).into_owned(),
-                });
-            }
+            let entry = memory.get(&ns, &Key::new(k.clone())?)?;
+            out.push((namespace.clone(), k, entry));
         }
     }
     Ok(out)

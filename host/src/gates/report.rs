@@ -29,8 +29,11 @@ pub struct GateResult {
     pub rule: String,
     /// Whether a failure blocks.
     pub severity: Severity,
-    /// Whether the document passed.
+    /// Whether the document passed (an unchecked gate never fails).
     pub passed: bool,
+    /// Prose only: nothing checked this rule.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unchecked: bool,
     /// What it found; empty when it passed.
     pub findings: Vec<Finding>,
 }
@@ -44,8 +47,11 @@ pub struct GateReport {
     pub key: String,
     /// True unless an error-severity gate failed.
     pub passed: bool,
-    /// Gates passed.
+    /// Enforced gates passed.
     pub gates_passed: usize,
+    /// Gates that are prose only: listed, never checked.
+    #[serde(default)]
+    pub unchecked: usize,
     /// Error-severity gates failed.
     pub errors: usize,
     /// Warning-severity gates failed.
@@ -67,7 +73,8 @@ impl GateReport {
             stage: stage.into(),
             key: key.into(),
             passed: errors == 0,
-            gates_passed: gates.iter().filter(|g| g.passed).count(),
+            gates_passed: gates.iter().filter(|g| g.passed && !g.unchecked).count(),
+            unchecked: gates.iter().filter(|g| g.unchecked).count(),
             errors,
             warnings,
             gates,
@@ -90,6 +97,14 @@ impl fmt::Display for GateReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "gates of stage `{}` for `{}`:", self.stage, self.key)?;
         for gate in &self.gates {
+            if gate.unchecked {
+                writeln!(
+                    f,
+                    "  ----  {}  ({}) unchecked: prose only",
+                    gate.name, gate.rule
+                )?;
+                continue;
+            }
             let verdict = match (gate.passed, gate.severity) {
                 (true, _) => "pass",
                 (false, Severity::Error) => "FAIL",

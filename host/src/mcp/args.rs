@@ -218,6 +218,22 @@ pub struct GateCheck {
     pub document: Value,
 }
 
+/// `agent_inputs`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct AgentInputs {
+    /// The stage, by its name in pipeline.toml.
+    pub stage: String,
+}
+
+/// `agent_output`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct AgentOutput {
+    /// The stage, by its name in pipeline.toml.
+    pub stage: String,
+    /// Its output document.
+    pub document: Value,
+}
+
 /// `pipeline_status`.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct PipelineStatus {}

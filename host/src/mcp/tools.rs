@@ -190,9 +190,28 @@ static TOOLS: &[ToolDef] = &[
         gate_check
     ),
     tool!(
+        "agent_inputs",
+        args::AgentInputs,
+        "Everything a stage reads, in one answer: each key it reads with namespace, revision and document. Fails naming each missing key when the stage is not ready.",
+        |s: &Service, a: args::AgentInputs| {
+            let pipeline = pipeline(s)?;
+            to_json(json!({ "stage": a.stage, "inputs": s.stage_inputs(&pipeline, &a.stage)? }))
+        }
+    ),
+    tool!(
+        "agent_output",
+        args::AgentOutput,
+        "Store a stage's output at the key it writes, through its quality gates (refused with the gate report if an enforced gate fails; unchecked prose gates are listed).",
+        |s: &Service, a: args::AgentOutput| {
+            check_size("the document", &a.document)?;
+            let pipeline = pipeline(s)?;
+            to_json(s.stage_output(&pipeline, &a.stage, a.document)?)
+        }
+    ),
+    tool!(
         "pipeline_status",
         args::PipelineStatus,
-        "Each stage of the pipeline: fresh, stale (and why), missing, failed, external or awaiting, which stages it waits on, and whether it is ready to run.",
+        "Each stage of the pipeline: fresh, stale (and why), missing, failed, external, awaiting or untracked, which stages it waits on, whether it is ready or done, and how many of its gates are enforced and which are prose only.",
         |s: &Service, _a: args::PipelineStatus| {
             let pipeline = pipeline(s)?;
             to_json(json!({ "pipeline": pipeline.name, "stages": s.status(&pipeline)? }))

@@ -16,23 +16,37 @@ struct Checker<'a> {
     file: &'a Path,
     text: &'a str,
     problems: Vec<Problem>,
+    /// What loads but deserves a word: unchecked gates, stages that write nothing.
+    warnings: Vec<Problem>,
     /// Gate schemas compiled so far, by path: stages that share a schema share one
     /// validator (compiling the performance schema costs about a millisecond).
     schemas: std::collections::HashMap<std::path::PathBuf, std::sync::Arc<jsonschema::Validator>>,
 }
 
 impl Checker<'_> {
+    /// A problem at `span`.
     fn at(&mut self, span: Range<usize>, message: impl Into<String>) {
+        let problem = self.locate(span, message.into());
+        self.problems.push(problem);
+    }
+
+    /// A warning at `span`: the pipeline still loads.
+    fn warn(&mut self, span: Range<usize>, message: impl Into<String>) {
+        let warning = self.locate(span, message.into());
+        self.warnings.push(warning);
+    }
+
+    fn locate(&self, span: Range<usize>, message: String) -> Problem {
         let offset = span.start.min(self.text.len());
         let before = &self.text[..offset];
         let line = before.matches('\n').count() + 1;
         let column = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
-        self.problems.push(Problem {
+        Problem {
             file: self.file.into(),
             line,
             column,
-            message: message.into(),
-        });
+            message,
+        }
     }
 
     /// Validates a key, reporting a bad one at `span`.
@@ -52,6 +66,7 @@ pub(super) fn check(file: &Path, text: &str) -> Result<Pipeline, Problems> {
         file,
         text,
         problems: Vec::new(),
+        warnings: Vec::new(),
         schemas: Default::default(),
     };
     let manifest: Manifest = match toml::from_str(text) {
@@ -142,22 +157,36 @@ pub(super) fn check(file: &Path, text: &str) -> Result<Pipeline, Problems> {
         if names.insert(name.clone(), stage.name.span()).is_some() {
             c.at(stage.name.span(), format!("two stages are named `{name}`"));
         }
-        let target = Grant::parse(stage.writes.get_ref(), &ns);
+        let Some(writes) = &stage.writes else {
+            if stage.external {
+                c.warn(
+                    stage.name.span(),
+                    format!("stage `{name}` writes nothing: baton cannot tell when it is done"),
+                );
+            } else {
+                c.at(
+                    stage.name.span(),
+                    format!("stage `{name}` has no `writes`: a component stage writes one key"),
+                );
+            }
+            continue;
+        };
+        let target = Grant::parse(writes.get_ref(), &ns);
         if target.prefix {
             c.at(
-                stage.writes.span(),
+                writes.span(),
                 format!(
                     "stage `{name}` writes {:?}: a stage writes one key, not a prefix",
-                    stage.writes.get_ref()
+                    writes.get_ref()
                 ),
             );
             continue;
         }
-        c.key_name(stage.writes.span(), &target.key);
+        c.key_name(writes.span(), &target.key);
         let slot = (target.namespace.clone(), target.key.clone());
         if seeded.contains_key(&slot) {
             c.at(
-                stage.writes.span(),
+                writes.span(),
                 format!(
                     "stage `{name}` writes `{}`, which an `[[input]]` already seeds",
                     target.key
@@ -166,7 +195,7 @@ pub(super) fn check(file: &Path, text: &str) -> Result<Pipeline, Problems> {
         }
         if let Some(other) = writers.insert(slot, name.clone()) {
             c.at(
-                stage.writes.span(),
+                writes.span(),
                 format!(
                     "stages `{other}` and `{name}` both write `{}` in namespace `{}`",
                     target.key, target.namespace
@@ -230,7 +259,7 @@ pub(super) fn check(file: &Path, text: &str) -> Result<Pipeline, Problems> {
                 }),
             }
         });
-        let target = Grant::parse(spec.writes.get_ref(), &ns);
+        let target = spec.writes.as_ref().map(|w| Grant::parse(w.get_ref(), &ns));
         stages.push(Stage {
             agent_name: spec.agent.clone().unwrap_or_else(|| agent_name(&name)),
             name,
@@ -248,8 +277,9 @@ pub(super) fn check(file: &Path, text: &str) -> Result<Pipeline, Problems> {
                     .map(|r| Grant::parse(r.get_ref(), &ns))
                     .collect(),
             ),
-            writes_namespace: target.namespace,
-            writes: target.key,
+            writes_namespace: target.as_ref().map_or(ns.clone(), |t| t.namespace.clone()),
+            writes: target.map(|t| t.key),
+            source: spec.source.clone(),
             config: spec
                 .config
                 .as_ref()
@@ -262,6 +292,7 @@ pub(super) fn check(file: &Path, text: &str) -> Result<Pipeline, Problems> {
     }
 
     let order = order(&mut c, &manifest.stages, &stages);
+    c.warnings.sort_by_key(|p| (p.line, p.column));
     if !c.problems.is_empty() {
         c.problems.sort_by_key(|p| (p.line, p.column));
         return Err(Problems(c.problems));
@@ -280,6 +311,7 @@ pub(super) fn check(file: &Path, text: &str) -> Result<Pipeline, Problems> {
         retention,
         inputs,
         stages,
+        warnings: c.warnings,
     })
 }
 
@@ -418,13 +450,26 @@ fn gate_check(c: &mut Checker<'_>, stage: &str, gate: &GateSpec, root: &Path) ->
             None
         }
         (None, None) => {
-            c.at(
+            let stray = [
+                ("pointer", gate.pointer.is_some()),
+                ("build", gate.build.is_some()),
+                ("config", gate.config.is_some()),
+            ];
+            if let Some((field, _)) = stray.iter().find(|(_, given)| *given) {
+                c.at(
+                    gate.name.span(),
+                    format!("gate `{name}` of stage `{stage}` has `{field}` but neither a `schema` nor a `component` for it"),
+                );
+                return None;
+            }
+            c.warn(
                 gate.name.span(),
                 format!(
-                    "gate `{name}` of stage `{stage}` has neither a `schema` nor a `component`"
+                    "gate `{name}` of stage `{stage}` is unchecked: prose only ({:?}), it blocks nothing; give it a `schema` or a `component` to enforce it",
+                    short(&gate.rule)
                 ),
             );
-            None
+            Some(GateCheck::Unchecked)
         }
         (Some(schema), None) => {
             if gate.build.is_some() {
@@ -578,6 +623,14 @@ fn limits(c: &mut Checker<'_>, spec: &LimitsSpec, base: Limits) -> Limits {
     count(&spec.findings, "findings", &mut out.host.findings);
     count(&spec.host_calls, "host_calls", &mut out.host.host_calls);
     out
+}
+
+/// A rule cut to a length fit for a one-line message.
+fn short(text: &str) -> String {
+    match text.char_indices().nth(60) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_owned(),
+    }
 }
 
 fn toml_to_json(table: &toml::Table) -> serde_json::Value {

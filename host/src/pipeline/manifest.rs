@@ -152,9 +152,16 @@ pub struct StageSpec {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub reads: Vec<Spanned<String>>,
-    /// The one key the stage writes.
-    #[schemars(with = "String")]
-    pub writes: Spanned<String>,
+    /// The one key the stage writes. Only an external stage may write nothing (an
+    /// imported agent whose definition stores nothing): baton then cannot tell when it
+    /// is done.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub writes: Option<Spanned<String>>,
+    /// The agent definition this stage was imported from (`baton import`), relative to
+    /// the manifest.
+    #[serde(default)]
+    pub source: Option<String>,
     /// The stage's configuration, handed to it as JSON.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, serde_json::Value>")]
@@ -183,7 +190,8 @@ pub struct RenderSpec {
     pub build: Option<String>,
 }
 
-/// `[[stage.gate]]`.
+/// `[[stage.gate]]`. With neither `schema` nor `component` it is an unchecked gate:
+/// its rule is recorded and reported as prose only; it blocks nothing.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GateSpec {

@@ -33,16 +33,16 @@ pub struct Problem {
     pub message: String,
 }
 
+impl Problem {
+    /// `file:line:column`.
+    pub fn location(&self) -> String {
+        format!("{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.file.display(),
-            self.line,
-            self.column,
-            self.message
-        )
+        write!(f, "{}: {}", self.location(), self.message)
     }
 }
 
@@ -81,6 +81,9 @@ pub struct Pipeline {
     pub inputs: Vec<Input>,
     /// The stages, each after the stages it reads from.
     pub stages: Vec<Stage>,
+    /// What loads but deserves a word (unchecked gates, stages that write nothing),
+    /// each with its line.
+    pub warnings: Vec<Problem>,
 }
 
 /// A document seeded from a file.
@@ -113,10 +116,12 @@ pub struct Stage {
     pub external: bool,
     /// What it may read.
     pub reads: Grants,
-    /// The namespace it writes to.
+    /// The namespace it writes to (the pipeline's, when it writes nothing).
     pub writes_namespace: String,
-    /// The key it writes.
-    pub writes: String,
+    /// The key it writes; `None` only for an external stage that writes nothing.
+    pub writes: Option<String>,
+    /// The agent definition it was imported from, as the manifest names it.
+    pub source: Option<String>,
     /// Its configuration.
     pub config: serde_json::Value,
     /// Its limits.
@@ -163,6 +168,8 @@ pub enum GateCheck {
         /// The pointer it applies to (empty: the whole document).
         pointer: String,
     },
+    /// Prose only: recorded and reported, never checked, never blocking.
+    Unchecked,
     /// A gate component.
     Component {
         /// The `.wasm` file, resolved.
@@ -197,7 +204,50 @@ impl Pipeline {
     pub fn producer(&self, namespace: &str, key: &str) -> Option<&Stage> {
         self.stages
             .iter()
-            .find(|s| s.writes_namespace == namespace && s.writes == key)
+            .find(|s| s.writes_namespace == namespace && s.writes.as_deref() == Some(key))
+    }
+}
+
+impl Stage {
+    /// The key it writes, for the code that needs one: a component stage always has
+    /// one (the check refuses it otherwise); empty for an external stage that writes
+    /// nothing.
+    pub fn key(&self) -> &str {
+        self.writes.as_deref().unwrap_or_default()
+    }
+
+    /// How many of its gates are enforced (a schema or a component), and the names of
+    /// those that are prose only.
+    pub fn gate_counts(&self) -> GateCounts {
+        let unchecked: Vec<String> = self
+            .gates
+            .iter()
+            .filter(|g| matches!(g.check, GateCheck::Unchecked))
+            .map(|g| g.name.clone())
+            .collect();
+        GateCounts {
+            enforced: self.gates.len() - unchecked.len(),
+            unchecked,
+        }
+    }
+}
+
+/// A stage's gates as `check`, `status` and the MCP tools state them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct GateCounts {
+    /// Gates with a schema or a component.
+    pub enforced: usize,
+    /// Gates written only in prose: listed, never checked.
+    pub unchecked: Vec<String>,
+}
+
+impl fmt::Display for GateCounts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} enforced", self.enforced)?;
+        if !self.unchecked.is_empty() {
+            write!(f, ", {} unchecked (prose only)", self.unchecked.len())?;
+        }
+        Ok(())
     }
 }
 

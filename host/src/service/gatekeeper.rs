@@ -156,18 +156,7 @@ impl Service {
         stage: &str,
         document: &Value,
     ) -> Result<GateReport> {
-        let stage = pipeline
-            .stages
-            .iter()
-            .find(|s| s.name == stage)
-            .ok_or_else(|| {
-                let names: Vec<&str> = pipeline.stages.iter().map(|s| s.name.as_str()).collect();
-                Error::new(
-                    ErrorKind::BadInput,
-                    anyhow::anyhow!("no stage `{stage}` in {}", pipeline.path.display()),
-                )
-                .hint(format!("its stages are: {}", names.join(", ")))
-            })?;
+        let stage = find_stage(pipeline, stage)?;
         let gates = self.compile_gates(stage)?;
         let inputs = match gates.needs_inputs() {
             true => declared_inputs(&*self.store()?, stage, &gates)?,
@@ -175,6 +164,23 @@ impl Service {
         };
         Ok(gates.check(document, &inputs))
     }
+}
+
+/// Stage `name` of `pipeline`, or an error listing its stages.
+pub fn find_stage<'p>(pipeline: &'p Pipeline, name: &str) -> Result<&'p Stage> {
+    pipeline
+        .stages
+        .iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| {
+            let names: Vec<&str> = pipeline.stages.iter().map(|s| s.name.as_str()).collect();
+            let shown: String = name.chars().take(64).collect();
+            Error::new(
+                ErrorKind::BadInput,
+                anyhow::anyhow!("no stage `{shown}` in {}", pipeline.path.display()),
+            )
+            .hint(format!("its stages are: {}", names.join(", ")))
+        })
 }
 
 /// The stage's declared inputs as `store` holds them now, when a gate component will

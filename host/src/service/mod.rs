@@ -9,13 +9,15 @@
 //!
 //! What lives here: the gated write with its audit event (store, delete, rollback,
 //! import), the gate check, stage status, the events query and the agent lifecycle,
-//! history, export, and rendering a document the way its stage renders it. Nothing
+//! an external agent's handoff (its inputs in one answer, its output through its
+//! gates), history, export, and rendering a document the way its stage renders it. Nothing
 //! here prints.
 
 mod agents;
 mod audit;
 mod error;
 mod gatekeeper;
+mod handoff;
 mod memory;
 mod pipeline;
 mod render;
@@ -27,7 +29,8 @@ use std::time::Duration;
 
 pub use agents::{AgentEvent, EventAck, EventFilter};
 pub use error::{Error, ErrorKind, Result};
-pub use gatekeeper::blocked;
+pub use gatekeeper::{blocked, find_stage};
+pub use handoff::StageInput;
 pub use memory::{Stored, Write};
 pub use memory::{select, value_from_text};
 pub use pipeline::{StageState, StageStatus};

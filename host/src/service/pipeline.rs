@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::{Error, ErrorKind, Result, Service};
 use crate::executor::{self, Freshness, Outcome, RunOptions, RunSummary};
 use crate::memory::{Key, Namespace, Store};
-use crate::pipeline::Pipeline;
+use crate::pipeline::{GateCounts, Pipeline};
 use crate::records::QUARANTINE_NAMESPACE;
 
 /// Where a stage stands.
@@ -25,6 +25,8 @@ pub enum StageState {
     External,
     /// An external stage whose document an agent has yet to store.
     Awaiting,
+    /// An external stage that writes nothing: baton cannot tell when it is done.
+    Untracked,
 }
 
 impl StageState {
@@ -37,6 +39,7 @@ impl StageState {
             StageState::Failed => "failed",
             StageState::External => "external",
             StageState::Awaiting => "awaiting",
+            StageState::Untracked => "untracked",
         }
     }
 }
@@ -55,6 +58,11 @@ pub struct StageStatus {
     /// Whether it can run (or an external agent can do its work) now: its output is
     /// not current and every stage before it is.
     pub ready: bool,
+    /// Whether its output is current (fresh, or stored by its agent): the stages
+    /// after it may use it.
+    pub done: bool,
+    /// How many of its gates are enforced, and which are prose only.
+    pub gates: GateCounts,
 }
 
 impl Service {
@@ -120,9 +128,13 @@ impl Service {
                     StageState::Stale,
                     format!("stage `{up}` before it will run again"),
                 ),
+                (None, _, _) if stage.writes.is_none() => (
+                    StageState::Untracked,
+                    "writes nothing: baton cannot tell when it is done".to_owned(),
+                ),
                 (None, _, _) => {
                     let ns = Namespace::new(stage.writes_namespace.clone())?;
-                    match memory.get(&ns, &Key::new(stage.writes.clone())?)? {
+                    match memory.get(&ns, &Key::new(stage.key())?)? {
                         Some(_) => (
                             StageState::External,
                             "stored by an agent outside baton".to_owned(),
@@ -161,7 +173,9 @@ impl Service {
                 state,
                 why,
                 ready: !current && waiting_on.is_empty(),
+                done: current,
                 waiting_on,
+                gates: stage.gate_counts(),
             });
         }
         Ok(out)

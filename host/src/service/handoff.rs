@@ -1,0 +1,107 @@
+//! The handoff of an agent that works outside baton (an external stage, such as an
+//! imported agent definition): everything it reads in one answer, and its output
+//! stored through its gates in one call. These are the two calls its hooks make
+//! (`baton agent inputs`, `baton agent output`) in place of one `memory retrieve` per
+//! key and an ungated `memory store`.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::gatekeeper::find_stage;
+use super::{Error, ErrorKind, Result, Service, Stored, Write, value_from_text};
+use crate::memory::{Key, Namespace, Writer};
+use crate::pipeline::{Pipeline, Stage};
+
+/// One document a stage reads.
+#[derive(Clone, Debug, Serialize)]
+pub struct StageInput {
+    /// Its namespace.
+    pub namespace: String,
+    /// Its key.
+    pub key: String,
+    /// The live revision.
+    pub revision: u64,
+    /// The document.
+    pub value: Value,
+}
+
+impl Service {
+    /// Every document stage `stage` of `pipeline` reads, as stored now. A key it
+    /// reads that is absent is an error naming every such key and who writes it: the
+    /// agent is not ready.
+    pub fn stage_inputs(&self, pipeline: &Pipeline, stage: &str) -> Result<Vec<StageInput>> {
+        let stage = find_stage(pipeline, stage)?;
+        let store = self.store()?;
+        let declared = crate::gates::read_declared(&*store, stage)
+            .map_err(|e| Error::new(ErrorKind::Store, e))?;
+        let mut found = Vec::new();
+        let mut missing = Vec::new();
+        for (namespace, key, entry) in declared {
+            match entry {
+                Some(e) => found.push(StageInput {
+                    value: e.json(),
+                    revision: e.meta.revision,
+                    namespace,
+                    key,
+                }),
+                None => {
+                    let by = pipeline
+                        .producer(&namespace, &key)
+                        .map_or_else(String::new, |p| format!(" (stage `{}`)", p.name));
+                    missing.push(format!("`{key}` in namespace `{namespace}`{by}"));
+                }
+            }
+        }
+        if !missing.is_empty() {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                anyhow::anyhow!(
+                    "stage `{}` is not ready: it reads {} not stored yet",
+                    stage.name,
+                    missing.join(", ")
+                ),
+            )
+            .hint("`baton status` says which stages are ready and what each waits on"));
+        }
+        Ok(found)
+    }
+
+    /// Stores `value` as stage `stage`'s output, at the key it writes, through its
+    /// gates, written by its agent.
+    pub fn stage_output(&self, pipeline: &Pipeline, stage: &str, value: Value) -> Result<Stored> {
+        let (stage, ns, key) = output_slot(pipeline, stage)?;
+        let writer = Writer(stage.agent_name.clone());
+        self.store_value(Write::new(ns, key, value, writer))
+    }
+
+    /// [`Service::stage_output`] of `text`: JSON when `must_be_json` or when it starts
+    /// like a JSON object or array, else a JSON string (the rule of `memory store`).
+    pub fn stage_output_text(
+        &self,
+        pipeline: &Pipeline,
+        stage: &str,
+        text: String,
+        must_be_json: bool,
+    ) -> Result<Stored> {
+        let (_, ns, key) = output_slot(pipeline, stage)?;
+        let value = value_from_text(text, must_be_json, &ns, &key)?;
+        self.stage_output(pipeline, stage, value)
+    }
+}
+
+/// Stage `name`, and where its output goes.
+fn output_slot<'p>(pipeline: &'p Pipeline, name: &str) -> Result<(&'p Stage, Namespace, Key)> {
+    let stage = find_stage(pipeline, name)?;
+    let Some(key) = &stage.writes else {
+        return Err(Error::bad_input(format!(
+            "stage `{}` writes nothing: there is no key to store its output at",
+            stage.name
+        ))
+        .hint("give it `writes = \"KEY\"` in pipeline.toml"));
+    };
+    Ok((
+        stage,
+        Namespace::new(stage.writes_namespace.clone())?,
+        Key::new(key.clone())?,
+    ))
+}
