@@ -65,9 +65,19 @@ impl Project {
                 self.manifest
             ),
         };
+        let url = match table.get("memory").and_then(|m| m.get("url")) {
+            None => None,
+            Some(toml::Value::String(s)) => Some(s.clone()),
+            Some(other) => bail!(
+                "{:?}: `memory.url` must be a `postgres://` URL, found {}",
+                self.manifest,
+                other.type_str()
+            ),
+        };
         Ok(MemorySettings {
             namespace,
             retention,
+            url,
         })
     }
 }
@@ -79,6 +89,8 @@ pub struct MemorySettings {
     pub namespace: Option<String>,
     /// Revisions kept per key.
     pub retention: Option<u64>,
+    /// The PostgreSQL database holding the memory, instead of `.baton/store`.
+    pub url: Option<String>,
 }
 
 #[cfg(test)]
@@ -108,7 +120,8 @@ mod tests {
             settings,
             MemorySettings {
                 namespace: Some("coding-pipeline".into()),
-                retention: Some(3)
+                retention: Some(3),
+                url: None,
             }
         );
     }

@@ -51,6 +51,11 @@ pub struct Provenance {
     /// The revision whose value a rollback wrote again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rolled_back_from: Option<u64>,
+    /// For an external stage's output stored with `baton agent output`: the revision
+    /// of every key the stage reads when it was stored, which the output is current
+    /// against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs_seen: Option<Vec<Read>>,
 }
 
 /// The stage run behind an output: what a stage is fresh against.

@@ -358,6 +358,31 @@ fn an_imported_pipeline_runs_agent_by_agent_and_status_follows() {
             .all(|st| st["done"] == true),
         "{s:?}"
     );
+    // The first agent stores again: the agents that read it are stale and ready to
+    // redo their work; the one after them waits for them again.
+    p.run(&[
+        "agent",
+        "output",
+        "requirements-extractor",
+        r#"{"requirements": []}"#,
+    ])
+    .ok();
+    let s = status(&p);
+    let analyzer = stage(&s, "codebase-analyzer");
+    assert_eq!(analyzer["state"], "stale");
+    assert_eq!(
+        analyzer["why"],
+        "input `coding/understanding/requirements` changed since its agent stored it"
+    );
+    assert_eq!(
+        (analyzer["ready"].as_bool(), analyzer["done"].as_bool()),
+        (Some(true), Some(false))
+    );
+    assert_eq!(stage(&s, "system-designer")["state"], "stale");
+    assert_eq!(
+        stage(&s, "system-designer")["waiting_on"],
+        json!(["codebase-analyzer"])
+    );
     // A stage that writes nothing has no output to store.
     p.run(&["agent", "output", "code-reviewer", "done"])
         .fails(2, &["stage `code-reviewer` writes nothing"]);

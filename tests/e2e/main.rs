@@ -18,6 +18,9 @@ pub(crate) mod performance_schemas;
 mod pipeline_crash;
 pub(crate) mod pipeline_golden;
 pub(crate) mod pipeline_run;
+#[path = "../support/postgres.rs"]
+pub(crate) mod postgres;
+mod postgres_backend;
 mod runtime;
 mod scaffold;
 mod service_layer;

@@ -1,11 +1,13 @@
-//! The sled store against a reference model: random stores, deletes, compare-and-swaps,
-//! TTL expiry (on a manual clock) and reopenings must agree, key by key.
+//! The conformance suite's model test: each backend (sled, and PostgreSQL on a
+//! throwaway server) against one reference model. Random stores, deletes,
+//! compare-and-swaps, TTL expiry (on a manual clock) and reopenings must agree, key by
+//! key.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use baton::memory::{
-    Clock, Key, MemoryError, Namespace, Op, SledStore, Store, StoreOptions, Writer,
+    Clock, Key, MemoryError, Namespace, Op, PostgresStore, SledStore, Store, StoreOptions, Writer,
 };
 use proptest::prelude::*;
 use serde_json::json;
@@ -157,7 +159,7 @@ fn names(ns: usize, key: usize) -> (Namespace, Key) {
     )
 }
 
-fn apply_to_store(store: &SledStore, action: &Action) -> Result<u64, &'static str> {
+fn apply_to_store(store: &dyn Store, action: &Action) -> Result<u64, &'static str> {
     let outcome = match *action {
         Action::Put {
             ns,
@@ -206,7 +208,7 @@ fn apply_to_store(store: &SledStore, action: &Action) -> Result<u64, &'static st
 
 #[allow(clippy::needless_range_loop)]
 fn check_agreement(
-    store: &SledStore,
+    store: &dyn Store,
     model: &Model,
     now: u64,
     step: usize,
@@ -255,31 +257,60 @@ fn check_agreement(
     Ok(())
 }
 
+/// Plays `actions` on the store `open` opens (again at each `Reopen`) and on the
+/// model, comparing after every step.
+fn agrees_with_the_model(
+    actions: &[Action],
+    open: &dyn Fn(StoreOptions) -> Box<dyn Store>,
+) -> Result<(), TestCaseError> {
+    let (clock, time) = Clock::manual(1_000_000);
+    let options = StoreOptions {
+        retention: RETENTION,
+        clock,
+        ..StoreOptions::default()
+    };
+    let mut store = open(options.clone());
+    let mut model = Model::default();
+    for (step, action) in actions.iter().enumerate() {
+        let now = time.load(std::sync::atomic::Ordering::SeqCst);
+        match action {
+            Action::Advance { ms } => {
+                time.fetch_add(*ms, std::sync::atomic::Ordering::SeqCst);
+            }
+            Action::Reopen => {
+                drop(store);
+                store = open(options.clone());
+            }
+            _ => {}
+        }
+        let expected = model.apply(now, action);
+        let got = apply_to_store(&*store, action);
+        prop_assert_eq!(got, expected, "step {}: {:?}", step, action);
+        let now = time.load(std::sync::atomic::Ordering::SeqCst);
+        check_agreement(&*store, &model, now, step)?;
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
     #[test]
     fn sled_store_agrees_with_the_model(actions in prop::collection::vec(action(), 1..40)) {
         let dir = tempfile::tempdir().unwrap();
-        let (clock, time) = Clock::manual(1_000_000);
-        let options = StoreOptions { retention: RETENTION, clock, ..StoreOptions::default() };
-        let mut store = SledStore::open(dir.path().join("store"), options.clone()).unwrap();
-        let mut model = Model::default();
-        for (step, action) in actions.iter().enumerate() {
-            let now = time.load(std::sync::atomic::Ordering::SeqCst);
-            match action {
-                Action::Advance { ms } => { time.fetch_add(*ms, std::sync::atomic::Ordering::SeqCst); }
-                Action::Reopen => {
-                    drop(store);
-                    store = SledStore::open(dir.path().join("store"), options.clone()).unwrap();
-                }
-                _ => {}
-            }
-            let expected = model.apply(now, action);
-            let got = apply_to_store(&store, action);
-            prop_assert_eq!(got, expected, "step {}: {:?}", step, action);
-            let now = time.load(std::sync::atomic::Ordering::SeqCst);
-            check_agreement(&store, &model, now, step)?;
-        }
+        let path = dir.path().join("store");
+        agrees_with_the_model(&actions, &|options| {
+            Box::new(SledStore::open(&path, options).unwrap())
+        })?;
+    }
+
+    #[test]
+    fn postgres_store_agrees_with_the_model(actions in prop::collection::vec(action(), 1..40)) {
+        let Some(url) = crate::postgres::database() else {
+            return Ok(());
+        };
+        agrees_with_the_model(&actions, &|options| {
+            Box::new(PostgresStore::open(&url, options).unwrap())
+        })?;
     }
 }

@@ -386,3 +386,54 @@ fn a_build_command_shared_by_stages_runs_once_per_run() {
     let log = std::fs::read_to_string(p.root().join("build.log")).unwrap();
     assert_eq!(log, "built\n");
 }
+
+#[test]
+fn a_slow_stage_holds_back_only_the_stages_after_it() {
+    // Two slots: `slow` (a loop its 3 s limit stops) beside a chain of three quick
+    // stages. Run in waves, the chain's second stage would wait for `slow`; scheduled
+    // by readiness, the whole chain ends while `slow` still runs.
+    let (hostile, echo) = (component("hostile"), component("echo"));
+    let p = Project::with_manifest(&format!(
+        r#"[pipeline]
+name = "s"
+namespace = "n"
+
+[[stage]]
+name = "slow"
+component = "{hostile}"
+writes = "k/slow"
+config = {{ mode = "loop" }}
+limits = {{ timeout = "3s" }}
+
+[[stage]]
+name = "a"
+component = "{echo}"
+writes = "k/a"
+
+[[stage]]
+name = "b"
+component = "{echo}"
+reads = ["k/a"]
+writes = "k/b"
+config = {{ reads = ["k/a"] }}
+
+[[stage]]
+name = "c"
+component = "{echo}"
+reads = ["k/b"]
+writes = "k/c"
+config = {{ reads = ["k/b"] }}
+"#,
+        hostile = hostile.display(),
+        echo = echo.display()
+    ));
+    let out = p.run(&["run", "-j", "2"]);
+    assert_eq!(out.code(), 6, "{}", out.stderr());
+    let ended: Vec<String> = out
+        .stderr()
+        .lines()
+        .filter_map(|l| l.trim().split_once("] ").map(|(_, rest)| rest.to_owned()))
+        .map(|rest| rest.split_whitespace().last().unwrap().to_owned())
+        .collect();
+    assert_eq!(ended, ["a", "b", "c", "slow"], "{}", out.stderr());
+}

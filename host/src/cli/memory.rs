@@ -511,12 +511,12 @@ fn namespaces(ctx: &Service, args: NamespacesArgs) -> Result<(), CliError> {
 
 fn stats(ctx: &Service, args: JsonFlag) -> Result<(), CliError> {
     let stats = ctx.stats()?;
-    let path = ctx.store_path();
+    let location = ctx.location().to_string();
     if args.json {
-        return output::json(&serde_json::json!({ "store": path, "stats": stats }));
+        return output::json(&serde_json::json!({ "store": location, "stats": stats }));
     }
     let mut out = std::io::stdout().lock();
-    writeln!(out, "store       {}", path.display())?;
+    writeln!(out, "store       {location}")?;
     writeln!(out, "namespaces  {}", stats.users.namespaces.len())?;
     writeln!(out, "keys        {}", stats.users.keys)?;
     writeln!(

@@ -50,8 +50,9 @@ pub struct Cli {
 /// Options every command takes.
 #[derive(Debug, clap::Args)]
 struct GlobalArgs {
-    /// The store directory [default: `.baton/store` beside the nearest `pipeline.toml`]
-    #[arg(long, global = true, env = "BATON_STORE", value_name = "DIR")]
+    /// The store: a folder (sled, embedded) or a `postgres://` URL (PostgreSQL)
+    /// [default: `[memory] url` of the nearest `pipeline.toml`, else `.baton/store` beside it]
+    #[arg(long, global = true, env = "BATON_STORE", value_name = "DIR|URL")]
     store: Option<PathBuf>,
     /// How long to wait for another process using the store, such as `500ms` or `10s`
     #[arg(long, global = true, env = "BATON_LOCK_TIMEOUT", value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]

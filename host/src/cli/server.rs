@@ -54,7 +54,7 @@ pub(super) fn run(ctx: &Service, cmd: ServerCommand) -> Result<(), CliError> {
 }
 
 fn start(ctx: &Service, args: RunArgs) -> Result<(), CliError> {
-    let path = ctx.store_path();
+    let path = ctx.store_path()?;
     let running = match server::connect(path)? {
         Some(remote) => Some(remote.status()?),
         None => {
@@ -89,16 +89,16 @@ fn start(ctx: &Service, args: RunArgs) -> Result<(), CliError> {
 fn wait_for_server(ctx: &Service) -> Result<ServerStatus, CliError> {
     let started = Instant::now();
     loop {
-        if let Some(remote) = server::connect(ctx.store_path())? {
+        if let Some(remote) = server::connect(ctx.store_path()?)? {
             return Ok(remote.status()?);
         }
         if started.elapsed() >= ctx.store_options().lock_timeout {
-            let log = ctx.store_path().join(server::LOG_FILE);
+            let log = ctx.store_path()?.join(server::LOG_FILE);
             return Err(CliError::new(
                 Exit::Store,
                 anyhow!(
                     "the memory server for {:?} did not answer within {}",
-                    ctx.store_path(),
+                    ctx.store_path()?,
                     humantime::format_duration(ctx.store_options().lock_timeout)
                 ),
             )
@@ -109,13 +109,13 @@ fn wait_for_server(ctx: &Service) -> Result<ServerStatus, CliError> {
 }
 
 fn stop(ctx: &Service, args: JsonArg) -> Result<(), CliError> {
-    let Some(remote) = server::connect(ctx.store_path())? else {
+    let Some(remote) = server::connect(ctx.store_path()?)? else {
         if args.json {
             return output::json(&serde_json::json!({ "stopped": null }));
         }
         eprintln!(
             "no memory server is running for {}",
-            ctx.store_path().display()
+            ctx.store_path()?.display()
         );
         return Ok(());
     };
@@ -123,7 +123,7 @@ fn stop(ctx: &Service, args: JsonArg) -> Result<(), CliError> {
     remote.stop()?;
     drop(remote);
     // Stopped when its socket is gone: it removes it after releasing the store.
-    let socket = server::socket_path(ctx.store_path());
+    let socket = server::socket_path(ctx.store_path()?);
     let started = Instant::now();
     while socket.exists() && started.elapsed() < ctx.store_options().lock_timeout {
         std::thread::sleep(Duration::from_millis(5));
@@ -144,21 +144,21 @@ fn stop(ctx: &Service, args: JsonArg) -> Result<(), CliError> {
     eprintln!(
         "stopped the memory server (pid {}) of {}",
         status.pid,
-        ctx.store_path().display()
+        ctx.store_path()?.display()
     );
     Ok(())
 }
 
 fn status(ctx: &Service, args: JsonArg) -> Result<(), CliError> {
-    let Some(remote) = server::connect(ctx.store_path())? else {
+    let Some(remote) = server::connect(ctx.store_path()?)? else {
         if args.json {
-            output::json(&serde_json::json!({ "running": false, "store": ctx.store_path() }))?;
+            output::json(&serde_json::json!({ "running": false, "store": ctx.store_path()? }))?;
         }
         return Err(CliError::new(
             Exit::NotFound,
             anyhow!(
                 "no memory server is running for {}",
-                ctx.store_path().display()
+                ctx.store_path()?.display()
             ),
         ));
     };
@@ -191,7 +191,7 @@ fn status(ctx: &Service, args: JsonArg) -> Result<(), CliError> {
 
 fn foreground(ctx: &Service, args: RunArgs) -> Result<(), CliError> {
     let outcome = server::serve(
-        ctx.store_path(),
+        ctx.store_path()?,
         ctx.store_options().clone(),
         ServeOptions { idle: args.idle },
     )?;
@@ -200,7 +200,7 @@ fn foreground(ctx: &Service, args: RunArgs) -> Result<(), CliError> {
             Exit::Store,
             anyhow!(
                 "another process held {:?} for {}; not serving",
-                ctx.store_path(),
+                ctx.store_path()?,
                 humantime::format_duration(ctx.store_options().lock_timeout)
             ),
         )

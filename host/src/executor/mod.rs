@@ -12,7 +12,7 @@
 
 mod freshness;
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -94,8 +94,16 @@ pub struct RunOptions {
     pub parallelism: usize,
 }
 
-/// Runs `pipeline`: seeds its inputs, then its stages. `progress` is told when each
-/// stage starts and ends.
+/// Where a run stands: which stages started, how each ended, how many run now.
+struct Schedule {
+    started: Vec<bool>,
+    results: Vec<Option<StageSummary>>,
+    running: usize,
+}
+
+/// Runs `pipeline`: seeds its inputs, then its stages, each as soon as the stages it
+/// reads from have ended and a slot is free. `progress` is told when each stage
+/// starts and ends.
 pub fn run(
     pipeline: &Pipeline,
     runtime: &Runtime,
@@ -105,80 +113,95 @@ pub fn run(
 ) -> anyhow::Result<RunSummary> {
     let workflow_id = format!("workflow-{}", uuid::Uuid::new_v4().simple());
     let inputs_written = seed_inputs(pipeline, memory.as_ref())?;
-    let results: Mutex<Vec<Option<StageSummary>>> = Mutex::new(vec![None; pipeline.stages.len()]);
     let plugins = Plugins::default();
     let parallelism = options.parallelism.max(1);
-    loop {
-        // The next wave: not yet decided, and every producer decided.
-        let wave: Vec<usize> = {
-            let done = results.lock().unwrap();
-            let decided = |name: &str| {
-                pipeline
-                    .stages
-                    .iter()
-                    .position(|s| s.name == name)
-                    .is_some_and(|i| done[i].is_some())
-            };
-            (0..pipeline.stages.len())
-                .filter(|&i| {
-                    done[i].is_none() && pipeline.stages[i].depends_on.iter().all(|d| decided(d))
-                })
+    let n = pipeline.stages.len();
+    let producers: Vec<Vec<usize>> = pipeline
+        .stages
+        .iter()
+        .map(|s| {
+            s.depends_on
+                .iter()
+                .filter_map(|d| pipeline.stages.iter().position(|p| &p.name == d))
                 .collect()
-        };
-        if wave.is_empty() {
-            break;
-        }
-        for chunk in wave.chunks(parallelism) {
-            std::thread::scope(|scope| {
-                for &i in chunk {
-                    let (results, memory, workflow_id, plugins) =
-                        (&results, memory.clone(), &workflow_id, &plugins);
-                    scope.spawn(move || {
-                        let stage = &pipeline.stages[i];
-                        let blocker = {
-                            let done = results.lock().unwrap();
-                            stage
-                                .depends_on
-                                .iter()
-                                .find(|d| {
-                                    pipeline
-                                        .stages
-                                        .iter()
-                                        .position(|s| &s.name == *d)
-                                        .and_then(|j| done[j].as_ref())
-                                        .is_some_and(|r| !r.outcome.ok())
-                                })
-                                .cloned()
-                        };
-                        progress(&stage.name, None);
-                        let summary = match blocker {
-                            Some(b) => StageSummary {
-                                stage: stage.name.clone(),
-                                outcome: Outcome::Blocked(format!("stage `{b}` did not pass")),
-                                duration_ms: 0.0,
-                                gates: None,
-                                agent_id: None,
-                            },
-                            None => run_stage(
-                                pipeline,
-                                stage,
-                                runtime,
-                                plugins,
-                                memory,
-                                options,
-                                workflow_id,
-                            ),
-                        };
-                        progress(&stage.name, Some(&summary.outcome));
-                        results.lock().unwrap()[i] = Some(summary);
-                    });
+        })
+        .collect();
+    let state = Mutex::new(Schedule {
+        started: vec![false; n],
+        results: vec![None; n],
+        running: 0,
+    });
+    let wake = Condvar::new();
+    // A stage starts as soon as every stage it reads from has ended and one of the
+    // `parallelism` slots is free: one slow stage holds back only the stages after it.
+    std::thread::scope(|scope| {
+        for _ in 0..parallelism.min(n) {
+            scope.spawn(|| {
+                loop {
+                    let next = {
+                        let mut st = state.lock().unwrap();
+                        loop {
+                            let ready = (0..n).find(|&i| {
+                                !st.started[i]
+                                    && producers[i].iter().all(|&j| st.results[j].is_some())
+                            });
+                            if let Some(i) = ready {
+                                st.started[i] = true;
+                                st.running += 1;
+                                let blocker = producers[i]
+                                    .iter()
+                                    .find(|&&j| {
+                                        st.results[j].as_ref().is_some_and(|r| !r.outcome.ok())
+                                    })
+                                    .map(|&j| pipeline.stages[j].name.clone());
+                                break Some((i, blocker));
+                            }
+                            // Nothing ready: done when nothing runs that could make a
+                            // stage ready (the check refuses cycles).
+                            if st.running == 0 {
+                                break None;
+                            }
+                            st = wake.wait(st).unwrap();
+                        }
+                    };
+                    let Some((i, blocker)) = next else {
+                        wake.notify_all();
+                        return;
+                    };
+                    let stage = &pipeline.stages[i];
+                    progress(&stage.name, None);
+                    let summary = match blocker {
+                        Some(b) => StageSummary {
+                            stage: stage.name.clone(),
+                            outcome: Outcome::Blocked(format!("stage `{b}` did not pass")),
+                            duration_ms: 0.0,
+                            gates: None,
+                            agent_id: None,
+                        },
+                        None => run_stage(
+                            pipeline,
+                            stage,
+                            runtime,
+                            &plugins,
+                            memory.clone(),
+                            options,
+                            &workflow_id,
+                        ),
+                    };
+                    progress(&stage.name, Some(&summary.outcome));
+                    let mut st = state.lock().unwrap();
+                    st.results[i] = Some(summary);
+                    st.running -= 1;
+                    drop(st);
+                    wake.notify_all();
                 }
             });
         }
-    }
-    let stages: Vec<StageSummary> = results
+    });
+    let stages: Vec<StageSummary> = state
         .into_inner()
         .unwrap()
+        .results
         .into_iter()
         .flatten()
         .collect();

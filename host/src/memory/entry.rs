@@ -10,6 +10,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
+use super::MemoryError;
+
 /// A point in time with millisecond precision, written as RFC 3339 in UTC.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub u64);
@@ -193,6 +195,34 @@ impl Entry {
                 .err()
                 .map(|e| format!("the value is not JSON: {e}")),
         }
+    }
+
+    /// Why this exported revision cannot be imported, if it cannot: revision 0, a
+    /// value that is not what [`Entry::value_problem`] allows, or one whose hash is
+    /// not the record's. Every backend's import checks this first.
+    pub fn import_problem(&self) -> Option<MemoryError> {
+        let meta = &self.meta;
+        let invalid = |reason: String| MemoryError::InvalidImport {
+            namespace: meta.namespace.clone(),
+            key: meta.key.clone(),
+            revision: meta.revision,
+            reason,
+        };
+        if meta.revision == 0 {
+            return Some(invalid(
+                "revision 0 does not exist; revisions start at 1".into(),
+            ));
+        }
+        if let Some(problem) = self.value_problem() {
+            return Some(invalid(problem));
+        }
+        let hash = sha256_hex(&self.value);
+        (hash != meta.sha256).then(|| {
+            invalid(format!(
+                "value hashes to {hash}, but the record says {}",
+                meta.sha256
+            ))
+        })
     }
 
     /// The value parsed as JSON (`null` for a tombstone).

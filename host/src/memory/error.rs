@@ -103,6 +103,15 @@ pub enum MemoryError {
         #[serde(with = "cause_text")]
         cause: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The database behind the store failed (PostgreSQL), or could not be reached.
+    #[error("database {location}: {cause}")]
+    Database {
+        /// The database's URL, without a password.
+        location: String,
+        /// The database's error.
+        #[serde(with = "cause_text")]
+        cause: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// Bytes in the store do not decode.
     #[error("store {path:?} holds a corrupt record under {what}: {reason}")]
     Corrupt {

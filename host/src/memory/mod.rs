@@ -8,8 +8,9 @@
 //! returns. An entry written with a TTL is invisible once it expires and its revisions
 //! are reclaimed by the next commit.
 //!
-//! [`Store`] is the backend-neutral trait: small enough that a shared SQL database can
-//! implement it. [`SledStore`] is the embedded default.
+//! [`Store`] is the backend-neutral trait. [`SledStore`] is the embedded default;
+//! [`PostgresStore`] is the shared one for teams on several machines. A store's
+//! [`Location`] (a folder or a `postgres://` URL) says which.
 //!
 //! ```
 //! use baton::memory::{Key, Namespace, Op, SledStore, Store, Writer};
@@ -31,6 +32,7 @@ mod entry;
 mod error;
 mod name;
 mod op;
+mod postgres;
 mod sled_store;
 mod wait;
 
@@ -40,9 +42,41 @@ pub use entry::{Clock, Entry, EntryMeta, Timestamp, Writer, sha256_hex};
 pub use error::MemoryError;
 pub use name::{APPEND_ONLY, Key, MAX_KEY_LEN, MAX_NAMESPACE_LEN, Namespace, is_reserved};
 pub use op::Op;
+pub use postgres::{PostgresStore, redact};
 pub(crate) use sled_store::prepare_dir;
 pub use sled_store::{DEFAULT_LOCK_TIMEOUT, DEFAULT_RETENTION, SledStore, StoreOptions};
 pub(crate) use wait::until as wait_until;
+
+/// Where a store lives: a folder (sled, embedded) or a PostgreSQL database.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    /// A sled store in this folder.
+    Dir(std::path::PathBuf),
+    /// A PostgreSQL database, by its `postgres://` or `postgresql://` URL.
+    Postgres(String),
+}
+
+impl Location {
+    /// A URL starting `postgres://` or `postgresql://` is a database; anything else a
+    /// folder.
+    pub fn parse(text: &std::ffi::OsStr) -> Self {
+        match text.to_str() {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Location::Postgres(url.to_owned())
+            }
+            _ => Location::Dir(text.into()),
+        }
+    }
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Dir(path) => write!(f, "{}", path.display()),
+            Location::Postgres(url) => f.write_str(&redact(url)),
+        }
+    }
+}
 
 /// The result of a memory operation.
 pub type Result<T, E = MemoryError> = std::result::Result<T, E>;
@@ -60,6 +94,30 @@ pub struct Stats {
     pub disk_bytes: Option<u64>,
     /// The number of revisions kept per key.
     pub retention: u64,
+}
+
+impl Stats {
+    /// The usage namespace `ns` counts in: baton's own or the users'.
+    pub(crate) fn usage_mut(&mut self, ns: &str) -> &mut Usage {
+        if is_reserved(ns) {
+            &mut self.reserved
+        } else {
+            &mut self.users
+        }
+    }
+
+    /// Counts a key from its head: live keys, and the revisions it retains
+    /// (`oldest..=head.revision`) unless it expired.
+    pub(crate) fn count_head(&mut self, head: &EntryMeta, oldest: u64, now: Timestamp) {
+        let usage = self.usage_mut(&head.namespace);
+        if head.is_live(now) {
+            *usage.namespaces.entry(head.namespace.clone()).or_insert(0) += 1;
+            usage.keys += 1;
+        }
+        if !head.is_expired(now) {
+            usage.revisions += (head.revision + 1).saturating_sub(oldest);
+        }
+    }
 }
 
 /// Counts of keys, revisions and bytes in a set of namespaces.

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{Key, Namespace};
+use super::{EntryMeta, Key, MemoryError, Namespace, Result, Timestamp, Writer, sha256_hex};
 
 /// One write in a commit.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -86,5 +86,90 @@ impl Op {
         match self {
             Op::Put { namespace, key, .. } | Op::Delete { namespace, key, .. } => (namespace, key),
         }
+    }
+}
+
+/// The revision an op writes, checked against the key's state and built: one
+/// definition of a write's rules for every backend.
+pub(crate) struct Prepared {
+    /// The new revision's metadata.
+    pub meta: EntryMeta,
+    /// Its value as stored (compact JSON; empty for a tombstone).
+    pub value: Vec<u8>,
+}
+
+impl Op {
+    /// Checks `self` against the key's head (`head`: its last revision's metadata) at
+    /// `now` and builds the revision it writes: an append-only namespace takes only new
+    /// keys, a compare-and-swap must find its revision live, a delete a live value.
+    pub(crate) fn prepare(
+        self,
+        head: Option<&EntryMeta>,
+        writer: &Writer,
+        now: Timestamp,
+    ) -> Result<Prepared> {
+        let (namespace, key) = self.target();
+        let (ns, k) = (namespace.as_str().to_owned(), key.as_str().to_owned());
+        if super::APPEND_ONLY.contains(&ns.as_str()) {
+            let what = match &self {
+                Op::Delete { .. } => Some("deleting"),
+                Op::Put { if_revision, .. } if *if_revision != Some(0) => Some("overwriting"),
+                Op::Put { .. } => None,
+            };
+            if let Some(what) = what {
+                return Err(MemoryError::AppendOnly {
+                    namespace: ns,
+                    key: k,
+                    what: what.into(),
+                });
+            }
+        }
+        let live = head.filter(|h| h.is_live(now)).map_or(0, |h| h.revision);
+        let (if_revision, is_delete) = match &self {
+            Op::Put { if_revision, .. } => (*if_revision, false),
+            Op::Delete { if_revision, .. } => (*if_revision, true),
+        };
+        if let Some(expected) = if_revision
+            && expected != live
+        {
+            return Err(MemoryError::Conflict {
+                namespace: ns,
+                key: k,
+                expected,
+                actual: live,
+            });
+        }
+        if is_delete && live == 0 {
+            return Err(MemoryError::NotFound {
+                namespace: ns,
+                key: k,
+            });
+        }
+        let (value, expires_at, provenance) = match self {
+            Op::Put {
+                value,
+                ttl,
+                provenance,
+                ..
+            } => (
+                serde_json::to_vec(&value).expect("a JSON value serialises"),
+                ttl.map(|d| now.plus(d)),
+                provenance,
+            ),
+            Op::Delete { .. } => (Vec::new(), None, None),
+        };
+        let meta = EntryMeta {
+            namespace: ns,
+            key: k,
+            revision: head.map_or(0, |h| h.revision) + 1,
+            written_at: now,
+            writer: writer.clone(),
+            size: value.len() as u64,
+            sha256: sha256_hex(&value),
+            expires_at,
+            deleted: is_delete,
+            provenance,
+        };
+        Ok(Prepared { meta, value })
     }
 }

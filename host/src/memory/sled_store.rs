@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Clock, Entry, EntryMeta, ImportReport, Key, MemoryError, Namespace, Op, Result, Stats, Store,
-    Timestamp, Writer, is_reserved, sha256_hex,
+    Timestamp, Writer,
 };
 
 /// Revisions kept per key unless configured otherwise.
@@ -273,76 +273,15 @@ impl SledStore {
     ) -> Result<EntryMeta> {
         let (namespace, key) = op.target();
         let (ns, k) = (namespace.as_str().to_owned(), key.as_str().to_owned());
-        if super::APPEND_ONLY.contains(&ns.as_str()) {
-            let what = match &op {
-                Op::Delete { .. } => Some("deleting"),
-                Op::Put { if_revision, .. } if *if_revision != Some(0) => Some("overwriting"),
-                Op::Put { .. } => None,
-            };
-            if let Some(what) = what {
-                return Err(MemoryError::AppendOnly {
-                    namespace: ns,
-                    key: k,
-                    what: what.into(),
-                });
-            }
-        }
         let hk = head_key(&ns, &k);
         let head = pending.head(self, &hk)?;
-        let live = head
-            .as_ref()
-            .filter(|h| h.meta.is_live(now))
-            .map_or(0, |h| h.meta.revision);
-        let (if_revision, is_delete) = match &op {
-            Op::Put { if_revision, .. } => (*if_revision, false),
-            Op::Delete { if_revision, .. } => (*if_revision, true),
-        };
-        if let Some(expected) = if_revision
-            && expected != live
-        {
-            return Err(MemoryError::Conflict {
-                namespace: ns,
-                key: k,
-                expected,
-                actual: live,
-            });
-        }
-        if is_delete && live == 0 {
-            return Err(MemoryError::NotFound {
-                namespace: ns,
-                key: k,
-            });
-        }
-        let revision = head.as_ref().map_or(0, |h| h.meta.revision) + 1;
+        let super::op::Prepared { meta, value } =
+            op.prepare(head.as_ref().map(|h| &h.meta), writer, now)?;
+        let (revision, expires_at) = (meta.revision, meta.expires_at);
         let mut oldest = head.as_ref().map_or(1, |h| h.oldest);
         if let Some(old) = head.as_ref().and_then(|h| h.meta.expires_at) {
             pending.batch.remove(expiry_key(old.millis(), &ns, &k));
         }
-        let (value, expires_at, provenance) = match op {
-            Op::Put {
-                value,
-                ttl,
-                provenance,
-                ..
-            } => (
-                serde_json::to_vec(&value).expect("a JSON value serialises"),
-                ttl.map(|d| now.plus(d)),
-                provenance,
-            ),
-            Op::Delete { .. } => (Vec::new(), None, None),
-        };
-        let meta = EntryMeta {
-            namespace: ns.clone(),
-            key: k.clone(),
-            revision,
-            written_at: now,
-            writer: writer.clone(),
-            size: value.len() as u64,
-            sha256: sha256_hex(&value),
-            expires_at,
-            deleted: is_delete,
-            provenance,
-        };
         if let Some(t) = expires_at {
             pending
                 .batch
@@ -517,26 +456,8 @@ impl Store for SledStore {
                 Namespace::new(meta.namespace.clone())?,
                 Key::new(meta.key.clone())?,
             );
-            let invalid = |reason: String| MemoryError::InvalidImport {
-                namespace: meta.namespace.clone(),
-                key: meta.key.clone(),
-                revision: meta.revision,
-                reason,
-            };
-            if meta.revision == 0 {
-                return Err(invalid(
-                    "revision 0 does not exist; revisions start at 1".into(),
-                ));
-            }
-            if let Some(problem) = entry.value_problem() {
-                return Err(invalid(problem));
-            }
-            let hash = sha256_hex(&entry.value);
-            if hash != meta.sha256 {
-                return Err(invalid(format!(
-                    "value hashes to {hash}, but the record says {}",
-                    meta.sha256
-                )));
+            if let Some(problem) = entry.import_problem() {
+                return Err(problem);
             }
             let rk = rev_key(ns.as_str(), k.as_str(), meta.revision);
             if let Some(existing) = self.read_revision(ns.as_str(), k.as_str(), meta.revision)? {
@@ -601,31 +522,12 @@ impl Store for SledStore {
         };
         for item in self.heads(None) {
             let (_, head) = item?;
-            let usage = if is_reserved(&head.meta.namespace) {
-                &mut stats.reserved
-            } else {
-                &mut stats.users
-            };
-            if head.meta.is_live(now) {
-                *usage
-                    .namespaces
-                    .entry(head.meta.namespace.clone())
-                    .or_insert(0) += 1;
-                usage.keys += 1;
-            }
-            if !head.meta.is_expired(now) {
-                usage.revisions += (head.meta.revision + 1).saturating_sub(head.oldest);
-            }
+            stats.count_head(&head.meta, head.oldest, now);
         }
         for item in self.db.scan_prefix(b"r") {
             let (rk, bytes) = item.map_err(|e| backend(&self.path, e))?;
             let entry = self.decode_revision(&rk, &bytes)?;
-            let usage = if is_reserved(&entry.meta.namespace) {
-                &mut stats.reserved
-            } else {
-                &mut stats.users
-            };
-            usage.value_bytes += entry.value.len() as u64;
+            stats.usage_mut(&entry.meta.namespace).value_bytes += entry.value.len() as u64;
         }
         stats.disk_bytes = self.db.size_on_disk().ok();
         Ok(stats)

@@ -49,6 +49,11 @@ pub struct MemorySection {
     #[serde(default)]
     #[schemars(with = "Option<u64>")]
     pub retention: Option<Spanned<u64>>,
+    /// A PostgreSQL database (`postgres://…`) holding the memory instead of
+    /// `.baton/store`; `--store` and `BATON_STORE` override it.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub url: Option<Spanned<String>>,
 }
 
 /// `[defaults]`.

@@ -140,6 +140,7 @@ impl From<MemoryError> for Error {
             }
             MemoryError::Locked { .. }
             | MemoryError::Backend { .. }
+            | MemoryError::Database { .. }
             | MemoryError::Corrupt { .. } => ErrorKind::Store,
         };
         let hint = match &e {

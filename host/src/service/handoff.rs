@@ -11,6 +11,7 @@ use super::gatekeeper::find_stage;
 use super::{Error, ErrorKind, Result, Service, Stored, Write, value_from_text};
 use crate::memory::{Key, Namespace, Writer};
 use crate::pipeline::{Pipeline, Stage};
+use crate::runtime::Read;
 
 /// One document a stage reads.
 #[derive(Clone, Debug, Serialize)]
@@ -68,10 +69,22 @@ impl Service {
 
     /// Stores `value` as stage `stage`'s output, at the key it writes, through its
     /// gates, written by its agent.
+    /// The revision of every key the stage reads is recorded with it (provenance
+    /// `inputs_seen`): `status` calls the output stale once one of them changes.
     pub fn stage_output(&self, pipeline: &Pipeline, stage: &str, value: Value) -> Result<Stored> {
         let (stage, ns, key) = output_slot(pipeline, stage)?;
-        let writer = Writer(stage.agent_name.clone());
-        self.store_value(Write::new(ns, key, value, writer))
+        let seen = crate::gates::read_declared(&*self.store()?, stage)
+            .map_err(|e| Error::new(ErrorKind::Store, e))?
+            .into_iter()
+            .map(|(namespace, key, entry)| Read {
+                namespace,
+                key,
+                revision: entry.map(|e| e.meta.revision),
+            })
+            .collect();
+        let mut write = Write::new(ns, key, value, Writer(stage.agent_name.clone()));
+        write.inputs_seen = Some(seen);
+        self.store_value(write)
     }
 
     /// [`Service::stage_output`] of `text`: JSON when `must_be_json` or when it starts

@@ -33,6 +33,8 @@ pub struct Write {
     pub override_gates: Option<String>,
     /// Tags, recorded in the write's audit event.
     pub tags: Vec<String>,
+    /// The inputs an external stage's agent had (recorded in the provenance).
+    pub inputs_seen: Option<Vec<crate::runtime::Read>>,
 }
 
 impl Write {
@@ -47,6 +49,7 @@ impl Write {
             if_revision: None,
             override_gates: None,
             tags: Vec::new(),
+            inputs_seen: None,
         }
     }
 }
@@ -88,6 +91,7 @@ impl Service {
             if_revision,
             override_gates,
             tags,
+            inputs_seen,
         } = write;
         let audit = Audit::start(action, &writer);
         let bytes = serde_json::to_vec(&value).map_err(std::io::Error::from)?;
@@ -116,6 +120,7 @@ impl Service {
             }
             let mut provenance = verdict.provenance.unwrap_or_default();
             provenance.rolled_back_from = rolled_back_from;
+            provenance.inputs_seen = inputs_seen;
             let mut op = Op::put(&ns, &key, value);
             if provenance != Default::default() {
                 op = op.provenance(provenance.to_value());

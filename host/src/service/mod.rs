@@ -36,7 +36,7 @@ pub use memory::{select, value_from_text};
 pub use pipeline::{StageState, StageStatus};
 pub use transfer::{ExportScope, read_record};
 
-use crate::memory::{Namespace, Store, StoreOptions};
+use crate::memory::{Location, Namespace, PostgresStore, Store, StoreOptions};
 use crate::project::{FALLBACK_NAMESPACE, Project};
 use crate::runtime::{ComponentCache, Runtime};
 use crate::server::Policy;
@@ -45,7 +45,8 @@ use crate::server::Policy;
 /// shares.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    /// The store directory; `None`: `.baton/store` beside the nearest `pipeline.toml`.
+    /// The store: a folder or a `postgres://` URL; `None`: `[memory] url` of the
+    /// nearest `pipeline.toml`, else `.baton/store` beside it.
     pub store: Option<PathBuf>,
     /// How long to wait for another process using the store.
     pub lock_timeout: Duration,
@@ -60,13 +61,16 @@ pub struct Settings {
 /// The operations of baton on one store and one project.
 pub struct Service {
     manifest: Option<PathBuf>,
-    store_path: PathBuf,
+    location: Location,
+    /// The folder holding `cache/` (compiled components).
+    cache_root: PathBuf,
     default_namespace: String,
     options: StoreOptions,
     server: Policy,
     runtime: OnceLock<Arc<Runtime>>,
     gates: Mutex<gatekeeper::Gatekeeper>,
-    /// A connection to the memory server kept between calls (long-lived front ends).
+    /// A connection to the memory server kept between calls (long-lived front ends),
+    /// or to the database (always kept).
     kept: Mutex<Option<Arc<dyn Store>>>,
     keep_connection: bool,
 }
@@ -81,15 +85,16 @@ impl Service {
                 .map_err(|e| Error::new(ErrorKind::BadInput, e))?,
             None => Default::default(),
         };
-        let store_path = match (&settings.store, &project) {
-            (Some(path), _) => path.clone(),
-            (None, Some(p)) => p.store_path(),
-            (None, None) => {
+        let location = match (&settings.store, &memory.url, &project) {
+            (Some(given), _, _) => Location::parse(given.as_os_str()),
+            (None, Some(url), _) => Location::Postgres(url.clone()),
+            (None, None, Some(p)) => Location::Dir(p.store_path()),
+            (None, None, None) => {
                 return Err(Error::bad_input(format!(
                     "no store: no `pipeline.toml` in {:?} or any folder above it",
                     settings.cwd
                 ))
-                .hint("run inside a baton project, or pass `--store DIR` or set `BATON_STORE`"));
+                .hint("run inside a baton project, or pass `--store DIR|postgres://…` or set `BATON_STORE`"));
             }
         };
         let options = StoreOptions {
@@ -103,8 +108,15 @@ impl Service {
         let manifest = project.as_ref().map(|p| p.manifest.clone());
         Ok(Self {
             gates: Mutex::new(gatekeeper::Gatekeeper::new(manifest.clone())),
+            cache_root: match (&location, &project) {
+                (Location::Dir(dir), _) => dir.parent().unwrap_or(Path::new(".")).to_owned(),
+                (Location::Postgres(_), Some(p)) => {
+                    p.store_path().parent().unwrap_or(Path::new(".")).to_owned()
+                }
+                (Location::Postgres(_), None) => std::env::temp_dir().join("baton"),
+            },
             manifest,
-            store_path,
+            location,
             default_namespace: memory
                 .namespace
                 .unwrap_or_else(|| FALLBACK_NAMESPACE.to_owned()),
@@ -116,9 +128,22 @@ impl Service {
         })
     }
 
-    /// The store's directory.
-    pub fn store_path(&self) -> &Path {
-        &self.store_path
+    /// Where the store lives.
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    /// The store's folder, for what only a sled store has (its memory server); an
+    /// error naming the database otherwise.
+    pub fn store_path(&self) -> Result<&Path> {
+        match &self.location {
+            Location::Dir(path) => Ok(path),
+            Location::Postgres(_) => Err(Error::bad_input(format!(
+                "the store is the database {}: the memory server serves a store in a folder",
+                self.location
+            ))
+            .hint("a database needs no memory server: every command connects to it")),
+        }
     }
 
     /// The options the store is opened with.
@@ -146,21 +171,30 @@ impl Service {
         *self.kept.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
-    /// The store, through its memory server when one is running.
+    /// The store: the database, or a folder through its memory server when one is
+    /// running.
     pub fn store(&self) -> Result<Arc<dyn Store>> {
+        let path = match &self.location {
+            Location::Dir(path) => path,
+            Location::Postgres(url) => {
+                let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(store) = kept.as_ref() {
+                    return Ok(store.clone());
+                }
+                let store: Arc<dyn Store> =
+                    Arc::new(PostgresStore::open(url, self.options.clone())?);
+                *kept = Some(store.clone());
+                return Ok(store);
+            }
+        };
         if !self.keep_connection {
-            return Ok(crate::server::open(
-                &self.store_path,
-                &self.options,
-                self.server,
-            )?);
+            return Ok(crate::server::open(path, &self.options, self.server)?);
         }
         let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(store) = kept.as_ref() {
             return Ok(store.clone());
         }
-        let (store, served) =
-            crate::server::open_telling(&self.store_path, &self.options, self.server)?;
+        let (store, served) = crate::server::open_telling(path, &self.options, self.server)?;
         if served {
             *kept = Some(store.clone());
         }
@@ -172,13 +206,10 @@ impl Service {
         Ok(Namespace::new(given.unwrap_or(&self.default_namespace))?)
     }
 
-    /// Where compiled components are cached: beside the store.
+    /// Where compiled components are cached: beside the store (for a database, in
+    /// the project's `.baton`).
     pub fn cache_dir(&self) -> PathBuf {
-        self.store_path
-            .parent()
-            .unwrap_or(Path::new("."))
-            .join("cache")
-            .join("components")
+        self.cache_root.join("cache").join("components")
     }
 
     /// The component runtime, started on first use, its compile cache beside the store.

@@ -135,10 +135,16 @@ impl Service {
                 (None, _, _) => {
                     let ns = Namespace::new(stage.writes_namespace.clone())?;
                     match memory.get(&ns, &Key::new(stage.key())?)? {
-                        Some(_) => (
-                            StageState::External,
-                            "stored by an agent outside baton".to_owned(),
-                        ),
+                        Some(entry) => match changed_since(&*memory, &entry.meta)? {
+                            Some(key) => (
+                                StageState::Stale,
+                                format!("input `{key}` changed since its agent stored it"),
+                            ),
+                            None => (
+                                StageState::External,
+                                "stored by an agent outside baton".to_owned(),
+                            ),
+                        },
                         None => (
                             StageState::Awaiting,
                             "awaiting an external agent".to_owned(),
@@ -180,6 +186,26 @@ impl Service {
         }
         Ok(out)
     }
+}
+
+/// The first input whose revision is not what an external agent's output was stored
+/// against (`baton agent output` records them), if any.
+fn changed_since(memory: &dyn Store, meta: &crate::memory::EntryMeta) -> Result<Option<String>> {
+    let Some(seen) = crate::records::Provenance::of(meta).and_then(|p| p.inputs_seen) else {
+        return Ok(None);
+    };
+    for read in seen {
+        let now = memory
+            .get(
+                &Namespace::new(read.namespace)?,
+                &Key::new(read.key.clone())?,
+            )?
+            .map(|e| e.meta.revision);
+        if now != read.revision {
+            return Ok(Some(read.key));
+        }
+    }
+    Ok(None)
 }
 
 /// A stage with no output: failed if its last output is in quarantine, else missing.

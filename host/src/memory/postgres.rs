@@ -1,0 +1,566 @@
+//! The PostgreSQL backend, for teams whose agents run on several machines: the same
+//! [`Store`] semantics as sled (revisions, retention, TTL, compare-and-swap, atomic
+//! commits, append-only `baton.events`, export and import) in two tables.
+//!
+//! | table | row |
+//! |---|---|
+//! | `baton_heads` | one per key: its current revision's metadata, the oldest revision retained, its expiry |
+//! | `baton_revisions` | one per retained revision: metadata and value bytes |
+//!
+//! A commit is one transaction. Commits are serialised by a transaction-scoped
+//! advisory lock, as sled's are by its writer lock: a commit reads heads, checks every
+//! compare-and-swap, then writes, and no other commit interleaves (readers are never
+//! blocked). The time for TTLs is the database's clock (`clock_timestamp()`), read in
+//! the transaction, so that machines with skewed clocks agree; a manual [`Clock`] in
+//! the options replaces it for tests. The schema is created and migrated by baton
+//! (`baton_schema` records the version). Keys and values are always bound as
+//! parameters, never written into SQL. Names sort bytewise (`COLLATE "C"`), as sled's.
+
+use std::sync::Mutex;
+
+use ::postgres::{Client, NoTls, Transaction};
+
+use super::{
+    Clock, Entry, EntryMeta, ImportReport, Key, MemoryError, Namespace, Op, Result, Stats, Store,
+    Timestamp, Writer,
+};
+
+/// The advisory lock every commit takes (an arbitrary constant: "baton").
+const COMMIT_LOCK: i64 = 0x0062_6174_6f6e;
+
+/// The migrations, in order; `baton_schema.version` counts those applied.
+const MIGRATIONS: &[&str] = &[
+    // 1: heads and revisions.
+    r#"
+    CREATE TABLE baton_heads (
+        namespace text COLLATE "C" NOT NULL,
+        key text COLLATE "C" NOT NULL,
+        revision bigint NOT NULL,
+        oldest bigint NOT NULL,
+        expires_at_ms bigint,
+        meta text NOT NULL,
+        PRIMARY KEY (namespace, key)
+    );
+    CREATE INDEX baton_heads_expiry ON baton_heads (expires_at_ms) WHERE expires_at_ms IS NOT NULL;
+    CREATE TABLE baton_revisions (
+        namespace text COLLATE "C" NOT NULL,
+        key text COLLATE "C" NOT NULL,
+        revision bigint NOT NULL,
+        meta text NOT NULL,
+        value bytea NOT NULL,
+        PRIMARY KEY (namespace, key, revision)
+    );
+    "#,
+];
+
+/// The PostgreSQL-backed [`Store`].
+pub struct PostgresStore {
+    url: String,
+    shown: String,
+    client: Mutex<Client>,
+    retention: u64,
+    clock: Clock,
+}
+
+struct Head {
+    meta: EntryMeta,
+    oldest: u64,
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (`postgres://…` or `postgresql://…`),
+    /// creating or migrating baton's tables.
+    pub fn open(url: &str, options: super::StoreOptions) -> Result<Self> {
+        let shown = redact(url);
+        let mut client = Client::connect(url, NoTls).map_err(|e| database(&shown, e))?;
+        migrate(&mut client).map_err(|e| database(&shown, e))?;
+        Ok(Self {
+            url: url.to_owned(),
+            shown,
+            client: Mutex::new(client),
+            retention: options.retention.max(1),
+            clock: options.clock,
+        })
+    }
+
+    /// The database, as errors name it (without a password).
+    pub fn location(&self) -> &str {
+        &self.shown
+    }
+
+    /// Runs `f` in a transaction on the connection, reconnecting first if the
+    /// connection was lost (a restarted server).
+    fn with_tx<T>(
+        &self,
+        f: impl FnOnce(&mut Transaction<'_>, Timestamp) -> Result<T>,
+    ) -> Result<T> {
+        let mut client = self.client.lock().unwrap_or_else(|p| p.into_inner());
+        if client.is_closed() {
+            *client = Client::connect(&self.url, NoTls).map_err(|e| self.err(e))?;
+        }
+        let mut tx = client.transaction().map_err(|e| self.err(e))?;
+        let now = self.now(&mut tx)?;
+        let out = f(&mut tx, now)?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(out)
+    }
+
+    /// [`Self::with_tx`] for a write: serialised with every other commit.
+    fn with_commit<T>(
+        &self,
+        f: impl FnOnce(&mut Transaction<'_>, Timestamp) -> Result<T>,
+    ) -> Result<T> {
+        self.with_tx(|tx, _| {
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&COMMIT_LOCK])
+                .map_err(|e| self.err(e))?;
+            // The time is read after the lock: commits see time move forward.
+            let now = self.now(tx)?;
+            f(tx, now)
+        })
+    }
+
+    fn now(&self, tx: &mut Transaction<'_>) -> Result<Timestamp> {
+        match &self.clock {
+            Clock::Manual(_) => Ok(self.clock.now()),
+            Clock::System => {
+                let row = tx
+                    .query_one(
+                        "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint",
+                        &[],
+                    )
+                    .map_err(|e| self.err(e))?;
+                Ok(Timestamp(row.get::<_, i64>(0) as u64))
+            }
+        }
+    }
+
+    fn err(&self, e: ::postgres::Error) -> MemoryError {
+        database(&self.shown, e)
+    }
+
+    fn corrupt(&self, what: String, reason: impl ToString) -> MemoryError {
+        MemoryError::Corrupt {
+            path: self.shown.clone().into(),
+            what,
+            reason: reason.to_string(),
+        }
+    }
+
+    fn decode_meta(&self, ns: &str, key: &str, text: &str) -> Result<EntryMeta> {
+        serde_json::from_str(text).map_err(|e| self.corrupt(format!("{ns}/{key}"), e))
+    }
+
+    fn head(&self, tx: &mut Transaction<'_>, ns: &str, key: &str) -> Result<Option<Head>> {
+        let row = tx
+            .query_opt(
+                "SELECT oldest, meta FROM baton_heads WHERE namespace = $1 AND key = $2",
+                &[&ns, &key],
+            )
+            .map_err(|e| self.err(e))?;
+        row.map(|r| {
+            Ok(Head {
+                oldest: r.get::<_, i64>(0) as u64,
+                meta: self.decode_meta(ns, key, r.get(1))?,
+            })
+        })
+        .transpose()
+    }
+
+    fn set_head(&self, tx: &mut Transaction<'_>, head: &Head) -> Result<()> {
+        let meta = serde_json::to_string(&head.meta).expect("metadata serialises");
+        let expires = head.meta.expires_at.map(|t| t.millis() as i64);
+        tx.execute(
+            "INSERT INTO baton_heads (namespace, key, revision, oldest, expires_at_ms, meta)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (namespace, key) DO UPDATE SET revision = $3, oldest = $4,
+                 expires_at_ms = $5, meta = $6",
+            &[
+                &head.meta.namespace,
+                &head.meta.key,
+                &(head.meta.revision as i64),
+                &(head.oldest as i64),
+                &expires,
+                &meta,
+            ],
+        )
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    fn insert_revision(
+        &self,
+        tx: &mut Transaction<'_>,
+        meta: &EntryMeta,
+        value: &[u8],
+    ) -> Result<()> {
+        let text = serde_json::to_string(meta).expect("metadata serialises");
+        tx.execute(
+            "INSERT INTO baton_revisions (namespace, key, revision, meta, value)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &meta.namespace,
+                &meta.key,
+                &(meta.revision as i64),
+                &text,
+                &value,
+            ],
+        )
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    fn revision(
+        &self,
+        tx: &mut Transaction<'_>,
+        ns: &str,
+        key: &str,
+        revision: u64,
+    ) -> Result<Option<Entry>> {
+        let row = tx
+            .query_opt(
+                "SELECT meta, value FROM baton_revisions
+                 WHERE namespace = $1 AND key = $2 AND revision = $3",
+                &[&ns, &key, &(revision as i64)],
+            )
+            .map_err(|e| self.err(e))?;
+        row.map(|r| {
+            Ok(Entry {
+                meta: self.decode_meta(ns, key, r.get(0))?,
+                value: r.get(1),
+            })
+        })
+        .transpose()
+    }
+
+    /// Reclaims every key expired at `now`: its revisions go, its head stays (so
+    /// revision numbers carry on) with nothing retained.
+    fn reclaim_expired(&self, tx: &mut Transaction<'_>, now: Timestamp) -> Result<u64> {
+        let rows = tx
+            .query(
+                "SELECT namespace, key, revision FROM baton_heads
+                 WHERE expires_at_ms IS NOT NULL AND expires_at_ms <= $1 AND oldest <= revision",
+                &[&(now.millis() as i64)],
+            )
+            .map_err(|e| self.err(e))?;
+        for row in &rows {
+            let (ns, key, revision): (&str, &str, i64) = (row.get(0), row.get(1), row.get(2));
+            tx.execute(
+                "DELETE FROM baton_revisions WHERE namespace = $1 AND key = $2",
+                &[&ns, &key],
+            )
+            .map_err(|e| self.err(e))?;
+            tx.execute(
+                "UPDATE baton_heads SET oldest = $3 WHERE namespace = $1 AND key = $2",
+                &[&ns, &key, &(revision + 1)],
+            )
+            .map_err(|e| self.err(e))?;
+        }
+        Ok(rows.len() as u64)
+    }
+
+    fn apply_op(
+        &self,
+        tx: &mut Transaction<'_>,
+        writer: &Writer,
+        now: Timestamp,
+        op: Op,
+        retention: u64,
+    ) -> Result<EntryMeta> {
+        let (namespace, key) = op.target();
+        let (ns, k) = (namespace.as_str().to_owned(), key.as_str().to_owned());
+        let head = self.head(tx, &ns, &k)?;
+        let super::op::Prepared { meta, value } =
+            op.prepare(head.as_ref().map(|h| &h.meta), writer, now)?;
+        let revision = meta.revision;
+        let mut oldest = head.as_ref().map_or(1, |h| h.oldest);
+        self.insert_revision(tx, &meta, &value)?;
+        if revision + 1 - oldest > retention {
+            oldest = revision + 1 - retention;
+            tx.execute(
+                "DELETE FROM baton_revisions WHERE namespace = $1 AND key = $2 AND revision < $3",
+                &[&ns, &k, &(oldest as i64)],
+            )
+            .map_err(|e| self.err(e))?;
+        }
+        self.set_head(
+            tx,
+            &Head {
+                meta: meta.clone(),
+                oldest,
+            },
+        )?;
+        Ok(meta)
+    }
+
+    /// [`Store::commit`] keeping `retention` revisions per key.
+    pub fn commit_retaining(
+        &self,
+        writer: &Writer,
+        ops: Vec<Op>,
+        retention: u64,
+    ) -> Result<Vec<EntryMeta>> {
+        let retention = retention.max(1);
+        self.with_commit(|tx, now| {
+            self.reclaim_expired(tx, now)?;
+            let mut metas = Vec::with_capacity(ops.len());
+            for op in ops {
+                metas.push(self.apply_op(tx, writer, now, op, retention)?);
+            }
+            Ok(metas)
+        })
+    }
+
+    /// The heads in `namespace` (all if `None`), in namespace and key order.
+    fn heads(&self, tx: &mut Transaction<'_>, namespace: Option<&Namespace>) -> Result<Vec<Head>> {
+        let rows = match namespace {
+            Some(ns) => tx.query(
+                "SELECT namespace, key, oldest, meta FROM baton_heads WHERE namespace = $1
+                 ORDER BY namespace, key",
+                &[&ns.as_str()],
+            ),
+            None => tx.query(
+                "SELECT namespace, key, oldest, meta FROM baton_heads ORDER BY namespace, key",
+                &[],
+            ),
+        }
+        .map_err(|e| self.err(e))?;
+        rows.iter()
+            .map(|r| {
+                Ok(Head {
+                    oldest: r.get::<_, i64>(2) as u64,
+                    meta: self.decode_meta(r.get(0), r.get(1), r.get(3))?,
+                })
+            })
+            .collect()
+    }
+}
+
+impl Store for PostgresStore {
+    fn get(&self, namespace: &Namespace, key: &Key) -> Result<Option<Entry>> {
+        self.with_tx(|tx, now| {
+            let (ns, k) = (namespace.as_str(), key.as_str());
+            match self.head(tx, ns, k)? {
+                Some(h) if h.meta.is_live(now) => self.revision(tx, ns, k, h.meta.revision),
+                _ => Ok(None),
+            }
+        })
+    }
+
+    fn get_revision(
+        &self,
+        namespace: &Namespace,
+        key: &Key,
+        revision: u64,
+    ) -> Result<Option<Entry>> {
+        self.with_tx(|tx, now| {
+            let (ns, k) = (namespace.as_str(), key.as_str());
+            match self.head(tx, ns, k)? {
+                Some(h) if !h.meta.is_expired(now) => self.revision(tx, ns, k, revision),
+                _ => Ok(None),
+            }
+        })
+    }
+
+    fn history(&self, namespace: &Namespace, key: &Key) -> Result<Vec<EntryMeta>> {
+        self.with_tx(|tx, now| {
+            let (ns, k) = (namespace.as_str(), key.as_str());
+            match self.head(tx, ns, k)? {
+                Some(h) if !h.meta.is_expired(now) => {
+                    let rows = tx
+                        .query(
+                            "SELECT meta FROM baton_revisions WHERE namespace = $1 AND key = $2
+                             ORDER BY revision",
+                            &[&ns, &k],
+                        )
+                        .map_err(|e| self.err(e))?;
+                    rows.iter()
+                        .map(|r| self.decode_meta(ns, k, r.get(0)))
+                        .collect()
+                }
+                _ => Ok(Vec::new()),
+            }
+        })
+    }
+
+    fn list(&self, namespace: Option<&Namespace>, prefix: &str) -> Result<Vec<EntryMeta>> {
+        self.with_tx(|tx, now| {
+            Ok(self
+                .heads(tx, namespace)?
+                .into_iter()
+                .filter(|h| h.meta.is_live(now) && h.meta.key.starts_with(prefix))
+                .map(|h| h.meta)
+                .collect())
+        })
+    }
+
+    fn commit(&self, writer: &Writer, ops: Vec<Op>) -> Result<Vec<EntryMeta>> {
+        self.commit_retaining(writer, ops, self.retention)
+    }
+
+    fn export(
+        &self,
+        namespace: Option<&Namespace>,
+        visit: &mut dyn FnMut(Entry) -> bool,
+    ) -> Result<()> {
+        self.with_tx(|tx, now| {
+            for head in self.heads(tx, namespace)? {
+                if head.meta.is_expired(now) {
+                    continue;
+                }
+                let (ns, k) = (&head.meta.namespace, &head.meta.key);
+                let rows = tx
+                    .query(
+                        "SELECT meta, value FROM baton_revisions WHERE namespace = $1 AND key = $2
+                         ORDER BY revision",
+                        &[ns, k],
+                    )
+                    .map_err(|e| self.err(e))?;
+                for r in rows {
+                    let entry = Entry {
+                        meta: self.decode_meta(ns, k, r.get(0))?,
+                        value: r.get(1),
+                    };
+                    if !visit(entry) {
+                        return Ok(());
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn import(&self, entries: Vec<Entry>) -> Result<ImportReport> {
+        self.with_commit(|tx, _| {
+            let mut report = ImportReport::default();
+            for entry in entries {
+                let meta = &entry.meta;
+                let (ns, k) = (
+                    Namespace::new(meta.namespace.clone())?,
+                    Key::new(meta.key.clone())?,
+                );
+                if let Some(problem) = entry.import_problem() {
+                    return Err(problem);
+                }
+                if let Some(existing) = self.revision(tx, ns.as_str(), k.as_str(), meta.revision)? {
+                    if existing.meta.sha256 == meta.sha256 {
+                        report.unchanged += 1;
+                        continue;
+                    }
+                    return Err(MemoryError::ImportConflict {
+                        namespace: meta.namespace.clone(),
+                        key: meta.key.clone(),
+                        revision: meta.revision,
+                    });
+                }
+                self.insert_revision(tx, meta, &entry.value)?;
+                let head = match self.head(tx, ns.as_str(), k.as_str())? {
+                    Some(h) if h.meta.revision >= meta.revision => Head {
+                        oldest: h.oldest.min(meta.revision),
+                        meta: h.meta,
+                    },
+                    previous => Head {
+                        oldest: previous.map_or(meta.revision, |h| h.oldest.min(meta.revision)),
+                        meta: meta.clone(),
+                    },
+                };
+                self.set_head(tx, &head)?;
+                report.imported += 1;
+            }
+            Ok(report)
+        })
+    }
+
+    fn purge_expired(&self) -> Result<u64> {
+        self.with_commit(|tx, now| self.reclaim_expired(tx, now))
+    }
+
+    fn stats(&self) -> Result<Stats> {
+        self.with_tx(|tx, now| {
+            let mut stats = Stats {
+                retention: self.retention,
+                ..Stats::default()
+            };
+            for head in self.heads(tx, None)? {
+                stats.count_head(&head.meta, head.oldest, now);
+            }
+            let rows = tx
+                .query(
+                    "SELECT namespace, sum(length(value))::bigint FROM baton_revisions GROUP BY namespace",
+                    &[],
+                )
+                .map_err(|e| self.err(e))?;
+            for r in rows {
+                let ns: &str = r.get(0);
+                let bytes: i64 = r.get(1);
+                stats.usage_mut(ns).value_bytes += bytes as u64;
+            }
+            let size = tx
+                .query_one(
+                    "SELECT (pg_total_relation_size('baton_heads') + pg_total_relation_size('baton_revisions'))::bigint",
+                    &[],
+                )
+                .map_err(|e| self.err(e))?;
+            stats.disk_bytes = Some(size.get::<_, i64>(0) as u64);
+            Ok(stats)
+        })
+    }
+}
+
+/// Creates or migrates baton's tables, under an advisory lock so that two processes
+/// starting at once do not both migrate.
+fn migrate(client: &mut Client) -> std::result::Result<(), ::postgres::Error> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&(COMMIT_LOCK + 1)])?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS baton_schema (version integer NOT NULL)")?;
+    let version: i64 = tx
+        .query_one(
+            "SELECT coalesce(max(version), 0)::bigint FROM baton_schema",
+            &[],
+        )?
+        .get(0);
+    for (i, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        tx.batch_execute(migration)?;
+        tx.execute(
+            "INSERT INTO baton_schema (version) VALUES ($1)",
+            &[&(i as i32 + 1)],
+        )?;
+        tracing::info!(version = i + 1, "migrated baton's PostgreSQL schema");
+    }
+    tx.commit()
+}
+
+/// `url` without its password.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            let hidden = if userinfo.contains(':') { ":***" } else { "" };
+            format!("{}{user}{hidden}{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn database(location: &str, e: impl std::error::Error + Send + Sync + 'static) -> MemoryError {
+    MemoryError::Database {
+        location: location.to_owned(),
+        cause: Box::new(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_url_is_shown_without_its_password() {
+        assert_eq!(
+            super::redact("postgres://baton:secret@db:5432/baton"),
+            "postgres://baton:***@db:5432/baton"
+        );
+        assert_eq!(super::redact("postgres://db/baton"), "postgres://db/baton");
+        assert_eq!(
+            super::redact("postgresql:///baton?host=/tmp/s"),
+            "postgresql:///baton?host=/tmp/s"
+        );
+    }
+}

@@ -1,0 +1,203 @@
+//! A throwaway PostgreSQL server for the tests and benches (included with `#[path]`):
+//! `initdb` into a temporary folder (as the `postgres` user when run as root), a
+//! private socket directory and no TCP, started once per process and stopped by a
+//! watcher when the process ends, however it ends. Each caller gets a database of its
+//! own. Without PostgreSQL installed, [`server`] says so on stderr and returns `None`
+//! (the caller skips); with `CI` or `BATON_REQUIRE_POSTGRES` set it panics instead, so
+//! CI never skips.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A running server.
+pub struct PgServer {
+    socket_dir: PathBuf,
+    data: PathBuf,
+    bin: PathBuf,
+    as_postgres: bool,
+}
+
+static SERVER: OnceLock<Option<PgServer>> = OnceLock::new();
+static NEXT_DB: AtomicU32 = AtomicU32::new(0);
+const PORT: u16 = 5432;
+
+/// The process's server, started on first use; `None` when PostgreSQL is not installed.
+pub fn server() -> Option<&'static PgServer> {
+    SERVER
+        .get_or_init(|| {
+            let Some(bin) = find_bin() else {
+                let required = std::env::var_os("CI").is_some()
+                    || std::env::var_os("BATON_REQUIRE_POSTGRES").is_some();
+                assert!(
+                    !required,
+                    "PostgreSQL is not installed (no initdb on PATH or in /usr/lib/postgresql/*/bin), and CI requires it"
+                );
+                eprintln!(
+                    "SKIPPED: PostgreSQL is not installed (apt-get install postgresql); the PostgreSQL tests did not run"
+                );
+                return None;
+            };
+            Some(PgServer::start(bin))
+        })
+        .as_ref()
+}
+
+/// A fresh database on the process's server, as a `postgresql://` URL; `None` (with
+/// the message above) when PostgreSQL is not installed.
+pub fn database() -> Option<String> {
+    server().map(PgServer::new_database)
+}
+
+fn find_bin() -> Option<PathBuf> {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .filter(|b| b.join("initdb").is_file())
+        .collect();
+    versions.sort();
+    if let Some(bin) = versions.pop() {
+        return Some(bin);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .find(|dir| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+impl PgServer {
+    fn start(bin: PathBuf) -> Self {
+        let as_postgres = is_root();
+        let base = std::env::temp_dir().join(format!("baton-pg-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let (data, socket_dir) = (base.join("data"), base.join("sock"));
+        std::fs::create_dir_all(&socket_dir).unwrap();
+        if as_postgres {
+            let ok = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&base)
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "chown of {base:?} to postgres failed");
+        }
+        let server = Self {
+            socket_dir,
+            data,
+            bin,
+            as_postgres,
+        };
+        server.run(
+            "initdb",
+            &[
+                "-D",
+                server.data.to_str().unwrap(),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ],
+        );
+        let options = format!(
+            "-k {} -p {PORT} -c listen_addresses='' -c fsync=off -c max_connections=200",
+            server.socket_dir.display()
+        );
+        let log = base.join("log");
+        server.run(
+            "pg_ctl",
+            &[
+                "-D",
+                server.data.to_str().unwrap(),
+                "-o",
+                &options,
+                "-l",
+                log.to_str().unwrap(),
+                "-w",
+                "start",
+            ],
+        );
+        // Stop the server when this process ends, whichever way it ends.
+        let stop = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {prefix}{pg_ctl} -D {data} -m immediate stop >/dev/null 2>&1; rm -rf {base}",
+            pid = std::process::id(),
+            prefix = if as_postgres {
+                "runuser -u postgres -- "
+            } else {
+                ""
+            },
+            pg_ctl = server.bin.join("pg_ctl").display(),
+            data = server.data.display(),
+            base = base.display(),
+        );
+        // Deliberately not waited for: it outlives this process to stop the server.
+        #[allow(clippy::zombie_processes)]
+        Command::new("sh")
+            .args(["-c", &stop])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the watcher starts");
+        server
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let exe = self.bin.join(tool);
+        let mut cmd = if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&exe);
+            c
+        } else {
+            Command::new(&exe)
+        };
+        let out = cmd.args(args).output().expect("PostgreSQL's tools run");
+        assert!(
+            out.status.success(),
+            "{tool} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The URL of database `name`.
+    pub fn url(&self, name: &str) -> String {
+        format!(
+            "postgresql://postgres@localhost/{name}?host={}&port={PORT}",
+            self.socket_dir.display()
+        )
+    }
+
+    /// Creates a new, empty database; returns its URL.
+    pub fn new_database(&self) -> String {
+        let name = format!(
+            "t_{}_{}",
+            std::process::id(),
+            NEXT_DB.fetch_add(1, Ordering::SeqCst)
+        );
+        let mut admin = postgres::Client::connect(&self.url("postgres"), postgres::NoTls)
+            .expect("connect to the test server");
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create a test database");
+        self.url(&name)
+    }
+
+    /// The server's data folder.
+    pub fn data(&self) -> &Path {
+        &self.data
+    }
+}
