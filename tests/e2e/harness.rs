@@ -177,3 +177,48 @@ pub fn component(name: &str) -> PathBuf {
         .get_or_init(|| guest::build_guests(&repo_root()))
         .join(format!("{name}.wasm"))
 }
+
+/// Runs shell `command` in `dir` with this `baton` first on `PATH` (as an agent's hook
+/// or a newcomer would run it) and no memory server; asserts that it succeeds and
+/// returns its stdout and stderr.
+pub fn shell_ok(dir: &Path, command: &str) -> String {
+    let out = std::process::Command::new("sh")
+        .args(["-c", command])
+        .current_dir(dir)
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                baton_bin().parent().unwrap().display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env_remove("BATON_STORE")
+        .env("BATON_SERVER", "never")
+        .output()
+        .expect("sh runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "`{command}` failed:\n{text}");
+    text
+}
+
+/// `baton --store STORE ARGS` run from the repository's root: its exit code, stdout
+/// and stderr.
+pub fn baton_in_repo(store: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = baton_cmd()
+        .current_dir(repo_root())
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .output()
+        .expect("baton runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

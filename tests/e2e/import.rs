@@ -538,27 +538,7 @@ fn rewritten_hooks_make_two_calls_keep_a_backup_and_import_again() {
         )
     };
     let sh = |command: &str| {
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(command)
-            .current_dir(p.root())
-            .env(
-                "PATH",
-                format!(
-                    "{}:{}",
-                    crate::harness::baton_bin().parent().unwrap().display(),
-                    std::env::var("PATH").unwrap()
-                ),
-            )
-            .env_remove("BATON_STORE")
-            .env("BATON_SERVER", "never")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{command}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        crate::harness::shell_ok(p.root(), command);
     };
     for name in [
         "understanding/requirements-extractor",

@@ -21,6 +21,7 @@ pub(crate) mod pipeline_run;
 #[path = "../support/postgres.rs"]
 pub(crate) mod postgres;
 mod postgres_backend;
+mod python_stages;
 mod runtime;
 mod scaffold;
 mod service_layer;

@@ -327,22 +327,8 @@ writes = "k/independent"
 #[test]
 fn the_default_pipeline_runs_from_the_repository() {
     let store = tempfile::tempdir().unwrap();
-    let root = crate::harness::repo_root();
     let store_arg = store.path().join("store");
-    let run = |args: &[&str]| {
-        let out = crate::harness::baton_cmd()
-            .current_dir(&root)
-            .arg("--store")
-            .arg(&store_arg)
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let run = |args: &[&str]| crate::harness::baton_in_repo(&store_arg, args);
     let (code, stdout, stderr) = run(&["run", "--json"]);
     assert_eq!(code, Some(0), "{stderr}");
     let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();

@@ -1,7 +1,8 @@
-//! The files `baton stage new` writes: a stage crate built on `baton-sdk`, with the
-//! SDK and the WIT contract of this very binary vendored into it (`sdk/baton-sdk`,
-//! `wit/baton.wit`), so a stage can be started in any folder and builds against the
-//! contract of the host that will run it.
+//! The files `baton stage new` writes: a Rust stage crate built on `baton-sdk`, or a
+//! Python stage built on `baton_sdk.py` and componentize-py, each with the SDK and the
+//! WIT contract of this very binary vendored into it (`sdk/baton-sdk` or
+//! `baton_sdk.py`, and `wit/baton.wit`), so a stage can be started in any folder and
+//! builds against the contract of the host that will run it.
 
 /// The SDK's sources and the contract, as this binary was built with them.
 const SDK_FILES: [(&str, &str); 6] = [
@@ -43,6 +44,95 @@ serde_json = { version = "1", features = ["preserve_order"] }
 serde_path_to_error = "0.1"
 wit-bindgen = "0.61"
 "#;
+
+/// The Python SDK, its build helper and their pinned tools, as this binary was built
+/// with them.
+const PYTHON_FILES: [(&str, &str); 4] = [
+    (
+        "baton_sdk.py",
+        include_str!("../../../guest/python/baton_sdk.py"),
+    ),
+    ("build.py", include_str!("../../../guest/python/build.py")),
+    (
+        "requirements.txt",
+        include_str!("../../../guest/python/requirements.txt"),
+    ),
+    ("wit/baton.wit", include_str!("../../../wit/baton.wit")),
+];
+
+/// A Python stage's files, as (relative path, contents).
+pub(super) fn python_files(name: &str) -> Vec<(&'static str, String)> {
+    let app = format!(
+        r#""""`{name}`: a baton stage.
+
+It reads `coding/architecture/system` (declare it in pipeline.toml under `reads`)
+and returns a summary. Replace `summarise` with the stage's own logic; `component.py`
+exports the stage for the component build, and `test_app.py` tests it natively.
+"""
+
+from baton_sdk import Context, Stage
+
+
+def summarise(system: dict) -> dict:
+    """The stage's logic, kept free of the host so that it is tested natively."""
+    names = sorted(c["name"] for c in system["components"])
+    return {{"components": len(names), "names": names}}
+
+
+class Summary(Stage):
+    def run(self, ctx: Context) -> dict:
+        summary = summarise(ctx.read("coding/architecture/system"))
+        ctx.emit("systemSummarised", components=summary["components"])
+        return summary
+"#
+    );
+    let component = format!(
+        r#""""The component's entry point: the stage `{name}` exported for world `stage`."""
+
+from app import Summary
+from baton_sdk import stage_world
+
+WitWorld = stage_world(Summary())
+"#
+    );
+    let test = r#""""Native tests of the stage: `python3 -m pytest`."""
+
+import pytest
+
+from app import Summary, summarise
+from baton_sdk import Context, InputError, run_stage
+
+
+def test_summarises_the_components_in_order():
+    assert summarise({"components": [{"name": "b"}, {"name": "a"}]}) == {"components": 2, "names": ["a", "b"]}
+
+
+def test_the_stage_reads_its_input_and_says_what_is_missing():
+    ctx = Context.for_test({"coding/architecture/system": {"components": [{"name": "a"}]}})
+    assert run_stage(Summary(), ctx) == '{"components": 1, "names": ["a"]}'
+    with pytest.raises(InputError):
+        run_stage(Summary(), Context.for_test({}))
+"#;
+    let mut files = vec![
+        ("app.py", app),
+        ("component.py", component),
+        ("test_app.py", test.to_owned()),
+        (
+            ".gitignore",
+            "*.wasm
+__pycache__/
+.pytest_cache/
+"
+            .to_owned(),
+        ),
+    ];
+    files.extend(
+        PYTHON_FILES
+            .iter()
+            .map(|(path, text)| (*path, (*text).to_owned())),
+    );
+    files
+}
 
 /// The crate's files, as (relative path, contents).
 pub(super) fn files(name: &str) -> Vec<(&'static str, String)> {

@@ -17,11 +17,11 @@ pub(super) enum StageCommand {
     /// For authors testing a stage before wiring it into pipeline.toml: nothing is
     /// stored. The stage may read only the keys given with `--reads`.
     Run(RunArgs),
-    /// Scaffold a new stage crate that builds for wasm32-wasip2, in any folder
+    /// Scaffold a new stage in Rust or Python, in any folder
     ///
-    /// The crate carries this binary's SDK (`sdk/baton-sdk`) and WIT contract
-    /// (`wit/baton.wit`), a stage that reads `coding/architecture/system`, and a
-    /// native test.
+    /// It carries this binary's SDK (`sdk/baton-sdk`, or `baton_sdk.py` with its
+    /// build helper) and WIT contract (`wit/baton.wit`), a stage that reads
+    /// `coding/architecture/system`, and a native test.
     New(NewArgs),
 }
 
@@ -63,6 +63,17 @@ pub(super) struct NewArgs {
     /// Where to create the crate [default: `./NAME`]
     #[arg(long, value_name = "DIR")]
     path: Option<PathBuf>,
+    /// The stage's language (JavaScript is not offered yet)
+    #[arg(long, value_enum, default_value = "rust")]
+    lang: Lang,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Lang {
+    /// A Rust crate built for wasm32-wasip2 with the vendored `baton-sdk`
+    Rust,
+    /// A Python module built with componentize-py and the vendored `baton_sdk.py`
+    Python,
 }
 
 pub(super) fn run(global: &GlobalArgs, cmd: StageCommand) -> Result<(), CliError> {
@@ -143,12 +154,40 @@ fn scaffold(args: NewArgs) -> Result<(), CliError> {
             anyhow!("{dir:?} already exists; not overwriting it"),
         ));
     }
-    for (path, text) in super::scaffold::files(name) {
+    let files = match args.lang {
+        Lang::Rust => super::scaffold::files(name),
+        Lang::Python => super::scaffold::python_files(name),
+    };
+    for (path, text) in files {
         let path = dir.join(path);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
         std::fs::write(path, text)?;
+    }
+    if args.lang == Lang::Python {
+        let d = dir.display();
+        let wasm = format!("{}.wasm", name.replace('-', "_"));
+        eprintln!("created Python stage `{name}` in {d}");
+        eprintln!("next:");
+        eprintln!(
+            "  cd {d} && python3 -m pip install -r requirements.txt   # componentize-py and pytest, pinned"
+        );
+        eprintln!(
+            "  python3 -m pytest                                  # the stage's logic, natively"
+        );
+        eprintln!(
+            "  python3 build.py --world stage --app component --wit wit --out {wasm} --path ."
+        );
+        eprintln!("  baton stage run {wasm} --reads coding/architecture/system");
+        eprintln!(
+            "    (in a baton project whose memory holds `coding/architecture/system`, such as the baton repository after `baton run`, or with `--store DIR`)"
+        );
+        eprintln!("then add it to pipeline.toml:");
+        eprintln!(
+            "  [[stage]]\n  name = \"{name}\"\n  component = \"{d}/{wasm}\"\n  build = \"python3 {d}/build.py --world stage --app component --wit {d}/wit --out {d}/{wasm} --path {d}\"\n  reads = [\"coding/architecture/system\"]"
+        );
+        return Ok(());
     }
     eprintln!("created stage crate `{name}` in {}", dir.display());
     eprintln!("next:");

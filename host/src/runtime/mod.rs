@@ -444,6 +444,18 @@ pub(crate) fn classify_trap(
         return FailureKind::OutOfMemory(limits.memory_bytes);
     }
     let stderr = String::from_utf8_lossy(&state.stderr.contents()).into_owned();
+    // An uncaught exception of a Python stage: componentize-py prints the traceback,
+    // then its runtime panics. The traceback is what the author needs.
+    if let Some(at) = stderr.rfind("Traceback (most recent call last)") {
+        let traceback: Vec<&str> = stderr[at..]
+            .lines()
+            .take_while(|l| !l.contains("panicked at"))
+            .collect();
+        return FailureKind::Panicked(format!(
+            "uncaught exception\n{}",
+            traceback.join("\n").trim_end()
+        ));
+    }
     if let Some(at) = stderr.find("panicked at") {
         let message: Vec<&str> = stderr[at..].lines().take(2).collect();
         return FailureKind::Panicked(message.join(" ").trim().to_owned());

@@ -1,0 +1,90 @@
+//! Python stages beside Rust: the minimal Python stage (`guest/test-stages/minimal-py`,
+//! built with the pinned componentize-py) against the minimal Rust stage (`echo`
+//! with no reads): component size and first compile (timed once each, printed: a
+//! compile takes tens of seconds), then load from the compile cache and a warm run
+//! (criterion). Targets of issue 14 for Python: load under 20 ms, warm run under 1 ms.
+//!
+//! Run: `cargo bench -p baton --bench python` (needs
+//! `python3 -m pip install -r guest/python/requirements.txt`).
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use baton::memory::{SledStore, Store};
+use baton::runtime::{ComponentCache, Invocation, LoadOutcome, Runtime};
+use criterion::{Criterion, criterion_group, criterion_main};
+use serde_json::json;
+
+#[path = "../../tests/support/guest.rs"]
+mod guest;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+}
+
+fn python_component() -> PathBuf {
+    let out = root().join("guest/target/python/minimal_py.wasm");
+    let status = std::process::Command::new("python3")
+        .arg(root().join("guest/python/build.py"))
+        .args(["--world", "stage", "--app", "minimal", "--wit"])
+        .arg(root().join("wit"))
+        .arg("--out")
+        .arg(&out)
+        .arg("--path")
+        .arg(root().join("guest/test-stages/minimal-py"))
+        .status()
+        .expect("python3 runs");
+    assert!(
+        status.success(),
+        "building the Python stage failed (is componentize-py installed?)"
+    );
+    out
+}
+
+fn bench(c: &mut Criterion) {
+    let components = [
+        ("rust", guest::build_guests(root()).join("echo.wasm")),
+        ("python", python_component()),
+    ];
+    let memory: Arc<dyn Store> = Arc::new(SledStore::temporary().unwrap());
+    for (lang, wasm) in &components {
+        let size = std::fs::metadata(wasm).unwrap().len();
+        let cache = tempfile::tempdir().unwrap();
+        let runtime = Runtime::new(ComponentCache::new(cache.path())).unwrap();
+        let started = Instant::now();
+        let (_, outcome) = runtime.load(wasm).unwrap();
+        assert_eq!(outcome, LoadOutcome::Compiled);
+        println!(
+            "{lang}: component {:.1} MiB, first compile {:.2} s",
+            size as f64 / (1 << 20) as f64,
+            started.elapsed().as_secs_f64()
+        );
+        // A fresh runtime on the same cache: what a new `baton` process does.
+        let runtime = Runtime::new(ComponentCache::new(cache.path())).unwrap();
+        c.bench_function(&format!("{lang}/load from cache (fresh runtime)"), |b| {
+            b.iter(|| {
+                let fresh = Runtime::new(ComponentCache::new(cache.path())).unwrap();
+                let (plugin, outcome) = fresh.load(wasm).unwrap();
+                assert_eq!(outcome, LoadOutcome::Cached);
+                black_box(plugin)
+            })
+        });
+        let (plugin, _) = runtime.load(wasm).unwrap();
+        let mut inv = Invocation::new("minimal", "coding-pipeline");
+        inv.config = json!({});
+        runtime.run(&plugin, &inv, memory.clone()).unwrap();
+        c.bench_function(
+            &format!("{lang}/warm run (instantiate, run, return)"),
+            |b| b.iter(|| black_box(runtime.run(&plugin, &inv, memory.clone()).unwrap())),
+        );
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(20);
+    targets = bench
+}
+criterion_main!(benches);
