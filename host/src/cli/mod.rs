@@ -109,9 +109,9 @@ enum Command {
     /// `memory_rollback`), of the eventuali server's agent lifecycle (`start_agent`,
     /// `emit_agent_event`, `complete_agent`, `start_workflow`, `emit_workflow_event`,
     /// `complete_workflow`, `emit_system_event`, `get_events`) and of the pipeline
-    /// (`gate_check`, `pipeline_status`, `events_query`). Point an `.mcp.json` entry
-    /// named `claude-flow` or `eventuali` at `baton mcp` and agents written for those
-    /// servers work unchanged.
+    /// (`gate_check`, `pipeline_status`, `events_query`, `agent_inputs`,
+    /// `agent_output`). Point an `.mcp.json` entry named `claude-flow` or `eventuali`
+    /// at `baton mcp` and agents written for those servers work unchanged.
     Mcp,
 }
 
