@@ -222,3 +222,105 @@ pub fn baton_in_repo(store: &Path, args: &[&str]) -> (Option<i32>, String, Strin
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// The modes of the hostile test stages in every guest language, each with the limits
+/// it runs under: everyone fails but `ok`.
+pub const HOSTILE_MODES: [(&str, &str); 7] = [
+    ("loop", "limits = { timeout = \"3s\" }"),
+    (
+        "memory-bomb",
+        "limits = { memory = \"96MiB\", timeout = \"20s\" }",
+    ),
+    ("undeclared-read", ""),
+    ("exception", ""),
+    ("sdk-exception", ""),
+    ("not-json", ""),
+    ("ok", ""),
+];
+
+/// Runs a pipeline of one stage per hostile mode of `component` (each writing
+/// `k/<mode>` in namespace `n`); asserts the run failed, and returns the project and
+/// a function giving each failed stage's detail.
+pub fn run_hostile(component: &Path) -> (Project, impl Fn(&str) -> String) {
+    let mut manifest = String::from("[pipeline]\nname = \"hostile\"\nnamespace = \"n\"\n");
+    for (mode, limits) in HOSTILE_MODES {
+        manifest.push_str(&format!(
+            "\n[[stage]]\nname = \"{mode}\"\ncomponent = \"{}\"\nwrites = \"k/{mode}\"\nconfig = {{ mode = \"{mode}\" }}\n{limits}\n",
+            component.display()
+        ));
+    }
+    let p = Project::with_manifest(&manifest);
+    let out = p.run(&["run", "--json"]);
+    assert_eq!(out.code(), 6, "{}", out.stderr());
+    let summary = out.json();
+    for (mode, _) in HOSTILE_MODES {
+        let stored = p.run(&["memory", "retrieve", &format!("k/{mode}"), "-n", "n"]);
+        assert_eq!(
+            stored.code() == 0,
+            mode == "ok",
+            "{mode}: stored only if ok"
+        );
+    }
+    let detail = move |mode: &str| -> String {
+        let s = summary["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["stage"] == mode)
+            .unwrap_or_else(|| panic!("no stage {mode}"));
+        assert_eq!(s["outcome"]["status"], "failed", "{mode}: {s}");
+        s["outcome"]["detail"].as_str().unwrap().to_owned()
+    };
+    (p, detail)
+}
+
+/// The command of the step starting with `prefix` in what `baton stage new` printed,
+/// without its comment.
+pub fn printed_step(printed: &str, prefix: &str) -> String {
+    printed
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no `{prefix}` step in:\n{printed}"))
+        .split("  #")
+        .next()
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// `baton stage new NAME --lang LANG` in a fresh folder outside the checkout: the
+/// folder (kept alive by the guard) and what the command printed.
+pub fn scaffold(name: &str, lang: &str) -> (tempfile::TempDir, PathBuf, String) {
+    let outside = tempfile::tempdir().unwrap();
+    let out = baton_cmd()
+        .current_dir(outside.path())
+        .args(["stage", "new", name, "--lang", lang])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{printed}");
+    let dir = outside.path().join(name);
+    (outside, dir, printed)
+}
+
+/// Runs a scaffolded stage as its printed `baton stage run` step says, in its folder,
+/// against the default pipeline's example system; asserts it summarised it.
+pub fn run_scaffolded(dir: &Path, printed: &str) {
+    std::fs::write(
+        dir.join("pipeline.toml"),
+        "[pipeline]\nname = \"try\"\nnamespace = \"coding-pipeline\"\n",
+    )
+    .unwrap();
+    let system = repo_root().join("examples/webshop/system.json");
+    shell_ok(
+        dir,
+        &format!(
+            "baton memory store coding/architecture/system --file {}",
+            system.display()
+        ),
+    );
+    let output = shell_ok(dir, &printed_step(printed, "baton stage run"));
+    assert!(output.contains("\"api-gateway\""), "{output}");
+    assert!(output.contains("systemSummarised"), "{output}");
+}

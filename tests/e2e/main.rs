@@ -8,6 +8,7 @@ pub(crate) mod gates;
 mod harness;
 mod host_limits;
 mod import;
+pub(crate) mod js_stages;
 pub(crate) mod mcp;
 mod memory_cli;
 pub(crate) mod memory_concurrency;

@@ -1,6 +1,7 @@
 //! Stages and gates in Python, built with the pinned componentize-py
 //! (`guest/python/requirements.txt`) through `guest/python/build.py`: the mixed example
-//! pipeline (a Rust stage, a Python stage, a Python gate) end to end, hostile Python
+//! pipeline (a Rust stage, a Python stage with a Python gate, a JavaScript stage) end
+//! to end, hostile Python
 //! stages each contained with its reason, and the Python scaffold from an empty folder
 //! outside the checkout to a passing `stage run`. Without componentize-py the tests
 //! say so and skip, except in CI (`CI` or `BATON_REQUIRE_PYTHON_STAGES` set), where
@@ -11,7 +12,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::harness::{Project, baton_cmd, repo_root};
+use crate::harness::repo_root;
 
 /// Whether componentize-py is installed.
 fn componentize_py() -> bool {
@@ -62,8 +63,8 @@ fn stage<'a>(summary: &'a Value, name: &str) -> &'a Value {
 }
 
 #[test]
-fn the_mixed_example_runs_rust_and_python_stages_with_a_python_gate() {
-    if !componentize_py() {
+fn the_mixed_example_runs_rust_python_and_js_stages_with_a_python_gate() {
+    if !componentize_py() || !crate::js_stages::componentize_js() {
         return;
     }
     let store = tempfile::tempdir().unwrap();
@@ -77,7 +78,7 @@ fn the_mixed_example_runs_rust_and_python_stages_with_a_python_gate() {
     ]);
     assert_eq!(code, Some(0), "{stderr}");
     let summary: Value = serde_json::from_str(&stdout).unwrap();
-    for name in ["inventory", "capacity"] {
+    for name in ["inventory", "capacity", "report"] {
         assert_eq!(
             stage(&summary, name)["outcome"]["status"],
             "passed",
@@ -92,6 +93,28 @@ fn the_mixed_example_runs_rust_and_python_stages_with_a_python_gate() {
     assert_eq!(
         stored["provenance"]["gate_report"]["gates"][0]["passed"],
         true
+    );
+    let (_, stdout, _) = baton(&["memory", "retrieve", "coding/mixed/report"]);
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["largest"], "gateway", "{report}");
+    // The components of the example system that state no capacity, sorted.
+    let system: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("examples/webshop/system.json")).unwrap(),
+    )
+    .unwrap();
+    let mut unrated: Vec<&str> = system["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c.get("capacity_rps").is_none())
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    unrated.sort();
+    assert_eq!(unrated.len(), 3);
+    assert_eq!(report["unrated"], json!(unrated), "{report}");
+    assert_eq!(
+        report["total_usable_rps"], 7140.0,
+        "0.7 × 10,200 rps: {report}"
     );
     let (_, stdout, _) = baton(&["events", "--json"]);
     assert!(
@@ -133,34 +156,7 @@ fn hostile_python_stages_are_contained_each_with_its_reason() {
         &root.join("guest/test-stages/hostile-py"),
         "hostile_py",
     );
-    let modes = [
-        ("loop", "limits = { timeout = \"3s\" }"),
-        (
-            "memory-bomb",
-            "limits = { memory = \"96MiB\", timeout = \"20s\" }",
-        ),
-        ("undeclared-read", ""),
-        ("exception", ""),
-        ("sdk-exception", ""),
-        ("not-json", ""),
-        ("ok", ""),
-    ];
-    let mut manifest = String::from("[pipeline]\nname = \"hostile-py\"\nnamespace = \"n\"\n");
-    for (mode, limits) in modes {
-        manifest.push_str(&format!(
-            "\n[[stage]]\nname = \"{mode}\"\ncomponent = \"{}\"\nwrites = \"k/{mode}\"\nconfig = {{ mode = \"{mode}\" }}\n{limits}\n",
-            hostile.display()
-        ));
-    }
-    let p = Project::with_manifest(&manifest);
-    let out = p.run(&["run", "--json"]);
-    assert_eq!(out.code(), 6, "{}", out.stderr());
-    let summary = out.json();
-    let detail = |mode: &str| -> String {
-        let s = stage(&summary, mode);
-        assert_eq!(s["outcome"]["status"], "failed", "{mode}: {s}");
-        s["outcome"]["detail"].as_str().unwrap().to_owned()
-    };
+    let (_p, detail) = crate::harness::run_hostile(&hostile);
     assert!(
         detail("loop").contains("timed out after 3s"),
         "{}",
@@ -190,11 +186,6 @@ fn hostile_python_stages_are_contained_each_with_its_reason() {
         "{}",
         detail("not-json")
     );
-    assert_eq!(stage(&summary, "ok")["outcome"]["status"], "passed");
-    for (mode, _) in modes.iter().filter(|(m, _)| *m != "ok") {
-        p.run(&["memory", "retrieve", &format!("k/{mode}"), "-n", "n"])
-            .fails(3, &["not found"]);
-    }
 }
 
 #[test]
@@ -202,49 +193,14 @@ fn the_python_scaffold_builds_and_runs_from_an_empty_folder() {
     if !componentize_py() {
         return;
     }
-    let outside = tempfile::tempdir().unwrap();
-    let out = baton_cmd()
-        .current_dir(outside.path())
-        .args(["stage", "new", "my-stage", "--lang", "python"])
-        .output()
-        .unwrap();
-    let printed = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{printed}");
-    let dir = outside.path().join("my-stage");
+    let (_outside, dir, printed) = crate::harness::scaffold("my-stage", "python");
     // Each step as the scaffold printed it.
-    let step = |prefix: &str| -> String {
-        printed
-            .lines()
-            .map(str::trim)
-            .find(|l| l.starts_with(prefix))
-            .unwrap_or_else(|| panic!("no `{prefix}` step in:\n{printed}"))
-            .split("  #")
-            .next()
-            .unwrap()
-            .trim()
-            .to_owned()
-    };
+    let step = |prefix: &str| crate::harness::printed_step(&printed, prefix);
     let sh = |command: &str| crate::harness::shell_ok(&dir, command);
     assert!(sh(&step("python3 -m pytest")).contains("2 passed"));
     sh(&step("python3 build.py"));
     // Against the default pipeline's example data.
-    std::fs::write(
-        dir.join("pipeline.toml"),
-        "[pipeline]\nname = \"try\"\nnamespace = \"coding-pipeline\"\n",
-    )
-    .unwrap();
-    let system = repo_root().join("examples/webshop/system.json");
-    sh(&format!(
-        "baton memory store coding/architecture/system --file {}",
-        system.display()
-    ));
-    let output = sh(&step("baton stage run"));
-    assert!(output.contains("\"api-gateway\""), "{output}");
-    assert!(
-        output.contains("event agent.my-stage.systemSummarised")
-            || output.contains("systemSummarised"),
-        "{output}"
-    );
+    crate::harness::run_scaffolded(&dir, &printed);
 }
 
 #[test]

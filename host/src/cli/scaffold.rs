@@ -134,6 +134,105 @@ __pycache__/
     files
 }
 
+/// The JavaScript SDK, its build helper and the contract, as this binary was built
+/// with them.
+const JS_FILES: [(&str, &str); 6] = [
+    (
+        "baton-sdk.js",
+        include_str!("../../../guest/js/baton-sdk.js"),
+    ),
+    (
+        "baton-sdk.d.ts",
+        include_str!("../../../guest/js/baton-sdk.d.ts"),
+    ),
+    ("stage.js", include_str!("../../../guest/js/stage.js")),
+    ("gate.js", include_str!("../../../guest/js/gate.js")),
+    ("build.mjs", include_str!("../../../guest/js/build.mjs")),
+    ("wit/baton.wit", include_str!("../../../wit/baton.wit")),
+];
+
+/// A JavaScript stage's files, as (relative path, contents).
+pub(super) fn js_files(name: &str) -> Vec<(&'static str, String)> {
+    let package = format!(
+        r#"{{
+  "name": "{name}",
+  "version": "0.1.0",
+  "description": "A baton stage in JavaScript",
+  "type": "module",
+  "private": true,
+  "scripts": {{
+    "test": "node --test test/"
+  }},
+  "devDependencies": {{
+    "@bytecodealliance/componentize-js": "0.23.0"
+  }}
+}}
+"#
+    );
+    let app = format!(
+        r#"// `{name}`: a baton stage.
+//
+// It reads `coding/architecture/system` (declare it in pipeline.toml under `reads`)
+// and returns a summary. Replace `summarise` with the stage's own logic;
+// `component.js` exports the stage for the component build, and `test/` tests it
+// natively (`npm test`).
+import {{ Stage }} from './baton-sdk.js';
+
+/** The stage's logic, kept free of the host so that it is tested natively. */
+export function summarise(system) {{
+  const names = system.components.map((c) => c.name).sort();
+  return {{ components: names.length, names }};
+}}
+
+export class Summary extends Stage {{
+  run(ctx) {{
+    const summary = summarise(ctx.read('coding/architecture/system'));
+    ctx.emit('systemSummarised', {{ components: summary.components }});
+    return summary;
+  }}
+}}
+"#
+    );
+    let component = format!(
+        r#"// The component's entry point: the stage `{name}` exported for world `stage`.
+import {{ stageRun }} from './stage.js';
+import {{ Summary }} from './app.js';
+
+export const run = stageRun(new Summary());
+"#
+    );
+    let test = r#"// Native tests of the stage: `npm test`.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { Summary, summarise } from '../app.js';
+import { Context, InputError, runStage } from '../baton-sdk.js';
+
+test('summarises the components in order', () => {
+  assert.deepEqual(summarise({ components: [{ name: 'b' }, { name: 'a' }] }), { components: 2, names: ['a', 'b'] });
+});
+
+test('the stage reads its input and says what is missing', () => {
+  const ctx = Context.forTest({ 'coding/architecture/system': { components: [{ name: 'a' }] } });
+  assert.equal(runStage(new Summary(), ctx), '{"components":1,"names":["a"]}');
+  assert.throws(() => runStage(new Summary(), Context.forTest({})), InputError);
+});
+"#;
+    let mut files = vec![
+        ("package.json", package),
+        ("app.js", app),
+        ("component.js", component),
+        ("test/app.test.js", test.to_owned()),
+        (".gitignore", "*.wasm\nnode_modules/\n".to_owned()),
+    ];
+    files.extend(
+        JS_FILES
+            .iter()
+            .map(|(path, text)| (*path, (*text).to_owned())),
+    );
+    files
+}
+
 /// The crate's files, as (relative path, contents).
 pub(super) fn files(name: &str) -> Vec<(&'static str, String)> {
     let lib_name = name.replace('-', "_");

@@ -17,11 +17,11 @@ pub(super) enum StageCommand {
     /// For authors testing a stage before wiring it into pipeline.toml: nothing is
     /// stored. The stage may read only the keys given with `--reads`.
     Run(RunArgs),
-    /// Scaffold a new stage in Rust or Python, in any folder
+    /// Scaffold a new stage in Rust, Python or JavaScript, in any folder
     ///
-    /// It carries this binary's SDK (`sdk/baton-sdk`, or `baton_sdk.py` with its
-    /// build helper) and WIT contract (`wit/baton.wit`), a stage that reads
-    /// `coding/architecture/system`, and a native test.
+    /// It carries this binary's SDK (`sdk/baton-sdk`, `baton_sdk.py` or
+    /// `baton-sdk.js`, with their build helpers) and WIT contract (`wit/baton.wit`), a
+    /// stage that reads `coding/architecture/system`, and a native test.
     New(NewArgs),
 }
 
@@ -63,7 +63,7 @@ pub(super) struct NewArgs {
     /// Where to create the crate [default: `./NAME`]
     #[arg(long, value_name = "DIR")]
     path: Option<PathBuf>,
-    /// The stage's language (JavaScript is not offered yet)
+    /// The stage's language
     #[arg(long, value_enum, default_value = "rust")]
     lang: Lang,
 }
@@ -74,6 +74,8 @@ enum Lang {
     Rust,
     /// A Python module built with componentize-py and the vendored `baton_sdk.py`
     Python,
+    /// A JavaScript module built with componentize-js and the vendored `baton-sdk.js`
+    Js,
 }
 
 pub(super) fn run(global: &GlobalArgs, cmd: StageCommand) -> Result<(), CliError> {
@@ -157,6 +159,7 @@ fn scaffold(args: NewArgs) -> Result<(), CliError> {
     let files = match args.lang {
         Lang::Rust => super::scaffold::files(name),
         Lang::Python => super::scaffold::python_files(name),
+        Lang::Js => super::scaffold::js_files(name),
     };
     for (path, text) in files {
         let path = dir.join(path);
@@ -164,6 +167,28 @@ fn scaffold(args: NewArgs) -> Result<(), CliError> {
             std::fs::create_dir_all(parent)?;
         }
         std::fs::write(path, text)?;
+    }
+    if args.lang == Lang::Js {
+        let d = dir.display();
+        let wasm = format!("{}.wasm", name.replace('-', "_"));
+        eprintln!("created JavaScript stage `{name}` in {d}");
+        eprintln!("next:");
+        eprintln!("  cd {d} && npm install                              # componentize-js, pinned");
+        eprintln!(
+            "  npm test                                           # the stage's logic, natively"
+        );
+        eprintln!(
+            "  node build.mjs --world stage --entry component.js --wit wit/baton.wit --out {wasm}"
+        );
+        eprintln!("  baton stage run {wasm} --reads coding/architecture/system");
+        eprintln!(
+            "    (in a baton project whose memory holds `coding/architecture/system`, such as the baton repository after `baton run`, or with `--store DIR`)"
+        );
+        eprintln!("then add it to pipeline.toml:");
+        eprintln!(
+            "  [[stage]]\n  name = \"{name}\"\n  component = \"{d}/{wasm}\"\n  build = \"node {d}/build.mjs --world stage --entry {d}/component.js --wit {d}/wit/baton.wit --out {d}/{wasm}\"\n  reads = [\"coding/architecture/system\"]"
+        );
+        return Ok(());
     }
     if args.lang == Lang::Python {
         let d = dir.display();

@@ -443,6 +443,11 @@ pub(crate) fn classify_trap(
     if state.limiter.memory_refused {
         return FailureKind::OutOfMemory(limits.memory_bytes);
     }
+    // A read the host refused, then a trap: the refusal is the cause (a JavaScript
+    // stage's uncaught memory error traps, with no stderr to say why).
+    if let Some(denied) = state.denials.first() {
+        return FailureKind::CapabilityDenied(denied.clone());
+    }
     let stderr = String::from_utf8_lossy(&state.stderr.contents()).into_owned();
     // An uncaught exception of a Python stage: componentize-py prints the traceback,
     // then its runtime panics. The traceback is what the author needs.

@@ -1,11 +1,13 @@
-//! Python stages beside Rust: the minimal Python stage (`guest/test-stages/minimal-py`,
-//! built with the pinned componentize-py) against the minimal Rust stage (`echo`
-//! with no reads): component size and first compile (timed once each, printed: a
-//! compile takes tens of seconds), then load from the compile cache and a warm run
-//! (criterion). Targets of issue 14 for Python: load under 20 ms, warm run under 1 ms.
+//! Stages in Python and JavaScript beside Rust: the minimal stage of each
+//! (`guest/test-stages/minimal-py` with the pinned componentize-py,
+//! `guest/test-stages/minimal-js` with the pinned componentize-js, and `echo` with no
+//! reads): component size and first compile (timed once each, printed: a compile
+//! takes tens of seconds), then load from the compile cache and a warm run
+//! (criterion). Targets of issue 14 for Python and JS: load under 20 ms, warm run
+//! under 1 ms.
 //!
-//! Run: `cargo bench -p baton --bench python` (needs
-//! `python3 -m pip install -r guest/python/requirements.txt`).
+//! Run: `cargo bench -p baton --bench languages` (needs
+//! `python3 -m pip install -r guest/python/requirements.txt` and `npm ci --prefix guest/js`).
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -43,10 +45,30 @@ fn python_component() -> PathBuf {
     out
 }
 
+fn js_component() -> PathBuf {
+    let out = root().join("guest/target/js/minimal_js.wasm");
+    let status = std::process::Command::new("node")
+        .arg(root().join("guest/js/build.mjs"))
+        .args(["--world", "stage", "--entry"])
+        .arg(root().join("guest/test-stages/minimal-js/minimal.js"))
+        .arg("--wit")
+        .arg(root().join("wit/baton.wit"))
+        .arg("--out")
+        .arg(&out)
+        .status()
+        .expect("node runs");
+    assert!(
+        status.success(),
+        "building the JavaScript stage failed (npm ci --prefix guest/js?)"
+    );
+    out
+}
+
 fn bench(c: &mut Criterion) {
     let components = [
         ("rust", guest::build_guests(root()).join("echo.wasm")),
         ("python", python_component()),
+        ("js", js_component()),
     ];
     let memory: Arc<dyn Store> = Arc::new(SledStore::temporary().unwrap());
     for (lang, wasm) in &components {
