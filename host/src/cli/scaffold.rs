@@ -164,7 +164,8 @@ pub(super) fn js_files(name: &str) -> Vec<(&'static str, String)> {
     "test": "node --test test/"
   }},
   "devDependencies": {{
-    "@bytecodealliance/componentize-js": "0.23.0"
+    "@bytecodealliance/componentize-js": "0.23.0",
+    "@bytecodealliance/preview2-shim": "0.25.0"
   }}
 }}
 "#
