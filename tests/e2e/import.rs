@@ -594,3 +594,48 @@ fn an_orchestrator_sees_the_same_through_mcp() {
         json!({"modules": []})
     );
 }
+
+#[test]
+fn a_hand_added_stage_writing_an_agent_s_key_is_reported_by_the_check() {
+    let p = imported();
+    let with_hand_stage = format!(
+        "{}\n[[stage]]\nname = \"hand-made\"\nexternal = true\nwrites = \"coding/architecture/system\"\n",
+        manifest(&p)
+    );
+    std::fs::write(p.root().join("pipeline.toml"), &with_hand_stage).unwrap();
+    let err = p
+        .run(&["import", "claude-flow", ".claude/agents"])
+        .fails(2, &["1 error", "nothing written"]);
+    assert!(
+        err.contains(
+            "stages `system-designer` and `hand-made` both write `coding/architecture/system`"
+        ),
+        "{err}"
+    );
+    assert_eq!(manifest(&p), with_hand_stage, "nothing written");
+}
+
+#[test]
+fn stdout_writes_nothing_and_a_stage_whose_agent_file_is_gone_is_kept() {
+    let p = agents_project("pipeline");
+    let printed = p
+        .run(&["import", "claude-flow", ".claude/agents", "--stdout"])
+        .ok();
+    assert!(
+        !p.root().join("pipeline.toml").exists(),
+        "--stdout writes nothing"
+    );
+    p.run(&["import", "claude-flow", ".claude/agents"]).ok();
+    assert_eq!(manifest(&p), printed, "what it prints is what it writes");
+    std::fs::remove_file(p.root().join(".claude/agents/review/code-reviewer.md")).unwrap();
+    let out = p.run(&["import", "claude-flow", ".claude/agents"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    assert!(
+        out.stderr().contains(
+            ".claude/agents/review/code-reviewer.md:1: warning: stage `code-reviewer` was imported from this file, which is not among the definitions now; it is kept"
+        ),
+        "{}",
+        out.stderr()
+    );
+    assert!(manifest(&p).contains("name = \"code-reviewer\""));
+}

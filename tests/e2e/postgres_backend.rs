@@ -60,6 +60,37 @@ fn the_command_line_works_on_postgres_as_on_sled() {
     assert_eq!(revisions, [3, 4, 5], "retention 3, from pipeline.toml");
     p.run(&["memory", "store", "doc", "{}", "--if-revision", "4"])
         .fails(4, &["is at revision 5, not 4"]);
+    // A prefix matches literally, its `_` and `%` included, in every namespace.
+    for key in ["a_1", "ab", "a%c", "other:a_2"] {
+        match key.split_once(':') {
+            Some((ns, k)) => p.run(&["memory", "store", k, "1", "-n", ns]).ok(),
+            None => p.run(&["memory", "store", key, "1"]).ok(),
+        };
+    }
+    let listed = |args: &[&str]| -> Vec<String> {
+        let all = [&["memory", "list", "--json"][..], args].concat();
+        p.run(&all)
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                format!(
+                    "{}:{}",
+                    m["namespace"].as_str().unwrap(),
+                    m["key"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        listed(&["--prefix", "a_"]),
+        ["coding-pipeline:a_1", "other:a_2"]
+    );
+    assert_eq!(
+        listed(&["--prefix", "a%", "-n", "coding-pipeline"]),
+        ["coding-pipeline:a%c"]
+    );
     p.run(&["memory", "delete", "doc"]).ok();
     p.run(&["memory", "retrieve", "doc"])
         .fails(3, &["not found"]);
@@ -156,4 +187,21 @@ fn a_database_that_cannot_be_reached_is_named_without_its_password() {
         );
     assert!(!err.contains("s3cret"), "{err}");
     assert!(!err.contains(".baton/store"), "{err}");
+}
+
+#[test]
+fn a_connection_the_server_closed_is_replaced_on_the_next_call() {
+    use baton::memory::{Key, Namespace, PostgresStore, Store, StoreOptions, Writer};
+    let Some(url) = crate::postgres::database() else {
+        return;
+    };
+    let store = PostgresStore::open(&url, StoreOptions::default()).unwrap();
+    let (ns, key) = (Namespace::new("n").unwrap(), Key::new("k").unwrap());
+    store.put(&Writer::cli(), &ns, &key, json!(1)).unwrap();
+    crate::postgres::server().unwrap().drop_connections(&url);
+    // The next call finds its connection closed and connects again.
+    assert_eq!(store.get(&ns, &key).unwrap().unwrap().json(), json!(1));
+    crate::postgres::server().unwrap().drop_connections(&url);
+    let meta = store.put(&Writer::cli(), &ns, &key, json!(2)).unwrap();
+    assert_eq!(meta.revision, 2);
 }

@@ -196,6 +196,24 @@ impl PgServer {
         self.url(&name)
     }
 
+    /// Ends every connection to the database at `url` from the server's side, as a
+    /// restart would, leaving the other databases alone.
+    pub fn drop_connections(&self, url: &str) {
+        let name = url
+            .rsplit('/')
+            .next()
+            .and_then(|tail| tail.split('?').next())
+            .expect("a database name");
+        let mut admin = postgres::Client::connect(&self.url("postgres"), postgres::NoTls)
+            .expect("connect to the test server");
+        admin
+            .execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+                &[&name],
+            )
+            .expect("terminate the database's connections");
+    }
+
     /// The server's data folder.
     pub fn data(&self) -> &Path {
         &self.data

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::{CliError, Exit, output};
 use crate::import::{self, ImportRequest, Imported, Level, rewrite};
-use crate::pipeline::{Pipeline, Problem};
+use crate::pipeline::{Pipeline, Problem, ProblemKind};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum ImportCommand {
@@ -90,14 +90,8 @@ pub(super) fn run(cmd: ImportCommand) -> Result<(), CliError> {
         Ok(p) => (Vec::new(), p.warnings.clone()),
         Err(problems) => (problems.0.clone(), Vec::new()),
     };
-    // Reads nothing writes and keys written twice: the import said so at the agent's
-    // line already.
-    let already_said = |p: &Problem| {
-        p.message
-            .contains("which no stage writes and no input seeds")
-            || (p.message.contains("both write") && imported.errors() > 0)
-    };
-    problems.retain(|p| !already_said(p));
+    // A read nothing writes: the import said so at the agent's line already.
+    problems.retain(|p| p.kind != ProblemKind::UnresolvedRead);
     let errors = imported.errors() + problems.len();
     let write = errors == 0 || args.force;
     if write && args.stdout {

@@ -153,22 +153,19 @@ const JS_FILES: [(&str, &str); 6] = [
 
 /// A JavaScript stage's files, as (relative path, contents).
 pub(super) fn js_files(name: &str) -> Vec<(&'static str, String)> {
+    // The SDK's own package.json, renamed: one place pins componentize-js.
+    let mut package: serde_json::Value =
+        serde_json::from_str(include_str!("../../../guest/js/package.json"))
+            .expect("guest/js/package.json is JSON");
+    package["name"] = name.into();
+    package["description"] = "A baton stage in JavaScript".into();
+    if let Some(fields) = package.as_object_mut() {
+        fields.remove("main");
+        fields.remove("types");
+    }
     let package = format!(
-        r#"{{
-  "name": "{name}",
-  "version": "0.1.0",
-  "description": "A baton stage in JavaScript",
-  "type": "module",
-  "private": true,
-  "scripts": {{
-    "test": "node --test test/"
-  }},
-  "devDependencies": {{
-    "@bytecodealliance/componentize-js": "0.23.0",
-    "@bytecodealliance/preview2-shim": "0.25.0"
-  }}
-}}
-"#
+        "{}\n",
+        serde_json::to_string_pretty(&package).expect("a package.json serialises")
     );
     let app = format!(
         r#"// `{name}`: a baton stage.

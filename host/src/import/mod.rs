@@ -273,8 +273,8 @@ fn gate_name(rule: &str) -> String {
 
 /// Connects the agents into stages, reporting what does not connect.
 fn plan(agents: &[AgentDef], namespace: &str, defects: &mut Vec<Defect>) -> Vec<PlannedStage> {
-    // Names.
-    let mut by_name: HashMap<String, &AgentDef> = HashMap::new();
+    // Names: the agents that become stages, in file order, each with its stage name.
+    let mut accepted: Vec<(String, &AgentDef)> = Vec::new();
     for agent in agents {
         let name = stage_name(&agent.name);
         if name.is_empty() {
@@ -295,7 +295,7 @@ fn plan(agents: &[AgentDef], namespace: &str, defects: &mut Vec<Defect>) -> Vec<
                 format!("agent name {:?} is not a stage name (letters, digits, `-`, `_`); imported as `{name}`", agent.name),
             ));
         }
-        if let Some(first) = by_name.get(&name) {
+        if let Some((_, first)) = accepted.iter().find(|(n, _)| *n == name) {
             defects.push(Defect::error(
                 &agent.path,
                 agent.name_line,
@@ -307,17 +307,14 @@ fn plan(agents: &[AgentDef], namespace: &str, defects: &mut Vec<Defect>) -> Vec<
             ));
             continue;
         }
-        by_name.insert(name, agent);
+        accepted.push((name, agent));
     }
 
     // Writers: (namespace, key) -> (stage, file, line).
     let mut writers: BTreeMap<(String, String), (String, &Path, usize)> = BTreeMap::new();
     let mut writes_of: HashMap<String, (String, String)> = HashMap::new();
-    for agent in agents {
-        let name = stage_name(&agent.name);
-        if by_name.get(&name).is_none_or(|a| !std::ptr::eq(*a, agent)) {
-            continue;
-        }
+    for (name, agent) in &accepted {
+        let (name, agent) = (name.clone(), *agent);
         let mut stores = agent.writes.iter();
         let Some(first) = stores.next() else {
             let what = if agent.has_hooks {
@@ -377,11 +374,7 @@ fn plan(agents: &[AgentDef], namespace: &str, defects: &mut Vec<Defect>) -> Vec<
 
     // Reads, gates, stages.
     let mut stages = Vec::new();
-    for agent in agents {
-        let name = stage_name(&agent.name);
-        if by_name.get(&name).is_none_or(|a| !std::ptr::eq(*a, agent)) {
-            continue;
-        }
+    for (name, agent) in accepted {
         let mut reads = Vec::new();
         for read in &agent.reads {
             let prefix = read.key.ends_with("/*") && read.key.matches('*').count() == 1;

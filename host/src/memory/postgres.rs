@@ -88,10 +88,27 @@ impl PostgresStore {
         &self.shown
     }
 
-    /// Runs `f` in a transaction on the connection, reconnecting first if the
-    /// connection was lost (a restarted server).
+    /// Runs `f` in a transaction, with the time it runs at. A connection the server
+    /// closed (a restart, a terminated backend) is replaced first.
     fn with_tx<T>(
         &self,
+        f: impl FnOnce(&mut Transaction<'_>, Timestamp) -> Result<T>,
+    ) -> Result<T> {
+        self.transaction(false, f)
+    }
+
+    /// [`Self::with_tx`] for a write: serialised with every other commit, its time
+    /// read after the lock so that commits see time move forward.
+    fn with_commit<T>(
+        &self,
+        f: impl FnOnce(&mut Transaction<'_>, Timestamp) -> Result<T>,
+    ) -> Result<T> {
+        self.transaction(true, f)
+    }
+
+    fn transaction<T>(
+        &self,
+        serialised: bool,
         f: impl FnOnce(&mut Transaction<'_>, Timestamp) -> Result<T>,
     ) -> Result<T> {
         let mut client = self.client.lock().unwrap_or_else(|p| p.into_inner());
@@ -99,24 +116,14 @@ impl PostgresStore {
             *client = Client::connect(&self.url, NoTls).map_err(|e| self.err(e))?;
         }
         let mut tx = client.transaction().map_err(|e| self.err(e))?;
+        if serialised {
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&COMMIT_LOCK])
+                .map_err(|e| self.err(e))?;
+        }
         let now = self.now(&mut tx)?;
         let out = f(&mut tx, now)?;
         tx.commit().map_err(|e| self.err(e))?;
         Ok(out)
-    }
-
-    /// [`Self::with_tx`] for a write: serialised with every other commit.
-    fn with_commit<T>(
-        &self,
-        f: impl FnOnce(&mut Transaction<'_>, Timestamp) -> Result<T>,
-    ) -> Result<T> {
-        self.with_tx(|tx, _| {
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&COMMIT_LOCK])
-                .map_err(|e| self.err(e))?;
-            // The time is read after the lock: commits see time move forward.
-            let now = self.now(tx)?;
-            f(tx, now)
-        })
     }
 
     fn now(&self, tx: &mut Transaction<'_>) -> Result<Timestamp> {
@@ -311,16 +318,23 @@ impl PostgresStore {
     }
 
     /// The heads in `namespace` (all if `None`), in namespace and key order.
-    fn heads(&self, tx: &mut Transaction<'_>, namespace: Option<&Namespace>) -> Result<Vec<Head>> {
+    fn heads(
+        &self,
+        tx: &mut Transaction<'_>,
+        namespace: Option<&Namespace>,
+        prefix: &str,
+    ) -> Result<Vec<Head>> {
+        // `starts_with` leaves a prefix's `%` and `_` literal, as sled's scan does.
         let rows = match namespace {
             Some(ns) => tx.query(
-                "SELECT namespace, key, oldest, meta FROM baton_heads WHERE namespace = $1
-                 ORDER BY namespace, key",
-                &[&ns.as_str()],
+                "SELECT namespace, key, oldest, meta FROM baton_heads
+                 WHERE namespace = $1 AND starts_with(key, $2) ORDER BY namespace, key",
+                &[&ns.as_str(), &prefix],
             ),
             None => tx.query(
-                "SELECT namespace, key, oldest, meta FROM baton_heads ORDER BY namespace, key",
-                &[],
+                "SELECT namespace, key, oldest, meta FROM baton_heads
+                 WHERE starts_with(key, $1) ORDER BY namespace, key",
+                &[&prefix],
             ),
         }
         .map_err(|e| self.err(e))?;
@@ -385,9 +399,9 @@ impl Store for PostgresStore {
     fn list(&self, namespace: Option<&Namespace>, prefix: &str) -> Result<Vec<EntryMeta>> {
         self.with_tx(|tx, now| {
             Ok(self
-                .heads(tx, namespace)?
+                .heads(tx, namespace, prefix)?
                 .into_iter()
-                .filter(|h| h.meta.is_live(now) && h.meta.key.starts_with(prefix))
+                .filter(|h| h.meta.is_live(now))
                 .map(|h| h.meta)
                 .collect())
         })
@@ -403,7 +417,7 @@ impl Store for PostgresStore {
         visit: &mut dyn FnMut(Entry) -> bool,
     ) -> Result<()> {
         self.with_tx(|tx, now| {
-            for head in self.heads(tx, namespace)? {
+            for head in self.heads(tx, namespace, "")? {
                 if head.meta.is_expired(now) {
                     continue;
                 }
@@ -480,7 +494,7 @@ impl Store for PostgresStore {
                 retention: self.retention,
                 ..Stats::default()
             };
-            for head in self.heads(tx, None)? {
+            for head in self.heads(tx, None, "")? {
                 stats.count_head(&head.meta, head.oldest, now);
             }
             let rows = tx

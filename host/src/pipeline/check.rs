@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 use super::manifest::{GateSpec, LimitsSpec, Manifest, StageSpec};
-use super::{Build, Gate, GateCheck, Input, Pipeline, Problem, Problems, Render, Stage};
+use super::{
+    Build, Gate, GateCheck, Input, Pipeline, Problem, ProblemKind, Problems, Render, Stage,
+};
 use crate::memory::{Key, Namespace};
 use crate::runtime::{Grant, Grants, Limits, agent_name};
 
@@ -46,6 +48,7 @@ impl Checker<'_> {
             line,
             column,
             message,
+            kind: ProblemKind::Other,
         }
     }
 
@@ -224,7 +227,9 @@ pub(super) fn check(file: &Path, text: &str) -> Result<Pipeline, Problems> {
                 .collect();
             let is_seeded = seeded.keys().any(|(n, k)| grant.allows(n, k));
             if producers.is_empty() && !is_seeded {
-                c.at(read.span(), format!("stage `{name}` reads `{}` in namespace `{}`, which no stage writes and no input seeds", read.get_ref(), grant.namespace));
+                let mut problem = c.locate(read.span(), format!("stage `{name}` reads `{}` in namespace `{}`, which no stage writes and no input seeds", read.get_ref(), grant.namespace));
+                problem.kind = ProblemKind::UnresolvedRead;
+                c.problems.push(problem);
             }
             for producer in producers {
                 if !depends_on.contains(producer) {

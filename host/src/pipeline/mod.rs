@@ -31,6 +31,19 @@ pub struct Problem {
     pub column: usize,
     /// What is wrong.
     pub message: String,
+    /// What kind of problem, where a caller needs to tell (`baton import` reports
+    /// unresolved reads at the agent's line itself).
+    pub kind: ProblemKind,
+}
+
+/// The kinds of [`Problem`] callers tell apart; the rest are `Other`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ProblemKind {
+    /// A stage reads a key that no stage writes and no input seeds.
+    UnresolvedRead,
+    /// Anything else.
+    #[default]
+    Other,
 }
 
 impl Problem {
@@ -190,6 +203,7 @@ impl Pipeline {
                 line: 1,
                 column: 1,
                 message: format!("cannot read the manifest: {e}"),
+                kind: ProblemKind::Other,
             }])
         })?;
         Self::parse(path, &text)

@@ -73,7 +73,10 @@ impl Service {
     /// `inputs_seen`): `status` calls the output stale once one of them changes.
     pub fn stage_output(&self, pipeline: &Pipeline, stage: &str, value: Value) -> Result<Stored> {
         let (stage, ns, key) = output_slot(pipeline, stage)?;
-        let seen = crate::gates::read_declared(&*self.store()?, stage)
+        super::writable(&ns)?;
+        // One store for the inputs' revisions and the gated write.
+        let store = self.store()?;
+        let seen = crate::gates::read_declared(&*store, stage)
             .map_err(|e| Error::new(ErrorKind::Store, e))?
             .into_iter()
             .map(|(namespace, key, entry)| Read {
@@ -84,7 +87,7 @@ impl Service {
             .collect();
         let mut write = Write::new(ns, key, value, Writer(stage.agent_name.clone()));
         write.inputs_seen = Some(seen);
-        self.store_value(write)
+        self.gated_put(&*store, write, "store", None)
     }
 
     /// [`Service::stage_output`] of `text`: JSON when `must_be_json` or when it starts

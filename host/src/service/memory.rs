@@ -74,8 +74,9 @@ impl Service {
         self.gated_put(&*store, write, "store", None)
     }
 
-    /// The gated, audited put behind store and rollback.
-    fn gated_put(
+    /// The gated, audited put behind store, rollback and a stage's handoff, on a
+    /// store the caller already opened.
+    pub(super) fn gated_put(
         &self,
         store: &dyn Store,
         write: Write,
