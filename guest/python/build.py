@@ -7,14 +7,20 @@ pipeline.toml:
     build = "python3 guest/python/build.py --world stage --app app --wit wit --out stage.wasm --path my-stage"
 
 `--path` folders are searched for modules (the app's and this SDK's, which is added
-automatically from this file's folder). componentize-py is the pinned one from
-`guest/python/requirements.txt` (`python3 -m pip install -r guest/python/requirements.txt`).
+automatically from this file's folder). componentize-py is the version pinned in
+`requirements.txt` beside this file. When the running Python lacks that version, it is
+fetched on first use, as cargo fetches crates: into a virtual environment under
+`$BATON_TOOL_CACHE` (default `$XDG_CACHE_HOME/baton/tools`, else `~/.cache/baton/tools`),
+made once and reused by every project; the build then runs there.
 """
 
 import argparse
 import os
+import subprocess
 import sys
 from pathlib import Path
+
+TOOL = "componentize-py"
 
 
 def newest_source(paths, wit: Path) -> float:
@@ -26,6 +32,51 @@ def newest_source(paths, wit: Path) -> float:
                 if name.endswith((".py", ".wit")):
                     newest = max(newest, (Path(root) / name).stat().st_mtime)
     return newest
+
+
+def pinned(sdk: Path) -> str:
+    """The pinned version of componentize-py, from requirements.txt."""
+    for line in (sdk / "requirements.txt").read_text().splitlines():
+        name, _, version = line.partition("==")
+        if name.strip() == TOOL:
+            return version.strip()
+    raise SystemExit(f"build.py: {sdk / 'requirements.txt'} pins no {TOOL}")
+
+
+def installed_version():
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+
+        return version(TOOL)
+    except PackageNotFoundError:
+        return None
+
+
+def tool_cache() -> Path:
+    if os.environ.get("BATON_TOOL_CACHE"):
+        return Path(os.environ["BATON_TOOL_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "baton" / "tools"
+
+
+def fetched_python(version: str) -> Path:
+    """The Python of the cached environment holding componentize-py `version`, made
+    (and the tool fetched from PyPI) on first use. A half-made environment is never
+    used: it is marked complete only after pip succeeded."""
+    venv = tool_cache() / f"{TOOL}-{version}"
+    python = venv / "bin" / "python"
+    done = venv / ".complete"
+    if done.is_file():
+        return python
+    print(f"build.py: fetching {TOOL} {version} into {venv} (first use)", file=sys.stderr)
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+         f"{TOOL}=={version}"],
+        check=True,
+    )
+    done.write_text(version + "\n")
+    return python
 
 
 def main() -> int:
@@ -40,15 +91,22 @@ def main() -> int:
     paths = args.path + [sdk]
     if args.out.is_file() and args.out.stat().st_mtime >= newest_source(paths, args.wit):
         return 0
-    try:
-        from componentize_py import script  # noqa: F401
-    except ImportError:
-        print(
-            "componentize-py is not installed: python3 -m pip install -r "
-            f"{sdk / 'requirements.txt'}",
-            file=sys.stderr,
-        )
-        return 2
+    version = pinned(sdk)
+    if installed_version() != version:
+        if os.environ.get("BATON_BUILD_FETCHED"):
+            print(f"build.py: the fetched {TOOL} is not {version}", file=sys.stderr)
+            return 2
+        try:
+            python = fetched_python(version)
+        except (OSError, subprocess.CalledProcessError) as e:
+            print(
+                f"build.py: cannot fetch {TOOL} {version} ({e}); install it with "
+                f"python3 -m pip install -r {sdk / 'requirements.txt'}",
+                file=sys.stderr,
+            )
+            return 2
+        env = dict(os.environ, BATON_BUILD_FETCHED="1")
+        return subprocess.run([str(python), __file__, *sys.argv[1:]], env=env).returncode
     args.out.parent.mkdir(parents=True, exist_ok=True)
     argv = ["componentize-py", "-d", str(args.wit), "-w", args.world, "componentize", args.app]
     for p in paths:

@@ -71,6 +71,11 @@ fn bench(c: &mut Criterion) {
         ("js", js_component()),
     ];
     let memory: Arc<dyn Store> = Arc::new(SledStore::temporary().unwrap());
+    // What every load below includes: the engine, its instance pool and the linker.
+    let empty = tempfile::tempdir().unwrap();
+    c.bench_function("runtime/new (engine, pool, linker)", |b| {
+        b.iter(|| black_box(Runtime::new(ComponentCache::new(empty.path())).unwrap()))
+    });
     for (lang, wasm) in &components {
         let size = std::fs::metadata(wasm).unwrap().len();
         let cache = tempfile::tempdir().unwrap();
@@ -97,6 +102,9 @@ fn bench(c: &mut Criterion) {
         let mut inv = Invocation::new("minimal", "coding-pipeline");
         inv.config = json!({});
         runtime.run(&plugin, &inv, memory.clone()).unwrap();
+        c.bench_function(&format!("{lang}/instantiate only"), |b| {
+            b.iter(|| runtime.instantiate(&plugin).unwrap())
+        });
         c.bench_function(
             &format!("{lang}/warm run (instantiate, run, return)"),
             |b| b.iter(|| black_box(runtime.run(&plugin, &inv, memory.clone()).unwrap())),

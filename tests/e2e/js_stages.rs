@@ -102,12 +102,12 @@ fn the_js_scaffold_builds_and_runs_from_an_empty_folder() {
     }
     let (_outside, dir, printed) = crate::harness::scaffold("js-stage", "js");
     let step = |prefix: &str| crate::harness::printed_step(&printed, prefix);
-    // `npm install`, as printed, from npm's cache (filled by `npm ci --prefix guest/js`).
+    // `npm ci`, as printed, from npm's cache (filled by `npm ci --prefix guest/js`).
     shell_ok(
         &dir,
         &format!(
             "{} --prefer-offline --no-audit --no-fund",
-            step("cd js-stage && npm install").trim_start_matches("cd js-stage && ")
+            step("cd js-stage && npm ci").trim_start_matches("cd js-stage && ")
         ),
     );
     assert!(shell_ok(&dir, &step("npm test")).contains("# pass 2"));

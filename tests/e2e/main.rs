@@ -3,6 +3,7 @@
 //! One test binary, split by theme; `harness` holds the temp project and command helpers.
 
 mod deep_json;
+mod fresh_tools;
 mod gate_components;
 pub(crate) mod gates;
 mod harness;
@@ -22,7 +23,7 @@ pub(crate) mod pipeline_run;
 #[path = "../support/postgres.rs"]
 pub(crate) mod postgres;
 mod postgres_backend;
-mod python_stages;
+pub(crate) mod python_stages;
 mod runtime;
 mod scaffold;
 mod service_layer;

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::harness::repo_root;
 
 /// Whether componentize-py is installed.
-fn componentize_py() -> bool {
+pub(crate) fn componentize_py() -> bool {
     let found = Command::new("python3")
         .args(["-c", "import componentize_py"])
         .status()

@@ -234,11 +234,16 @@ fn the_compile_cache_skips_compilation_and_rebuilds_bad_entries() {
     std::fs::write(&artifact, &bytes).unwrap();
     assert_eq!(runtime.load(&wasm).unwrap().1, LoadOutcome::Compiled);
     assert_eq!(runtime.load(&wasm).unwrap().1, LoadOutcome::Cached);
+    // Truncated: shorter than its checksum says, refused before it is mapped.
+    let whole = std::fs::read(&artifact).unwrap();
+    std::fs::write(&artifact, &whole[..whole.len() / 3]).unwrap();
+    assert_eq!(runtime.load(&wasm).unwrap().1, LoadOutcome::Compiled);
+    assert_eq!(std::fs::read(&artifact).unwrap(), whole, "rebuilt whole");
     // Foreign: garbage with a matching checksum still fails to deserialise, and is rebuilt.
     std::fs::write(&artifact, b"not a wasmtime artifact").unwrap();
     std::fs::write(
-        artifact.with_extension("sha256"),
-        baton::memory::sha256_hex(b"not a wasmtime artifact"),
+        artifact.with_extension("crc32"),
+        ComponentCache::checksum(b"not a wasmtime artifact"),
     )
     .unwrap();
     let (plugin, outcome) = runtime.load(&wasm).unwrap();
@@ -366,4 +371,47 @@ fn without_room_for_the_instance_pool_stages_run_on_demand() {
     assert!(stderr.contains("allocating on demand"), "{stderr}");
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["tag"], "small");
+}
+
+#[test]
+fn a_component_is_read_again_only_when_its_file_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let wasm = dir.path().join("stage.wasm");
+    std::fs::copy(component("echo"), &wasm).unwrap();
+    // A file changed less than a second ago is never recorded: let it settle.
+    std::thread::sleep(Duration::from_millis(1100));
+    let echo = Runtime::new(ComponentCache::new(&cache)).unwrap();
+    let (first, outcome) = echo.load(&wasm).unwrap();
+    assert_eq!(outcome, LoadOutcome::Compiled);
+    assert_eq!(
+        first.sha256,
+        baton::memory::sha256_hex(&std::fs::read(&wasm).unwrap())
+    );
+    let records: Vec<_> = std::fs::read_dir(cache.join("files")).unwrap().collect();
+    assert_eq!(records.len(), 1, "the file's identity is recorded");
+    let (again, outcome) = echo.load(&wasm).unwrap();
+    assert_eq!(
+        (again.sha256.as_str(), outcome),
+        (first.sha256.as_str(), LoadOutcome::Cached)
+    );
+    // Replaced in place by another component, even with the old modification time
+    // put back: its change time moved, so it is read and hashed again, and compiled.
+    let modified = std::fs::metadata(&wasm).unwrap().modified().unwrap();
+    std::fs::write(&wasm, std::fs::read(component("hostile")).unwrap()).unwrap();
+    let file = std::fs::File::options().append(true).open(&wasm).unwrap();
+    file.set_modified(modified).unwrap();
+    let (hostile, outcome) = echo.load(&wasm).unwrap();
+    assert_eq!(outcome, LoadOutcome::Compiled);
+    assert_eq!(
+        hostile.sha256,
+        baton::memory::sha256_hex(&std::fs::read(&wasm).unwrap())
+    );
+    assert_ne!(hostile.sha256, first.sha256);
+    let mut inv = Invocation::new("hostile", NS);
+    inv.config = json!({"mode": "ok"});
+    assert!(
+        echo.run(&hostile, &inv, seeded_memory()).is_ok(),
+        "the new component runs"
+    );
 }

@@ -216,8 +216,19 @@ test('the stage reads its input and says what is missing', () => {
   assert.throws(() => runStage(new Summary(), Context.forTest({})), InputError);
 });
 "#;
+    // The SDK's lock, renamed: the scaffold pins the same tree of tools.
+    let mut lock: serde_json::Value =
+        serde_json::from_str(include_str!("../../../guest/js/package-lock.json"))
+            .expect("guest/js/package-lock.json is JSON");
+    lock["name"] = name.into();
+    lock["packages"][""]["name"] = name.into();
+    let lock = format!(
+        "{}\n",
+        serde_json::to_string_pretty(&lock).expect("a lock serialises")
+    );
     let mut files = vec![
         ("package.json", package),
+        ("package-lock.json", lock),
         ("app.js", app),
         ("component.js", component),
         ("test/app.test.js", test.to_owned()),

@@ -173,12 +173,17 @@ fn scaffold(args: NewArgs) -> Result<(), CliError> {
         let wasm = format!("{}.wasm", name.replace('-', "_"));
         eprintln!("created JavaScript stage `{name}` in {d}");
         eprintln!("next:");
-        eprintln!("  cd {d} && npm install                              # componentize-js, pinned");
+        eprintln!(
+            "  cd {d} && npm ci                                   # componentize-js, pinned by package-lock.json"
+        );
         eprintln!(
             "  npm test                                           # the stage's logic, natively"
         );
         eprintln!(
             "  node build.mjs --world stage --entry component.js --wit wit/baton.wit --out {wasm}"
+        );
+        eprintln!(
+            "    (without `npm ci`, build.mjs fetches the pinned componentize-js into ~/.cache/baton/tools on first use)"
         );
         eprintln!("  baton stage run {wasm} --reads coding/architecture/system");
         eprintln!(
@@ -203,6 +208,9 @@ fn scaffold(args: NewArgs) -> Result<(), CliError> {
         );
         eprintln!(
             "  python3 build.py --world stage --app component --wit wit --out {wasm} --path ."
+        );
+        eprintln!(
+            "    (a Python without the pinned componentize-py gets it fetched into ~/.cache/baton/tools on first use)"
         );
         eprintln!("  baton stage run {wasm} --reads coding/architecture/system");
         eprintln!(

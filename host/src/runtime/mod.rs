@@ -42,7 +42,7 @@ pub use grants::{Grant, Grants};
 pub use limits::{HostLimits, Limits, parse_size};
 pub use render::RendererPlugin;
 
-use crate::memory::{Store as MemoryStore, sha256_hex};
+use crate::memory::Store as MemoryStore;
 use host::HostState;
 
 #[allow(missing_docs)]
@@ -299,15 +299,10 @@ impl Runtime {
         &self,
         path: &Path,
     ) -> anyhow::Result<(wasmtime::component::Component, String, LoadOutcome)> {
-        let wasm = std::fs::read(path)
-            .with_context(|| format!("failed to read wasm component {path:?}"))?;
-        let sha256 = sha256_hex(&wasm);
-        let (component, outcome) = self
-            .inner
+        self.inner
             .cache
-            .load(&self.inner.engine, &wasm, &sha256)
-            .with_context(|| format!("failed to load {path:?}"))?;
-        Ok((component, sha256, outcome))
+            .load(&self.inner.engine, path)
+            .with_context(|| format!("failed to load {path:?}"))
     }
 
     /// A fresh store for one run under `limits`, its epoch deadline set.
