@@ -3,12 +3,16 @@
 //! memory server, as hooks run them, and with `--server never`, each command opening
 //! the store itself.
 //!
+//! The same in-process get and durable put run against PostgreSQL too, on a throwaway
+//! local server (`tests/support/postgres.rs`) with `fsync` turned back on, so that
+//! "durable" means what it says.
+//!
 //! Run: `cargo bench -p baton --bench memory`
 
 use std::hint::black_box;
 use std::process::Command;
 
-use baton::memory::{Key, Namespace, SledStore, Store, StoreOptions, Writer};
+use baton::memory::{Key, Namespace, PostgresStore, SledStore, Store, StoreOptions, Writer};
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
 
@@ -25,20 +29,45 @@ fn document() -> serde_json::Value {
 fn in_process(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(dir.path().join("store"), StoreOptions::default()).unwrap();
+    get_and_put(c, &store, "");
+}
+
+/// A 1 KiB document's get and durable put on `store`, named with `backend`.
+fn get_and_put(c: &mut Criterion, store: &dyn Store, backend: &str) {
     let ns = Namespace::new("coding-pipeline").unwrap();
     let key = Key::new("coding/architecture/system").unwrap();
     let doc = document();
     store.put(&Writer::cli(), &ns, &key, doc.clone()).unwrap();
-    c.bench_function("memory/get (1 KiB, in process)", |b| {
+    c.bench_function(&format!("memory/get (1 KiB, in process{backend})"), |b| {
         b.iter(|| black_box(store.get(&ns, &key).unwrap()))
     });
-    c.bench_function("memory/put durable (1 KiB, in process)", |b| {
-        b.iter(|| {
-            store
-                .put(&Writer::cli(), &ns, &key, black_box(doc.clone()))
-                .unwrap()
-        })
-    });
+    c.bench_function(
+        &format!("memory/put durable (1 KiB, in process{backend})"),
+        |b| {
+            b.iter(|| {
+                store
+                    .put(&Writer::cli(), &ns, &key, black_box(doc.clone()))
+                    .unwrap()
+            })
+        },
+    );
+}
+
+#[path = "../../tests/support/postgres.rs"]
+mod postgres;
+
+fn on_postgres(c: &mut Criterion) {
+    let Some(server) = postgres::server() else {
+        return;
+    };
+    let url = server.new_database();
+    // The test server runs with fsync off; a durable put must wait for the disk.
+    server
+        .admin()
+        .batch_execute("ALTER SYSTEM SET fsync = on; SELECT pg_reload_conf();")
+        .expect("turn fsync on");
+    let store = PostgresStore::open(&url, StoreOptions::default()).unwrap();
+    get_and_put(c, &store, ", PostgreSQL");
 }
 
 fn as_commands(c: &mut Criterion) {
@@ -88,5 +117,5 @@ fn as_commands(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, in_process, as_commands);
+criterion_group!(benches, in_process, on_postgres, as_commands);
 criterion_main!(benches);

@@ -205,3 +205,88 @@ fn a_connection_the_server_closed_is_replaced_on_the_next_call() {
     let meta = store.put(&Writer::cli(), &ns, &key, json!(2)).unwrap();
     assert_eq!(meta.revision, 2);
 }
+
+#[test]
+fn a_wrong_password_is_refused_and_no_password_is_ever_printed() {
+    let Some(server) = crate::postgres::server() else {
+        return;
+    };
+    let url = server.database_with_password("right-horse-battery");
+    let with = |password: &str| url.replacen("baton_pw@", &format!("baton_pw:{password}@"), 1);
+    let p = Project::new();
+    let wrong = with("wrong-staple-9");
+    let err = p
+        .baton(&["--store", &wrong, "memory", "list"])
+        .env("RUST_LOG", "trace")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&err.stdout),
+        String::from_utf8_lossy(&err.stderr)
+    );
+    assert_eq!(err.status.code(), Some(5), "{text}");
+    assert!(
+        text.contains("database postgresql://baton_pw:***@localhost/"),
+        "{text}"
+    );
+    assert!(text.contains("password authentication failed"), "{text}");
+    assert!(!text.contains("wrong-staple-9"), "{text}");
+    // The right one works, and is not printed in the trace logs either.
+    let right = with("right-horse-battery");
+    let ok = p
+        .baton(&["--store", &right, "memory", "store", "k", "1"])
+        .env("RUST_LOG", "trace")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&ok.stdout),
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(ok.status.success(), "{text}");
+    assert!(!text.contains("right-horse-battery"), "{text}");
+}
+
+#[test]
+fn a_database_migrated_by_a_newer_baton_is_refused_untouched() {
+    let Some(url) = crate::postgres::database() else {
+        return;
+    };
+    let p = Project::new();
+    p.run(&["--store", &url, "memory", "store", "k", "1"]).ok();
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    admin
+        .execute("INSERT INTO baton_schema (version) VALUES (99)", &[])
+        .unwrap();
+    let tables = |admin: &mut postgres::Client| -> Vec<String> {
+        admin
+            .query(
+                "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    };
+    let revisions = |admin: &mut postgres::Client| -> i64 {
+        admin
+            .query_one("SELECT count(*) FROM baton_revisions", &[])
+            .unwrap()
+            .get(0)
+    };
+    let before = (tables(&mut admin), revisions(&mut admin));
+    p.run(&["--store", &url, "memory", "retrieve", "k"]).fails(
+        5,
+        &[
+            "schema is at version 99, newer than this baton knows (version ",
+            "upgrade baton",
+        ],
+    );
+    assert_eq!(
+        (tables(&mut admin), revisions(&mut admin)),
+        before,
+        "nothing was created or written"
+    );
+}

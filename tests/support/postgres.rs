@@ -25,6 +25,9 @@ static SERVER: OnceLock<Option<PgServer>> = OnceLock::new();
 static NEXT_DB: AtomicU32 = AtomicU32::new(0);
 const PORT: u16 = 5432;
 
+/// The one role that signs in with a password (`scram-sha-256`).
+pub const PASSWORD_ROLE: &str = "baton_pw";
+
 /// The process's server, started on first use; `None` when PostgreSQL is not installed.
 pub fn server() -> Option<&'static PgServer> {
     SERVER
@@ -112,6 +115,15 @@ impl PgServer {
                 "UTF8",
             ],
         );
+        // One role signs in with a password, for the tests of a wrong one; every other
+        // role is trusted on the private socket.
+        let hba = server.data.join("pg_hba.conf");
+        let trusted = std::fs::read_to_string(&hba).expect("initdb wrote pg_hba.conf");
+        std::fs::write(
+            &hba,
+            format!("local all {PASSWORD_ROLE} scram-sha-256\n{trusted}"),
+        )
+        .expect("pg_hba.conf is writable");
         let options = format!(
             "-k {} -p {PORT} -c listen_addresses='' -c fsync=off -c max_connections=200",
             server.socket_dir.display()
@@ -173,7 +185,7 @@ impl PgServer {
         );
     }
 
-    /// The URL of database `name`.
+    /// The URL of database `name`, as the trusted superuser.
     pub fn url(&self, name: &str) -> String {
         format!(
             "postgresql://postgres@localhost/{name}?host={}&port={PORT}",
@@ -181,18 +193,51 @@ impl PgServer {
         )
     }
 
-    /// Creates a new, empty database; returns its URL.
-    pub fn new_database(&self) -> String {
+    /// A connection to the server as its superuser.
+    pub fn admin(&self) -> postgres::Client {
+        postgres::Client::connect(&self.url("postgres"), postgres::NoTls)
+            .expect("connect to the test server")
+    }
+
+    /// Creates a new, empty database owned by `owner` (the superuser if `None`);
+    /// returns its name.
+    fn create_database(&self, admin: &mut postgres::Client, owner: Option<&str>) -> String {
         let name = format!(
             "t_{}_{}",
             std::process::id(),
             NEXT_DB.fetch_add(1, Ordering::SeqCst)
         );
-        let mut admin = postgres::Client::connect(&self.url("postgres"), postgres::NoTls)
-            .expect("connect to the test server");
+        let owner = owner.map(|o| format!(" OWNER {o}")).unwrap_or_default();
         admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .batch_execute(&format!("CREATE DATABASE {name}{owner}"))
             .expect("create a test database");
+        name
+    }
+
+    /// A new, empty database owned by [`PASSWORD_ROLE`], whose password is
+    /// `password`: its URL with the user but without a password.
+    pub fn database_with_password(&self, password: &str) -> String {
+        let mut admin = self.admin();
+        admin
+            .batch_execute(&format!(
+                "DO $$ BEGIN CREATE ROLE {PASSWORD_ROLE} LOGIN; \
+                 EXCEPTION WHEN duplicate_object THEN NULL; END $$;"
+            ))
+            .expect("create the password role");
+        admin
+            .execute(
+                &format!("ALTER ROLE {PASSWORD_ROLE} PASSWORD '{password}'"),
+                &[],
+            )
+            .expect("set its password");
+        let name = self.create_database(&mut admin, Some(PASSWORD_ROLE));
+        self.url(&name)
+            .replacen("postgres@", &format!("{PASSWORD_ROLE}@"), 1)
+    }
+
+    /// Creates a new, empty database; returns its URL.
+    pub fn new_database(&self) -> String {
+        let name = self.create_database(&mut self.admin(), None);
         self.url(&name)
     }
 

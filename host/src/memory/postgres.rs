@@ -73,7 +73,7 @@ impl PostgresStore {
     pub fn open(url: &str, options: super::StoreOptions) -> Result<Self> {
         let shown = redact(url);
         let mut client = Client::connect(url, NoTls).map_err(|e| database(&shown, e))?;
-        migrate(&mut client).map_err(|e| database(&shown, e))?;
+        migrate(&mut client, &shown)?;
         Ok(Self {
             url: url.to_owned(),
             shown,
@@ -521,26 +521,52 @@ impl Store for PostgresStore {
 }
 
 /// Creates or migrates baton's tables, under an advisory lock so that two processes
-/// starting at once do not both migrate.
-fn migrate(client: &mut Client) -> std::result::Result<(), ::postgres::Error> {
-    let mut tx = client.transaction()?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&(COMMIT_LOCK + 1)])?;
-    tx.batch_execute("CREATE TABLE IF NOT EXISTS baton_schema (version integer NOT NULL)")?;
+/// starting at once do not both migrate. A database migrated by a newer baton (a
+/// schema version this one does not know) is refused, untouched: this baton would
+/// misread or damage what the newer one wrote.
+fn migrate(client: &mut Client, shown: &str) -> Result<()> {
+    let db = |e| database(shown, e);
+    let mut tx = client.transaction().map_err(db)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&(COMMIT_LOCK + 1)])
+        .map_err(db)?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS baton_schema (version integer NOT NULL)")
+        .map_err(db)?;
     let version: i64 = tx
         .query_one(
             "SELECT coalesce(max(version), 0)::bigint FROM baton_schema",
             &[],
-        )?
+        )
+        .map_err(db)?
         .get(0);
+    if version > MIGRATIONS.len() as i64 {
+        return Err(database(
+            shown,
+            NewerSchema {
+                found: version,
+                known: MIGRATIONS.len(),
+            },
+        ));
+    }
     for (i, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        tx.batch_execute(migration)?;
+        tx.batch_execute(migration).map_err(db)?;
         tx.execute(
             "INSERT INTO baton_schema (version) VALUES ($1)",
             &[&(i as i32 + 1)],
-        )?;
+        )
+        .map_err(db)?;
         tracing::info!(version = i + 1, "migrated baton's PostgreSQL schema");
     }
-    tx.commit()
+    tx.commit().map_err(db)
+}
+
+/// A database whose schema a newer baton migrated.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "its baton schema is at version {found}, newer than this baton knows (version {known}): upgrade baton to use it"
+)]
+struct NewerSchema {
+    found: i64,
+    known: usize,
 }
 
 /// `url` without its password.
@@ -556,10 +582,22 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// A database error at `location`, its cause given with the causes under it: the
+/// `postgres` crate says only "db error" and keeps the server's reason (a failed
+/// password, a missing table) as its source.
 fn database(location: &str, e: impl std::error::Error + Send + Sync + 'static) -> MemoryError {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if !text.contains(&line) {
+            text = format!("{text}: {line}");
+        }
+        source = cause.source();
+    }
     MemoryError::Database {
         location: location.to_owned(),
-        cause: Box::new(e),
+        cause: text.into(),
     }
 }
 
