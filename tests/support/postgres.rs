@@ -124,8 +124,14 @@ impl PgServer {
             format!("local all {PASSWORD_ROLE} scram-sha-256\n{trusted}"),
         )
         .expect("pg_hba.conf is writable");
+        // fsync off in the configuration file, not on the command line, so that a
+        // benchmark can turn it back on (`ALTER SYSTEM`, then a reload).
+        let conf = server.data.join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf).expect("initdb wrote postgresql.conf");
+        text.push_str("\nfsync = off\n");
+        std::fs::write(&conf, text).expect("postgresql.conf is writable");
         let options = format!(
-            "-k {} -p {PORT} -c listen_addresses='' -c fsync=off -c max_connections=200",
+            "-k {} -p {PORT} -c listen_addresses='' -c max_connections=200",
             server.socket_dir.display()
         );
         let log = base.join("log");
