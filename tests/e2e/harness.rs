@@ -206,6 +206,18 @@ pub fn shell_ok(dir: &Path, command: &str) -> String {
     text
 }
 
+/// `found`, after saying so when a tool is missing: the test skips with a visible
+/// message, unless CI requires the tool (`CI` or `require_var` set), where its absence
+/// fails the test. `what` names the tool and how to install it.
+pub fn present_or_skip(found: bool, what: &str, require_var: &str) -> bool {
+    if !found {
+        let required = std::env::var_os("CI").is_some() || std::env::var_os(require_var).is_some();
+        assert!(!required, "{what} is not installed, and CI requires it");
+        eprintln!("SKIPPED: {what} is not installed");
+    }
+    found
+}
+
 /// `baton --store STORE ARGS` run from the repository's root: its exit code, stdout
 /// and stderr.
 pub fn baton_in_repo(store: &Path, args: &[&str]) -> (Option<i32>, String, String) {

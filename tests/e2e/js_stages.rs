@@ -14,16 +14,11 @@ pub(crate) fn componentize_js() -> bool {
     let found = repo_root()
         .join("guest/js/node_modules/.bin/componentize-js")
         .is_file();
-    if !found {
-        let required = std::env::var_os("CI").is_some()
-            || std::env::var_os("BATON_REQUIRE_JS_STAGES").is_some();
-        assert!(
-            !required,
-            "componentize-js is not installed (npm ci --prefix guest/js), and CI requires it"
-        );
-        eprintln!("SKIPPED: componentize-js is not installed (npm ci --prefix guest/js)");
-    }
-    found
+    crate::harness::present_or_skip(
+        found,
+        "componentize-js (npm ci --prefix guest/js)",
+        "BATON_REQUIRE_JS_STAGES",
+    )
 }
 
 #[test]

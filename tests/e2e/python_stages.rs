@@ -20,18 +20,11 @@ pub(crate) fn componentize_py() -> bool {
         .args(["-c", "import componentize_py"])
         .status()
         .is_ok_and(|s| s.success());
-    if !found {
-        let required = std::env::var_os("CI").is_some()
-            || std::env::var_os("BATON_REQUIRE_PYTHON_STAGES").is_some();
-        assert!(
-            !required,
-            "componentize-py is not installed (python3 -m pip install -r guest/python/requirements.txt), and CI requires it"
-        );
-        eprintln!(
-            "SKIPPED: componentize-py is not installed (python3 -m pip install -r guest/python/requirements.txt)"
-        );
-    }
-    found
+    crate::harness::present_or_skip(
+        found,
+        "componentize-py (python3 -m pip install -r guest/python/requirements.txt)",
+        "BATON_REQUIRE_PYTHON_STAGES",
+    )
 }
 
 /// Builds the Python component `app` (world `world`) from folder `path` into

@@ -379,11 +379,16 @@ fn a_component_is_read_again_only_when_its_file_changes() {
     let cache = dir.path().join("cache");
     let wasm = dir.path().join("stage.wasm");
     std::fs::copy(component("echo"), &wasm).unwrap();
-    // A file changed less than a second ago is never recorded: let it settle.
-    std::thread::sleep(Duration::from_millis(1100));
     let echo = Runtime::new(ComponentCache::new(&cache)).unwrap();
+    // A file changed less than a second ago is never recorded.
+    assert_eq!(echo.load(&wasm).unwrap().1, LoadOutcome::Compiled);
+    assert!(
+        !cache.join("files").exists(),
+        "a fresh file is not recorded"
+    );
+    std::thread::sleep(Duration::from_millis(1100));
     let (first, outcome) = echo.load(&wasm).unwrap();
-    assert_eq!(outcome, LoadOutcome::Compiled);
+    assert_eq!(outcome, LoadOutcome::Cached);
     assert_eq!(
         first.sha256,
         baton::memory::sha256_hex(&std::fs::read(&wasm).unwrap())

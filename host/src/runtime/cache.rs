@@ -146,10 +146,9 @@ impl ComponentCache {
         self.dir.join("files").join(&name[..32])
     }
 
-    /// The cached component at `artifact`, mapped from the file (not copied: a
-    /// Python stage's artifact is tens of MB, and its memory image is then mapped
-    /// copy-on-write straight from the file), if its length and CRC-32 match the
-    /// checksum written beside it.
+    /// The cached component at `artifact`, mapped from the file (not read and
+    /// copied: a Python stage's artifact is tens of MB), if its length and CRC-32
+    /// match the checksum written beside it.
     fn read_entry(&self, engine: &Engine, artifact: &Path) -> anyhow::Result<Option<Component>> {
         let len = match std::fs::metadata(artifact) {
             Ok(meta) => meta.len(),
