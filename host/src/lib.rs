@@ -23,3 +23,4 @@ pub mod records;
 pub mod runtime;
 pub mod server;
 pub mod service;
+pub mod worker;

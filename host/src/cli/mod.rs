@@ -18,6 +18,7 @@ mod scaffold;
 mod server;
 mod stage;
 mod transfer;
+mod worker;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -113,6 +114,14 @@ enum Command {
     /// `agent_output`). Point an `.mcp.json` entry named `claude-flow` or `eventuali`
     /// at `baton mcp` and agents written for those servers work unchanged.
     Mcp,
+    /// Claim stages from the database's queue and run them (PostgreSQL stores only)
+    ///
+    /// Start any number, on any machine that reaches the database; `baton run
+    /// --distributed` enqueues a pipeline's stages for them. A worker fetches each
+    /// component once by its SHA-256 and compiles it once, renews its lease while a
+    /// stage runs, and commits only while it holds the lease: a killed worker's stage
+    /// is claimed again when its lease expires, and never committed twice.
+    Worker(worker::WorkerArgs),
 }
 
 /// Parses the command line, runs the command and returns the process exit code.
@@ -129,6 +138,7 @@ pub fn main() -> ExitCode {
         Command::Gate(cmd) => service(&cli.global).and_then(|svc| gate::run(&svc, cmd)),
         Command::Agent(cmd) => service(&cli.global).and_then(|svc| agent::run(&svc, cmd)),
         Command::Import(cmd) => import::run(cmd),
+        Command::Worker(args) => worker::run(&cli.global, args),
         Command::PipelineSchema => output::json(&crate::pipeline::manifest_schema()),
         Command::Mcp => service(&cli.global)
             .and_then(|svc| crate::mcp::serve(svc).map_err(|e| CliError::new(Exit::Failure, e))),

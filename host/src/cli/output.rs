@@ -15,6 +15,15 @@ pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Writes `value` as one line of JSON on stdout, flushed (a stream of records).
+pub fn json_line<T: Serialize + ?Sized>(value: &T) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, value).map_err(std::io::Error::from)?;
+    out.write_all(b"\n")?;
+    out.flush()?;
+    Ok(())
+}
+
 /// Writes rows as columns aligned to their widest cell, with a header row.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> Result<(), CliError> {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();

@@ -21,6 +21,10 @@ pub(super) struct RunArgs {
     /// Stages at once [default: the number of cores]
     #[arg(short = 'j', long, value_name = "N")]
     jobs: Option<usize>,
+    /// Run the stages on `baton worker`s: enqueue them in the store's database and
+    /// wait for them to end (a PostgreSQL store only)
+    #[arg(long, conflicts_with = "jobs")]
+    distributed: bool,
     /// Print the summary as JSON
     #[arg(long)]
     json: bool,
@@ -75,7 +79,17 @@ pub(super) fn run(global: &GlobalArgs, args: RunArgs) -> Result<(), CliError> {
             eprintln!("  [{n}/{total}] {:<9} {stage}", label(o));
         }
     };
-    let summary = ctx.run(&pipeline, &options, &progress)?;
+    let summary = if args.distributed {
+        let idle = |waited: std::time::Duration| {
+            eprintln!(
+                "baton: no worker has claimed a stage for {}s; start one: `baton worker --store URL`",
+                waited.as_secs()
+            )
+        };
+        ctx.run_distributed(&pipeline, &options, &progress, &idle)?
+    } else {
+        ctx.run(&pipeline, &options, &progress)?
+    };
     if args.json {
         output::json(&summary)?;
     } else {
@@ -114,7 +128,7 @@ pub(super) fn run(global: &GlobalArgs, args: RunArgs) -> Result<(), CliError> {
         .hint("`baton memory retrieve -n baton.quarantine STAGE --json` shows an output its gates refused"))
 }
 
-fn label(o: &Outcome) -> &'static str {
+pub(super) fn label(o: &Outcome) -> &'static str {
     match o {
         Outcome::Passed(_) => "passed",
         Outcome::Fresh => "fresh",

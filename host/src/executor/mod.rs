@@ -10,15 +10,17 @@
 //! do not run. Events (seed 000's agent lifecycle) and quarantined outputs live in the
 //! reserved namespaces [`EVENTS_NAMESPACE`] and [`QUARANTINE_NAMESPACE`].
 
+mod distributed;
 mod freshness;
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 pub use crate::records::{EVENTS_NAMESPACE, QUARANTINE_NAMESPACE};
+pub use distributed::{Bundles, POLL, Submitted, execute, submit, wait};
 pub use freshness::{Freshness, freshness};
 
 use crate::gates::StageGates;
@@ -28,7 +30,7 @@ use crate::records::{Event, Provenance, Quarantined, StageRun};
 use crate::runtime::{Invocation, Plugin, Runtime};
 
 /// How a stage ended in a run.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "status", content = "detail")]
 pub enum Outcome {
     /// Ran, passed its gates, committed at this revision.
@@ -58,7 +60,7 @@ impl Outcome {
 }
 
 /// One stage's line in the run summary.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StageSummary {
     /// The stage.
     pub stage: String,

@@ -112,6 +112,17 @@ pub enum MemoryError {
         #[serde(with = "cause_text")]
         cause: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A worker's commit after its lease on the stage passed to another worker (it ran
+    /// too long without renewing, or was cut off): nothing was written.
+    #[error(
+        "stage `{stage}` of {workflow}: this worker's lease on it was lost (expired and claimed by another worker); its output was not stored"
+    )]
+    LeaseLost {
+        /// The workflow.
+        workflow: String,
+        /// The stage.
+        stage: String,
+    },
     /// Bytes in the store do not decode.
     #[error("store {path:?} holds a corrupt record under {what}: {reason}")]
     Corrupt {

@@ -42,7 +42,9 @@ pub use entry::{Clock, Entry, EntryMeta, Timestamp, Writer, sha256_hex};
 pub use error::MemoryError;
 pub use name::{APPEND_ONLY, Key, MAX_KEY_LEN, MAX_NAMESPACE_LEN, Namespace, is_reserved};
 pub use op::Op;
-pub use postgres::{PostgresStore, redact};
+pub use postgres::{
+    Claim, JobQueue, JobRow, JobState, Lease, PostgresStore, Submission, WorkflowRow, redact,
+};
 pub(crate) use sled_store::prepare_dir;
 pub use sled_store::{DEFAULT_LOCK_TIMEOUT, DEFAULT_RETENTION, SledStore, StoreOptions};
 pub(crate) use wait::until as wait_until;

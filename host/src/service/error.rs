@@ -135,9 +135,9 @@ impl From<MemoryError> for Error {
             | MemoryError::InvalidImport { .. }
             | MemoryError::AppendOnly { .. } => ErrorKind::BadInput,
             MemoryError::NotFound { .. } => ErrorKind::NotFound,
-            MemoryError::Conflict { .. } | MemoryError::ImportConflict { .. } => {
-                ErrorKind::Conflict
-            }
+            MemoryError::Conflict { .. }
+            | MemoryError::ImportConflict { .. }
+            | MemoryError::LeaseLost { .. } => ErrorKind::Conflict,
             MemoryError::Locked { .. }
             | MemoryError::Backend { .. }
             | MemoryError::Database { .. }

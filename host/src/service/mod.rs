@@ -36,7 +36,7 @@ pub use memory::{select, value_from_text};
 pub use pipeline::{StageState, StageStatus};
 pub use transfer::{ExportScope, read_record};
 
-use crate::memory::{Location, Namespace, PostgresStore, Store, StoreOptions};
+use crate::memory::{JobQueue, Location, Namespace, PostgresStore, Store, StoreOptions};
 use crate::project::{FALLBACK_NAMESPACE, Project};
 use crate::runtime::{ComponentCache, Runtime};
 use crate::server::Policy;
@@ -199,6 +199,24 @@ impl Service {
             *kept = Some(store.clone());
         }
         Ok(store)
+    }
+
+    /// The work queue of the store's database, on connections of its own (each worker
+    /// slot opens one); an error for a store in a folder, which no worker shares.
+    pub fn queue(&self) -> Result<JobQueue> {
+        match &self.location {
+            Location::Postgres(url) => Ok(JobQueue::open(url, self.options.clone())?),
+            Location::Dir(_) => Err(Error::bad_input(format!(
+                "the store {} is a folder: workers share a PostgreSQL database",
+                self.location
+            ))
+            .hint("pass `--store postgres://…` (or set `BATON_STORE`, or `[memory] url` in pipeline.toml)")),
+        }
+    }
+
+    /// Where a worker keeps the files of the workflows it runs.
+    pub fn bundle_dir(&self) -> PathBuf {
+        self.cache_root.join("cache").join("bundles")
     }
 
     /// The namespace `given`, else the pipeline's default.

@@ -80,6 +80,34 @@ impl Service {
             .map_err(|e| Error::new(ErrorKind::Failure, e))
     }
 
+    /// Runs `pipeline` on workers: builds and seeds here, enqueues its stages in the
+    /// database, and follows them until each ended (`baton run --distributed`).
+    /// `idle` hears how long no worker has claimed a stage, once.
+    pub fn run_distributed(
+        &self,
+        pipeline: &Pipeline,
+        options: &RunOptions,
+        progress: &(dyn Fn(&str, Option<&Outcome>) + Sync),
+        idle: &dyn Fn(std::time::Duration),
+    ) -> Result<RunSummary> {
+        let queue = self.queue()?;
+        let failure = |e| Error::new(ErrorKind::Failure, e);
+        let submitted = executor::submit(pipeline, &queue, options.force).map_err(failure)?;
+        tracing::info!(
+            workflow = submitted.workflow_id,
+            files_uploaded = submitted.files_uploaded,
+            "enqueued"
+        );
+        executor::wait(
+            &queue,
+            &submitted.workflow_id,
+            submitted.inputs_written,
+            progress,
+            idle,
+        )
+        .map_err(failure)
+    }
+
     /// Each stage of `pipeline`: fresh, stale (and why), missing, failed, external or
     /// awaiting.
     pub fn status(&self, pipeline: &Pipeline) -> Result<Vec<StageStatus>> {

@@ -15,10 +15,18 @@
 //! the options replaces it for tests. The schema is created and migrated by baton
 //! (`baton_schema` records the version). Keys and values are always bound as
 //! parameters, never written into SQL. Names sort bytewise (`COLLATE "C"`), as sled's.
+//!
+//! The work queue of `baton worker` lives beside the memory, in the same database
+//! ([`queue`]): a commit made under a worker's lease checks the lease in the same
+//! transaction, so a worker that lost its lease cannot commit.
+
+mod queue;
 
 use std::sync::Mutex;
 
 use ::postgres::{Client, NoTls, Transaction};
+
+pub use queue::{Claim, JobQueue, JobRow, JobState, Lease, Submission, WorkflowRow};
 
 use super::{
     Clock, Entry, EntryMeta, ImportReport, Key, MemoryError, Namespace, Op, Result, Stats, Store,
@@ -50,6 +58,36 @@ const MIGRATIONS: &[&str] = &[
         value bytea NOT NULL,
         PRIMARY KEY (namespace, key, revision)
     );
+    "#,
+    // 2: the work queue of `baton worker`: components and files by content, workflows
+    // submitted by `baton run --distributed`, and one job per stage with its lease.
+    r#"
+    CREATE TABLE baton_blobs (
+        sha256 text PRIMARY KEY,
+        bytes bytea NOT NULL
+    );
+    CREATE TABLE baton_workflows (
+        id text PRIMARY KEY,
+        manifest text NOT NULL,
+        files text[] NOT NULL,
+        force boolean NOT NULL,
+        submitted_at timestamptz NOT NULL DEFAULT clock_timestamp()
+    );
+    CREATE TABLE baton_jobs (
+        workflow text NOT NULL REFERENCES baton_workflows (id) ON DELETE CASCADE,
+        stage text NOT NULL,
+        position integer NOT NULL,
+        depends_on text[] NOT NULL,
+        state text NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'running', 'done')),
+        outcome text,
+        lease_owner text,
+        lease_token bigint,
+        lease_expires timestamptz,
+        attempts integer NOT NULL DEFAULT 0,
+        PRIMARY KEY (workflow, stage)
+    );
+    CREATE INDEX baton_jobs_open ON baton_jobs (workflow, position) WHERE state <> 'done';
+    CREATE SEQUENCE baton_lease_tokens;
     "#,
 ];
 
@@ -306,8 +344,31 @@ impl PostgresStore {
         ops: Vec<Op>,
         retention: u64,
     ) -> Result<Vec<EntryMeta>> {
+        self.commit_fenced(writer, ops, retention, None)
+    }
+
+    /// [`Store::commit`], refused with [`MemoryError::LeaseLost`] unless `lease` still
+    /// holds its job, checked in the commit's own transaction (the job's row stays
+    /// locked until the commit ends, so the lease cannot pass to another worker
+    /// between the check and the write).
+    pub(crate) fn commit_fenced(
+        &self,
+        writer: &Writer,
+        ops: Vec<Op>,
+        retention: u64,
+        lease: Option<&Lease>,
+    ) -> Result<Vec<EntryMeta>> {
         let retention = retention.max(1);
         self.with_commit(|tx, now| {
+            if let Some(lease) = lease {
+                queue::check_lease(tx, lease).map_err(|e| match e {
+                    queue::Fence::Lost => MemoryError::LeaseLost {
+                        workflow: lease.workflow.clone(),
+                        stage: lease.stage.clone(),
+                    },
+                    queue::Fence::Db(e) => self.err(e),
+                })?;
+            }
             self.reclaim_expired(tx, now)?;
             let mut metas = Vec::with_capacity(ops.len());
             for op in ops {

@@ -1,0 +1,436 @@
+//! Distributed runs: a pipeline's stages run by `baton worker`s on any machine that
+//! reaches the database, scheduled as [`super::run`] schedules them on one machine (a
+//! stage starts when every stage it reads from has ended and a worker is free).
+//!
+//! [`submit`] builds the components, seeds the inputs, and enqueues a workflow: the
+//! manifest rewritten so that every file it names (components, schemas, gate
+//! components, inputs) is named by content, `blobs/<sha256>.<ext>`, and those files
+//! stored in the database once each. A worker's [`Bundles`] fetches a workflow's files
+//! it lacks into its cache (checking each against its hash), loads the rewritten
+//! manifest from there, and keeps it: a component is fetched and compiled once per
+//! worker. [`execute`] runs one claimed stage through the same [`super::run_stage`] as
+//! a local run, against the memory fenced on the worker's lease. [`wait`] follows a
+//! workflow to its end and returns the same [`RunSummary`] as a local run.
+//!
+//! A stage whose worker died after committing is not run twice: the next worker to
+//! claim it finds the output (or the quarantined output) this workflow committed and
+//! records that.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, anyhow, bail};
+
+use super::{Outcome, Plugins, RunOptions, RunSummary, StageSummary, run_stage, seed_inputs};
+use crate::memory::{
+    Claim, JobQueue, JobState, Key, Namespace, Store, Submission, WorkflowRow, sha256_hex,
+};
+use crate::pipeline::{GateCheck, Pipeline};
+use crate::records::{Provenance, QUARANTINE_NAMESPACE, Quarantined};
+use crate::runtime::Runtime;
+
+/// A workflow enqueued.
+#[derive(Clone, Debug)]
+pub struct Submitted {
+    /// Its id.
+    pub workflow_id: String,
+    /// Inputs seeded (written because new or changed).
+    pub inputs_written: usize,
+    /// Files stored in the database by this submission (the others were there).
+    pub files_uploaded: usize,
+}
+
+/// Builds what `pipeline` builds, seeds its inputs, stores the files its stages need,
+/// and enqueues one job per stage.
+pub fn submit(pipeline: &Pipeline, queue: &JobQueue, force: bool) -> anyhow::Result<Submitted> {
+    for stage in &pipeline.stages {
+        if let Some(build) = &stage.build {
+            build.ensure(&format!("stage `{}`", stage.name))?;
+        }
+        for gate in &stage.gates {
+            if let GateCheck::Component {
+                build: Some(build), ..
+            } = &gate.check
+            {
+                build.ensure(&format!("gate `{}` of stage `{}`", gate.name, stage.name))?;
+            }
+        }
+    }
+    let inputs_written = seed_inputs(pipeline, queue.store().as_ref())?;
+    let (manifest, files) = bundle(pipeline)?;
+    let shas: Vec<String> = files.iter().map(|f| f.sha256.clone()).collect();
+    let missing = queue.missing_blobs(&shas)?;
+    for file in files.iter().filter(|f| missing.contains(&f.sha256)) {
+        let bytes = std::fs::read(&file.source)
+            .with_context(|| format!("cannot read {}", file.source.display()))?;
+        if sha256_hex(&bytes) != file.sha256 {
+            bail!(
+                "{} changed while it was being stored",
+                file.source.display()
+            );
+        }
+        queue.put_blob(&file.sha256, &bytes)?;
+    }
+    let workflow_id = format!("workflow-{}", uuid::Uuid::new_v4().simple());
+    queue.submit(&Submission {
+        workflow: WorkflowRow {
+            id: workflow_id.clone(),
+            manifest,
+            files: files.iter().map(|f| f.name.clone()).collect(),
+            force,
+        },
+        jobs: pipeline
+            .stages
+            .iter()
+            .map(|s| (s.name.clone(), s.depends_on.clone()))
+            .collect(),
+    })?;
+    Ok(Submitted {
+        workflow_id,
+        inputs_written,
+        files_uploaded: missing.len(),
+    })
+}
+
+/// A file a workflow names by content.
+struct BundleFile {
+    /// `<sha256>[.ext]`: where the rewritten manifest names it, under `blobs/`.
+    name: String,
+    sha256: String,
+    source: PathBuf,
+}
+
+/// The manifest of `pipeline` with every file it names replaced by its content's name,
+/// and without what workers do not do (build, render, connect elsewhere); and the files.
+fn bundle(pipeline: &Pipeline) -> anyhow::Result<(String, Vec<BundleFile>)> {
+    let text = std::fs::read_to_string(&pipeline.path)
+        .with_context(|| format!("cannot read {}", pipeline.path.display()))?;
+    let mut doc: toml::Table = toml::from_str(&text)
+        .with_context(|| format!("{} is not TOML", pipeline.path.display()))?;
+    let mut files: Vec<BundleFile> = Vec::new();
+    let mut by_content = |value: &mut toml::Value| -> anyhow::Result<()> {
+        let Some(path) = value.as_str() else {
+            return Ok(());
+        };
+        let source = pipeline.root.join(path);
+        let bytes =
+            std::fs::read(&source).with_context(|| format!("cannot read {}", source.display()))?;
+        let sha256 = sha256_hex(&bytes);
+        let name = match Path::new(path).extension().and_then(|e| e.to_str()) {
+            Some(ext) if ext.chars().all(|c| c.is_ascii_alphanumeric()) => {
+                format!("{sha256}.{ext}")
+            }
+            _ => sha256.clone(),
+        };
+        *value = toml::Value::String(format!("blobs/{name}"));
+        if !files.iter().any(|f| f.name == name) {
+            files.push(BundleFile {
+                name,
+                sha256,
+                source,
+            });
+        }
+        Ok(())
+    };
+    if let Some(memory) = doc.get_mut("memory").and_then(|m| m.as_table_mut()) {
+        // A database URL may carry a password; workers have their own.
+        memory.remove("url");
+    }
+    for input in tables(&mut doc, "input") {
+        if let Some(file) = input.get_mut("file") {
+            by_content(file)?;
+        }
+    }
+    for stage in tables(&mut doc, "stage") {
+        for field in ["build", "source", "render"] {
+            stage.remove(field);
+        }
+        if let Some(component) = stage.get_mut("component") {
+            by_content(component)?;
+        }
+        for gate in tables(stage, "gate") {
+            gate.remove("build");
+            for field in ["schema", "component"] {
+                if let Some(file) = gate.get_mut(field) {
+                    by_content(file)?;
+                }
+            }
+        }
+    }
+    Ok((toml::to_string(&doc)?, files))
+}
+
+/// The tables of the array `name` in `table` (`[[name]]` or an inline array).
+fn tables<'a>(table: &'a mut toml::Table, name: &str) -> Vec<&'a mut toml::Table> {
+    match table.get_mut(name) {
+        Some(toml::Value::Array(items)) => {
+            items.iter_mut().filter_map(|v| v.as_table_mut()).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Follows `workflow` until every stage ended, telling `progress` of each stage's
+/// start and end as a local run does; `idle` is told how long the workflow has waited
+/// when no worker has claimed any of its stages for a while.
+pub fn wait(
+    queue: &JobQueue,
+    workflow_id: &str,
+    inputs_written: usize,
+    progress: &(dyn Fn(&str, Option<&Outcome>) + Sync),
+    idle: &dyn Fn(Duration),
+) -> anyhow::Result<RunSummary> {
+    let started = Instant::now();
+    let mut seen: HashMap<String, JobState> = HashMap::new();
+    let mut last_change = Instant::now();
+    let mut warned = false;
+    loop {
+        let jobs = queue.jobs(workflow_id)?;
+        if jobs.is_empty() {
+            bail!("no workflow `{workflow_id}` in the queue");
+        }
+        for job in &jobs {
+            let before = seen.insert(job.stage.clone(), job.state);
+            if before == Some(job.state) {
+                continue;
+            }
+            last_change = Instant::now();
+            if job.state != JobState::Queued && before.is_none_or(|b| b == JobState::Queued) {
+                progress(&job.stage, None);
+            }
+            if job.state == JobState::Done {
+                progress(
+                    &job.stage,
+                    Some(&summary_of(job.outcome.as_deref(), &job.stage)?.outcome),
+                );
+            }
+        }
+        if jobs.iter().all(|j| j.state == JobState::Done) {
+            let stages = jobs
+                .iter()
+                .map(|j| summary_of(j.outcome.as_deref(), &j.stage))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let passed = stages
+                .iter()
+                .all(|s| s.outcome.ok() || s.outcome == Outcome::AwaitingExternal);
+            tracing::debug!(workflow_id, elapsed = ?started.elapsed(), "workflow ended");
+            return Ok(RunSummary {
+                workflow_id: workflow_id.to_owned(),
+                inputs_written,
+                stages,
+                passed,
+            });
+        }
+        let running = jobs.iter().any(|j| j.state == JobState::Running);
+        if !running && !warned && last_change.elapsed() >= IDLE_NOTICE {
+            idle(last_change.elapsed());
+            warned = true;
+        }
+        queue.wait(POLL);
+    }
+}
+
+/// How long a submitter waits with no stage claimed before it says so.
+const IDLE_NOTICE: Duration = Duration::from_secs(5);
+
+/// The longest wait between two looks at the queue (notifications usually end it sooner).
+pub const POLL: Duration = Duration::from_secs(1);
+
+fn summary_of(outcome: Option<&str>, stage: &str) -> anyhow::Result<StageSummary> {
+    let text = outcome.ok_or_else(|| anyhow!("stage `{stage}` is done but has no outcome"))?;
+    serde_json::from_str(text)
+        .with_context(|| format!("the recorded outcome of stage `{stage}` does not read"))
+}
+
+/// The workflows a worker has fetched: their files in its cache, their manifests
+/// loaded, their components loaded.
+pub struct Bundles {
+    dir: PathBuf,
+    pipelines: Mutex<HashMap<String, (Arc<Pipeline>, bool)>>,
+    plugins: Plugins,
+}
+
+impl Bundles {
+    /// Bundles fetched into `dir`.
+    pub fn new(dir: PathBuf) -> Self {
+        Self {
+            dir,
+            pipelines: Mutex::default(),
+            plugins: Plugins::default(),
+        }
+    }
+
+    /// The pipeline of `workflow_id`, fetched and loaded on first use, and whether
+    /// the workflow re-runs fresh stages.
+    fn pipeline(
+        &self,
+        queue: &JobQueue,
+        workflow_id: &str,
+    ) -> anyhow::Result<(Arc<Pipeline>, bool)> {
+        // Held while fetching: the slots of a worker fetch a workflow once.
+        let mut pipelines = self.pipelines.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = pipelines.get(workflow_id) {
+            return Ok(p.clone());
+        }
+        let workflow = queue
+            .workflow(workflow_id)?
+            .ok_or_else(|| anyhow!("no workflow `{workflow_id}` in the queue"))?;
+        let blobs = self.dir.join("blobs");
+        std::fs::create_dir_all(&blobs)
+            .with_context(|| format!("cannot create {}", blobs.display()))?;
+        for name in &workflow.files {
+            let path = blobs.join(name);
+            if path.is_file() {
+                continue;
+            }
+            let sha256 = name.split('.').next().unwrap_or_default();
+            let bytes = queue
+                .blob(sha256)?
+                .ok_or_else(|| anyhow!("file {sha256} of {workflow_id} is not in the database"))?;
+            if sha256_hex(&bytes) != sha256 {
+                bail!("file {sha256} of {workflow_id} does not match its hash in the database");
+            }
+            // Written aside and renamed: another worker on this machine never sees half.
+            let partial = blobs.join(format!("{name}.{}.partial", uuid::Uuid::new_v4().simple()));
+            std::fs::write(&partial, &bytes)
+                .and_then(|()| std::fs::rename(&partial, &path))
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        let manifest = self.dir.join(format!("{workflow_id}.toml"));
+        std::fs::write(&manifest, &workflow.manifest)
+            .with_context(|| format!("cannot write {}", manifest.display()))?;
+        let pipeline = Pipeline::load(&manifest)
+            .map_err(|p| anyhow!("the manifest of {workflow_id} does not check:\n{p}"))?;
+        let pipeline = Arc::new(pipeline);
+        pipelines.insert(workflow_id.to_owned(), (pipeline.clone(), workflow.force));
+        Ok((pipeline, workflow.force))
+    }
+}
+
+/// Claims of one stage after which it is given up: a stage that takes its worker
+/// down (or outlives every lease) is not handed to worker after worker.
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// Runs the stage `claim` holds, with its commits fenced on the claim's lease.
+pub fn execute(
+    queue: &JobQueue,
+    runtime: &Runtime,
+    bundles: &Bundles,
+    claim: &Claim,
+) -> StageSummary {
+    let lease = &claim.lease;
+    let started = Instant::now();
+    let result = (|| -> anyhow::Result<StageSummary> {
+        let (pipeline, force) = bundles.pipeline(queue, &lease.workflow)?;
+        let stage = pipeline
+            .stages
+            .iter()
+            .find(|s| s.name == lease.stage)
+            .ok_or_else(|| anyhow!("{} has no stage `{}`", lease.workflow, lease.stage))?;
+        let jobs = queue.jobs(&lease.workflow)?;
+        for dep in &stage.depends_on {
+            let job = jobs.iter().find(|j| &j.stage == dep);
+            let ok = match job {
+                Some(j) => summary_of(j.outcome.as_deref(), dep)?.outcome.ok(),
+                None => false,
+            };
+            if !ok {
+                return Ok(summary(
+                    &stage.name,
+                    Outcome::Blocked(format!("stage `{dep}` did not pass")),
+                    started,
+                ));
+            }
+        }
+        if claim.attempts > 1
+            && let Some(outcome) = committed_earlier(
+                queue.store().as_ref(),
+                &pipeline,
+                &stage.name,
+                &lease.workflow,
+            )?
+        {
+            return Ok(summary(&stage.name, outcome, started));
+        }
+        if claim.attempts > MAX_ATTEMPTS {
+            return Ok(summary(
+                &stage.name,
+                Outcome::Failed(format!(
+                    "abandoned after {} claims: each worker that ran it was lost before it ended (killed, or cut off from the database for longer than its lease)",
+                    claim.attempts - 1
+                )),
+                started,
+            ));
+        }
+        let options = RunOptions {
+            force,
+            parallelism: 1,
+        };
+        Ok(run_stage(
+            &pipeline,
+            stage,
+            runtime,
+            &bundles.plugins,
+            queue.fenced(lease.clone()),
+            &options,
+            &lease.workflow,
+        ))
+    })();
+    result.unwrap_or_else(|e| summary(&lease.stage, Outcome::Failed(format!("{e:#}")), started))
+}
+
+fn summary(stage: &str, outcome: Outcome, started: Instant) -> StageSummary {
+    StageSummary {
+        stage: stage.to_owned(),
+        outcome,
+        duration_ms: started.elapsed().as_secs_f64() * 1e3,
+        gates: None,
+        agent_id: None,
+    }
+}
+
+/// What an earlier attempt of `stage` in `workflow` committed before its worker was
+/// lost: its output, or its quarantined output.
+fn committed_earlier(
+    memory: &dyn Store,
+    pipeline: &Pipeline,
+    stage_name: &str,
+    workflow: &str,
+) -> anyhow::Result<Option<Outcome>> {
+    let stage = pipeline
+        .stages
+        .iter()
+        .find(|s| s.name == stage_name)
+        .ok_or_else(|| anyhow!("no stage `{stage_name}`"))?;
+    let ours = |p: Option<Provenance>| {
+        p.and_then(|p| p.run)
+            .is_some_and(|r| r.workflow_id == workflow && r.stage == stage_name)
+    };
+    if stage.writes.is_some() {
+        let (ns, key) = (
+            Namespace::new(stage.writes_namespace.clone())?,
+            Key::new(stage.key())?,
+        );
+        if let Some(entry) = memory.get(&ns, &key)?
+            && ours(Provenance::of(&entry.meta))
+        {
+            return Ok(Some(Outcome::Passed(entry.meta.revision)));
+        }
+    }
+    let quarantine = (
+        Namespace::new(QUARANTINE_NAMESPACE)?,
+        Key::new(stage_name.to_owned())?,
+    );
+    if let Some(entry) = memory.get(&quarantine.0, &quarantine.1)?
+        && let Ok(record) = serde_json::from_slice::<Quarantined>(&entry.value)
+        && ours(Some(record.provenance))
+    {
+        let why = record
+            .reason
+            .unwrap_or_else(|| format!("failed gates: {}", record.gate_report.failed().join(", ")));
+        return Ok(Some(Outcome::GateFailed(why)));
+    }
+    Ok(None)
+}

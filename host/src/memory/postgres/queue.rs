@@ -1,0 +1,449 @@
+//! The work queue of `baton worker`, in the memory's own database.
+//!
+//! | table | row |
+//! |---|---|
+//! | `baton_blobs` | one per file a workflow needs (components, schemas, inputs), by SHA-256 |
+//! | `baton_workflows` | one per `baton run --distributed`: its manifest, rewritten to name files by content |
+//! | `baton_jobs` | one per stage of a workflow: the stages it waits for, its state, its lease, its outcome |
+//!
+//! A worker claims a ready job (every stage it waits for is done) with `FOR UPDATE
+//! SKIP LOCKED`, so that workers never wait on each other's claims, and takes a lease
+//! on it: a token from a sequence and an expiry from the database's clock. It renews
+//! the lease while the stage runs. A job whose lease expired (its worker was killed,
+//! or cut off from the database) is claimed again by the next worker with a new
+//! token. The old worker's commit is fenced: [`check_lease`] runs in the commit's
+//! transaction and locks the job's row, so a token that is no longer the job's cannot
+//! write. Finishing a job is fenced the same way. `NOTIFY baton_jobs` wakes idle
+//! workers and waiting submitters when jobs are queued or finish; they also poll, so a
+//! lost notification costs at most one poll interval.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ::postgres::fallible_iterator::FallibleIterator;
+use ::postgres::{Client, NoTls, Transaction};
+
+use super::{PostgresStore, database};
+use crate::memory::{
+    Entry, EntryMeta, ImportReport, Key, MemoryError, Namespace, Op, Result, Stats, Store,
+    StoreOptions, Writer,
+};
+
+/// The channel of `NOTIFY`: a job was queued or finished.
+const CHANNEL: &str = "baton_jobs";
+
+/// A worker's hold on one job: valid while the job's token is still this one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    /// The workflow.
+    pub workflow: String,
+    /// The stage.
+    pub stage: String,
+    /// The token the claim drew; a later claim of the job draws another.
+    pub token: i64,
+}
+
+/// A job a worker claimed.
+#[derive(Clone, Debug)]
+pub struct Claim {
+    /// The lease on it.
+    pub lease: Lease,
+    /// How many times it was claimed, this claim included.
+    pub attempts: u32,
+}
+
+/// Where a job stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    /// Waiting for a worker (and for the stages it reads from).
+    Queued,
+    /// Claimed by a worker (its lease may have expired).
+    Running,
+    /// Ended; its outcome is recorded.
+    Done,
+}
+
+/// One job, as a submitter watching its workflow sees it.
+#[derive(Clone, Debug)]
+pub struct JobRow {
+    /// The stage.
+    pub stage: String,
+    /// Its state.
+    pub state: JobState,
+    /// The stages it waits for.
+    pub depends_on: Vec<String>,
+    /// The recorded outcome (JSON), once done.
+    pub outcome: Option<String>,
+    /// Claims so far.
+    pub attempts: u32,
+    /// The worker holding or last holding it.
+    pub owner: Option<String>,
+}
+
+/// A submitted workflow, as a worker needs it.
+#[derive(Clone, Debug)]
+pub struct WorkflowRow {
+    /// Its id.
+    pub id: String,
+    /// Its manifest, naming files as `blobs/<sha256>[.ext]`.
+    pub manifest: String,
+    /// The files it names, `<sha256>[.ext]`.
+    pub files: Vec<String>,
+    /// Whether fresh stages run again.
+    pub force: bool,
+}
+
+/// What `baton run --distributed` enqueues.
+#[derive(Clone, Debug)]
+pub struct Submission {
+    /// The workflow.
+    pub workflow: WorkflowRow,
+    /// Each stage, in pipeline order, with the stages it waits for.
+    pub jobs: Vec<(String, Vec<String>)>,
+}
+
+/// Why a fenced commit was refused.
+pub(super) enum Fence {
+    /// The job's token is another's, or the job ended.
+    Lost,
+    /// The database failed.
+    Db(::postgres::Error),
+}
+
+/// Checks, inside a commit's transaction, that `lease` still holds its job, and locks
+/// the job's row until the transaction ends.
+pub(super) fn check_lease(tx: &mut Transaction<'_>, lease: &Lease) -> Result<(), Fence> {
+    let row = tx
+        .query_opt(
+            "SELECT 1 FROM baton_jobs
+             WHERE workflow = $1 AND stage = $2 AND lease_token = $3 AND state = 'running'
+             FOR UPDATE",
+            &[&lease.workflow, &lease.stage, &lease.token],
+        )
+        .map_err(Fence::Db)?;
+    row.map(|_| ()).ok_or(Fence::Lost)
+}
+
+/// The queue, on its own connections: one for claims and updates, one that listens.
+pub struct JobQueue {
+    url: String,
+    client: Mutex<Client>,
+    listener: Mutex<Option<Client>>,
+    store: Arc<PostgresStore>,
+}
+
+impl JobQueue {
+    /// Connects to the database at `url`, creating or migrating baton's tables.
+    pub fn open(url: &str, options: StoreOptions) -> Result<Self> {
+        let store = Arc::new(PostgresStore::open(url, options)?);
+        let client = Client::connect(url, NoTls).map_err(|e| database(&store.shown, e))?;
+        Ok(Self {
+            url: url.to_owned(),
+            client: Mutex::new(client),
+            listener: Mutex::new(None),
+            store,
+        })
+    }
+
+    /// The memory in the same database.
+    pub fn store(&self) -> Arc<PostgresStore> {
+        self.store.clone()
+    }
+
+    /// The memory, every commit of it fenced on `lease`.
+    pub fn fenced(&self, lease: Lease) -> Arc<dyn Store> {
+        Arc::new(FencedStore {
+            inner: self.store.clone(),
+            lease,
+        })
+    }
+
+    fn err(&self, e: ::postgres::Error) -> MemoryError {
+        database(&self.store.shown, e)
+    }
+
+    /// Runs `f` on the queue's connection, replacing a connection the server closed.
+    fn with_client<T>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, ::postgres::Error>,
+    ) -> Result<T> {
+        let mut client = self.client.lock().unwrap_or_else(|p| p.into_inner());
+        if client.is_closed() {
+            *client = Client::connect(&self.url, NoTls).map_err(|e| self.err(e))?;
+        }
+        f(&mut client).map_err(|e| self.err(e))
+    }
+
+    /// Which of `shas` the database does not hold yet.
+    pub fn missing_blobs(&self, shas: &[String]) -> Result<Vec<String>> {
+        let present: Vec<String> = self.with_client(|c| {
+            Ok(c.query(
+                "SELECT sha256 FROM baton_blobs WHERE sha256 = ANY ($1)",
+                &[&shas],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+        })?;
+        Ok(shas
+            .iter()
+            .filter(|s| !present.contains(s))
+            .cloned()
+            .collect())
+    }
+
+    /// Stores `bytes` under `sha256` (its content hash, checked by the caller).
+    pub fn put_blob(&self, sha256: &str, bytes: &[u8]) -> Result<()> {
+        self.with_client(|c| {
+            c.execute(
+                "INSERT INTO baton_blobs (sha256, bytes) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&sha256, &bytes],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// The bytes stored under `sha256`.
+    pub fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>> {
+        self.with_client(|c| {
+            Ok(c.query_opt(
+                "SELECT bytes FROM baton_blobs WHERE sha256 = $1",
+                &[&sha256],
+            )?
+            .map(|r| r.get(0)))
+        })
+    }
+
+    /// Enqueues a workflow and its jobs in one transaction, and wakes the workers.
+    pub fn submit(&self, submission: &Submission) -> Result<()> {
+        let w = &submission.workflow;
+        self.with_client(|c| {
+            let mut tx = c.transaction()?;
+            tx.execute(
+                "INSERT INTO baton_workflows (id, manifest, files, force) VALUES ($1, $2, $3, $4)",
+                &[&w.id, &w.manifest, &w.files, &w.force],
+            )?;
+            for (position, (stage, depends_on)) in submission.jobs.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO baton_jobs (workflow, stage, position, depends_on)
+                     VALUES ($1, $2, $3, $4)",
+                    &[&w.id, stage, &(position as i32), depends_on],
+                )?;
+            }
+            tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &w.id])?;
+            tx.commit()
+        })
+    }
+
+    /// Claims the first ready job (oldest workflow first, then pipeline order) for
+    /// `owner`, with a lease of `lease`; `None` when no job is ready. A job whose
+    /// lease expired is ready again.
+    pub fn claim(&self, owner: &str, lease: Duration) -> Result<Option<Claim>> {
+        let row = self.with_client(|c| {
+            c.query_opt(
+                "UPDATE baton_jobs j SET state = 'running', lease_owner = $1,
+                     lease_token = nextval('baton_lease_tokens'),
+                     lease_expires = clock_timestamp() + make_interval(secs => $2),
+                     attempts = j.attempts + 1
+                 FROM (
+                     SELECT c.workflow, c.stage FROM baton_jobs c
+                     JOIN baton_workflows w ON w.id = c.workflow
+                     WHERE (c.state = 'queued'
+                            OR (c.state = 'running' AND c.lease_expires < clock_timestamp()))
+                       AND NOT EXISTS (
+                           SELECT 1 FROM baton_jobs d
+                           WHERE d.workflow = c.workflow AND d.stage = ANY (c.depends_on)
+                             AND d.state <> 'done')
+                     ORDER BY w.submitted_at, c.position
+                     LIMIT 1
+                     FOR UPDATE OF c SKIP LOCKED
+                 ) AS next
+                 WHERE j.workflow = next.workflow AND j.stage = next.stage
+                 RETURNING j.workflow, j.stage, j.lease_token, j.attempts",
+                &[&owner, &lease.as_secs_f64()],
+            )
+        })?;
+        Ok(row.map(|r| Claim {
+            lease: Lease {
+                workflow: r.get(0),
+                stage: r.get(1),
+                token: r.get(2),
+            },
+            attempts: r.get::<_, i32>(3) as u32,
+        }))
+    }
+
+    /// Extends `lease` by `by` from now; `false` when it no longer holds its job.
+    pub fn renew(&self, lease: &Lease, by: Duration) -> Result<bool> {
+        let n = self.with_client(|c| {
+            c.execute(
+                "UPDATE baton_jobs SET lease_expires = clock_timestamp() + make_interval(secs => $4)
+                 WHERE workflow = $1 AND stage = $2 AND lease_token = $3 AND state = 'running'",
+                &[&lease.workflow, &lease.stage, &lease.token, &by.as_secs_f64()],
+            )
+        })?;
+        Ok(n == 1)
+    }
+
+    /// Records the job's outcome (JSON) and marks it done, if `lease` still holds it;
+    /// `false` when another worker has it now.
+    pub fn finish(&self, lease: &Lease, outcome: &str) -> Result<bool> {
+        self.with_client(|c| {
+            let mut tx = c.transaction()?;
+            let n = tx.execute(
+                "UPDATE baton_jobs SET state = 'done', outcome = $4, lease_expires = NULL
+                 WHERE workflow = $1 AND stage = $2 AND lease_token = $3 AND state = 'running'",
+                &[&lease.workflow, &lease.stage, &lease.token, &outcome],
+            )?;
+            tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &lease.workflow])?;
+            tx.commit()?;
+            Ok(n == 1)
+        })
+    }
+
+    /// The workflow `id`, if submitted.
+    pub fn workflow(&self, id: &str) -> Result<Option<WorkflowRow>> {
+        self.with_client(|c| {
+            Ok(c.query_opt(
+                "SELECT id, manifest, files, force FROM baton_workflows WHERE id = $1",
+                &[&id],
+            )?
+            .map(|r| WorkflowRow {
+                id: r.get(0),
+                manifest: r.get(1),
+                files: r.get(2),
+                force: r.get(3),
+            }))
+        })
+    }
+
+    /// The jobs of `workflow`, in pipeline order.
+    pub fn jobs(&self, workflow: &str) -> Result<Vec<JobRow>> {
+        let rows = self.with_client(|c| {
+            c.query(
+                "SELECT stage, state, depends_on, outcome, attempts, lease_owner FROM baton_jobs
+                 WHERE workflow = $1 ORDER BY position",
+                &[&workflow],
+            )
+        })?;
+        rows.iter()
+            .map(|r| {
+                let state = match r.get::<_, &str>(1) {
+                    "queued" => JobState::Queued,
+                    "running" => JobState::Running,
+                    "done" => JobState::Done,
+                    other => {
+                        return Err(MemoryError::Corrupt {
+                            path: self.store.shown.clone().into(),
+                            what: format!("job `{}` of {workflow}", r.get::<_, &str>(0)),
+                            reason: format!("unknown state {other:?}"),
+                        });
+                    }
+                };
+                Ok(JobRow {
+                    stage: r.get(0),
+                    state,
+                    depends_on: r.get(2),
+                    outcome: r.get(3),
+                    attempts: r.get::<_, i32>(4) as u32,
+                    owner: r.get(5),
+                })
+            })
+            .collect()
+    }
+
+    /// How many jobs of any workflow are not done.
+    pub fn open_jobs(&self) -> Result<u64> {
+        self.with_client(|c| {
+            Ok(
+                c.query_one("SELECT count(*) FROM baton_jobs WHERE state <> 'done'", &[])?
+                    .get::<_, i64>(0) as u64,
+            )
+        })
+    }
+
+    /// Waits up to `timeout` for a job to be queued or finished anywhere. Returns early
+    /// on a notification; a listening connection that failed is replaced on the next
+    /// call (the wait then lasts the whole timeout, as a poll).
+    pub fn wait(&self, timeout: Duration) {
+        let mut listener = self.listener.lock().unwrap_or_else(|p| p.into_inner());
+        if listener.as_ref().is_none_or(|c| c.is_closed()) {
+            *listener = Client::connect(&self.url, NoTls)
+                .and_then(|mut c| c.batch_execute(&format!("LISTEN {CHANNEL}")).map(|_| c))
+                .map_err(|e| tracing::debug!(error = %self.err(e), "cannot listen; polling"))
+                .ok();
+        }
+        let Some(client) = listener.as_mut() else {
+            drop(listener);
+            std::thread::sleep(timeout);
+            return;
+        };
+        let mut notifications = client.notifications();
+        let first = notifications.timeout_iter(timeout).next();
+        match first {
+            Ok(_) => {
+                // Drain what else arrived: one wake-up is enough.
+                while let Ok(Some(_)) = notifications.iter().next() {}
+            }
+            Err(e) => tracing::debug!(error = %e, "listening failed; polling"),
+        }
+    }
+}
+
+/// The memory as a worker's stage sees it: reads as usual, every commit fenced on the
+/// worker's lease.
+struct FencedStore {
+    inner: Arc<PostgresStore>,
+    lease: Lease,
+}
+
+impl Store for FencedStore {
+    fn get(&self, namespace: &Namespace, key: &Key) -> Result<Option<Entry>> {
+        self.inner.get(namespace, key)
+    }
+
+    fn get_revision(
+        &self,
+        namespace: &Namespace,
+        key: &Key,
+        revision: u64,
+    ) -> Result<Option<Entry>> {
+        self.inner.get_revision(namespace, key, revision)
+    }
+
+    fn history(&self, namespace: &Namespace, key: &Key) -> Result<Vec<EntryMeta>> {
+        self.inner.history(namespace, key)
+    }
+
+    fn list(&self, namespace: Option<&Namespace>, prefix: &str) -> Result<Vec<EntryMeta>> {
+        self.inner.list(namespace, prefix)
+    }
+
+    fn commit(&self, writer: &Writer, ops: Vec<Op>) -> Result<Vec<EntryMeta>> {
+        self.inner
+            .commit_fenced(writer, ops, self.inner.retention, Some(&self.lease))
+    }
+
+    fn export(
+        &self,
+        namespace: Option<&Namespace>,
+        visit: &mut dyn FnMut(Entry) -> bool,
+    ) -> Result<()> {
+        self.inner.export(namespace, visit)
+    }
+
+    /// Not fenced: nothing run under a lease imports (a stage's host only reads, and
+    /// the executor only commits).
+    fn import(&self, entries: Vec<Entry>) -> Result<ImportReport> {
+        self.inner.import(entries)
+    }
+
+    fn purge_expired(&self) -> Result<u64> {
+        self.inner.purge_expired()
+    }
+
+    fn stats(&self) -> Result<Stats> {
+        self.inner.stats()
+    }
+}

@@ -1,0 +1,158 @@
+//! `baton worker`: a front end that claims stages from the database's work queue and
+//! runs them, on any machine that reaches the database.
+//!
+//! A worker runs `slots` stages at once, each slot on connections of its own. A slot
+//! claims the first ready stage, renews its lease every third of the lease while the
+//! stage runs, and records the stage's outcome, fenced on the lease (a slot that lost
+//! its lease records nothing and says so). With nothing to claim, a slot sleeps until
+//! the database notifies it of new work, or one poll interval. A worker killed
+//! mid-stage holds its stages only until their leases expire; the next worker claims
+//! them again. Database failures are reported and retried: a worker outlives a
+//! restart of PostgreSQL.
+//!
+//! Everything it does goes through the service ([`Service::queue`],
+//! [`Service::runtime`]) and the executor ([`executor::execute`]).
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::executor::{self, Bundles, StageSummary};
+use crate::memory::{Claim, JobQueue};
+use crate::service::{Result, Service};
+
+/// How a worker works.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Stages run at once.
+    pub slots: usize,
+    /// How long a claim holds a stage without renewal.
+    pub lease: Duration,
+    /// Stop when no stage of any workflow is queued or running.
+    pub exit_when_idle: bool,
+    /// The name the worker's leases carry (host and process, by default).
+    pub name: String,
+}
+
+/// What a worker tells its front end.
+pub enum Report<'a> {
+    /// A slot claimed a stage.
+    Claimed(&'a Claim),
+    /// A slot ran a stage; `recorded` is false when its lease was lost first.
+    Finished {
+        /// The claim.
+        claim: &'a Claim,
+        /// How the stage ended.
+        summary: &'a StageSummary,
+        /// Whether the outcome was recorded.
+        recorded: bool,
+    },
+    /// The database failed; the slot retries.
+    Trouble(&'a crate::service::Error),
+}
+
+/// The default name of a worker: `host:pid`.
+pub fn default_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "worker".into());
+    format!("{host}:{}", std::process::id())
+}
+
+/// Runs the worker until it is idle (with `exit_when_idle`) or killed.
+pub fn run(
+    service: &Service,
+    options: &Options,
+    report: &(dyn Fn(Report<'_>) + Sync),
+) -> Result<()> {
+    let runtime = service.runtime()?;
+    let bundles = Bundles::new(service.bundle_dir());
+    // Every slot's connections, opened before any work, so that a wrong URL fails now.
+    let queues = (0..options.slots.max(1))
+        .map(|_| service.queue())
+        .collect::<Result<Vec<_>>>()?;
+    std::thread::scope(|scope| {
+        for (slot, queue) in queues.iter().enumerate() {
+            let (runtime, bundles) = (&runtime, &bundles);
+            let owner = format!("{}/{slot}", options.name);
+            scope.spawn(move || slot_loop(queue, runtime, bundles, options, &owner, report));
+        }
+    });
+    Ok(())
+}
+
+fn slot_loop(
+    queue: &JobQueue,
+    runtime: &crate::runtime::Runtime,
+    bundles: &Bundles,
+    options: &Options,
+    owner: &str,
+    report: &(dyn Fn(Report<'_>) + Sync),
+) {
+    loop {
+        let claim = match queue.claim(owner, options.lease) {
+            Ok(claim) => claim,
+            Err(e) => {
+                report(Report::Trouble(&e.into()));
+                std::thread::sleep(executor::POLL);
+                continue;
+            }
+        };
+        let Some(claim) = claim else {
+            if options.exit_when_idle && queue.open_jobs().is_ok_and(|n| n == 0) {
+                return;
+            }
+            queue.wait(executor::POLL);
+            continue;
+        };
+        report(Report::Claimed(&claim));
+        let summary = with_lease(queue, &claim, options.lease, report, || {
+            executor::execute(queue, runtime, bundles, &claim)
+        });
+        let outcome = serde_json::to_string(&summary).expect("a summary serialises");
+        // The outcome is recorded even if the database blinked: the stage's commit
+        // (if any) is already durable, and a lost outcome would run the stage again.
+        let recorded = loop {
+            match queue.finish(&claim.lease, &outcome) {
+                Ok(recorded) => break recorded,
+                Err(e) => {
+                    report(Report::Trouble(&e.into()));
+                    std::thread::sleep(executor::POLL);
+                }
+            }
+        };
+        report(Report::Finished {
+            claim: &claim,
+            summary: &summary,
+            recorded,
+        });
+    }
+}
+
+/// Runs `work` while renewing `claim`'s lease every third of `lease`.
+fn with_lease<T>(
+    queue: &JobQueue,
+    claim: &Claim,
+    lease: Duration,
+    report: &(dyn Fn(Report<'_>) + Sync),
+    work: impl FnOnce() -> T,
+) -> T {
+    let (stop, stopped) = mpsc::channel::<()>();
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(lease / 3) {
+                match queue.renew(&claim.lease, lease) {
+                    Ok(true) => {}
+                    // Lost: the stage's commit will be refused; nothing more to renew.
+                    Ok(false) => return,
+                    Err(e) => report(Report::Trouble(&e.into())),
+                }
+            }
+        });
+        let out = work();
+        drop(stop);
+        out
+    })
+}
