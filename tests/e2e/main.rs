@@ -27,3 +27,4 @@ pub(crate) mod python_stages;
 mod runtime;
 mod scaffold;
 mod service_layer;
+mod workers;

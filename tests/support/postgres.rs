@@ -19,6 +19,8 @@ pub struct PgServer {
     data: PathBuf,
     bin: PathBuf,
     as_postgres: bool,
+    port: u16,
+    base: PathBuf,
 }
 
 static SERVER: OnceLock<Option<PgServer>> = OnceLock::new();
@@ -44,9 +46,29 @@ pub fn server() -> Option<&'static PgServer> {
                 );
                 return None;
             };
-            Some(PgServer::start(bin))
+            Some(PgServer::start(bin, PORT, "shared"))
         })
         .as_ref()
+}
+
+/// A server of the caller's own, for a test that stops and restarts it; stopped when
+/// dropped. `None` as for [`server`].
+pub fn private_server() -> Option<PgServer> {
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    server()?;
+    let n = NEXT.fetch_add(1, Ordering::SeqCst);
+    Some(PgServer::start(
+        find_bin()?,
+        PORT + n as u16,
+        &format!("private-{n}"),
+    ))
+}
+
+impl Drop for PgServer {
+    fn drop(&mut self) {
+        let _ = self.pg_ctl(&["-m", "immediate", "stop"]);
+        let _ = std::fs::remove_dir_all(&self.base);
+    }
 }
 
 /// A fresh database on the process's server, as a `postgresql://` URL; `None` (with
@@ -80,9 +102,9 @@ fn is_root() -> bool {
 }
 
 impl PgServer {
-    fn start(bin: PathBuf) -> Self {
+    fn start(bin: PathBuf, port: u16, name: &str) -> Self {
         let as_postgres = is_root();
-        let base = std::env::temp_dir().join(format!("baton-pg-{}", std::process::id()));
+        let base = std::env::temp_dir().join(format!("baton-pg-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&base);
         let (data, socket_dir) = (base.join("data"), base.join("sock"));
         std::fs::create_dir_all(&socket_dir).unwrap();
@@ -100,6 +122,8 @@ impl PgServer {
             data,
             bin,
             as_postgres,
+            port,
+            base: base.clone(),
         };
         server.run(
             "initdb",
@@ -130,23 +154,10 @@ impl PgServer {
         let mut text = std::fs::read_to_string(&conf).expect("initdb wrote postgresql.conf");
         text.push_str("\nfsync = off\n");
         std::fs::write(&conf, text).expect("postgresql.conf is writable");
-        let options = format!(
-            "-k {} -p {PORT} -c listen_addresses='' -c max_connections=200",
-            server.socket_dir.display()
-        );
-        let log = base.join("log");
-        server.run(
-            "pg_ctl",
-            &[
-                "-D",
-                server.data.to_str().unwrap(),
-                "-o",
-                &options,
-                "-l",
-                log.to_str().unwrap(),
-                "-w",
-                "start",
-            ],
+        assert!(
+            server.restart(),
+            "the test server did not start (log: {})",
+            server.base.join("log").display()
         );
         // Stop the server when this process ends, whichever way it ends.
         let stop = format!(
@@ -173,6 +184,42 @@ impl PgServer {
         server
     }
 
+    /// Starts the server (again), waiting until it accepts connections; `false` if
+    /// it did not start.
+    pub fn restart(&self) -> bool {
+        let options = format!(
+            "-k {} -p {} -c listen_addresses='' -c max_connections=200",
+            self.socket_dir.display(),
+            self.port
+        );
+        let log = self.base.join("log");
+        self.pg_ctl(&["-o", &options, "-l", log.to_str().unwrap(), "-w", "start"])
+    }
+
+    /// Stops the server at once, as a crash would (`-m immediate`); `false` if
+    /// `pg_ctl` failed.
+    pub fn stop(&self) -> bool {
+        self.pg_ctl(&["-m", "immediate", "-w", "stop"])
+    }
+
+    fn pg_ctl(&self, args: &[&str]) -> bool {
+        let exe = self.bin.join("pg_ctl");
+        let mut cmd = if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&exe);
+            c
+        } else {
+            Command::new(&exe)
+        };
+        cmd.arg("-D")
+            .arg(&self.data)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
     fn run(&self, tool: &str, args: &[&str]) {
         let exe = self.bin.join(tool);
         let mut cmd = if self.as_postgres {
@@ -194,8 +241,9 @@ impl PgServer {
     /// The URL of database `name`, as the trusted superuser.
     pub fn url(&self, name: &str) -> String {
         format!(
-            "postgresql://postgres@localhost/{name}?host={}&port={PORT}",
-            self.socket_dir.display()
+            "postgresql://postgres@localhost/{name}?host={}&port={}",
+            self.socket_dir.display(),
+            self.port
         )
     }
 

@@ -1,7 +1,9 @@
 //! `echo`: the smallest useful stage. It reads each key its config lists under
 //! `reads`, emits one `inputRead` event per key, and returns the inputs with the
 //! run's identity (with `discard`, only each input's size; with `raw`, inputs are
-//! read as text and not decoded). Tests and examples use it as a stand-in for a real stage.
+//! read as text and not decoded; with `spin`, it first works that many rounds of
+//! arithmetic, a stage that takes its time). Tests and examples use it as a stand-in
+//! for a real stage.
 
 use baton_sdk::{Context, Error, Stage, export_stage};
 use serde::{Deserialize, Serialize};
@@ -19,6 +21,9 @@ struct Config {
     /// Read inputs as text without decoding them (implies `discard`).
     #[serde(default)]
     raw: bool,
+    /// Rounds of arithmetic to work through first (about a nanosecond each).
+    #[serde(default)]
+    spin: u64,
 }
 
 #[derive(Serialize)]
@@ -36,6 +41,14 @@ impl Stage for Echo {
 
     fn run(ctx: &Context) -> Result<Output, Error> {
         let config: Config = ctx.config()?;
+        let mut x = config.spin | 1;
+        for _ in 0..config.spin {
+            // xorshift: work the optimiser cannot skip.
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x = std::hint::black_box(x);
+        }
         let mut inputs = Map::new();
         for key in &config.reads {
             if config.raw {

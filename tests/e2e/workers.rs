@@ -1,0 +1,424 @@
+//! Workers on PostgreSQL: `baton run --distributed` enqueues a pipeline and real
+//! `baton worker` processes run it. Two workers share the default pipeline and run each
+//! stage once; a worker killed mid-stage is replaced once its lease expires, with one
+//! output and one set of events; a worker that lost its lease cannot commit; a
+//! database stopped while a stage runs fails the run cleanly, stores nothing half,
+//! and a rerun completes.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use baton::memory::{
+    JobQueue, Key, MemoryError, Namespace, Op, Store, StoreOptions, Submission, WorkflowRow, Writer,
+};
+use serde_json::{Value, json};
+
+use crate::harness::{Project, baton_bin, component, repo_root};
+
+/// A `baton worker` process, its stdout (JSON lines) and stderr in files.
+struct Worker {
+    child: Child,
+    out: PathBuf,
+    err: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Worker {
+    /// Starts a worker on `url` in an empty folder (no project: all it needs comes
+    /// from the database), with `args` after `baton worker --json`.
+    fn start(url: &str, args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (out, err) = (dir.path().join("out"), dir.path().join("err"));
+        let child = Command::new(baton_bin())
+            .current_dir(dir.path())
+            .args(["--store", url, "worker", "--json"])
+            .args(args)
+            .env("BATON_SERVER", "never")
+            .env("TMPDIR", dir.path())
+            .env_remove("RUST_LOG")
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .spawn()
+            .expect("baton worker starts");
+        Self {
+            child,
+            out,
+            err,
+            _dir: dir,
+        }
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.err).unwrap_or_default()
+    }
+
+    /// Waits until its stderr contains `needle`.
+    fn wait_for(&self, needle: &str, limit: Duration) {
+        let start = Instant::now();
+        while !self.stderr().contains(needle) {
+            assert!(
+                start.elapsed() < limit,
+                "the worker did not print {needle:?} within {limit:?}:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The stages it finished, one JSON record each.
+    fn finished(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.out)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect()
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Waits for it to exit by itself (`--exit-when-idle`).
+    fn wait_exit(&mut self, limit: Duration) {
+        let start = Instant::now();
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(
+                start.elapsed() < limit,
+                "the worker did not exit within {limit:?}:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// `baton --store url run --distributed --json` started in `dir`.
+fn submit(dir: &Path, url: &str) -> Child {
+    Command::new(baton_bin())
+        .current_dir(dir)
+        .args(["--store", url, "run", "--distributed", "--json"])
+        .env("BATON_SERVER", "never")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("baton run starts")
+}
+
+/// Waits for a submitter; its exit code, stdout and stderr.
+fn finish(mut child: Child, limit: Duration) -> (Option<i32>, String, String) {
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("`baton run --distributed` did not end within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (mut out, mut err) = (String::new(), String::new());
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (child.wait().unwrap().code(), out, err)
+}
+
+/// A project of a slow stage (about two seconds of work) and a stage reading it.
+fn slow_project() -> Project {
+    let echo = component("echo");
+    Project::with_manifest(&format!(
+        r#"[pipeline]
+name = "slow"
+namespace = "n"
+
+[[stage]]
+name = "slow"
+component = "{echo}"
+writes = "k/slow"
+config = {{ spin = 1000000000 }}
+limits = {{ timeout = "60s" }}
+
+[[stage]]
+name = "after"
+component = "{echo}"
+reads = ["k/slow"]
+writes = "k/after"
+config = {{ reads = ["k/slow"] }}
+"#,
+        echo = echo.display()
+    ))
+}
+
+fn statuses(summary: &Value) -> Vec<(String, String)> {
+    summary["stages"]
+        .as_array()
+        .expect("a run summary")
+        .iter()
+        .map(|s| {
+            (
+                s["stage"].as_str().unwrap().to_owned(),
+                s["outcome"]["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn two_workers_run_the_default_pipeline_each_stage_once() {
+    let Some(url) = crate::postgres::database() else {
+        return;
+    };
+    component("echo"); // the guests are built (the run's build commands find them current)
+    let run = submit(&repo_root(), &url);
+    let workers = [
+        Worker::start(&url, &["-j", "1"]),
+        Worker::start(&url, &["-j", "1"]),
+    ];
+    let (code, out, err) = finish(run, Duration::from_secs(300));
+    assert_eq!(code, Some(0), "{err}");
+    let summary: Value = serde_json::from_str(&out).unwrap();
+    let stages = statuses(&summary);
+    assert_eq!(stages.len(), 9, "{stages:?}");
+    assert!(
+        stages.iter().all(|(_, s)| s == "passed"),
+        "every stage ran and passed on a fresh database: {stages:?}"
+    );
+    // Each stage recorded by exactly one worker, once.
+    let mut recorded: Vec<String> = workers
+        .iter()
+        .flat_map(|w| w.finished())
+        .filter(|r| r["recorded"] == json!(true))
+        .map(|r| r["summary"]["stage"].as_str().unwrap().to_owned())
+        .collect();
+    recorded.sort();
+    let mut expected: Vec<String> = stages.iter().map(|(s, _)| s.clone()).collect();
+    expected.sort();
+    assert_eq!(recorded, expected);
+    // The outputs are where a local run looks: it finds every stage fresh.
+    let out = crate::harness::baton_cmd()
+        .current_dir(repo_root())
+        .args(["--store", &url, "run", "--json"])
+        .output()
+        .unwrap();
+    let local: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        statuses(&local).iter().all(|(_, s)| s == "fresh"),
+        "{local}"
+    );
+}
+
+#[test]
+fn a_worker_killed_mid_stage_is_replaced_once_its_lease_expires() {
+    let Some(url) = crate::postgres::database() else {
+        return;
+    };
+    let p = slow_project();
+    let run = submit(p.root(), &url);
+    let mut first = Worker::start(&url, &["-j", "1", "--lease", "2s"]);
+    first.wait_for("claimed   slow", Duration::from_secs(60));
+    first.kill();
+    let mut second = Worker::start(&url, &["-j", "1", "--lease", "2s", "--exit-when-idle"]);
+    let (code, out, err) = finish(run, Duration::from_secs(120));
+    assert_eq!(code, Some(0), "{err}\n{}", second.stderr());
+    let summary: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        statuses(&summary),
+        [
+            ("slow".to_owned(), "passed".to_owned()),
+            ("after".to_owned(), "passed".to_owned())
+        ]
+    );
+    second.wait_exit(Duration::from_secs(30));
+    let slow = second
+        .finished()
+        .into_iter()
+        .find(|r| r["summary"]["stage"] == "slow")
+        .expect("the second worker ran `slow`");
+    assert_eq!(slow["attempt"], 2, "the second claim of `slow`: {slow}");
+    assert!(
+        first.finished().is_empty(),
+        "the killed worker finished nothing"
+    );
+    // One output, one set of events.
+    let store = |args: &[&str]| {
+        let all = [&["--store", url.as_str()][..], args].concat();
+        p.run(&all)
+    };
+    let history = store(&["memory", "history", "k/slow", "-n", "n", "--json"]).json();
+    assert_eq!(history.as_array().unwrap().len(), 1, "{history}");
+    let events = store(&["events", "--json"]).json();
+    let names: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .filter(|n| n.starts_with("agent.slow."))
+        .collect();
+    assert_eq!(names, ["agent.slow.started", "agent.slow.completed"]);
+}
+
+#[test]
+fn a_worker_that_lost_its_lease_cannot_commit_or_finish() {
+    let Some(url) = crate::postgres::database() else {
+        return;
+    };
+    let queue = JobQueue::open(&url, StoreOptions::default()).unwrap();
+    queue
+        .submit(&Submission {
+            workflow: WorkflowRow {
+                id: "workflow-fence".into(),
+                manifest: String::new(),
+                files: Vec::new(),
+                force: false,
+            },
+            jobs: vec![("s".into(), Vec::new()), ("t".into(), vec!["s".into()])],
+        })
+        .unwrap();
+    // Eight workers claim at once: one gets `s`; `t` waits for it.
+    let claims: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let url = &url;
+                scope.spawn(move || {
+                    let q = JobQueue::open(url, StoreOptions::default()).unwrap();
+                    q.claim(&format!("w{i}"), Duration::from_millis(400))
+                        .unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let claimed: Vec<_> = claims.into_iter().flatten().collect();
+    assert_eq!(claimed.len(), 1, "{claimed:?}");
+    let a = &claimed[0];
+    assert_eq!((a.lease.stage.as_str(), a.attempts), ("s", 1));
+    assert!(
+        queue
+            .claim("other", Duration::from_secs(30))
+            .unwrap()
+            .is_none()
+    );
+    // Its lease expires; another worker claims the stage with a new token.
+    std::thread::sleep(Duration::from_millis(800));
+    let b = queue.claim("b", Duration::from_secs(30)).unwrap().unwrap();
+    assert_eq!((b.lease.stage.as_str(), b.attempts), ("s", 2));
+    assert_ne!(a.lease.token, b.lease.token);
+    let (ns, key) = (Namespace::new("n").unwrap(), Key::new("k/s").unwrap());
+    let write = |store: &dyn Store, v: u64| {
+        store.commit(
+            &Writer::stage("s"),
+            vec![Op::put(&ns, &key, json!({ "v": v }))],
+        )
+    };
+    match write(queue.fenced(a.lease.clone()).as_ref(), 1) {
+        Err(MemoryError::LeaseLost { stage, workflow }) => {
+            assert_eq!((stage.as_str(), workflow.as_str()), ("s", "workflow-fence"))
+        }
+        other => panic!("the stale lease committed: {other:?}"),
+    }
+    assert!(!queue.renew(&a.lease, Duration::from_secs(30)).unwrap());
+    write(queue.fenced(b.lease.clone()).as_ref(), 2).unwrap();
+    assert!(
+        !queue.finish(&a.lease, "{}").unwrap(),
+        "the stale lease finished"
+    );
+    assert!(queue.finish(&b.lease, "{}").unwrap());
+    // Once `s` is done, `t` is ready; a finished job's lease commits nothing more.
+    let t = queue.claim("b", Duration::from_secs(30)).unwrap().unwrap();
+    assert_eq!(t.lease.stage, "t");
+    assert!(write(queue.fenced(b.lease.clone()).as_ref(), 3).is_err());
+    let history = queue.store().history(&ns, &key).unwrap();
+    assert_eq!(
+        history.len(),
+        1,
+        "only the lease holder's commit: {history:?}"
+    );
+    assert_eq!(
+        queue.store().get(&ns, &key).unwrap().unwrap().json(),
+        json!({ "v": 2 })
+    );
+}
+
+#[test]
+fn postgres_stopped_while_a_stage_runs_fails_the_run_cleanly_and_a_rerun_completes() {
+    let Some(server) = crate::postgres::private_server() else {
+        return;
+    };
+    let url = server.new_database();
+    let p = slow_project();
+    let run = submit(p.root(), &url);
+    let worker = Worker::start(&url, &["-j", "1", "--lease", "30s"]);
+    worker.wait_for("claimed   slow", Duration::from_secs(60));
+    // Into the stage's two seconds of work, past its fetch and compile.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(server.stop(), "the server stops");
+    let (code, _, err) = finish(run, Duration::from_secs(60));
+    assert_ne!(
+        code,
+        Some(0),
+        "the run cannot end well without its database"
+    );
+    assert!(
+        err.contains(&format!("database {}", url)) || err.contains("database postgresql://"),
+        "the error names the database: {err}"
+    );
+    // Down for longer than the stage runs: its commit meets no database.
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(server.restart(), "the server starts again");
+    worker.wait_for("failed    slow", Duration::from_secs(60));
+    let store = |args: &[&str]| {
+        let all = [&["--store", url.as_str()][..], args].concat();
+        p.run(&all)
+    };
+    store(&["memory", "retrieve", "k/slow", "-n", "n"]).fails(3, &["not found"]);
+    let events = store(&["events", "--json"]).json();
+    assert!(
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["name"] != "agent.slow.started"),
+        "nothing of the failed commit is stored: {events}"
+    );
+    // The same worker, still running, takes the rerun.
+    let (code, out, err) = finish(submit(p.root(), &url), Duration::from_secs(120));
+    assert_eq!(code, Some(0), "{err}\n{}", worker.stderr());
+    let summary: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        statuses(&summary).iter().all(|(_, s)| s == "passed"),
+        "{summary}"
+    );
+    let history = store(&["memory", "history", "k/slow", "-n", "n", "--json"]).json();
+    assert_eq!(history.as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn a_worker_needs_a_database() {
+    let p = Project::new();
+    p.run(&["worker", "--exit-when-idle"]).fails(
+        2,
+        &[
+            "is a folder: workers share a PostgreSQL database",
+            "--store postgres://",
+        ],
+    );
+    p.run(&["run", "--distributed"])
+        .fails(2, &["workers share a PostgreSQL database"]);
+}
