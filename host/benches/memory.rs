@@ -62,15 +62,7 @@ fn on_postgres(c: &mut Criterion) {
     };
     let url = server.new_database();
     // The test server runs with fsync off; a durable put must wait for the disk.
-    // (ALTER SYSTEM refuses to run in a transaction: one statement per call.)
-    let mut admin = server.admin();
-    for statement in ["ALTER SYSTEM SET fsync = on", "SELECT pg_reload_conf()"] {
-        admin.batch_execute(statement).expect("turn fsync on");
-    }
-    // The reload reaches the server's processes asynchronously.
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    let fsync: String = server.admin().query_one("SHOW fsync", &[]).unwrap().get(0);
-    assert_eq!(fsync, "on");
+    server.fsync_on();
     let store = PostgresStore::open(&url, StoreOptions::default()).unwrap();
     get_and_put(c, &store, ", PostgreSQL");
 }

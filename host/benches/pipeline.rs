@@ -4,7 +4,6 @@
 //!
 //! Run: `cargo bench -p baton --bench pipeline`
 
-use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -18,66 +17,12 @@ use serde_json::json;
 
 #[path = "../../tests/support/guest.rs"]
 mod guest;
+#[path = "../../tests/support/synthetic.rs"]
+mod synthetic;
+use synthetic::synthetic_manifest;
 
 fn echo_component(root: &Path) -> std::path::PathBuf {
     guest::build_guests(root).join("echo.wasm")
-}
-
-/// 5 seeded inputs, then 48 stages in 7 phases; stage i reads 3 + i % 5 earlier keys.
-fn synthetic_manifest(dir: &Path, echo: &Path) -> String {
-    let mut toml =
-        String::from("[pipeline]\nname = \"synthetic\"\nnamespace = \"coding-pipeline\"\n");
-    let mut keys: Vec<String> = Vec::new();
-    for i in 0..5 {
-        let key = format!("coding/understanding/input-{i}");
-        let file = dir.join(format!("input-{i}.json"));
-        std::fs::write(
-            &file,
-            json!({"items": (0..20).map(|j| json!({"id": j})).collect::<Vec<_>>()}).to_string(),
-        )
-        .unwrap();
-        write!(
-            toml,
-            "\n[[input]]\nkey = \"{key}\"\nfile = \"{}\"\n",
-            file.display()
-        )
-        .unwrap();
-        keys.push(key);
-    }
-    let phases = [5, 7, 7, 8, 8, 7, 6];
-    let mut stage = 0;
-    for (phase, count) in phases.iter().enumerate() {
-        let available = keys.len();
-        for _ in 0..*count {
-            let wanted = 3 + stage % 5;
-            let mut reads: Vec<String> = Vec::new();
-            let mut j = 0;
-            while reads.len() < wanted.min(available) {
-                let k = keys[(stage * 7 + j * 3) % available].clone();
-                if !reads.contains(&k) {
-                    reads.push(k);
-                }
-                j += 1;
-            }
-            let writes = format!("coding/phase-{}/stage-{stage}", phase + 1);
-            let list = reads
-                .iter()
-                .map(|r| format!("\"{r}\""))
-                .collect::<Vec<_>>()
-                .join(", ");
-            write!(
-                toml,
-                "\n[[stage]]\nname = \"s{stage}\"\nphase = {}\ncomponent = \"{}\"\nreads = [{list}]\nwrites = \"{writes}\"\nconfig = {{ reads = [{list}], raw = true }}\n",
-                phase + 1,
-                echo.display()
-            )
-            .unwrap();
-            keys.push(writes);
-            stage += 1;
-        }
-    }
-    assert_eq!(stage, 48);
-    toml
 }
 
 fn pipeline_benches(c: &mut Criterion) {

@@ -313,6 +313,19 @@ impl PgServer {
             .expect("terminate the database's connections");
     }
 
+    /// Turns `fsync` back on, for a benchmark of durable writes (the tests run without).
+    pub fn fsync_on(&self) {
+        // ALTER SYSTEM refuses to run in a transaction: one statement per call.
+        let mut admin = self.admin();
+        for statement in ["ALTER SYSTEM SET fsync = on", "SELECT pg_reload_conf()"] {
+            admin.batch_execute(statement).expect("turn fsync on");
+        }
+        // The reload reaches the server's processes asynchronously.
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let fsync: String = self.admin().query_one("SHOW fsync", &[]).unwrap().get(0);
+        assert_eq!(fsync, "on");
+    }
+
     /// The server's data folder.
     pub fn data(&self) -> &Path {
         &self.data

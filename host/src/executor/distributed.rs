@@ -292,15 +292,10 @@ impl Bundles {
             if sha256_hex(&bytes) != sha256 {
                 bail!("file {sha256} of {workflow_id} does not match its hash in the database");
             }
-            // Written aside and renamed: another worker on this machine never sees half.
-            let partial = blobs.join(format!("{name}.{}.partial", uuid::Uuid::new_v4().simple()));
-            std::fs::write(&partial, &bytes)
-                .and_then(|()| std::fs::rename(&partial, &path))
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            write_whole(&path, &bytes)?;
         }
         let manifest = self.dir.join(format!("{workflow_id}.toml"));
-        std::fs::write(&manifest, &workflow.manifest)
-            .with_context(|| format!("cannot write {}", manifest.display()))?;
+        write_whole(&manifest, workflow.manifest.as_bytes())?;
         let pipeline = Pipeline::load(&manifest)
             .map_err(|p| anyhow!("the manifest of {workflow_id} does not check:\n{p}"))?;
         let pipeline = Arc::new(pipeline);
@@ -312,6 +307,15 @@ impl Bundles {
 /// Claims of one stage after which it is given up: a stage that takes its worker
 /// down (or outlives every lease) is not handed to worker after worker.
 pub const MAX_ATTEMPTS: u32 = 3;
+
+/// Writes `bytes` to `path` aside and renames it into place: another worker on this
+/// machine, sharing the folder, never reads half a file.
+fn write_whole(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let partial = path.with_extension(format!("{}.partial", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&partial, bytes)
+        .and_then(|()| std::fs::rename(&partial, path))
+        .with_context(|| format!("cannot write {}", path.display()))
+}
 
 /// Runs the stage `claim` holds, with its commits fenced on the claim's lease.
 pub fn execute(
