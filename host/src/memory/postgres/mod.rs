@@ -22,9 +22,11 @@
 
 mod queue;
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 
-use ::postgres::{Client, NoTls, Transaction};
+use ::postgres::types::ToSql;
+use ::postgres::{Client, NoTls, Row, Statement, Transaction};
 
 pub use queue::{Claim, JobQueue, JobRow, JobState, Lease, Submission, WorkflowRow};
 
@@ -95,9 +97,131 @@ const MIGRATIONS: &[&str] = &[
 pub struct PostgresStore {
     url: String,
     shown: String,
-    client: Mutex<Client>,
+    conn: Mutex<Conn>,
     retention: u64,
     clock: Clock,
+}
+
+/// A connection, and the statements prepared on it so far.
+pub(super) struct Conn {
+    client: Client,
+    prepared: HashMap<&'static str, Statement>,
+}
+
+impl Conn {
+    /// Connects to `url`.
+    pub(super) fn connect(url: &str) -> Result<Self, ::postgres::Error> {
+        Ok(Self {
+            client: Client::connect(url, NoTls)?,
+            prepared: HashMap::new(),
+        })
+    }
+
+    /// Whether the server closed it.
+    pub(super) fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    /// A transaction on it.
+    pub(super) fn transaction(&mut self) -> Result<Tx<'_>, ::postgres::Error> {
+        Ok(Tx {
+            on: On::Transaction(self.client.transaction()?),
+            prepared: &mut self.prepared,
+        })
+    }
+
+    /// Statements run on it one by one, each its own transaction.
+    pub(super) fn direct(&mut self) -> Tx<'_> {
+        Tx {
+            on: On::Client(&mut self.client),
+            prepared: &mut self.prepared,
+        }
+    }
+}
+
+/// Statements run in a transaction or one by one, each prepared once per connection
+/// and kept: a query is then one round trip to the server, not two (parse, then bind
+/// and run).
+pub(super) struct Tx<'a> {
+    on: On<'a>,
+    prepared: &'a mut HashMap<&'static str, Statement>,
+}
+
+enum On<'a> {
+    Transaction(Transaction<'a>),
+    Client(&'a mut Client),
+}
+
+type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
+
+impl Tx<'_> {
+    fn statement(&mut self, sql: &'static str) -> Result<Statement, ::postgres::Error> {
+        if let Some(s) = self.prepared.get(sql) {
+            return Ok(s.clone());
+        }
+        let statement = match &mut self.on {
+            On::Transaction(tx) => tx.prepare(sql)?,
+            On::Client(client) => client.prepare(sql)?,
+        };
+        self.prepared.insert(sql, statement.clone());
+        Ok(statement)
+    }
+
+    pub(super) fn query(
+        &mut self,
+        sql: &'static str,
+        params: Params<'_>,
+    ) -> Result<Vec<Row>, ::postgres::Error> {
+        let s = self.statement(sql)?;
+        match &mut self.on {
+            On::Transaction(tx) => tx.query(&s, params),
+            On::Client(client) => client.query(&s, params),
+        }
+    }
+
+    pub(super) fn query_opt(
+        &mut self,
+        sql: &'static str,
+        params: Params<'_>,
+    ) -> Result<Option<Row>, ::postgres::Error> {
+        let s = self.statement(sql)?;
+        match &mut self.on {
+            On::Transaction(tx) => tx.query_opt(&s, params),
+            On::Client(client) => client.query_opt(&s, params),
+        }
+    }
+
+    pub(super) fn query_one(
+        &mut self,
+        sql: &'static str,
+        params: Params<'_>,
+    ) -> Result<Row, ::postgres::Error> {
+        let s = self.statement(sql)?;
+        match &mut self.on {
+            On::Transaction(tx) => tx.query_one(&s, params),
+            On::Client(client) => client.query_one(&s, params),
+        }
+    }
+
+    pub(super) fn execute(
+        &mut self,
+        sql: &'static str,
+        params: Params<'_>,
+    ) -> Result<u64, ::postgres::Error> {
+        let s = self.statement(sql)?;
+        match &mut self.on {
+            On::Transaction(tx) => tx.execute(&s, params),
+            On::Client(client) => client.execute(&s, params),
+        }
+    }
+
+    /// Commits the transaction (statements run one by one are committed already).
+    pub(super) fn commit(self) -> Result<(), ::postgres::Error> {
+        match self.on {
+            On::Transaction(tx) => tx.commit(),
+            On::Client(_) => Ok(()),
+        }
+    }
 }
 
 struct Head {
@@ -115,7 +239,10 @@ impl PostgresStore {
         Ok(Self {
             url: url.to_owned(),
             shown,
-            client: Mutex::new(client),
+            conn: Mutex::new(Conn {
+                client,
+                prepared: HashMap::new(),
+            }),
             retention: options.retention.max(1),
             clock: options.clock,
         })
@@ -130,7 +257,7 @@ impl PostgresStore {
     /// closed (a restart, a terminated backend) is replaced first.
     fn with_tx<T>(
         &self,
-        f: impl FnOnce(&mut Transaction<'_>, Timestamp) -> Result<T>,
+        f: impl FnOnce(&mut Tx<'_>, Timestamp) -> Result<T>,
     ) -> Result<T> {
         self.transaction(false, f)
     }
@@ -139,7 +266,7 @@ impl PostgresStore {
     /// read after the lock so that commits see time move forward.
     fn with_commit<T>(
         &self,
-        f: impl FnOnce(&mut Transaction<'_>, Timestamp) -> Result<T>,
+        f: impl FnOnce(&mut Tx<'_>, Timestamp) -> Result<T>,
     ) -> Result<T> {
         self.transaction(true, f)
     }
@@ -147,36 +274,42 @@ impl PostgresStore {
     fn transaction<T>(
         &self,
         serialised: bool,
-        f: impl FnOnce(&mut Transaction<'_>, Timestamp) -> Result<T>,
+        f: impl FnOnce(&mut Tx<'_>, Timestamp) -> Result<T>,
     ) -> Result<T> {
-        let mut client = self.client.lock().unwrap_or_else(|p| p.into_inner());
-        if client.is_closed() {
-            *client = Client::connect(&self.url, NoTls).map_err(|e| self.err(e))?;
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        if conn.is_closed() {
+            *conn = Conn::connect(&self.url).map_err(|e| self.err(e))?;
         }
-        let mut tx = client.transaction().map_err(|e| self.err(e))?;
-        if serialised {
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&COMMIT_LOCK])
-                .map_err(|e| self.err(e))?;
-        }
-        let now = self.now(&mut tx)?;
+        let mut tx = conn.transaction().map_err(|e| self.err(e))?;
+        // The lock and the clock in one round trip; the clock is read after the lock.
+        let now = match (&self.clock, serialised) {
+            (Clock::Manual(_), false) => self.clock.now(),
+            (Clock::Manual(_), true) => {
+                tx.execute("SELECT pg_advisory_xact_lock($1)", &[&COMMIT_LOCK])
+                    .map_err(|e| self.err(e))?;
+                self.clock.now()
+            }
+            (Clock::System, false) => Timestamp(
+                tx.query_one(
+                    "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint",
+                    &[],
+                )
+                .map_err(|e| self.err(e))?
+                .get::<_, i64>(0) as u64,
+            ),
+            (Clock::System, true) => Timestamp(
+                tx.query_one(
+                    "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint
+                     FROM pg_advisory_xact_lock($1)",
+                    &[&COMMIT_LOCK],
+                )
+                .map_err(|e| self.err(e))?
+                .get::<_, i64>(0) as u64,
+            ),
+        };
         let out = f(&mut tx, now)?;
         tx.commit().map_err(|e| self.err(e))?;
         Ok(out)
-    }
-
-    fn now(&self, tx: &mut Transaction<'_>) -> Result<Timestamp> {
-        match &self.clock {
-            Clock::Manual(_) => Ok(self.clock.now()),
-            Clock::System => {
-                let row = tx
-                    .query_one(
-                        "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint",
-                        &[],
-                    )
-                    .map_err(|e| self.err(e))?;
-                Ok(Timestamp(row.get::<_, i64>(0) as u64))
-            }
-        }
     }
 
     fn err(&self, e: ::postgres::Error) -> MemoryError {
@@ -195,7 +328,7 @@ impl PostgresStore {
         serde_json::from_str(text).map_err(|e| self.corrupt(format!("{ns}/{key}"), e))
     }
 
-    fn head(&self, tx: &mut Transaction<'_>, ns: &str, key: &str) -> Result<Option<Head>> {
+    fn head(&self, tx: &mut Tx<'_>, ns: &str, key: &str) -> Result<Option<Head>> {
         let row = tx
             .query_opt(
                 "SELECT oldest, meta FROM baton_heads WHERE namespace = $1 AND key = $2",
@@ -211,7 +344,7 @@ impl PostgresStore {
         .transpose()
     }
 
-    fn set_head(&self, tx: &mut Transaction<'_>, head: &Head) -> Result<()> {
+    fn set_head(&self, tx: &mut Tx<'_>, head: &Head) -> Result<()> {
         let meta = serde_json::to_string(&head.meta).expect("metadata serialises");
         let expires = head.meta.expires_at.map(|t| t.millis() as i64);
         tx.execute(
@@ -234,7 +367,7 @@ impl PostgresStore {
 
     fn insert_revision(
         &self,
-        tx: &mut Transaction<'_>,
+        tx: &mut Tx<'_>,
         meta: &EntryMeta,
         value: &[u8],
     ) -> Result<()> {
@@ -256,7 +389,7 @@ impl PostgresStore {
 
     fn revision(
         &self,
-        tx: &mut Transaction<'_>,
+        tx: &mut Tx<'_>,
         ns: &str,
         key: &str,
         revision: u64,
@@ -279,7 +412,7 @@ impl PostgresStore {
 
     /// Reclaims every key expired at `now`: its revisions go, its head stays (so
     /// revision numbers carry on) with nothing retained.
-    fn reclaim_expired(&self, tx: &mut Transaction<'_>, now: Timestamp) -> Result<u64> {
+    fn reclaim_expired(&self, tx: &mut Tx<'_>, now: Timestamp) -> Result<u64> {
         let rows = tx
             .query(
                 "SELECT namespace, key, revision FROM baton_heads
@@ -305,7 +438,7 @@ impl PostgresStore {
 
     fn apply_op(
         &self,
-        tx: &mut Transaction<'_>,
+        tx: &mut Tx<'_>,
         writer: &Writer,
         now: Timestamp,
         op: Op,
@@ -317,23 +450,36 @@ impl PostgresStore {
         let super::op::Prepared { meta, value } =
             op.prepare(head.as_ref().map(|h| &h.meta), writer, now)?;
         let revision = meta.revision;
-        let mut oldest = head.as_ref().map_or(1, |h| h.oldest);
-        self.insert_revision(tx, &meta, &value)?;
-        if revision + 1 - oldest > retention {
-            oldest = revision + 1 - retention;
-            tx.execute(
-                "DELETE FROM baton_revisions WHERE namespace = $1 AND key = $2 AND revision < $3",
-                &[&ns, &k, &(oldest as i64)],
-            )
-            .map_err(|e| self.err(e))?;
-        }
-        self.set_head(
-            tx,
-            &Head {
-                meta: meta.clone(),
-                oldest,
-            },
-        )?;
+        let oldest = head
+            .as_ref()
+            .map_or(1, |h| h.oldest)
+            .max((revision + 1).saturating_sub(retention));
+        // The revision, the retention bound and the head in one statement.
+        let text = serde_json::to_string(&meta).expect("metadata serialises");
+        let expires = meta.expires_at.map(|t| t.millis() as i64);
+        tx.execute(
+            "WITH rev AS (
+                 INSERT INTO baton_revisions (namespace, key, revision, meta, value)
+                 VALUES ($1, $2, $3, $4, $5)
+             ), old AS (
+                 DELETE FROM baton_revisions
+                 WHERE namespace = $1 AND key = $2 AND revision < $6
+             )
+             INSERT INTO baton_heads (namespace, key, revision, oldest, expires_at_ms, meta)
+             VALUES ($1, $2, $3, $6, $7, $4)
+             ON CONFLICT (namespace, key) DO UPDATE SET revision = $3, oldest = $6,
+                 expires_at_ms = $7, meta = $4",
+            &[
+                &ns,
+                &k,
+                &(revision as i64),
+                &text,
+                &value,
+                &(oldest as i64),
+                &expires,
+            ],
+        )
+        .map_err(|e| self.err(e))?;
         Ok(meta)
     }
 
@@ -381,7 +527,7 @@ impl PostgresStore {
     /// The heads in `namespace` (all if `None`), in namespace and key order.
     fn heads(
         &self,
-        tx: &mut Transaction<'_>,
+        tx: &mut Tx<'_>,
         namespace: Option<&Namespace>,
         prefix: &str,
     ) -> Result<Vec<Head>> {

@@ -21,9 +21,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ::postgres::fallible_iterator::FallibleIterator;
-use ::postgres::{Client, NoTls, Transaction};
+use ::postgres::{Client, NoTls};
 
-use super::{PostgresStore, database};
+use super::{Conn, PostgresStore, Tx, database};
 use crate::memory::{
     Entry, EntryMeta, ImportReport, Key, MemoryError, Namespace, Op, Result, Stats, Store,
     StoreOptions, Writer,
@@ -113,7 +113,7 @@ pub(super) enum Fence {
 
 /// Checks, inside a commit's transaction, that `lease` still holds its job, and locks
 /// the job's row until the transaction ends.
-pub(super) fn check_lease(tx: &mut Transaction<'_>, lease: &Lease) -> Result<(), Fence> {
+pub(super) fn check_lease(tx: &mut Tx<'_>, lease: &Lease) -> Result<(), Fence> {
     let row = tx
         .query_opt(
             "SELECT 1 FROM baton_jobs
@@ -128,7 +128,7 @@ pub(super) fn check_lease(tx: &mut Transaction<'_>, lease: &Lease) -> Result<(),
 /// The queue, on its own connections: one for claims and updates, one that listens.
 pub struct JobQueue {
     url: String,
-    client: Mutex<Client>,
+    conn: Mutex<Conn>,
     listener: Mutex<Option<Client>>,
     store: Arc<PostgresStore>,
 }
@@ -137,10 +137,10 @@ impl JobQueue {
     /// Connects to the database at `url`, creating or migrating baton's tables.
     pub fn open(url: &str, options: StoreOptions) -> Result<Self> {
         let store = Arc::new(PostgresStore::open(url, options)?);
-        let client = Client::connect(url, NoTls).map_err(|e| database(&store.shown, e))?;
+        let conn = Conn::connect(url).map_err(|e| database(&store.shown, e))?;
         Ok(Self {
             url: url.to_owned(),
-            client: Mutex::new(client),
+            conn: Mutex::new(conn),
             listener: Mutex::new(None),
             store,
         })
@@ -163,21 +163,41 @@ impl JobQueue {
         database(&self.store.shown, e)
     }
 
-    /// Runs `f` on the queue's connection, replacing a connection the server closed.
-    fn with_client<T>(
+    /// Runs `f` on the queue's connection, in one transaction if `transaction`,
+    /// replacing a connection the server closed.
+    fn session<T>(
         &self,
-        f: impl FnOnce(&mut Client) -> Result<T, ::postgres::Error>,
+        transaction: bool,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, ::postgres::Error>,
     ) -> Result<T> {
-        let mut client = self.client.lock().unwrap_or_else(|p| p.into_inner());
-        if client.is_closed() {
-            *client = Client::connect(&self.url, NoTls).map_err(|e| self.err(e))?;
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        if conn.is_closed() {
+            *conn = Conn::connect(&self.url).map_err(|e| self.err(e))?;
         }
-        f(&mut client).map_err(|e| self.err(e))
+        let run = |conn: &mut Conn| {
+            let mut tx = if transaction {
+                conn.transaction()?
+            } else {
+                conn.direct()
+            };
+            let out = f(&mut tx)?;
+            tx.commit()?;
+            Ok(out)
+        };
+        run(&mut conn).map_err(|e| self.err(e))
+    }
+
+    /// [`Self::session`] of statements run one by one.
+    fn with_conn<T>(
+        &self,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, ::postgres::Error>,
+    ) -> Result<T> {
+        self.session(false, f)
     }
 
     /// Which of `shas` the database does not hold yet.
     pub fn missing_blobs(&self, shas: &[String]) -> Result<Vec<String>> {
-        let present: Vec<String> = self.with_client(|c| {
+        let present: Vec<String> = self.with_conn(|c| {
             Ok(c.query(
                 "SELECT sha256 FROM baton_blobs WHERE sha256 = ANY ($1)",
                 &[&shas],
@@ -195,7 +215,7 @@ impl JobQueue {
 
     /// Stores `bytes` under `sha256` (its content hash, checked by the caller).
     pub fn put_blob(&self, sha256: &str, bytes: &[u8]) -> Result<()> {
-        self.with_client(|c| {
+        self.with_conn(|c| {
             c.execute(
                 "INSERT INTO baton_blobs (sha256, bytes) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                 &[&sha256, &bytes],
@@ -206,7 +226,7 @@ impl JobQueue {
 
     /// The bytes stored under `sha256`.
     pub fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>> {
-        self.with_client(|c| {
+        self.with_conn(|c| {
             Ok(c.query_opt(
                 "SELECT bytes FROM baton_blobs WHERE sha256 = $1",
                 &[&sha256],
@@ -218,8 +238,7 @@ impl JobQueue {
     /// Enqueues a workflow and its jobs in one transaction, and wakes the workers.
     pub fn submit(&self, submission: &Submission) -> Result<()> {
         let w = &submission.workflow;
-        self.with_client(|c| {
-            let mut tx = c.transaction()?;
+        self.session(true, |tx| {
             tx.execute(
                 "INSERT INTO baton_workflows (id, manifest, files, force) VALUES ($1, $2, $3, $4)",
                 &[&w.id, &w.manifest, &w.files, &w.force],
@@ -232,7 +251,7 @@ impl JobQueue {
                 )?;
             }
             tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &w.id])?;
-            tx.commit()
+            Ok(())
         })
     }
 
@@ -240,7 +259,7 @@ impl JobQueue {
     /// `owner`, with a lease of `lease`; `None` when no job is ready. A job whose
     /// lease expired is ready again.
     pub fn claim(&self, owner: &str, lease: Duration) -> Result<Option<Claim>> {
-        let row = self.with_client(|c| {
+        let row = self.with_conn(|c| {
             c.query_opt(
                 "UPDATE baton_jobs j SET state = 'running', lease_owner = $1,
                      lease_token = nextval('baton_lease_tokens'),
@@ -276,7 +295,7 @@ impl JobQueue {
 
     /// Extends `lease` by `by` from now; `false` when it no longer holds its job.
     pub fn renew(&self, lease: &Lease, by: Duration) -> Result<bool> {
-        let n = self.with_client(|c| {
+        let n = self.with_conn(|c| {
             c.execute(
                 "UPDATE baton_jobs SET lease_expires = clock_timestamp() + make_interval(secs => $4)
                  WHERE workflow = $1 AND stage = $2 AND lease_token = $3 AND state = 'running'",
@@ -289,22 +308,20 @@ impl JobQueue {
     /// Records the job's outcome (JSON) and marks it done, if `lease` still holds it;
     /// `false` when another worker has it now.
     pub fn finish(&self, lease: &Lease, outcome: &str) -> Result<bool> {
-        self.with_client(|c| {
-            let mut tx = c.transaction()?;
+        self.session(true, |tx| {
             let n = tx.execute(
                 "UPDATE baton_jobs SET state = 'done', outcome = $4, lease_expires = NULL
                  WHERE workflow = $1 AND stage = $2 AND lease_token = $3 AND state = 'running'",
                 &[&lease.workflow, &lease.stage, &lease.token, &outcome],
             )?;
             tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &lease.workflow])?;
-            tx.commit()?;
             Ok(n == 1)
         })
     }
 
     /// The workflow `id`, if submitted.
     pub fn workflow(&self, id: &str) -> Result<Option<WorkflowRow>> {
-        self.with_client(|c| {
+        self.with_conn(|c| {
             Ok(c.query_opt(
                 "SELECT id, manifest, files, force FROM baton_workflows WHERE id = $1",
                 &[&id],
@@ -320,7 +337,7 @@ impl JobQueue {
 
     /// The jobs of `workflow`, in pipeline order.
     pub fn jobs(&self, workflow: &str) -> Result<Vec<JobRow>> {
-        let rows = self.with_client(|c| {
+        let rows = self.with_conn(|c| {
             c.query(
                 "SELECT stage, state, depends_on, outcome, attempts, lease_owner FROM baton_jobs
                  WHERE workflow = $1 ORDER BY position",
@@ -355,7 +372,7 @@ impl JobQueue {
 
     /// How many jobs of any workflow are not done.
     pub fn open_jobs(&self) -> Result<u64> {
-        self.with_client(|c| {
+        self.with_conn(|c| {
             Ok(
                 c.query_one("SELECT count(*) FROM baton_jobs WHERE state <> 'done'", &[])?
                     .get::<_, i64>(0) as u64,
