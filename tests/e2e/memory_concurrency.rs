@@ -106,26 +106,49 @@ pub(crate) fn assert_all_present(p: &Project, acknowledged: &[String], round: u6
 /// Starts `cmd` in its own process group (so a kill of the group takes the shell and
 /// its `baton` at once) and collects its stdout lines until it ends.
 pub(crate) fn spawn_collecting(
-    mut cmd: Command,
+    cmd: Command,
 ) -> (std::process::Child, std::thread::JoinHandle<Vec<String>>) {
+    let (child, reader, _) = spawn_collecting_told(cmd);
+    (child, reader)
+}
+
+/// [`spawn_collecting`], and a channel that hears of the first line.
+fn spawn_collecting_told(
+    mut cmd: Command,
+) -> (
+    std::process::Child,
+    std::thread::JoinHandle<Vec<String>>,
+    std::sync::mpsc::Receiver<()>,
+) {
     let mut child = cmd
         .stdout(Stdio::piped())
         .process_group(0)
         .spawn()
         .expect("spawn the shell");
     let stdout = child.stdout.take().unwrap();
+    let (first, told) = std::sync::mpsc::channel();
     let reader = std::thread::spawn(move || {
-        BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .collect::<Vec<_>>()
+        let mut lines = Vec::new();
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.is_empty() {
+                let _ = first.send(());
+            }
+            lines.push(line);
+        }
+        lines
     });
-    (child, reader)
+    (child, reader, told)
 }
 
 #[test]
 fn a_writer_killed_with_sigkill_loses_no_acknowledged_write() {
-    let p = Project::new();
+    writers_killed_with_sigkill_lose_no_acknowledged_write(&Project::new());
+}
+
+/// Six rounds of a shell loop storing keys one command at a time in `p`'s store, each
+/// killed with SIGKILL at a random moment; asserts that every store acknowledged
+/// before the kill is present and whole.
+pub(crate) fn writers_killed_with_sigkill_lose_no_acknowledged_write(p: &Project) {
     let mut rng = Lcg::from_clock();
     let mut acknowledged: Vec<String> = Vec::new();
     for round in 0..6 {
@@ -133,8 +156,13 @@ fn a_writer_killed_with_sigkill_loses_no_acknowledged_write() {
         let script = format!(
             "i=0; while :; do \"$BATON\" memory store r{round}/k$i \"{{\\\"round\\\":{round},\\\"i\\\":$i}}\" 2>/dev/null && echo r{round}/k$i; i=$((i+1)); done"
         );
-        let (mut child, reader) = spawn_collecting(shell(p.root(), &script, "never"));
-        std::thread::sleep(Duration::from_millis(150 + rng.below(400)));
+        let (mut child, reader, first) = spawn_collecting_told(shell(p.root(), &script, "never"));
+        // Killed at a random moment after its first acknowledged store (on a loaded
+        // machine the first store can take longer than the random wait).
+        first
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("round {round}: no store acknowledged within a minute"));
+        std::thread::sleep(Duration::from_millis(rng.below(400)));
         // Kill the whole group (the shell and the `baton` it is running) at once.
         let killed = Command::new("kill")
             .args(["-KILL", "--", &format!("-{}", child.id())])
@@ -145,7 +173,7 @@ fn a_writer_killed_with_sigkill_loses_no_acknowledged_write() {
         let acks = reader.join().unwrap();
         assert!(!acks.is_empty(), "round {round} acknowledged nothing");
         acknowledged.extend(acks);
-        assert_all_present(&p, &acknowledged, round);
+        assert_all_present(p, &acknowledged, round);
     }
     // Values are whole, not torn.
     for key in acknowledged.iter().step_by(7) {

@@ -6,7 +6,10 @@
 use serde_json::json;
 
 use crate::harness::{Project, component};
-use crate::memory_concurrency::sixteen_workers_store_a_hundred_keys_each;
+use crate::memory_concurrency::{
+    sixteen_workers_store_a_hundred_keys_each,
+    writers_killed_with_sigkill_lose_no_acknowledged_write,
+};
 
 /// A project whose `pipeline.toml` puts its memory in a fresh database.
 fn on_postgres(stages: &str) -> Option<(Project, String)> {
@@ -35,6 +38,14 @@ fn sixteen_processes_storing_a_hundred_keys_each_on_postgres_lose_nothing() {
         !p.store().exists(),
         "nothing was written to .baton/store: the memory is the database"
     );
+}
+
+#[test]
+fn a_writer_killed_with_sigkill_on_postgres_loses_no_acknowledged_write() {
+    let Some((p, _)) = on_postgres("") else {
+        return;
+    };
+    writers_killed_with_sigkill_lose_no_acknowledged_write(&p);
 }
 
 #[test]

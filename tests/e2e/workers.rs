@@ -29,6 +29,12 @@ impl Worker {
     /// Starts a worker on `url` in an empty folder (no project: all it needs comes
     /// from the database), with `args` after `baton worker --json`.
     fn start(url: &str, args: &[&str]) -> Self {
+        Self::start_sharing(None, url, args)
+    }
+
+    /// [`Self::start`], its fetched files and compiled components in `cache` (as two
+    /// workers on one machine share them) when given.
+    fn start_sharing(cache: Option<&Path>, url: &str, args: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (out, err) = (dir.path().join("out"), dir.path().join("err"));
         let child = Command::new(baton_bin())
@@ -36,7 +42,7 @@ impl Worker {
             .args(["--store", url, "worker", "--json"])
             .args(args)
             .env("BATON_SERVER", "never")
-            .env("TMPDIR", dir.path())
+            .env("TMPDIR", cache.unwrap_or(dir.path()))
             .env_remove("RUST_LOG")
             .stdout(std::fs::File::create(&out).unwrap())
             .stderr(std::fs::File::create(&err).unwrap())
@@ -187,9 +193,11 @@ fn two_workers_run_the_default_pipeline_each_stage_once() {
     };
     component("echo"); // the guests are built (the run's build commands find them current)
     let run = submit(&repo_root(), &url);
+    // Two workers of one machine, sharing their cache: each file is written whole.
+    let cache = tempfile::tempdir().unwrap();
     let workers = [
-        Worker::start(&url, &["-j", "1"]),
-        Worker::start(&url, &["-j", "1"]),
+        Worker::start_sharing(Some(cache.path()), &url, &["-j", "1"]),
+        Worker::start_sharing(Some(cache.path()), &url, &["-j", "1"]),
     ];
     let (code, out, err) = finish(run, Duration::from_secs(300));
     assert_eq!(code, Some(0), "{err}");

@@ -255,19 +255,13 @@ impl PostgresStore {
 
     /// Runs `f` in a transaction, with the time it runs at. A connection the server
     /// closed (a restart, a terminated backend) is replaced first.
-    fn with_tx<T>(
-        &self,
-        f: impl FnOnce(&mut Tx<'_>, Timestamp) -> Result<T>,
-    ) -> Result<T> {
+    fn with_tx<T>(&self, f: impl FnOnce(&mut Tx<'_>, Timestamp) -> Result<T>) -> Result<T> {
         self.transaction(false, f)
     }
 
     /// [`Self::with_tx`] for a write: serialised with every other commit, its time
     /// read after the lock so that commits see time move forward.
-    fn with_commit<T>(
-        &self,
-        f: impl FnOnce(&mut Tx<'_>, Timestamp) -> Result<T>,
-    ) -> Result<T> {
+    fn with_commit<T>(&self, f: impl FnOnce(&mut Tx<'_>, Timestamp) -> Result<T>) -> Result<T> {
         self.transaction(true, f)
     }
 
@@ -365,12 +359,7 @@ impl PostgresStore {
         Ok(())
     }
 
-    fn insert_revision(
-        &self,
-        tx: &mut Tx<'_>,
-        meta: &EntryMeta,
-        value: &[u8],
-    ) -> Result<()> {
+    fn insert_revision(&self, tx: &mut Tx<'_>, meta: &EntryMeta, value: &[u8]) -> Result<()> {
         let text = serde_json::to_string(meta).expect("metadata serialises");
         tx.execute(
             "INSERT INTO baton_revisions (namespace, key, revision, meta, value)
