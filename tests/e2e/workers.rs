@@ -418,6 +418,40 @@ fn postgres_stopped_while_a_stage_runs_fails_the_run_cleanly_and_a_rerun_complet
 }
 
 #[test]
+fn a_run_no_worker_takes_says_so_and_waits() {
+    let Some(url) = crate::postgres::database() else {
+        return;
+    };
+    let p = slow_project();
+    let err = p.root().join("submit.err");
+    let mut run = Command::new(baton_bin())
+        .current_dir(p.root())
+        .args(["--store", &url, "run", "--distributed"])
+        .env("BATON_SERVER", "never")
+        .stderr(std::fs::File::create(&err).unwrap())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let said = loop {
+        let text = std::fs::read_to_string(&err).unwrap_or_default();
+        if text.contains("no worker has claimed a stage")
+            || start.elapsed() > Duration::from_secs(60)
+        {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(run.try_wait().unwrap().is_none(), "it still waits: {said}");
+    let _ = run.kill();
+    let _ = run.wait();
+    assert!(
+        said.contains("start one: `baton worker --store URL`"),
+        "{said}"
+    );
+}
+
+#[test]
 fn a_worker_needs_a_database() {
     let p = Project::new();
     p.run(&["worker", "--exit-when-idle"]).fails(

@@ -9,6 +9,11 @@
 //! quarantine with its report, never where other stages read, and the stages after it
 //! do not run. Events (seed 000's agent lifecycle) and quarantined outputs live in the
 //! reserved namespaces [`EVENTS_NAMESPACE`] and [`QUARANTINE_NAMESPACE`].
+//!
+//! The same stages run on workers in `distributed`: [`submit`] enqueues a pipeline in
+//! the database, [`execute`] runs one claimed stage through the same stage run as
+//! here, its commits fenced on the worker's lease, and [`wait`] follows the workflow to
+//! the same [`RunSummary`].
 
 mod distributed;
 mod freshness;
