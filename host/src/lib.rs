@@ -23,4 +23,5 @@ pub mod records;
 pub mod runtime;
 pub mod server;
 pub mod service;
+pub mod ui;
 pub mod worker;

@@ -27,4 +27,7 @@ pub(crate) mod python_stages;
 mod runtime;
 mod scaffold;
 mod service_layer;
+mod ui;
+#[path = "../support/webdriver.rs"]
+mod webdriver;
 mod workers;

@@ -18,6 +18,7 @@ mod scaffold;
 mod server;
 mod stage;
 mod transfer;
+mod ui;
 mod worker;
 
 use std::path::PathBuf;
@@ -122,6 +123,13 @@ enum Command {
     /// stage runs, and commits only while it holds the lease: a killed worker's stage
     /// is claimed again when its lease expires, and never committed twice.
     Worker(worker::WorkerArgs),
+    /// Serve a web app on 127.0.0.1 that shows the pipeline, its gates and its
+    /// memory, live
+    ///
+    /// The pipeline as a graph coloured by each stage's state, each stage's runs with
+    /// their gate reports, events and provenance, and the memory: namespaces, keys,
+    /// revisions with a diff between any two, and rollback through the key's gates.
+    Ui(ui::UiArgs),
 }
 
 /// Parses the command line, runs the command and returns the process exit code.
@@ -139,6 +147,7 @@ pub fn main() -> ExitCode {
         Command::Agent(cmd) => service(&cli.global).and_then(|svc| agent::run(&svc, cmd)),
         Command::Import(cmd) => import::run(cmd),
         Command::Worker(args) => worker::run(&cli.global, args),
+        Command::Ui(args) => ui::run(&cli.global, args),
         Command::PipelineSchema => output::json(&crate::pipeline::manifest_schema()),
         Command::Mcp => service(&cli.global)
             .and_then(|svc| crate::mcp::serve(svc).map_err(|e| CliError::new(Exit::Failure, e))),

@@ -10,7 +10,7 @@ use anyhow::anyhow;
 use clap::{Args, Subcommand};
 
 use super::{CliError, Exit, output};
-use crate::server::{self, Outcome, ServeOptions, ServerStatus};
+use crate::server::{self, Outcome, ServeOptions};
 use crate::service::Service;
 
 #[derive(Debug, Subcommand)]
@@ -54,20 +54,7 @@ pub(super) fn run(ctx: &Service, cmd: ServerCommand) -> Result<(), CliError> {
 }
 
 fn start(ctx: &Service, args: RunArgs) -> Result<(), CliError> {
-    let path = ctx.store_path()?;
-    let running = match server::connect(path)? {
-        Some(remote) => Some(remote.status()?),
-        None => {
-            server::spawn(path, args.idle).map_err(|e| {
-                CliError::new(Exit::Store, anyhow!("cannot start a memory server: {e}"))
-            })?;
-            None
-        }
-    };
-    let (status, already) = match running {
-        Some(status) => (status, true),
-        None => (wait_for_server(ctx)?, false),
-    };
+    let (status, already) = ctx.serve_store(args.idle)?;
     if args.json {
         return output::json(&status);
     }
@@ -83,29 +70,6 @@ fn start(ctx: &Service, args: RunArgs) -> Result<(), CliError> {
         humantime::format_duration(Duration::from_millis(status.idle_timeout_ms))
     );
     Ok(())
-}
-
-/// Waits (up to the lock timeout) for a server just started to answer.
-fn wait_for_server(ctx: &Service) -> Result<ServerStatus, CliError> {
-    let started = Instant::now();
-    loop {
-        if let Some(remote) = server::connect(ctx.store_path()?)? {
-            return Ok(remote.status()?);
-        }
-        if started.elapsed() >= ctx.store_options().lock_timeout {
-            let log = ctx.store_path()?.join(server::LOG_FILE);
-            return Err(CliError::new(
-                Exit::Store,
-                anyhow!(
-                    "the memory server for {:?} did not answer within {}",
-                    ctx.store_path()?,
-                    humantime::format_duration(ctx.store_options().lock_timeout)
-                ),
-            )
-            .hint(format!("its log is {}", log.display())));
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 fn stop(ctx: &Service, args: JsonArg) -> Result<(), CliError> {

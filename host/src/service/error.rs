@@ -77,6 +77,11 @@ impl Error {
         Self::new(ErrorKind::BadInput, anyhow::anyhow!("{message}"))
     }
 
+    /// A not-found failure with `message`.
+    pub fn not_found(message: impl std::fmt::Display) -> Self {
+        Self::new(ErrorKind::NotFound, anyhow::anyhow!("{message}"))
+    }
+
     /// Adds a `hint:` line.
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hints.push(hint.into());

@@ -219,6 +219,41 @@ impl Service {
         self.cache_root.join("cache").join("bundles")
     }
 
+    /// Makes sure a memory server serves the store (a folder), starting one that stops
+    /// after `idle` without connections; returns its status and whether it was
+    /// already running. Long-lived front ends start one, so that `baton run` and the
+    /// others share the store with them instead of waiting for its lock.
+    pub fn serve_store(&self, idle: Duration) -> Result<(crate::server::ServerStatus, bool)> {
+        let path = self.store_path()?;
+        if let Some(remote) = crate::server::connect(path)? {
+            return Ok((remote.status()?, true));
+        }
+        crate::server::spawn(path, idle).map_err(|e| {
+            Error::new(
+                ErrorKind::Store,
+                anyhow::anyhow!("cannot start a memory server: {e}"),
+            )
+        })?;
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(remote) = crate::server::connect(path)? {
+                return Ok((remote.status()?, false));
+            }
+            if started.elapsed() >= self.options.lock_timeout {
+                let log = path.join(crate::server::LOG_FILE);
+                return Err(Error::new(
+                    ErrorKind::Store,
+                    anyhow::anyhow!(
+                        "the memory server for {path:?} did not answer within {}",
+                        humantime::format_duration(self.options.lock_timeout)
+                    ),
+                )
+                .hint(format!("its log is {}", log.display())));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// The namespace `given`, else the pipeline's default.
     pub fn namespace(&self, given: Option<&str>) -> Result<Namespace> {
         Ok(Namespace::new(given.unwrap_or(&self.default_namespace))?)

@@ -1,0 +1,608 @@
+//! `baton ui`: the real binary serving a real store. Every endpoint (status codes,
+//! JSON, errors for unknown stages and keys, hostile paths and queries, refusal of
+//! writes without the token, a foreign `Host`, binding beyond loopback), then the page
+//! in a real headless Chromium through WebDriver: the default pipeline fresh after a
+//! run, a stage turning stale when its input changes, a refused output's findings,
+//! rollback from the memory view, the view changing live during a run, and a
+//! 500-stage pipeline drawn.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::harness::{Project, baton_bin, baton_cmd, component, repo_root};
+use crate::webdriver::Browser;
+
+/// A `baton ui` process; killed when dropped.
+pub struct Ui {
+    child: Child,
+    /// Its address, as it printed it (`http://127.0.0.1:PORT/`, and `#token=` when
+    /// bound beyond loopback).
+    pub url: String,
+}
+
+impl Ui {
+    /// Starts `baton ui --port 0` in `dir` with `args` before `ui` and `after` after.
+    pub fn start(dir: &Path, args: &[&str], after: &[&str]) -> Self {
+        let mut child = Command::new(baton_bin())
+            .current_dir(dir)
+            .args(args)
+            .args(["ui", "--port", "0"])
+            .args(after)
+            .env("BATON_SERVER", "never")
+            .env_remove("BATON_STORE")
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("baton ui starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.starts_with("http://"), "baton ui printed {line:?}");
+        Self {
+            child,
+            url: line.trim().to_owned(),
+        }
+    }
+
+    /// The base address, without a fragment or trailing slash.
+    pub fn base(&self) -> String {
+        self.url
+            .split('#')
+            .next()
+            .unwrap()
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    /// `GET path`: status and JSON (or text as a JSON string).
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        reply(ureq::get(&format!("{}{path}", self.base())).call())
+    }
+}
+
+impl Drop for Ui {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn reply(r: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
+    let response = match r {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{e}"),
+    };
+    let status = response.status();
+    let text = response.into_string().unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// `baton --store STORE ARGS` in `dir`, asserted to succeed.
+fn baton_ok(dir: &Path, store: &str, args: &[&str]) -> String {
+    let out = baton_cmd()
+        .current_dir(dir)
+        .args(["--store", store])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "baton {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The default pipeline run into a store of its own; the UI on it.
+fn default_pipeline() -> (tempfile::TempDir, String, Ui) {
+    component("echo"); // the guests are built
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store").display().to_string();
+    baton_ok(&repo_root(), &store, &["run"]);
+    let ui = Ui::start(&repo_root(), &["--store", &store], &[]);
+    (dir, store, ui)
+}
+
+/// A small project: an input, a stage reading it, and a stage whose gate refuses
+/// what it writes.
+fn gated_project() -> Project {
+    let echo = component("echo");
+    let p = Project::with_manifest(&format!(
+        r#"[pipeline]
+name = "gated"
+namespace = "n"
+
+[[input]]
+key = "in/a"
+file = "a.json"
+
+[[stage]]
+name = "first"
+component = "{echo}"
+reads = ["in/a"]
+writes = "out/first"
+config = {{ reads = ["in/a"], tag = "one" }}
+
+[[stage]]
+name = "second"
+component = "{echo}"
+reads = ["out/first"]
+writes = "out/second"
+config = {{ reads = ["out/first"] }}
+
+[[stage.gate]]
+name = "has-verdict"
+rule = "Every review must carry a verdict"
+schema = "verdict.schema.json"
+"#,
+        echo = echo.display()
+    ));
+    std::fs::write(p.root().join("a.json"), r#"{"v": 1}"#).unwrap();
+    std::fs::write(
+        p.root().join("verdict.schema.json"),
+        r#"{"type": "object", "required": ["verdict"]}"#,
+    )
+    .unwrap();
+    p
+}
+
+#[test]
+fn every_endpoint_answers_json_with_the_right_status() {
+    let (_dir, store, ui) = default_pipeline();
+    let (status, page) = ui.get("/");
+    assert_eq!(status, 200);
+    let page = page.as_str().unwrap().to_owned();
+    assert!(page.contains("<script src=\"/app.js\">"), "{page}");
+    assert!(
+        !page.contains("{{TOKEN}}"),
+        "the page carries the token on loopback"
+    );
+    assert_eq!(ui.get("/app.js").0, 200);
+    assert_eq!(ui.get("/app.css").0, 200);
+
+    let (status, p) = ui.get("/api/pipeline");
+    assert_eq!(status, 200);
+    let stages = p["stages"].as_array().unwrap();
+    assert_eq!(stages.len(), 9);
+    for s in stages {
+        assert_eq!(s["state"], "fresh", "{s}");
+        assert!(s["last_run"]["revision"].as_u64().is_some(), "{s}");
+    }
+    let architect = stages
+        .iter()
+        .find(|s| s["name"] == "performance-architect")
+        .unwrap();
+    assert_eq!(architect["enforced"], 5);
+    assert_eq!(architect["renders"], true);
+
+    let (status, s) = ui.get("/api/stages/performance-architect");
+    assert_eq!(status, 200);
+    assert_eq!(s["provenance"]["gate_report"]["passed"], true);
+    assert_eq!(s["provenance"]["inputs"].as_array().unwrap().len(), 5);
+    assert!(s["provenance"]["component_sha256"].as_str().unwrap().len() == 64);
+    let events: Vec<&str> = s["runs"][0]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(events.first(), Some(&"agent.performanceArchitect.started"));
+    assert_eq!(events.last(), Some(&"agent.performanceArchitect.completed"));
+    let (status, r) = ui.get("/api/stages/performance-architect/render");
+    assert_eq!(status, 200);
+    assert!(r["text"].as_str().unwrap().contains("SLO"), "{r}");
+
+    // Unknown stages and keys, and hostile input: a JSON error naming what was wrong.
+    let (status, e) = ui.get("/api/stages/no-such-stage");
+    assert_eq!(status, 404);
+    assert!(
+        e["error"].as_str().unwrap().contains("no-such-stage"),
+        "{e}"
+    );
+    let (status, e) = ui.get("/api/stages/..%2F..%2Fetc%2Fpasswd");
+    assert_eq!(status, 404, "{e}");
+    let (status, e) = ui.get("/api/memory/entry?namespace=coding-pipeline&key=no/such/key");
+    assert_eq!((status, e["kind"].as_str()), (404, Some("not-found")));
+    let (status, e) = ui.get("/api/memory/entry?namespace=&key=k");
+    assert_eq!(status, 400, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("namespace"), "{e}");
+    let (status, e) = ui.get("/api/memory/entry?namespace=coding-pipeline&key=..%2F..%2Fetc");
+    assert_eq!(status, 400, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("`..` segment"), "{e}");
+    let (status, e) = ui.get(
+        "/api/memory/entry?namespace=coding-pipeline&key=coding/architecture/system&revision=abc",
+    );
+    assert_eq!(status, 400);
+    assert!(e["error"].as_str().unwrap().contains("`revision`"), "{e}");
+    let (status, e) = ui.get("/api/memory/entry?key=k");
+    assert_eq!(status, 400);
+    assert!(e["error"].as_str().unwrap().contains("`namespace`"), "{e}");
+    let long = "x".repeat(100_000);
+    let (status, _) = ui.get(&format!("/api/memory/keys?q={long}"));
+    assert!(
+        status == 200 || status == 400 || status == 414 || status == 431,
+        "{status}"
+    );
+    let (status, k) = ui.get("/api/memory/keys?q=%3Cscript%3E%27%22");
+    assert_eq!(status, 200);
+    assert_eq!(k, json!([]));
+    assert_eq!(ui.get("/api/nothing-here").0, 404);
+
+    // Memory: namespaces, keys, an entry with its history, a diff.
+    let (_, ns) = ui.get("/api/memory/namespaces");
+    assert!(ns["coding-pipeline"].as_u64().unwrap() >= 6, "{ns}");
+    assert!(ns["baton.events"].as_u64().is_some(), "{ns}");
+    let (_, keys) =
+        ui.get("/api/memory/keys?namespace=coding-pipeline&prefix=coding/architecture/");
+    assert!(
+        keys.as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["key"] == "coding/architecture/performance")
+    );
+    baton_ok(
+        &repo_root(),
+        &store,
+        &["memory", "store", "notes/x", r#"{"a": 1, "b": [1, 2]}"#],
+    );
+    baton_ok(
+        &repo_root(),
+        &store,
+        &[
+            "memory",
+            "store",
+            "notes/x",
+            r#"{"a": 2, "b": [1], "c": true}"#,
+        ],
+    );
+    let (status, d) = ui.get("/api/memory/diff?namespace=coding-pipeline&key=notes/x&from=1&to=2");
+    assert_eq!(status, 200);
+    assert_eq!(
+        d["changes"],
+        json!([
+            {"pointer": "/a", "op": "changed", "before": 1, "after": 2},
+            {"pointer": "/b/1", "op": "removed", "before": 2},
+            {"pointer": "/c", "op": "added", "after": true}
+        ])
+    );
+    let (_, entry) = ui.get("/api/memory/entry?namespace=coding-pipeline&key=notes/x&revision=1");
+    assert_eq!(entry["value"], json!({"a": 1, "b": [1, 2]}));
+    assert_eq!(entry["history"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn writes_need_the_token_and_pass_the_gates() {
+    let (_dir, store, ui) = default_pipeline();
+    let token = {
+        let (_, page) = ui.get("/");
+        let page = page.as_str().unwrap().to_owned();
+        let start = page.find("name=\"baton-token\" content=\"").unwrap() + 28;
+        page[start..start + 32].to_owned()
+    };
+    let rollback = |token: Option<&str>, body: Value| {
+        let mut r = ureq::post(&format!("{}/api/memory/rollback", ui.base()));
+        if let Some(t) = token {
+            r = r.set("X-Baton-Token", t);
+        }
+        reply(r.send_json(body))
+    };
+    baton_ok(
+        &repo_root(),
+        &store,
+        &["memory", "store", "notes/y", r#"{"v": 1}"#],
+    );
+    baton_ok(
+        &repo_root(),
+        &store,
+        &["memory", "store", "notes/y", r#"{"v": 2}"#],
+    );
+    let body = json!({"namespace": "coding-pipeline", "key": "notes/y", "revision": 1});
+    let (status, e) = rollback(None, body.clone());
+    assert_eq!(status, 403, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("token"), "{e}");
+    assert_eq!(
+        rollback(Some("wrong-wrong-wrong-wrong"), body.clone()).0,
+        403
+    );
+    let (status, e) = rollback(
+        Some(&token),
+        json!({"namespace": "coding-pipeline", "key": "notes/y"}),
+    );
+    assert_eq!(status, 400);
+    assert!(e["error"].as_str().unwrap().contains("`revision`"), "{e}");
+    let (status, e) = rollback(
+        Some(&token),
+        json!({"namespace": "coding-pipeline", "key": "notes/y", "revision": 9}),
+    );
+    assert_eq!(status, 404, "{e}");
+    let (status, stored) = rollback(Some(&token), body);
+    assert_eq!(status, 200, "{stored}");
+    assert_eq!(stored["meta"]["revision"], 3);
+    let value = baton_ok(&repo_root(), &store, &["memory", "retrieve", "notes/y"]);
+    assert_eq!(
+        serde_json::from_str::<Value>(&value).unwrap(),
+        json!({"v": 1})
+    );
+    // A rollback goes through the key's gates: a revision stored past them is refused.
+    let key = "coding/architecture/performance";
+    let out = baton_cmd()
+        .current_dir(repo_root())
+        .args(["--store", &store, "memory", "store", key, r#"{"slos": []}"#])
+        .args(["--override-gates", "testing the UI's rollback"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, history) = ui.get(&format!(
+        "/api/memory/entry?namespace=coding-pipeline&key={key}"
+    ));
+    let bad = history["meta"]["revision"].as_u64().unwrap();
+    baton_ok(&repo_root(), &store, &["run", "--force"]);
+    let (status, e) = rollback(
+        Some(&token),
+        json!({"namespace": "coding-pipeline", "key": key, "revision": bad}),
+    );
+    assert_eq!(status, 422, "{e}");
+    assert_eq!(e["kind"], "gate-failed");
+    assert_eq!(e["report"]["passed"], false);
+    // A page elsewhere naming this server as its host is refused.
+    let (status, e) = reply(
+        ureq::get(&format!("{}/api/pipeline", ui.base()))
+            .set("Host", "evil.example:80")
+            .call(),
+    );
+    assert_eq!(status, 403);
+    assert!(e["error"].as_str().unwrap().contains("evil.example"), "{e}");
+}
+
+#[test]
+fn beyond_loopback_every_call_needs_the_token() {
+    let p = Project::new();
+    let refused = p.run(&["ui", "--port", "0", "--bind", "0.0.0.0"]);
+    refused.fails(2, &["give it a token", "--token"]);
+    p.run(&["ui", "--port", "0", "--bind", "0.0.0.0", "--token", "short"])
+        .fails(2, &["too short"]);
+    let token = "0123456789abcdef0123";
+    let ui = Ui::start(p.root(), &[], &["--bind", "0.0.0.0", "--token", token]);
+    assert!(ui.url.ends_with(&format!("#token={token}")), "{}", ui.url);
+    let base = ui.base().replace("0.0.0.0", "127.0.0.1");
+    let (status, page) = reply(ureq::get(&format!("{base}/")).call());
+    assert_eq!(status, 200);
+    assert!(
+        !page.as_str().unwrap().contains(token),
+        "the page does not carry the token"
+    );
+    let (status, _) = reply(ureq::get(&format!("{base}/api/pipeline")).call());
+    assert_eq!(status, 403);
+    let (status, p) = reply(
+        ureq::get(&format!("{base}/api/pipeline"))
+            .set("X-Baton-Token", token)
+            .call(),
+    );
+    assert_eq!(status, 200, "{p}");
+    let (status, _) =
+        reply(ureq::get(&format!("{base}/api/memory/namespaces?token={token}")).call());
+    assert_eq!(status, 200);
+}
+
+// ---- in the browser -------------------------------------------------------------
+
+/// Where the browser tests leave their screenshots (copied into docs/ by hand).
+fn screenshots() -> PathBuf {
+    repo_root().join("target/ui-screenshots")
+}
+
+const NODE_STATES: &str = "return [...document.querySelectorAll('#pipeline-view g.node')].map(n => [n.dataset.stage, n.dataset.state])";
+
+#[test]
+fn the_default_pipeline_shows_every_stage_fresh_in_the_browser() {
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    let (_dir, _store, ui) = default_pipeline();
+    browser.open(&ui.url);
+    let states = browser.wait_for(
+        "nine stages drawn",
+        &format!("const s = (function(){{{NODE_STATES}}})(); return s.length === 9 ? s : null"),
+        Duration::from_secs(30),
+    );
+    for pair in states.as_array().unwrap() {
+        assert_eq!(pair[1], "fresh", "{states}");
+    }
+    browser.screenshot(&screenshots().join("pipeline.png"));
+    // The stage view: gate report, provenance, the document with its charts.
+    browser.click("g.node[data-stage='performance-architect']");
+    browser.wait_for(
+        "the stage view",
+        "return document.querySelector('#stage-view #performance svg.replicas') && document.querySelectorAll('#stage-view .gate-report tr[data-passed=true]').length",
+        Duration::from_secs(30),
+    );
+    let budgets = browser.eval(
+        "return document.querySelectorAll('.bar.budget').length",
+        json!([]),
+    );
+    assert!(
+        budgets.as_u64().unwrap() >= 1,
+        "latency budgets drawn as bars"
+    );
+    browser.screenshot(&screenshots().join("stage.png"));
+    browser.eval(
+        "document.getElementById('performance').scrollIntoView()",
+        json!([]),
+    );
+    browser.screenshot(&screenshots().join("document.png"));
+    browser.open(&format!(
+        "{}#/memory?ns=coding-pipeline&key=coding/architecture/performance",
+        ui.base()
+    ));
+    browser.wait_for(
+        "the memory view",
+        "return document.querySelector('#memory-view #revisions')",
+        Duration::from_secs(30),
+    );
+    browser.screenshot(&screenshots().join("memory.png"));
+}
+
+#[test]
+fn stale_refused_rollback_and_live_in_the_browser() {
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    let p = gated_project();
+    let store = p.root().join(".baton/store").display().to_string();
+    let run = p.run(&["run"]);
+    assert_eq!(
+        run.code(),
+        7,
+        "the second stage's gate refuses: {}",
+        run.stderr()
+    );
+    let ui = Ui::start(p.root(), &[], &[]);
+    browser.open(&ui.url);
+    browser.eval("window.__notReloaded = true", json!([]));
+    let state_of = |stage: &str| {
+        format!(
+            "return (document.querySelector(\"#pipeline-view g.node[data-stage='{stage}']\") || {{dataset: {{}}}}).dataset.state"
+        )
+    };
+    browser.wait_for(
+        "`first` fresh",
+        &format!("{} === 'fresh'", state_of("first")),
+        Duration::from_secs(30),
+    );
+    browser.wait_for(
+        "`second` quarantined",
+        &format!("{} === 'quarantined'", state_of("second")),
+        Duration::from_secs(30),
+    );
+    // A changed input turns the stage stale, live, without a reload.
+    std::fs::write(p.root().join("a.json"), r#"{"v": 2}"#).unwrap();
+    browser.wait_for(
+        "`first` stale",
+        &format!("{} === 'stale'", state_of("first")),
+        Duration::from_secs(30),
+    );
+    assert_eq!(
+        browser.eval("return window.__notReloaded === true", json!([])),
+        json!(true)
+    );
+    // The refused output shows its findings.
+    browser.click("g.node[data-stage='second']");
+    let finding = browser.wait_for(
+        "the refused output's findings",
+        "const q = document.querySelector('#quarantine .gate-report tr[data-gate=has-verdict][data-passed=false] .finding'); return q && q.innerText",
+        Duration::from_secs(30),
+    );
+    assert!(finding.as_str().unwrap().contains("verdict"), "{finding}");
+    browser.screenshot(&screenshots().join("refused.png"));
+    // Rollback from the memory view makes a new revision.
+    baton_ok(
+        p.root(),
+        &store,
+        &["memory", "store", "notes/r", r#"{"v": "one"}"#, "-n", "n"],
+    );
+    baton_ok(
+        p.root(),
+        &store,
+        &["memory", "store", "notes/r", r#"{"v": "two"}"#, "-n", "n"],
+    );
+    browser.open(&format!("{}#/memory?ns=n&key=notes/r", ui.base()));
+    browser.wait_for(
+        "the revisions",
+        "return document.querySelector(\"button.rollback[data-revision='1']\")",
+        Duration::from_secs(30),
+    );
+    browser.click("button.rollback[data-revision='1']");
+    browser.accept_dialog();
+    let said = browser.wait_for(
+        "the rollback",
+        "const m = document.getElementById('rolled-back'); return m && m.innerText",
+        Duration::from_secs(30),
+    );
+    assert!(said.as_str().unwrap().contains("revision 3"), "{said}");
+    let value = baton_ok(
+        p.root(),
+        &store,
+        &["memory", "retrieve", "notes/r", "-n", "n"],
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&value).unwrap(),
+        json!({"v": "one"})
+    );
+    // Live during a run: `first` turns fresh again while the page stays.
+    browser.open(&format!("{}#/pipeline", ui.base()));
+    browser.wait_for(
+        "`first` stale",
+        &format!("{} === 'stale'", state_of("first")),
+        Duration::from_secs(30),
+    );
+    browser.eval("window.__notReloaded = true", json!([]));
+    let out = baton_cmd()
+        .current_dir(p.root())
+        .args(["run"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    browser.wait_for(
+        "`first` fresh after the run",
+        &format!("{} === 'fresh'", state_of("first")),
+        Duration::from_secs(30),
+    );
+    assert_eq!(
+        browser.eval("return window.__notReloaded === true", json!([])),
+        json!(true)
+    );
+}
+
+#[test]
+fn five_hundred_stages_are_drawn_and_the_page_still_answers() {
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    let mut manifest = String::from("[pipeline]\nname = \"big\"\nnamespace = \"n\"\n");
+    // Ten phases of fifty; each stage reads two of the phase before it.
+    for i in 0..500 {
+        let reads = if i < 50 {
+            String::new()
+        } else {
+            let (a, b) = (i - 50, (i - 50 + 17) % 50 + (i / 50 - 1) * 50);
+            format!("reads = [\"k/{a}\", \"k/{b}\"]\n")
+        };
+        manifest.push_str(&format!(
+            "\n[[stage]]\nname = \"s{i}\"\nexternal = true\nwrites = \"k/{i}\"\n{reads}"
+        ));
+    }
+    let p = Project::with_manifest(&manifest);
+    let ui = Ui::start(p.root(), &[], &[]);
+    browser.open(&ui.url);
+    let n = browser.wait_for(
+        "500 stages drawn",
+        "const n = document.querySelectorAll('#pipeline-view g.node').length; return n === 500 ? n : null",
+        Duration::from_secs(60),
+    );
+    assert_eq!(n, 500);
+    browser.click("g.node[data-stage='s250']");
+    browser.wait_for(
+        "the stage view of s250",
+        "const v = document.getElementById('stage-view'); return v && v.dataset.stage === 's250'",
+        Duration::from_secs(30),
+    );
+}
