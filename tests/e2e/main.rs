@@ -28,6 +28,8 @@ mod runtime;
 mod scaffold;
 mod service_layer;
 mod ui;
+#[path = "../support/ui.rs"]
+mod ui_process;
 #[path = "../support/webdriver.rs"]
 mod webdriver;
 mod workers;

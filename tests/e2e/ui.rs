@@ -6,9 +6,7 @@
 //! rollback from the memory view, the view changing live during a run, and a
 //! 500-stage pipeline drawn.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -16,60 +14,28 @@ use serde_json::{Value, json};
 use crate::harness::{Project, baton_bin, baton_cmd, component, repo_root};
 use crate::webdriver::Browser;
 
-/// A `baton ui` process; killed when dropped.
-pub struct Ui {
-    child: Child,
-    /// Its address, as it printed it (`http://127.0.0.1:PORT/`, and `#token=` when
-    /// bound beyond loopback).
-    pub url: String,
-}
+/// A `baton ui` process of the binary under test.
+struct Ui(crate::ui_process::Ui);
 
 impl Ui {
-    /// Starts `baton ui --port 0` in `dir` with `args` before `ui` and `after` after.
-    pub fn start(dir: &Path, args: &[&str], after: &[&str]) -> Self {
-        let mut child = Command::new(baton_bin())
-            .current_dir(dir)
-            .args(args)
-            .args(["ui", "--port", "0"])
-            .args(after)
-            .env("BATON_SERVER", "never")
-            .env_remove("BATON_STORE")
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("baton ui starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(line.starts_with("http://"), "baton ui printed {line:?}");
-        Self {
-            child,
-            url: line.trim().to_owned(),
-        }
+    fn start(dir: &Path, args: &[&str], after: &[&str]) -> Self {
+        Self(crate::ui_process::Ui::start(&baton_bin(), dir, args, after))
     }
 
-    /// The base address, without a fragment or trailing slash.
-    pub fn base(&self) -> String {
-        self.url
-            .split('#')
-            .next()
-            .unwrap()
-            .trim_end_matches('/')
-            .to_owned()
+    fn base(&self) -> String {
+        self.0.base()
     }
 
     /// `GET path`: status and JSON (or text as a JSON string).
-    pub fn get(&self, path: &str) -> (u16, Value) {
+    fn get(&self, path: &str) -> (u16, Value) {
         reply(ureq::get(&format!("{}{path}", self.base())).call())
     }
 }
 
-impl Drop for Ui {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for Ui {
+    type Target = crate::ui_process::Ui;
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
 }
 
@@ -430,14 +396,20 @@ fn the_default_pipeline_shows_every_stage_fresh_in_the_browser() {
         "return document.querySelector('#stage-view #performance svg.replicas') && document.querySelectorAll('#stage-view .gate-report tr[data-passed=true]').length",
         Duration::from_secs(30),
     );
-    let budgets = browser.eval(
-        "return document.querySelectorAll('.bar.budget').length",
+    // Latency budgets as stacked bars: coloured segments with widths.
+    let segments = browser.eval(
+        "return [...document.querySelectorAll('.bar.budget div')].map(d => [d.getBoundingClientRect().width, getComputedStyle(d).backgroundColor])",
         json!([]),
     );
-    assert!(
-        budgets.as_u64().unwrap() >= 1,
-        "latency budgets drawn as bars"
-    );
+    let segments = segments.as_array().unwrap();
+    assert!(segments.len() >= 3, "{segments:?}");
+    for seg in segments {
+        assert!(
+            seg[0].as_f64().unwrap() > 1.0,
+            "a segment has a width: {seg}"
+        );
+        assert_ne!(seg[1], "rgba(0, 0, 0, 0)", "a segment has a colour: {seg}");
+    }
     browser.screenshot(&screenshots().join("stage.png"));
     browser.eval(
         "document.getElementById('performance').scrollIntoView()",
@@ -577,19 +549,7 @@ fn five_hundred_stages_are_drawn_and_the_page_still_answers() {
     let Some(browser) = Browser::start() else {
         return;
     };
-    let mut manifest = String::from("[pipeline]\nname = \"big\"\nnamespace = \"n\"\n");
-    // Ten phases of fifty; each stage reads two of the phase before it.
-    for i in 0..500 {
-        let reads = if i < 50 {
-            String::new()
-        } else {
-            let (a, b) = (i - 50, (i - 50 + 17) % 50 + (i / 50 - 1) * 50);
-            format!("reads = [\"k/{a}\", \"k/{b}\"]\n")
-        };
-        manifest.push_str(&format!(
-            "\n[[stage]]\nname = \"s{i}\"\nexternal = true\nwrites = \"k/{i}\"\n{reads}"
-        ));
-    }
+    let manifest = crate::ui_process::five_hundred_stages();
     let p = Project::with_manifest(&manifest);
     let ui = Ui::start(p.root(), &[], &[]);
     browser.open(&ui.url);

@@ -17,6 +17,8 @@ function h(tag, attrs, ...children) {
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === null || v === undefined || v === false) continue;
     if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    // Styles through the CSSOM: the page's policy refuses style attributes.
+    else if (k === "style") Object.assign(el.style, v);
     else el.setAttribute(k, v === true ? "" : String(v));
   }
   for (const c of children.flat()) {
@@ -328,8 +330,8 @@ function performanceDocument(doc) {
   out.append(h("h3", {}, "Latency budgets"));
   for (const b of req.latency_budgets) {
     const total = Math.max(b.total_ms, 1);
-    const segs = b.segments.map((g, i) => h("div", { style: `width:${(100 * g.budget_ms / total).toFixed(2)}%;background:${PALETTE[i % PALETTE.length]}`, title: `${g.component}: ${g.budget_ms} ms` }, `${g.component} ${g.budget_ms}`));
-    if (b.headroom_ms > 0) segs.push(h("div", { style: `width:${(100 * b.headroom_ms / total).toFixed(2)}%;background:#b8bfcc`, title: `headroom ${b.headroom_ms} ms` }, `headroom ${b.headroom_ms}`));
+    const segs = b.segments.map((g, i) => h("div", { style: { width: `${(100 * g.budget_ms / total).toFixed(2)}%`, background: PALETTE[i % PALETTE.length] }, title: `${g.component}: ${g.budget_ms} ms` }, `${g.component} ${g.budget_ms}`));
+    if (b.headroom_ms > 0) segs.push(h("div", { style: { width: `${(100 * b.headroom_ms / total).toFixed(2)}%`, background: "#b8bfcc" }, title: `headroom ${b.headroom_ms} ms` }, `headroom ${b.headroom_ms}`));
     out.append(h("div", {}, h("strong", {}, b.endpoint || b.path), ` — ${b.total_ms} ms at ${b.percentile}`, b.over_budget ? h("span", { class: "fail" }, " over budget") : b.tight ? h("span", { class: "muted" }, " tight") : null),
       h("div", { class: "bar budget" }, segs));
   }
@@ -431,15 +433,16 @@ async function memoryView(params) {
   return h("section", { id: "memory-view", class: "cols" }, h("div", {}, select, box, list), right);
 }
 
-// A message for the next drawing of an entry (after a rollback).
+// A message shown on the entry's page for a few seconds (after a rollback), whichever
+// drawing of the page comes next: a live update may redraw it at the same moment.
 let flash = null;
 
 async function entryView(ns, key, params) {
   const rev = params.get("rev");
   const d = await api(`/api/memory/entry?namespace=${q(ns)}&key=${q(key)}${rev ? "&revision=" + q(rev) : ""}`);
   const m = d.meta;
-  const status = h("div", { id: "status" }, flash);
-  flash = null;
+  const shown = flash && flash.until > Date.now() && flash.key === ns + ":" + key;
+  const status = h("div", { id: "status" }, shown ? h("div", { class: "message ok", id: "rolled-back" }, flash.text) : null);
   const head = d.history.length ? d.history[d.history.length - 1].revision : m.revision;
   const view = h("div", {},
     h("h2", {}, key, " ", h("span", { class: "muted" }, ns)),
@@ -483,7 +486,7 @@ async function rollback(ns, key, revision, head, status) {
   try {
     const r = await api("/api/memory/rollback", { method: "POST", body: JSON.stringify({ namespace: ns, key, revision, if_revision: head }) });
     const written = r.meta ? r.meta.revision : r.revision;
-    flash = h("div", { class: "message ok", id: "rolled-back" }, `Rolled back: revision ${revision} is now revision ${written}.`);
+    flash = { key: ns + ":" + key, until: Date.now() + 5000, text: `Rolled back: revision ${revision} is now revision ${written}.` };
     const target = `#/memory?ns=${q(ns)}&key=${q(key)}`;
     if (location.hash === target) render(); else location.hash = target;
   } catch (e) {
