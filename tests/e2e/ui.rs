@@ -6,6 +6,7 @@
 //! rollback from the memory view, the view changing live during a run, and a
 //! 500-stage pipeline drawn.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -203,6 +204,14 @@ fn every_endpoint_answers_json_with_the_right_status() {
     assert_eq!(status, 200);
     assert_eq!(k, json!([]));
     assert_eq!(ui.get("/api/nothing-here").0, 404);
+    // Live: a stream of server-sent events, a `change` at once.
+    let live = ureq::get(&format!("{}/api/live", ui.base()))
+        .call()
+        .unwrap();
+    assert_eq!(live.content_type(), "text/event-stream");
+    let mut lines = BufReader::new(live.into_reader()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "event: change");
+    assert!(lines.next().unwrap().unwrap().starts_with("data: "));
 
     // Memory: namespaces, keys, an entry with its history, a diff.
     let (_, ns) = ui.get("/api/memory/namespaces");

@@ -452,6 +452,43 @@ fn a_run_no_worker_takes_says_so_and_waits() {
 }
 
 #[test]
+fn the_ui_shows_a_stage_running_on_a_worker() {
+    let Some(url) = crate::postgres::database() else {
+        return;
+    };
+    let p = slow_project();
+    let ui = crate::ui_process::Ui::start(&baton_bin(), p.root(), &["--store", &url], &[]);
+    let slow = || -> Value {
+        let body: Value = ureq::get(&format!("{}/api/pipeline", ui.base()))
+            .call()
+            .unwrap()
+            .into_json()
+            .unwrap();
+        body["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "slow")
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(slow()["running"], false);
+    let run = submit(p.root(), &url);
+    let worker = Worker::start(&url, &["-j", "1"]);
+    worker.wait_for("claimed   slow", Duration::from_secs(60));
+    let seen = slow();
+    assert_eq!(seen["running"], true, "while the worker runs it: {seen}");
+    let (code, _, err) = finish(run, Duration::from_secs(120));
+    assert_eq!(code, Some(0), "{err}");
+    let after = slow();
+    assert_eq!(
+        (after["running"].clone(), after["state"].clone()),
+        (json!(false), json!("fresh")),
+        "{after}"
+    );
+}
+
+#[test]
 fn a_worker_needs_a_database() {
     let p = Project::new();
     p.run(&["worker", "--exit-when-idle"]).fails(

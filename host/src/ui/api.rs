@@ -118,6 +118,9 @@ struct StageNode {
     ready: bool,
     done: bool,
     quarantined: bool,
+    /// A worker runs it now (a PostgreSQL store's queue; a local run's stages are
+    /// not visible until they commit).
+    running: bool,
     last_run: Option<LastRun>,
     renders: bool,
 }
@@ -209,6 +212,7 @@ fn node(store: &dyn Store, stage: &Stage, status: StageStatus) -> Result<StageNo
         ready: status.ready,
         done: status.done,
         quarantined,
+        running: false,
         last_run,
         renders: stage.render.is_some(),
     })
@@ -216,12 +220,17 @@ fn node(store: &dyn Store, stage: &Stage, status: StageStatus) -> Result<StageNo
 
 fn nodes(shared: &Shared, pipeline: &Pipeline) -> Result<Vec<StageNode>> {
     let statuses = shared.service.status(pipeline)?;
+    let running = shared.running()?;
     let store = shared.service.store()?;
     pipeline
         .stages
         .iter()
         .zip(statuses)
-        .map(|(stage, status)| node(store.as_ref(), stage, status))
+        .map(|(stage, status)| {
+            let mut node = node(store.as_ref(), stage, status)?;
+            node.running = running.contains(&node.name);
+            Ok(node)
+        })
         .collect()
 }
 

@@ -370,6 +370,20 @@ impl JobQueue {
             .collect()
     }
 
+    /// The stages some worker runs now (claimed, lease not expired), of any workflow.
+    pub fn running(&self) -> Result<Vec<String>> {
+        self.with_conn(|c| {
+            Ok(c.query(
+                "SELECT DISTINCT stage FROM baton_jobs
+                 WHERE state = 'running' AND lease_expires > clock_timestamp()",
+                &[],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+        })
+    }
+
     /// How many jobs of any workflow are not done.
     pub fn open_jobs(&self) -> Result<u64> {
         self.with_conn(|c| {

@@ -65,6 +65,7 @@ const short = (v, n) => { const t = typeof v === "string" ? v : JSON.stringify(v
 // The state a stage is drawn in: its status, with a missing output split into ready
 // (everything before it is current) and waiting (on the stages named in `waiting_on`).
 function stateOf(stage) {
+  if (stage.running) return "running";
   if (stage.quarantined) return "quarantined";
   if (stage.state === "missing") return stage.ready ? "ready" : "waiting";
   return stage.state;
@@ -132,7 +133,7 @@ live();
 
 // ---- pipeline ----------------------------------------------------------------
 
-const STATES = ["fresh", "stale", "ready", "waiting", "failed", "quarantined", "external", "awaiting", "untracked"];
+const STATES = ["fresh", "running", "stale", "ready", "waiting", "failed", "quarantined", "external", "awaiting", "untracked"];
 
 async function pipelineView() {
   const p = await api("/api/pipeline");
