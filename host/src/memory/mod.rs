@@ -71,6 +71,13 @@ impl Location {
     }
 }
 
+/// Opens the shared store at a database `url` (a [`Location::Postgres`]): the one
+/// factory of a backend that needs no process of baton's own to share it. A folder's
+/// store is opened through the memory server (`crate::server::open`), sled's concern.
+pub fn open_database(url: &str, options: StoreOptions) -> Result<std::sync::Arc<dyn Store>> {
+    Ok(std::sync::Arc::new(PostgresStore::open(url, options)?))
+}
+
 impl std::fmt::Display for Location {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -36,7 +36,7 @@ pub use memory::{select, value_from_text};
 pub use pipeline::{StageState, StageStatus};
 pub use transfer::{ExportScope, read_record};
 
-use crate::memory::{JobQueue, Location, Namespace, PostgresStore, Store, StoreOptions};
+use crate::memory::{JobQueue, Location, Namespace, Store, StoreOptions, open_database};
 use crate::project::{FALLBACK_NAMESPACE, Project};
 use crate::runtime::{ComponentCache, Runtime};
 use crate::server::Policy;
@@ -181,8 +181,7 @@ impl Service {
                 if let Some(store) = kept.as_ref() {
                     return Ok(store.clone());
                 }
-                let store: Arc<dyn Store> =
-                    Arc::new(PostgresStore::open(url, self.options.clone())?);
+                let store: Arc<dyn Store> = open_database(url, self.options.clone())?;
                 *kept = Some(store.clone());
                 return Ok(store);
             }
