@@ -336,3 +336,31 @@ pub fn run_scaffolded(dir: &Path, printed: &str) {
     assert!(output.contains("\"api-gateway\""), "{output}");
     assert!(output.contains("systemSummarised"), "{output}");
 }
+
+/// Runs `component`'s `remember` mode (it leaves 8 MiB of marked memory behind in a
+/// global and returns how many runs' worth it finds) several times in one runtime, one
+/// after another so that each run reuses the instance slot, and the memory pages,
+/// the one before it left: every run must find only its own. The instance pool keeps
+/// dirtied pages resident between runs and copies them back from the component's
+/// image; this is what proves the copy complete.
+pub fn assert_runs_start_fresh(component: &Path) {
+    use baton::memory::SledStore;
+    use baton::runtime::{ComponentCache, Invocation, Runtime};
+    let cache = tempfile::tempdir().unwrap();
+    let runtime = Runtime::new(ComponentCache::new(cache.path())).unwrap();
+    let (plugin, _) = runtime.load(component).unwrap();
+    let memory: std::sync::Arc<dyn baton::memory::Store> =
+        std::sync::Arc::new(SledStore::temporary().unwrap());
+    let mut inv = Invocation::new("remember", "n");
+    inv.config = serde_json::json!({ "mode": "remember" });
+    for run in 1..=4 {
+        let out = runtime
+            .run(&plugin, &inv, memory.clone())
+            .unwrap_or_else(|e| panic!("run {run} of {component:?}: {e}"));
+        assert_eq!(
+            out.output,
+            serde_json::json!({ "runs": 1 }),
+            "run {run} of {component:?} found an earlier run's memory"
+        );
+    }
+}

@@ -35,6 +35,7 @@ fn hostile_js_stages_are_contained_each_with_its_reason() {
             wasm.display()
         ),
     );
+    crate::harness::assert_runs_start_fresh(&wasm);
     let (_p, detail) = crate::harness::run_hostile(&wasm);
     assert!(
         detail("loop").contains("timed out after 3s"),

@@ -149,6 +149,7 @@ fn hostile_python_stages_are_contained_each_with_its_reason() {
         &root.join("guest/test-stages/hostile-py"),
         "hostile_py",
     );
+    crate::harness::assert_runs_start_fresh(&hostile);
     let (_p, detail) = crate::harness::run_hostile(&hostile);
     assert!(
         detail("loop").contains("timed out after 3s"),

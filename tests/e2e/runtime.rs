@@ -106,6 +106,11 @@ fn a_well_behaved_stage_reads_its_inputs_and_reports_events_and_provenance() {
 }
 
 #[test]
+fn every_run_starts_from_a_fresh_memory() {
+    crate::harness::assert_runs_start_fresh(&component("hostile"));
+}
+
+#[test]
 fn hostile_stages_are_contained_each_with_its_own_error() {
     let cache = tempfile::tempdir().unwrap();
     let runtime = Runtime::new(ComponentCache::new(cache.path())).unwrap();

@@ -13,11 +13,18 @@ class Throwing extends Stage {
 
 const viaSdk = stageRun(new Throwing());
 
+// What `remember` left behind in earlier runs of this instance's memory.
+const remembered = [];
+
 export function run(ctx) {
   const mode = JSON.parse(ctx.config || '{}').mode ?? 'ok';
   switch (mode) {
     case 'ok':
       return JSON.stringify({ ok: true });
+    case 'remember':
+      // 8 MiB of marked memory left behind: a fresh memory finds only this run's.
+      remembered.push(new Uint8Array(8 << 20).fill(0xab));
+      return JSON.stringify({ runs: remembered.length });
     case 'loop': {
       let n = 0;
       for (;;) n += 1;

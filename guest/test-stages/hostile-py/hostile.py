@@ -19,12 +19,19 @@ class Raising(baton_sdk.Stage):
 
 _SDK = baton_sdk.stage_world(Raising())
 
+# What `remember` left behind in earlier runs of this instance's memory.
+_REMEMBERED = []
+
 
 class WitWorld(wit_world.WitWorld):
     def run(self, ctx: types.Context) -> str:
         mode = json.loads(ctx.config or "{}").get("mode", "ok")
         if mode == "ok":
             return json.dumps({"ok": True})
+        if mode == "remember":
+            # 8 MiB of marked memory left behind: a fresh memory finds only this run's.
+            _REMEMBERED.append(bytearray(b"\xab" * (8 << 20)))
+            return json.dumps({"runs": len(_REMEMBERED)})
         if mode == "loop":
             n = 0
             while True:

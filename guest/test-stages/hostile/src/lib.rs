@@ -9,6 +9,17 @@ use baton_sdk::bindings::{__export_stage_world, Guest};
 
 struct Hostile;
 
+/// What `remember` left behind in earlier runs of this instance's memory.
+static REMEMBERED: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+
+/// Leaves 8 MiB of marked memory behind in a static and says how many runs' worth it
+/// finds: 1 if every run starts from a fresh memory.
+fn remember() -> String {
+    let mut remembered = REMEMBERED.lock().unwrap_or_else(|e| e.into_inner());
+    remembered.push(black_box(vec![0xAB; 8 << 20]));
+    format!(r#"{{"runs":{}}}"#, remembered.len())
+}
+
 fn failed(message: String) -> types::StageError {
     types::StageError::Failed(message)
 }
@@ -19,6 +30,7 @@ impl Guest for Hostile {
         let mode = config["mode"].as_str().unwrap_or("ok").to_owned();
         match mode.as_str() {
             "ok" => Ok(r#"{"ok":true}"#.into()),
+            "remember" => Ok(remember()),
             "loop" => {
                 let mut n: u64 = 0;
                 loop {
