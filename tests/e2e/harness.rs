@@ -342,7 +342,8 @@ pub fn run_scaffolded(dir: &Path, printed: &str) {
 /// after another so that each run reuses the instance slot, and the memory pages,
 /// the one before it left: every run must find only its own. The instance pool keeps
 /// dirtied pages resident between runs and copies them back from the component's
-/// image; this is what proves the copy complete.
+/// image (where the kernel can scan for them; else it zeroes a smaller part): a reset
+/// that missed a page would show here as `runs` above 1.
 pub fn assert_runs_start_fresh(component: &Path) {
     use baton::memory::SledStore;
     use baton::runtime::{ComponentCache, Invocation, Runtime};

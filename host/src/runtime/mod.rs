@@ -13,9 +13,9 @@
 //! linear-memory slot instead of mapping, faulting in and unmapping a fresh one,
 //! which was most of a warm run's cost (see docs/BENCHMARKS.md). Where Linux can say
 //! which pages a run dirtied (`PAGEMAP_SCAN`), those stay resident and are copied back
-//! from the component's memory image, so the next run does not fault them in again. Slots are sized for
-//! the largest wasm32 memory, so any per-stage memory limit is enforced by the store's
-//! limiter as before. Where the pool cannot be reserved (a tight address-space
+//! from the component's memory image, so the next run does not fault them in again.
+//! Slots are sized for the largest wasm32 memory, so any per-stage memory limit is
+//! enforced by the store's limiter as before. Where the pool cannot be reserved (a tight address-space
 //! limit), the engine falls back to on-demand allocation.
 
 mod cache;
