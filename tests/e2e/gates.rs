@@ -352,3 +352,87 @@ fn every_command_line_change_leaves_an_audit_event() {
         "{last}"
     );
 }
+
+#[test]
+fn a_read_nothing_produces_stops_a_run_but_not_a_store_and_the_gates_still_hold() {
+    let p = gated_project();
+    // The project gains a stage reading a key that no stage writes and no input seeds:
+    // the kind of manifest an import leaves while a team's other agents are not in it.
+    let manifest = p.root().join("pipeline.toml");
+    let mut text = std::fs::read_to_string(&manifest).unwrap();
+    text.push_str(
+        r#"
+[[stage]]
+name = "reviewer"
+external = true
+reads = ["inputs/spec", "coding/architecture/performance"]
+writes = "coding/review"
+"#,
+    );
+    std::fs::write(&manifest, &text).unwrap();
+    let unresolved = "reads `inputs/spec` in namespace `coding-pipeline`, which no stage writes";
+    p.run(&["check"]).fails(2, &[unresolved]);
+    p.run(&["run"]).fails(2, &["does not check", unresolved]);
+
+    // Storing the very document the pipeline lacks works, with one warning.
+    let stored = p.run(&[
+        "memory",
+        "store",
+        "inputs/spec",
+        r#"{"goal": "p99 under 200 ms"}"#,
+    ]);
+    stored.ok();
+    assert!(
+        stored
+            .stderr()
+            .contains("1 read(s) that no stage writes and no input seeds")
+            && stored.stderr().contains("`baton run` refuses"),
+        "{}",
+        stored.stderr()
+    );
+    // The gates of the stages that are there still hold.
+    p.run(&["memory", "store", KEY, &bad()]).fails(
+        7,
+        &["fails the gates of stage `performance-architect`: measurable-slos"],
+    );
+    p.run(&["memory", "store", KEY, &good()]).ok();
+    let report = p
+        .run_with_stdin(
+            &[
+                "gate",
+                "check",
+                "--stage",
+                "performance-architect",
+                "-",
+                "--json",
+            ],
+            bad(),
+        )
+        .json();
+    assert_eq!(report["passed"], false, "{report}");
+    let inputs = p.run(&["agent", "inputs", "reviewer"]).json();
+    assert_eq!(inputs["inputs/spec"]["goal"], "p99 under 200 ms");
+    assert_eq!(inputs[KEY]["slos"][0]["target"], 200);
+
+    // Any other problem still stops a store: which stage's gates apply is no longer known.
+    text.push_str(
+        r#"
+[[stage]]
+name = "second-architect"
+external = true
+writes = "coding/architecture/performance"
+"#,
+    );
+    std::fs::write(&manifest, &text).unwrap();
+    p.run(&["memory", "store", "inputs/spec", "{}"]).fails(
+        2,
+        &[
+            "does not check",
+            "stages `performance-architect` and `second-architect` both write",
+        ],
+    );
+    let spec = p
+        .run(&["memory", "retrieve", "inputs/spec", "--json"])
+        .json();
+    assert_eq!(spec["revision"], 1, "the refused store wrote nothing");
+}

@@ -7,7 +7,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Map, Value};
 
 use super::{CliError, Exit, output};
-use crate::service::{Service, StageInput, load_pipeline, manifest_path};
+use crate::service::{Service, StageInput, load_definitions, manifest_path};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum AgentCommand {
@@ -66,7 +66,8 @@ pub(super) struct OutputArgs {
 pub(super) fn run(ctx: &Service, cmd: AgentCommand) -> Result<(), CliError> {
     match cmd {
         AgentCommand::Inputs(args) => {
-            let pipeline = load_pipeline(&manifest_path(args.pipeline, &super::current_dir()?)?)?;
+            let pipeline =
+                load_definitions(&manifest_path(args.pipeline, &super::current_dir()?)?)?;
             let inputs = ctx.stage_inputs(&pipeline, &args.stage)?;
             match args.format {
                 Format::Json => output::json(&as_object(&inputs, &pipeline.namespace)),
@@ -77,7 +78,8 @@ pub(super) fn run(ctx: &Service, cmd: AgentCommand) -> Result<(), CliError> {
             }
         }
         AgentCommand::Output(args) => {
-            let pipeline = load_pipeline(&manifest_path(args.pipeline, &super::current_dir()?)?)?;
+            let pipeline =
+                load_definitions(&manifest_path(args.pipeline, &super::current_dir()?)?)?;
             let (text, must_be_json) = match (args.value, &args.file) {
                 (Some(text), _) => (text, false),
                 (None, Some(file)) if file.as_os_str() == "-" => {

@@ -6,7 +6,7 @@ use anyhow::anyhow;
 use clap::{Args, Subcommand};
 
 use super::{CliError, Exit, output};
-use crate::service::{Service, blocked, load_pipeline, manifest_path};
+use crate::service::{Service, blocked, load_definitions, manifest_path};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum GateCommand {
@@ -34,7 +34,7 @@ pub(super) struct CheckArgs {
 
 pub(super) fn run(ctx: &Service, cmd: GateCommand) -> Result<(), CliError> {
     let GateCommand::Check(args) = cmd;
-    let pipeline = load_pipeline(&manifest_path(args.pipeline, &super::current_dir()?)?)?;
+    let pipeline = load_definitions(&manifest_path(args.pipeline, &super::current_dir()?)?)?;
     let text = if args.file.as_os_str() == "-" {
         std::io::read_to_string(std::io::stdin())?
     } else {

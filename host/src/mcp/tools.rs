@@ -12,7 +12,8 @@ use super::args;
 use crate::memory::{EntryMeta, Key, Namespace, Writer};
 use crate::records::Event;
 use crate::service::{
-    AgentEvent, Error, ErrorKind, EventFilter, Result, Service, Stored, Write, load_pipeline,
+    AgentEvent, Error, ErrorKind, EventFilter, Result, Service, Stored, Write, load_definitions,
+    load_pipeline,
 };
 
 /// The largest value (or draft document) a tool accepts, as compact JSON.
@@ -194,7 +195,7 @@ static TOOLS: &[ToolDef] = &[
         args::AgentInputs,
         "Everything a stage reads, in one answer: each key it reads with namespace, revision and document. Fails naming each missing key when the stage is not ready.",
         |s: &Service, a: args::AgentInputs| {
-            let pipeline = pipeline(s)?;
+            let pipeline = definitions(s)?;
             to_json(json!({ "stage": a.stage, "inputs": s.stage_inputs(&pipeline, &a.stage)? }))
         }
     ),
@@ -204,7 +205,7 @@ static TOOLS: &[ToolDef] = &[
         "Store a stage's output at the key it writes, through its quality gates (refused with the gate report if an enforced gate fails; unchecked prose gates are listed).",
         |s: &Service, a: args::AgentOutput| {
             check_size("the document", &a.document)?;
-            let pipeline = pipeline(s)?;
+            let pipeline = definitions(s)?;
             to_json(s.stage_output(&pipeline, &a.stage, a.document)?)
         }
     ),
@@ -509,17 +510,27 @@ fn memory_rollback(s: &Service, a: args::MemoryRollback) -> Result<Value> {
     stored(&ns, done)
 }
 
+/// The project's manifest, checked for a run of its stages.
 fn pipeline(s: &Service) -> Result<crate::pipeline::Pipeline> {
-    let manifest = s.manifest().ok_or_else(|| {
+    load_pipeline(manifest(s)?)
+}
+
+/// The project's manifest, checked for work on one stage's definition (its inputs, its
+/// output, its gates): reads nothing produces stop a run, not these.
+fn definitions(s: &Service) -> Result<crate::pipeline::Pipeline> {
+    load_definitions(manifest(s)?)
+}
+
+fn manifest(s: &Service) -> Result<&std::path::Path> {
+    s.manifest().ok_or_else(|| {
         Error::bad_input("no `pipeline.toml`: `baton mcp` was started outside a baton project")
             .hint("start it in the project's folder, or give the server's `cwd` in `.mcp.json`")
-    })?;
-    load_pipeline(manifest)
+    })
 }
 
 fn gate_check(s: &Service, a: args::GateCheck) -> Result<Value> {
     check_size("the document", &a.document)?;
-    let pipeline = pipeline(s)?;
+    let pipeline = definitions(s)?;
     to_json(s.gate_check(&pipeline, &a.stage, &a.document)?)
 }
 

@@ -65,6 +65,17 @@ impl Checker<'_> {
 }
 
 pub(super) fn check(file: &Path, text: &str) -> Result<Pipeline, Problems> {
+    let (pipeline, unresolved) = check_definitions(file, text)?;
+    match unresolved.0.is_empty() {
+        true => Ok(pipeline),
+        false => Err(unresolved),
+    }
+}
+
+/// Checks everything but whether each read has a producer: the pipeline, and the reads
+/// that no stage writes and no input seeds (each a [`ProblemKind::UnresolvedRead`]).
+/// Any other problem fails the check, with the unresolved reads among the problems.
+pub(super) fn check_definitions(file: &Path, text: &str) -> Result<(Pipeline, Problems), Problems> {
     let mut c = Checker {
         file,
         text,
@@ -298,8 +309,11 @@ pub(super) fn check(file: &Path, text: &str) -> Result<Pipeline, Problems> {
 
     let order = order(&mut c, &manifest.stages, &stages);
     c.warnings.sort_by_key(|p| (p.line, p.column));
-    if !c.problems.is_empty() {
-        c.problems.sort_by_key(|p| (p.line, p.column));
+    c.problems.sort_by_key(|p| (p.line, p.column));
+    if c.problems
+        .iter()
+        .any(|p| p.kind != ProblemKind::UnresolvedRead)
+    {
         return Err(Problems(c.problems));
     }
     let mut by_name: BTreeMap<String, Stage> =
@@ -308,7 +322,7 @@ pub(super) fn check(file: &Path, text: &str) -> Result<Pipeline, Problems> {
         .into_iter()
         .filter_map(|n| by_name.remove(&n))
         .collect();
-    Ok(Pipeline {
+    let pipeline = Pipeline {
         path: file.into(),
         root,
         name: manifest.pipeline.name,
@@ -317,7 +331,8 @@ pub(super) fn check(file: &Path, text: &str) -> Result<Pipeline, Problems> {
         inputs,
         stages,
         warnings: c.warnings,
-    })
+    };
+    Ok((pipeline, Problems(c.problems)))
 }
 
 /// Stages in dependency order (Kahn's algorithm, ties by manifest order); each cycle

@@ -197,21 +197,23 @@ pub enum GateCheck {
 impl Pipeline {
     /// Reads and checks the manifest at `path`.
     pub fn load(path: &Path) -> Result<Self, Problems> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Problems(vec![Problem {
-                file: path.into(),
-                line: 1,
-                column: 1,
-                message: format!("cannot read the manifest: {e}"),
-                kind: ProblemKind::Other,
-            }])
-        })?;
-        Self::parse(path, &text)
+        Self::parse(path, &read_manifest(path)?)
     }
 
     /// Checks manifest `text`, read from `path` (relative paths resolve against its folder).
     pub fn parse(path: &Path, text: &str) -> Result<Self, Problems> {
         check::check(path, text)
+    }
+
+    /// Reads and checks the manifest at `path` for the commands that work on its
+    /// stages' definitions rather than run them: storing into memory through the
+    /// gates, `gate check`, an agent's inputs and output. A read that no stage writes
+    /// and no input seeds stops a run, but it does not change which stage writes a key
+    /// or what its gates are, so such reads come back beside the pipeline instead of
+    /// failing the load. Every other problem fails it, as [`Pipeline::load`] does.
+    pub fn load_definitions(path: &Path) -> Result<(Self, Problems), Problems> {
+        let text = read_manifest(path)?;
+        check::check_definitions(path, &text)
     }
 
     /// The stage that writes `key` in `namespace`.
@@ -220,6 +222,19 @@ impl Pipeline {
             .iter()
             .find(|s| s.writes_namespace == namespace && s.writes.as_deref() == Some(key))
     }
+}
+
+/// The manifest's text, or the problem of reading it.
+fn read_manifest(path: &Path) -> Result<String, Problems> {
+    std::fs::read_to_string(path).map_err(|e| {
+        Problems(vec![Problem {
+            file: path.into(),
+            line: 1,
+            column: 1,
+            message: format!("cannot read the manifest: {e}"),
+            kind: ProblemKind::Other,
+        }])
+    })
 }
 
 impl Stage {

@@ -47,7 +47,7 @@ impl Gatekeeper {
         let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
         let current = matches!(&self.loaded, Some((m, _)) if *m == modified && modified.is_some());
         if !current {
-            let pipeline = super::load_pipeline(path)?;
+            let pipeline = super::load_definitions(path)?;
             self.loaded = Some((modified, pipeline));
             self.compiled.clear();
         }

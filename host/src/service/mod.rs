@@ -37,6 +37,7 @@ pub use pipeline::{StageState, StageStatus};
 pub use transfer::{ExportScope, read_record};
 
 use crate::memory::{JobQueue, Location, Namespace, Store, StoreOptions, open_database};
+use crate::pipeline::Pipeline;
 use crate::project::{FALLBACK_NAMESPACE, Project};
 use crate::runtime::{ComponentCache, Runtime};
 use crate::server::Policy;
@@ -301,9 +302,31 @@ pub fn manifest_path(given: Option<PathBuf>, cwd: &Path) -> Result<PathBuf> {
 }
 
 /// Loads and checks the manifest at `path`, its problems as one error.
-pub fn load_pipeline(path: &Path) -> Result<crate::pipeline::Pipeline> {
-    crate::pipeline::Pipeline::load(path).map_err(|problems| {
-        Error::bad_input(format!("{} does not check:\n{problems}", path.display()))
-            .hint("`baton check` lists the problems")
-    })
+pub fn load_pipeline(path: &Path) -> Result<Pipeline> {
+    Pipeline::load(path).map_err(|problems| does_not_check(path, problems))
+}
+
+/// Loads the manifest at `path` for a command on its stages' definitions rather than
+/// a run of them (storing through the gates, `gate check`, an agent's inputs and
+/// output). Reads that no stage writes and no input seeds stop only a run: they are
+/// one warning here, so that a project can still store the very documents it lacks.
+pub fn load_definitions(path: &Path) -> Result<Pipeline> {
+    let (pipeline, unresolved) =
+        Pipeline::load_definitions(path).map_err(|problems| does_not_check(path, problems))?;
+    if let Some(first) = unresolved.0.first() {
+        tracing::warn!(
+            "{}: {} read(s) that no stage writes and no input seeds, the first at {}; \
+             `baton run` refuses the pipeline until each has a producer, storing does not \
+             (`baton check` lists them)",
+            path.display(),
+            unresolved.0.len(),
+            first.location(),
+        );
+    }
+    Ok(pipeline)
+}
+
+fn does_not_check(path: &Path, problems: crate::pipeline::Problems) -> Error {
+    Error::bad_input(format!("{} does not check:\n{problems}", path.display()))
+        .hint("`baton check` lists the problems")
 }
