@@ -56,9 +56,15 @@ impl Drop for Workers {
 
 fn distributed(pipeline: &Pipeline, queue: &JobQueue) {
     let submitted = executor::submit(pipeline, queue, true).unwrap();
-    let summary = executor::wait(queue, &submitted.workflow_id, 0, &|_, _| {}, &|_| {
-        panic!("no worker claimed a stage")
-    })
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let summary = executor::wait(
+        queue,
+        &submitted.workflow_id,
+        0,
+        &|_, _| {},
+        &|_| panic!("no worker claimed a stage"),
+        &never,
+    )
     .unwrap();
     assert!(summary.passed && summary.stages.len() == 48, "{summary:?}");
 }

@@ -423,15 +423,7 @@ fn a_run_no_worker_takes_says_so_and_waits() {
         return;
     };
     let p = slow_project();
-    let err = p.root().join("submit.err");
-    let mut run = Command::new(baton_bin())
-        .current_dir(p.root())
-        .args(["--store", &url, "run", "--distributed"])
-        .env("BATON_SERVER", "never")
-        .stderr(std::fs::File::create(&err).unwrap())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (mut run, _, err) = submit_logged(p.root(), &url);
     let start = Instant::now();
     let said = loop {
         let text = std::fs::read_to_string(&err).unwrap_or_default();
@@ -500,4 +492,181 @@ fn a_worker_needs_a_database() {
     );
     p.run(&["run", "--distributed"])
         .fails(2, &["workers share a PostgreSQL database"]);
+}
+
+/// `baton --store url run --distributed --json` started in `dir`, its stdout and
+/// stderr in files there (read while it runs).
+fn submit_logged(dir: &Path, url: &str) -> (Child, PathBuf, PathBuf) {
+    let (out, err) = (dir.join("submit.out"), dir.join("submit.err"));
+    let child = Command::new(baton_bin())
+        .current_dir(dir)
+        .args(["--store", url, "run", "--distributed", "--json"])
+        .env("BATON_SERVER", "never")
+        .env_remove("RUST_LOG")
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .expect("baton run starts");
+    (child, out, err)
+}
+
+/// The workflow a submitter enqueued, once its stderr says so.
+fn enqueued(err: &Path) -> String {
+    let start = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(err).unwrap_or_default();
+        if let Some(at) = text.find("enqueued workflow-") {
+            let id = text[at + "enqueued ".len()..]
+                .split(':')
+                .next()
+                .unwrap()
+                .to_owned();
+            assert!(
+                text.contains(&format!("`baton cancel {id}` cancels it")),
+                "{text}"
+            );
+            return id;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "nothing enqueued: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits for `child` to exit; its code.
+fn exit_code(child: &mut Child, limit: Duration) -> Option<i32> {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("it did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `baton --store url ARGS` in `dir`: exit code, stdout, stderr.
+fn baton_at(dir: &Path, url: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(baton_bin())
+        .current_dir(dir)
+        .args(["--store", url])
+        .args(args)
+        .env("BATON_SERVER", "never")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn baton_cancel_stops_a_workflow_and_the_running_stage_commits_nothing() {
+    let Some(url) = crate::postgres::database() else {
+        return;
+    };
+    let p = slow_project();
+    let (mut run, out, err) = submit_logged(p.root(), &url);
+    let workflow = enqueued(&err);
+    let mut worker = Worker::start(&url, &["--exit-when-idle", "--jobs", "1"]);
+    worker.wait_for("claimed   slow", Duration::from_secs(60));
+
+    let (code, stdout, stderr) = baton_at(p.root(), &url, &["cancel", &workflow, "--json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let cancelled: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(cancelled["workflow"], workflow.as_str());
+    assert_eq!(cancelled["queued"], json!(["after"]), "{cancelled}");
+    assert_eq!(cancelled["running"][0][0], "slow", "{cancelled}");
+    assert!(
+        cancelled["running"][0][1]
+            .as_str()
+            .is_some_and(|w| w.ends_with("/0")),
+        "the worker's slot is named: {cancelled}"
+    );
+    assert_eq!(cancelled["ended"], 0);
+
+    // The submitter ends at once, each stage cancelled.
+    assert_eq!(exit_code(&mut run, Duration::from_secs(30)), Some(6));
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(
+        statuses(&summary),
+        vec![
+            ("slow".to_owned(), "cancelled".to_owned()),
+            ("after".to_owned(), "cancelled".to_owned())
+        ]
+    );
+    assert_eq!(summary["passed"], false);
+
+    // The worker finishes its stage, but its commit is refused; then nothing is left.
+    worker.wait_for("lost      slow", Duration::from_secs(120));
+    worker.wait_exit(Duration::from_secs(60));
+    assert!(
+        worker.finished().iter().all(|f| f["recorded"] == false),
+        "{:?}",
+        worker.finished()
+    );
+    for key in ["k/slow", "k/after"] {
+        let (code, _, stderr) = baton_at(p.root(), &url, &["memory", "get", key]);
+        assert_eq!(code, Some(3), "{key} must be absent: {stderr}");
+    }
+
+    // Again: nothing to cancel. An unknown workflow is not found.
+    let (code, _, stderr) = baton_at(p.root(), &url, &["cancel", &workflow]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("every stage had ended (2); nothing to cancel"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = baton_at(p.root(), &url, &["cancel", "workflow-nope"]);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(
+        stderr.contains("no workflow `workflow-nope` in the queue"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn ctrl_c_cancels_the_workflow_a_distributed_run_enqueued() {
+    let Some(url) = crate::postgres::database() else {
+        return;
+    };
+    let p = slow_project();
+    let (mut run, out, err) = submit_logged(p.root(), &url);
+    enqueued(&err);
+    let kill = Command::new("kill")
+        .args(["-INT", &run.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    assert_eq!(exit_code(&mut run, Duration::from_secs(30)), Some(6));
+    let said = std::fs::read_to_string(&err).unwrap();
+    assert!(
+        said.contains("interrupted: cancelling the workflow"),
+        "{said}"
+    );
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(
+        statuses(&summary),
+        vec![
+            ("slow".to_owned(), "cancelled".to_owned()),
+            ("after".to_owned(), "cancelled".to_owned())
+        ]
+    );
+    assert_eq!(
+        summary["stages"][0]["outcome"]["detail"],
+        "cancelled: its `baton run` was interrupted"
+    );
+    // A worker started afterwards finds nothing to run.
+    let mut worker = Worker::start(&url, &["--exit-when-idle"]);
+    worker.wait_exit(Duration::from_secs(60));
+    assert!(worker.finished().is_empty(), "{:?}", worker.finished());
+    let (code, _, _) = baton_at(p.root(), &url, &["memory", "get", "k/slow"]);
+    assert_eq!(code, Some(3), "nothing ran");
 }

@@ -83,6 +83,9 @@ enum Command {
     Memory(memory::MemoryCommand),
     /// Run the pipeline: seed inputs, run stale stages, gate and commit their outputs
     Run(run::RunArgs),
+    /// Cancel a distributed run's workflow: its stages no worker has claimed never
+    /// run, and a worker running one can no longer commit its result
+    Cancel(run::CancelArgs),
     /// Show each stage as fresh, stale (and why), missing, awaiting or failed
     Status(run::StatusArgs),
     /// Read the recorded events, by workflow or agent
@@ -141,6 +144,7 @@ pub fn main() -> ExitCode {
         Command::Stage(cmd) => stage::run(&cli.global, cmd),
         Command::Check(args) => check::run(args),
         Command::Run(args) => run::run(&cli.global, args),
+        Command::Cancel(args) => run::cancel(&cli.global, args),
         Command::Status(args) => run::status(&cli.global, args),
         Command::Events(args) => run::events(&cli.global, args),
         Command::Gate(cmd) => service(&cli.global).and_then(|svc| gate::run(&svc, cmd)),

@@ -1,7 +1,8 @@
-//! `baton run`, `baton status` and `baton events`.
+//! `baton run`, `baton cancel`, `baton status` and `baton events`.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::anyhow;
 use clap::Args;
@@ -22,10 +23,21 @@ pub(super) struct RunArgs {
     #[arg(short = 'j', long, value_name = "N")]
     jobs: Option<usize>,
     /// Run the stages on `baton worker`s: enqueue them in the store's database and
-    /// wait for them to end (a PostgreSQL store only)
+    /// wait for them to end (a PostgreSQL store only). Its workflow's id is printed
+    /// when enqueued; Ctrl-C (or SIGTERM) cancels the workflow, as `baton cancel` does,
+    /// and a second one quits at once
     #[arg(long, conflicts_with = "jobs")]
     distributed: bool,
     /// Print the summary as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct CancelArgs {
+    /// The workflow, as `baton run --distributed` printed it (`workflow-…`)
+    workflow: String,
+    /// Print what was cancelled as JSON
     #[arg(long)]
     json: bool,
 }
@@ -86,7 +98,17 @@ pub(super) fn run(global: &GlobalArgs, args: RunArgs) -> Result<(), CliError> {
                 waited.as_secs()
             )
         };
-        ctx.run_distributed(&pipeline, &options, &progress, &idle)?
+        let submitted = |workflow: &str| {
+            eprintln!("enqueued {workflow}: Ctrl-C or `baton cancel {workflow}` cancels it");
+        };
+        ctx.run_distributed(
+            &pipeline,
+            &options,
+            &progress,
+            &submitted,
+            &idle,
+            interruption()?,
+        )?
     } else {
         ctx.run(&pipeline, &options, &progress)?
     };
@@ -128,6 +150,51 @@ pub(super) fn run(global: &GlobalArgs, args: RunArgs) -> Result<(), CliError> {
         .hint("`baton memory retrieve -n baton.quarantine STAGE --json` shows an output its gates refused"))
 }
 
+/// Set by the first Ctrl-C (or SIGTERM, or SIGHUP) of a distributed run: the wait
+/// then cancels its workflow. A second one exits at once.
+fn interruption() -> Result<&'static AtomicBool, CliError> {
+    static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+    ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("baton: interrupted: cancelling the workflow (again to quit now)");
+    })
+    .map_err(|e| CliError::new(Exit::Failure, anyhow!("cannot handle Ctrl-C: {e}")))?;
+    Ok(&INTERRUPTED)
+}
+
+/// `baton cancel`.
+pub(super) fn cancel(global: &GlobalArgs, args: CancelArgs) -> Result<(), CliError> {
+    let ctx = super::service(global)?;
+    let cancelled = ctx.cancel_workflow(&args.workflow)?;
+    if args.json {
+        return output::json(&cancelled);
+    }
+    if cancelled.queued.is_empty() && cancelled.running.is_empty() {
+        eprintln!(
+            "{}: every stage had ended ({}); nothing to cancel",
+            cancelled.workflow, cancelled.ended
+        );
+        return Ok(());
+    }
+    eprintln!(
+        "cancelled {}: {} stage(s) will not run, {} running will not be kept, {} had ended",
+        cancelled.workflow,
+        cancelled.queued.len(),
+        cancelled.running.len(),
+        cancelled.ended
+    );
+    for stage in &cancelled.queued {
+        eprintln!("  queued    {stage}");
+    }
+    for (stage, worker) in &cancelled.running {
+        let worker = worker.as_deref().unwrap_or("a worker");
+        eprintln!("  running   {stage} (on {worker}: its result is refused)");
+    }
+    Ok(())
+}
+
 pub(super) fn label(o: &Outcome) -> &'static str {
     match o {
         Outcome::Passed(_) => "passed",
@@ -137,6 +204,7 @@ pub(super) fn label(o: &Outcome) -> &'static str {
         Outcome::Failed(_) => "failed",
         Outcome::GateFailed(_) => "gate-fail",
         Outcome::Blocked(_) => "blocked",
+        Outcome::Cancelled(_) => "cancelled",
     }
 }
 
@@ -146,7 +214,10 @@ fn detail(o: &Outcome) -> String {
         Outcome::Fresh => "skipped: inputs, component and config unchanged".into(),
         Outcome::External => "stored by an agent outside baton".into(),
         Outcome::AwaitingExternal => "awaiting an external agent".into(),
-        Outcome::Failed(e) | Outcome::GateFailed(e) | Outcome::Blocked(e) => e.clone(),
+        Outcome::Failed(e)
+        | Outcome::GateFailed(e)
+        | Outcome::Blocked(e)
+        | Outcome::Cancelled(e) => e.clone(),
     }
 }
 

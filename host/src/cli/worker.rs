@@ -68,7 +68,7 @@ pub(super) fn run(global: &GlobalArgs, args: WorkerArgs) -> Result<(), CliError>
         } => {
             if !recorded {
                 eprintln!(
-                    "  lost      {} of {}: its lease passed to another worker; nothing recorded",
+                    "  lost      {} of {}: its lease passed to another worker, or its workflow was cancelled; nothing recorded",
                     claim.lease.stage, claim.lease.workflow
                 );
             } else {

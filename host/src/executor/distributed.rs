@@ -18,6 +18,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -25,7 +26,8 @@ use anyhow::{Context as _, anyhow, bail};
 
 use super::{Outcome, Plugins, RunOptions, RunSummary, StageSummary, run_stage, seed_inputs};
 use crate::memory::{
-    Claim, JobQueue, JobState, Key, Namespace, Store, Submission, WorkflowRow, sha256_hex,
+    Cancelled, Claim, JobQueue, JobState, Key, Namespace, Store, Submission, WorkflowRow,
+    sha256_hex,
 };
 use crate::pipeline::{GateCheck, Pipeline};
 use crate::records::{Provenance, QUARANTINE_NAMESPACE, Quarantined};
@@ -172,21 +174,49 @@ fn tables<'a>(table: &'a mut toml::Table, name: &str) -> Vec<&'a mut toml::Table
     }
 }
 
+/// Cancels `workflow_id`: each stage that has not ended ends as
+/// [`Outcome::Cancelled`] with `why`. `None` when no such workflow was submitted.
+pub fn cancel(queue: &JobQueue, workflow_id: &str, why: &str) -> anyhow::Result<Option<Cancelled>> {
+    let outcome = |stage: &str| {
+        let summary = StageSummary {
+            stage: stage.to_owned(),
+            outcome: Outcome::Cancelled(why.to_owned()),
+            duration_ms: 0.0,
+            gates: None,
+            agent_id: None,
+        };
+        serde_json::to_string(&summary).expect("a summary serialises")
+    };
+    Ok(queue.cancel(workflow_id, &outcome)?)
+}
+
 /// Follows `workflow` until every stage ended, telling `progress` of each stage's
 /// start and end as a local run does; `idle` is told how long the workflow has waited
-/// when no worker has claimed any of its stages for a while.
+/// when no worker has claimed any of its stages for a while. Once `interrupted` is
+/// set (within a poll), the workflow is cancelled and the wait ends with the stages
+/// that were left as [`Outcome::Cancelled`].
 pub fn wait(
     queue: &JobQueue,
     workflow_id: &str,
     inputs_written: usize,
     progress: &(dyn Fn(&str, Option<&Outcome>) + Sync),
     idle: &dyn Fn(Duration),
+    interrupted: &AtomicBool,
 ) -> anyhow::Result<RunSummary> {
     let started = Instant::now();
     let mut seen: HashMap<String, JobState> = HashMap::new();
     let mut last_change = Instant::now();
     let mut warned = false;
+    let mut cancelled = false;
     loop {
+        if !cancelled && interrupted.load(Ordering::Relaxed) {
+            cancel(
+                queue,
+                workflow_id,
+                "cancelled: its `baton run` was interrupted",
+            )?;
+            cancelled = true;
+        }
         let jobs = queue.jobs(workflow_id)?;
         if jobs.is_empty() {
             bail!("no workflow `{workflow_id}` in the queue");

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 pub use crate::records::{EVENTS_NAMESPACE, QUARANTINE_NAMESPACE};
-pub use distributed::{Bundles, POLL, Submitted, execute, submit, wait};
+pub use distributed::{Bundles, POLL, Submitted, cancel, execute, submit, wait};
 pub use freshness::{Freshness, freshness};
 
 use crate::gates::StageGates;
@@ -52,6 +52,9 @@ pub enum Outcome {
     GateFailed(String),
     /// Not run because a stage it reads from did not pass.
     Blocked(String),
+    /// Its distributed workflow was cancelled before it ended (why, as text): it did
+    /// not run, or its worker's result is not kept.
+    Cancelled(String),
 }
 
 impl Outcome {

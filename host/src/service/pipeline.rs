@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::{Error, ErrorKind, Result, Service};
 use crate::executor::{self, Freshness, Outcome, RunOptions, RunSummary};
-use crate::memory::{Key, Namespace, Store};
+use crate::memory::{Cancelled, Key, Namespace, Store};
 use crate::pipeline::{GateCounts, Pipeline};
 use crate::records::QUARANTINE_NAMESPACE;
 
@@ -82,30 +82,54 @@ impl Service {
 
     /// Runs `pipeline` on workers: builds and seeds here, enqueues its stages in the
     /// database, and follows them until each ended (`baton run --distributed`).
-    /// `idle` hears how long no worker has claimed a stage, once.
+    /// `submitted` hears the workflow's id once it is enqueued, and `idle` how long no
+    /// worker has claimed a stage, once. Setting `interrupted` cancels the workflow
+    /// ([`Service::cancel_workflow`]); the summary then lists the stages left as
+    /// cancelled.
     pub fn run_distributed(
         &self,
         pipeline: &Pipeline,
         options: &RunOptions,
         progress: &(dyn Fn(&str, Option<&Outcome>) + Sync),
+        submitted: &dyn Fn(&str),
         idle: &dyn Fn(std::time::Duration),
+        interrupted: &std::sync::atomic::AtomicBool,
     ) -> Result<RunSummary> {
         let queue = self.queue()?;
         let failure = |e| Error::new(ErrorKind::Failure, e);
-        let submitted = executor::submit(pipeline, &queue, options.force).map_err(failure)?;
+        let enqueued = executor::submit(pipeline, &queue, options.force).map_err(failure)?;
         tracing::info!(
-            workflow = submitted.workflow_id,
-            files_uploaded = submitted.files_uploaded,
+            workflow = enqueued.workflow_id,
+            files_uploaded = enqueued.files_uploaded,
             "enqueued"
         );
+        submitted(&enqueued.workflow_id);
         executor::wait(
             &queue,
-            &submitted.workflow_id,
-            submitted.inputs_written,
+            &enqueued.workflow_id,
+            enqueued.inputs_written,
             progress,
             idle,
+            interrupted,
         )
         .map_err(failure)
+    }
+
+    /// Cancels the distributed workflow `id` (`baton cancel`): its stages that no
+    /// worker claimed will not run, and the workers running the others can no longer
+    /// commit their results. A workflow whose stages all ended is left as it is, with
+    /// nothing in the answer's lists.
+    pub fn cancel_workflow(&self, id: &str) -> Result<Cancelled> {
+        let queue = self.queue()?;
+        executor::cancel(&queue, id, "cancelled by `baton cancel`")
+            .map_err(|e| Error::new(ErrorKind::Failure, e))?
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::NotFound,
+                    anyhow::anyhow!("no workflow `{id}` in the queue of {}", self.location),
+                )
+                .hint("`baton run --distributed` prints its workflow's id when it enqueues it")
+            })
     }
 
     /// Each stage of `pipeline`: fresh, stale (and why), missing, failed, external or

@@ -103,6 +103,20 @@ pub struct Submission {
     pub jobs: Vec<(String, Vec<String>)>,
 }
 
+/// What [`JobQueue::cancel`] ended.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Cancelled {
+    /// The workflow.
+    pub workflow: String,
+    /// Its stages no worker had claimed yet: they will not run.
+    pub queued: Vec<String>,
+    /// Its stages a worker had claimed, with the worker: from now on that worker's
+    /// commit and outcome are refused, as if it had lost its lease.
+    pub running: Vec<(String, Option<String>)>,
+    /// How many of its stages had already ended.
+    pub ended: usize,
+}
+
 /// Why a fenced commit was refused.
 pub(super) enum Fence {
     /// The job's token is another's, or the job ended.
@@ -316,6 +330,52 @@ impl JobQueue {
             )?;
             tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &lease.workflow])?;
             Ok(n == 1)
+        })
+    }
+
+    /// Ends every stage of `workflow` that has not ended, each with the outcome (JSON)
+    /// `outcome` gives for its name, in one transaction, and wakes the workers and the
+    /// submitter. A stage a worker is running ends too: its lease no longer holds, so
+    /// the worker's commit and outcome are refused (a commit that landed before the
+    /// cancel stays). `None` when no such workflow was submitted.
+    pub fn cancel(
+        &self,
+        workflow: &str,
+        outcome: &dyn Fn(&str) -> String,
+    ) -> Result<Option<Cancelled>> {
+        self.session(true, |tx| {
+            let jobs = tx.query(
+                "SELECT stage, state, lease_owner FROM baton_jobs WHERE workflow = $1
+                 ORDER BY position FOR UPDATE",
+                &[&workflow],
+            )?;
+            if jobs.is_empty() {
+                return Ok(None);
+            }
+            let mut cancelled = Cancelled {
+                workflow: workflow.to_owned(),
+                queued: Vec::new(),
+                running: Vec::new(),
+                ended: 0,
+            };
+            for job in &jobs {
+                let stage: String = job.get(0);
+                match job.get::<_, &str>(1) {
+                    "done" => {
+                        cancelled.ended += 1;
+                        continue;
+                    }
+                    "running" => cancelled.running.push((stage.clone(), job.get(2))),
+                    _ => cancelled.queued.push(stage.clone()),
+                }
+                tx.execute(
+                    "UPDATE baton_jobs SET state = 'done', outcome = $3, lease_expires = NULL
+                     WHERE workflow = $1 AND stage = $2",
+                    &[&workflow, &stage, &outcome(&stage)],
+                )?;
+            }
+            tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &workflow])?;
+            Ok(Some(cancelled))
         })
     }
 
