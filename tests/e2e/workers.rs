@@ -633,6 +633,35 @@ fn baton_cancel_stops_a_workflow_and_the_running_stage_commits_nothing() {
 }
 
 #[test]
+fn baton_status_names_the_worker_running_a_stage() {
+    let Some(url) = crate::postgres::database() else {
+        return;
+    };
+    let p = slow_project();
+    let (mut run, _, err) = submit_logged(p.root(), &url);
+    let workflow = enqueued(&err);
+    let worker = Worker::start(&url, &["--jobs", "1", "--name", "builder-7"]);
+    worker.wait_for("claimed   slow", Duration::from_secs(60));
+    let (code, stdout, stderr) = baton_at(p.root(), &url, &["status", "--json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let stages: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(stages[0]["stage"], "slow");
+    assert_eq!(
+        stages[0]["running_on"],
+        json!([{ "workflow": workflow, "stage": "slow", "worker": "builder-7/0" }])
+    );
+    assert!(stages[1].get("running_on").is_none(), "{stages}");
+    let (code, table, stderr) = baton_at(p.root(), &url, &["status"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        table.contains(&format!("running on builder-7/0 ({workflow})")),
+        "{table}"
+    );
+    let _ = run.kill();
+    let _ = run.wait();
+}
+
+#[test]
 fn ctrl_c_cancels_the_workflow_a_distributed_run_enqueued() {
     let Some(url) = crate::postgres::database() else {
         return;

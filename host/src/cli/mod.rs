@@ -86,7 +86,8 @@ enum Command {
     /// Cancel a distributed run's workflow: its stages no worker has claimed never
     /// run, and a worker running one can no longer commit its result
     Cancel(run::CancelArgs),
-    /// Show each stage as fresh, stale (and why), missing, awaiting or failed
+    /// Show each stage as fresh, stale (and why), missing, awaiting or failed, and
+    /// which worker runs it now
     Status(run::StatusArgs),
     /// Read the recorded events, by workflow or agent
     Events(run::EventsArgs),

@@ -231,7 +231,9 @@ pub(super) fn status(global: &GlobalArgs, args: StatusArgs) -> Result<(), CliErr
     let rows: Vec<Vec<String>> = stages
         .iter()
         .map(|s| {
-            let next = if s.done {
+            let next = if let Some(job) = s.running_on.first() {
+                format!("running on {} ({})", job.worker, job.workflow)
+            } else if s.done {
                 "done".to_owned()
             } else if s.ready {
                 "ready".to_owned()

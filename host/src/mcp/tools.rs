@@ -212,7 +212,7 @@ static TOOLS: &[ToolDef] = &[
     tool!(
         "pipeline_status",
         args::PipelineStatus,
-        "Each stage of the pipeline: fresh, stale (and why), missing, failed, external, awaiting or untracked, which stages it waits on, whether it is ready or done, and how many of its gates are enforced and which are prose only.",
+        "Each stage of the pipeline: fresh, stale (and why), missing, failed, external, awaiting or untracked, which stages it waits on, whether it is ready or done, which workers run it now (a PostgreSQL store), and how many of its gates are enforced and which are prose only.",
         |s: &Service, _a: args::PipelineStatus| {
             let pipeline = pipeline(s)?;
             to_json(json!({ "pipeline": pipeline.name, "stages": s.status(&pipeline)? }))

@@ -43,8 +43,8 @@ pub use error::MemoryError;
 pub use name::{APPEND_ONLY, Key, MAX_KEY_LEN, MAX_NAMESPACE_LEN, Namespace, is_reserved};
 pub use op::Op;
 pub use postgres::{
-    Cancelled, Claim, JobQueue, JobRow, JobState, Lease, PostgresStore, Submission, WorkflowRow,
-    redact,
+    Cancelled, Claim, JobQueue, JobRow, JobState, Lease, PostgresStore, RunningJob, Submission,
+    WorkflowRow, redact,
 };
 pub(crate) use sled_store::prepare_dir;
 pub use sled_store::{DEFAULT_LOCK_TIMEOUT, DEFAULT_RETENTION, SledStore, StoreOptions};

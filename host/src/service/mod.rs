@@ -36,7 +36,9 @@ pub use memory::{select, value_from_text};
 pub use pipeline::{StageState, StageStatus};
 pub use transfer::{ExportScope, read_record};
 
-use crate::memory::{JobQueue, Location, Namespace, Store, StoreOptions, open_database};
+use crate::memory::{
+    JobQueue, Location, Namespace, RunningJob, Store, StoreOptions, open_database,
+};
 use crate::pipeline::Pipeline;
 use crate::project::{FALLBACK_NAMESPACE, Project};
 use crate::runtime::{ComponentCache, Runtime};
@@ -74,6 +76,9 @@ pub struct Service {
     /// or to the database (always kept).
     kept: Mutex<Option<Arc<dyn Store>>>,
     keep_connection: bool,
+    /// The work queue's connection for looking (which stages run where), opened on
+    /// first use and kept.
+    watching: Mutex<Option<JobQueue>>,
 }
 
 impl Service {
@@ -126,6 +131,7 @@ impl Service {
             runtime: OnceLock::new(),
             kept: Mutex::new(None),
             keep_connection: false,
+            watching: Mutex::new(None),
         })
     }
 
@@ -212,6 +218,20 @@ impl Service {
             ))
             .hint("pass `--store postgres://…` (or set `BATON_STORE`, or `[memory] url` in pipeline.toml)")),
         }
+    }
+
+    /// The stages workers run now, of any workflow: none for a store in a folder (no
+    /// worker shares one; a local run's stages show when they commit). The queue's
+    /// connection is kept for the next call.
+    pub fn running(&self) -> Result<Vec<RunningJob>> {
+        if !matches!(self.location, Location::Postgres(_)) {
+            return Ok(Vec::new());
+        }
+        let mut queue = self.watching.lock().unwrap_or_else(|p| p.into_inner());
+        if queue.is_none() {
+            *queue = Some(self.queue()?);
+        }
+        Ok(queue.as_ref().expect("opened above").running()?)
     }
 
     /// Where a worker keeps the files of the workflows it runs.

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::{Error, ErrorKind, Result, Service};
 use crate::executor::{self, Freshness, Outcome, RunOptions, RunSummary};
-use crate::memory::{Cancelled, Key, Namespace, Store};
+use crate::memory::{Cancelled, Key, Namespace, RunningJob, Store};
 use crate::pipeline::{GateCounts, Pipeline};
 use crate::records::QUARANTINE_NAMESPACE;
 
@@ -55,6 +55,9 @@ pub struct StageStatus {
     pub why: String,
     /// The stages before it whose outputs are not yet current: it waits on them.
     pub waiting_on: Vec<String>,
+    /// The workers running it now, each in its workflow (a store in PostgreSQL).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub running_on: Vec<RunningJob>,
     /// Whether it can run (or an external agent can do its work) now: its output is
     /// not current and every stage before it is.
     pub ready: bool,
@@ -137,6 +140,7 @@ impl Service {
     pub fn status(&self, pipeline: &Pipeline) -> Result<Vec<StageStatus>> {
         let runtime = self.runtime()?;
         let memory = self.store()?;
+        let running = self.running()?;
         // Inputs whose file no longer matches what is stored are re-seeded by the next run.
         let mut changed: Vec<(String, String)> = Vec::new();
         for input in &pipeline.inputs {
@@ -233,6 +237,11 @@ impl Service {
                 ready: !current && waiting_on.is_empty(),
                 done: current,
                 waiting_on,
+                running_on: running
+                    .iter()
+                    .filter(|j| j.stage == stage.name)
+                    .cloned()
+                    .collect(),
                 gates: stage.gate_counts(),
             });
         }

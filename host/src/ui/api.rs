@@ -212,7 +212,7 @@ fn node(store: &dyn Store, stage: &Stage, status: StageStatus) -> Result<StageNo
         ready: status.ready,
         done: status.done,
         quarantined,
-        running: false,
+        running: !status.running_on.is_empty(),
         last_run,
         renders: stage.render.is_some(),
     })
@@ -220,17 +220,12 @@ fn node(store: &dyn Store, stage: &Stage, status: StageStatus) -> Result<StageNo
 
 fn nodes(shared: &Shared, pipeline: &Pipeline) -> Result<Vec<StageNode>> {
     let statuses = shared.service.status(pipeline)?;
-    let running = shared.running()?;
     let store = shared.service.store()?;
     pipeline
         .stages
         .iter()
         .zip(statuses)
-        .map(|(stage, status)| {
-            let mut node = node(store.as_ref(), stage, status)?;
-            node.running = running.contains(&node.name);
-            Ok(node)
-        })
+        .map(|(stage, status)| node(store.as_ref(), stage, status))
         .collect()
 }
 

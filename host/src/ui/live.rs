@@ -50,7 +50,7 @@ fn fingerprint(shared: &Shared) -> crate::service::Result<u64> {
     for meta in shared.service.list(None, "")? {
         (meta.namespace, meta.key, meta.revision).hash(&mut h);
     }
-    shared.running()?.hash(&mut h);
+    shared.service.running()?.hash(&mut h);
     let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     modified(&shared.manifest).hash(&mut h);
     if let Ok(pipeline) = shared.pipeline() {

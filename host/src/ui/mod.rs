@@ -59,31 +59,9 @@ pub(crate) struct Shared {
     /// Held by each call into the service: a sled store opened in this process (no
     /// memory server running) is opened by one call at a time.
     serial: Mutex<()>,
-    /// The work queue, for a store in PostgreSQL.
-    queue: Mutex<Option<crate::memory::JobQueue>>,
 }
 
 impl Shared {
-    /// The stages workers run now: a database's queue, kept open; none for a store in
-    /// a folder (a local run's stages show when they commit).
-    fn running(&self) -> Result<Vec<String>> {
-        if !matches!(
-            self.service.location(),
-            crate::memory::Location::Postgres(_)
-        ) {
-            return Ok(Vec::new());
-        }
-        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        if queue.is_none() {
-            *queue = Some(self.service.queue()?);
-        }
-        Ok(queue
-            .as_ref()
-            .map(|q| q.running())
-            .transpose()?
-            .unwrap_or_default())
-    }
-
     /// The manifest, reloaded when the file changed.
     fn pipeline(&self) -> Result<Arc<Pipeline>> {
         let modified = std::fs::metadata(&self.manifest)
@@ -131,7 +109,6 @@ pub fn serve(service: Service, options: Options, ready: impl FnOnce(SocketAddr))
             pipeline: Mutex::new(None),
             live,
             serial: Mutex::new(()),
-            queue: Mutex::new(None),
         });
         live::watch(shared.clone(), tell);
         ready(address);

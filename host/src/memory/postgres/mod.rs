@@ -28,7 +28,9 @@ use std::sync::Mutex;
 use ::postgres::types::ToSql;
 use ::postgres::{Client, NoTls, Row, Statement, Transaction};
 
-pub use queue::{Cancelled, Claim, JobQueue, JobRow, JobState, Lease, Submission, WorkflowRow};
+pub use queue::{
+    Cancelled, Claim, JobQueue, JobRow, JobState, Lease, RunningJob, Submission, WorkflowRow,
+};
 
 use super::{
     Clock, Entry, EntryMeta, ImportReport, Key, MemoryError, Namespace, Op, Result, Stats, Store,

@@ -103,6 +103,17 @@ pub struct Submission {
     pub jobs: Vec<(String, Vec<String>)>,
 }
 
+/// A stage a worker runs now.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct RunningJob {
+    /// Its workflow.
+    pub workflow: String,
+    /// The stage.
+    pub stage: String,
+    /// The worker's slot holding the lease (`host:pid/slot` by default).
+    pub worker: String,
+}
+
 /// What [`JobQueue::cancel`] ended.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Cancelled {
@@ -430,16 +441,23 @@ impl JobQueue {
             .collect()
     }
 
-    /// The stages some worker runs now (claimed, lease not expired), of any workflow.
-    pub fn running(&self) -> Result<Vec<String>> {
+    /// The jobs some worker runs now (claimed, lease not expired), of any workflow,
+    /// oldest workflow first.
+    pub fn running(&self) -> Result<Vec<RunningJob>> {
         self.with_conn(|c| {
             Ok(c.query(
-                "SELECT DISTINCT stage FROM baton_jobs
-                 WHERE state = 'running' AND lease_expires > clock_timestamp()",
+                "SELECT j.workflow, j.stage, j.lease_owner FROM baton_jobs j
+                 JOIN baton_workflows w ON w.id = j.workflow
+                 WHERE j.state = 'running' AND j.lease_expires > clock_timestamp()
+                 ORDER BY w.submitted_at, j.position",
                 &[],
             )?
             .iter()
-            .map(|r| r.get(0))
+            .map(|r| RunningJob {
+                workflow: r.get(0),
+                stage: r.get(1),
+                worker: r.get::<_, Option<String>>(2).unwrap_or_default(),
+            })
             .collect())
         })
     }
