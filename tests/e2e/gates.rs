@@ -46,6 +46,14 @@ pointer = "/caching"
     p
 }
 
+/// Appends `toml` (stages, gates) to the project's `pipeline.toml`.
+fn add_to_manifest(p: &Project, toml: &str) {
+    let manifest = p.root().join("pipeline.toml");
+    let mut text = std::fs::read_to_string(&manifest).unwrap();
+    text.push_str(toml);
+    std::fs::write(&manifest, text).unwrap();
+}
+
 pub(crate) fn good() -> String {
     json!({"slos": [{"target": 200, "unit": "ms"}], "caching": [{"invalidation": "event"}]})
         .to_string()
@@ -358,9 +366,8 @@ fn a_read_nothing_produces_stops_a_run_but_not_a_store_and_the_gates_still_hold(
     let p = gated_project();
     // The project gains a stage reading a key that no stage writes and no input seeds:
     // the kind of manifest an import leaves while a team's other agents are not in it.
-    let manifest = p.root().join("pipeline.toml");
-    let mut text = std::fs::read_to_string(&manifest).unwrap();
-    text.push_str(
+    add_to_manifest(
+        &p,
         r#"
 [[stage]]
 name = "reviewer"
@@ -369,7 +376,6 @@ reads = ["inputs/spec", "coding/architecture/performance"]
 writes = "coding/review"
 "#,
     );
-    std::fs::write(&manifest, &text).unwrap();
     let unresolved = "reads `inputs/spec` in namespace `coding-pipeline`, which no stage writes";
     p.run(&["check"]).fails(2, &[unresolved]);
     p.run(&["run"]).fails(2, &["does not check", unresolved]);
@@ -415,7 +421,8 @@ writes = "coding/review"
     assert_eq!(inputs[KEY]["slos"][0]["target"], 200);
 
     // Any other problem still stops a store: which stage's gates apply is no longer known.
-    text.push_str(
+    add_to_manifest(
+        &p,
         r#"
 [[stage]]
 name = "second-architect"
@@ -423,7 +430,6 @@ external = true
 writes = "coding/architecture/performance"
 "#,
     );
-    std::fs::write(&manifest, &text).unwrap();
     p.run(&["memory", "store", "inputs/spec", "{}"]).fails(
         2,
         &[
@@ -435,4 +441,39 @@ writes = "coding/architecture/performance"
         .run(&["memory", "retrieve", "inputs/spec", "--json"])
         .json();
     assert_eq!(spec["revision"], 1, "the refused store wrote nothing");
+}
+
+#[test]
+fn a_schema_that_does_not_compile_refuses_only_the_writes_it_gates() {
+    let p = gated_project();
+    add_to_manifest(
+        &p,
+        r#"
+[[stage]]
+name = "broken"
+external = true
+writes = "coding/broken"
+
+[[stage.gate]]
+name = "typed"
+rule = "A type that is not one"
+schema = "broken.schema.json"
+"#,
+    );
+    std::fs::write(p.root().join("broken.schema.json"), r#"{"type": 12}"#).unwrap();
+    // Checking and running compile every schema, and report it at its line.
+    p.run(&["check"]).fails(
+        2,
+        &["schema \"broken.schema.json\" of gate `typed` is not a valid JSON Schema"],
+    );
+    // A write compiles only the schemas of the stage whose key it writes.
+    p.run(&["memory", "store", KEY, &good()]).ok();
+    p.run(&["memory", "store", KEY, &bad()])
+        .fails(7, &["fails the gates of stage `performance-architect`"]);
+    p.run(&["memory", "store", "coding/broken", "{}"]).fails(
+        2,
+        &["gate `typed` of stage `broken` is not a valid JSON Schema"],
+    );
+    p.run(&["memory", "get", "coding/broken"])
+        .fails(3, &["coding/broken"]);
 }

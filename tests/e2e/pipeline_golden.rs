@@ -136,9 +136,11 @@ fn stages_sharing_a_gate_schema_share_one_compiled_validator() {
         .iter()
         .flat_map(|s| &s.gates)
         .filter_map(|g| match &g.check {
-            GateCheck::Schema {
-                path, validator, ..
-            } if path.ends_with("schemas/performance.schema.json") => Some(validator.clone()),
+            GateCheck::Schema { path, schema, .. }
+                if path.ends_with("schemas/performance.schema.json") =>
+            {
+                Some(schema.clone())
+            }
             _ => None,
         })
         .collect();
@@ -151,4 +153,5 @@ fn stages_sharing_a_gate_schema_share_one_compiled_validator() {
         shared.iter().all(|v| std::sync::Arc::ptr_eq(&shared[0], v)),
         "compiled once per load, not once per stage"
     );
+    assert!(shared[0].validator().is_ok(), "`load` compiled it");
 }

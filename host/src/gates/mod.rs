@@ -23,7 +23,7 @@ use serde_json::Value;
 pub use report::{Finding, GateReport, GateResult};
 
 use crate::memory::{Key, Namespace, Store};
-use crate::pipeline::{GateCheck, Severity, Stage};
+use crate::pipeline::{GateCheck, Schema, Severity, Stage};
 use crate::runtime::{GateInput, GatePlugin, Grant, Limits, Read, Runtime};
 
 /// A stage's gates, compiled.
@@ -45,7 +45,8 @@ struct CompiledGate {
 enum Check {
     Schema {
         pointer: String,
-        validator: Arc<jsonschema::Validator>,
+        /// Compiled: [`StageGates::compile`] made sure of it.
+        schema: Arc<Schema>,
     },
     Component {
         plugin: Arc<GatePlugin>,
@@ -74,11 +75,24 @@ impl StageGates {
             let check = match &gate.check {
                 GateCheck::Unchecked => Check::Unchecked,
                 GateCheck::Schema {
-                    validator, pointer, ..
-                } => Check::Schema {
-                    pointer: pointer.clone(),
-                    validator: validator.clone(),
-                },
+                    path,
+                    schema,
+                    pointer,
+                } => {
+                    // Compiled now if the manifest was loaded for a write, so that a
+                    // schema that does not compile refuses the write that needs it.
+                    if let Err(e) = schema.validator() {
+                        anyhow::bail!(
+                            "schema {path:?} of gate `{}` of stage `{}` is not a valid JSON Schema: {e}",
+                            gate.name,
+                            stage.name
+                        );
+                    }
+                    Check::Schema {
+                        pointer: pointer.clone(),
+                        schema: schema.clone(),
+                    }
+                }
                 GateCheck::Component {
                     path,
                     config,
@@ -145,7 +159,8 @@ impl StageGates {
             .map(|gate| {
                 let findings = match &gate.check {
                     Check::Unchecked => Vec::new(),
-                    Check::Schema { pointer, validator } => {
+                    Check::Schema { pointer, schema } => {
+                        let validator = schema.validator().expect("compiled with the gates");
                         schema_findings(document, pointer, validator)
                     }
                     Check::Component { plugin, config } => {

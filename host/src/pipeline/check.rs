@@ -3,12 +3,13 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use toml::Spanned;
 
 use super::manifest::{GateSpec, LimitsSpec, Manifest, StageSpec};
 use super::{
-    Build, Gate, GateCheck, Input, Pipeline, Problem, ProblemKind, Problems, Render, Stage,
+    Build, Gate, GateCheck, Input, Pipeline, Problem, ProblemKind, Problems, Render, Schema, Stage,
 };
 use crate::memory::{Key, Namespace};
 use crate::runtime::{Grant, Grants, Limits, agent_name};
@@ -20,9 +21,13 @@ struct Checker<'a> {
     problems: Vec<Problem>,
     /// What loads but deserves a word: unchecked gates, stages that write nothing.
     warnings: Vec<Problem>,
-    /// Gate schemas compiled so far, by path: stages that share a schema share one
-    /// validator (compiling the performance schema costs about a millisecond).
-    schemas: std::collections::HashMap<std::path::PathBuf, std::sync::Arc<jsonschema::Validator>>,
+    /// Gate schemas read so far, by path: stages that share a schema share one, and
+    /// so one compiled validator (compiling the performance schema costs about two
+    /// milliseconds).
+    schemas: HashMap<PathBuf, Arc<Schema>>,
+    /// Whether each schema is compiled now, its errors reported as problems; otherwise
+    /// it is compiled when its gate first runs.
+    compile_schemas: bool,
 }
 
 impl Checker<'_> {
@@ -64,24 +69,35 @@ impl Checker<'_> {
     }
 }
 
+/// Checks everything, each gate schema compiled.
 pub(super) fn check(file: &Path, text: &str) -> Result<Pipeline, Problems> {
-    let (pipeline, unresolved) = check_definitions(file, text)?;
+    let (pipeline, unresolved) = check_with(file, text, true)?;
     match unresolved.0.is_empty() {
         true => Ok(pipeline),
         false => Err(unresolved),
     }
 }
 
-/// Checks everything but whether each read has a producer: the pipeline, and the reads
-/// that no stage writes and no input seeds (each a [`ProblemKind::UnresolvedRead`]).
-/// Any other problem fails the check, with the unresolved reads among the problems.
+/// Checks everything but whether each read has a producer, and leaves each gate schema
+/// to be compiled when its gate first runs: the pipeline, and the reads that no stage
+/// writes and no input seeds (each a [`ProblemKind::UnresolvedRead`]). Any other
+/// problem fails the check, with the unresolved reads among the problems.
 pub(super) fn check_definitions(file: &Path, text: &str) -> Result<(Pipeline, Problems), Problems> {
+    check_with(file, text, false)
+}
+
+fn check_with(
+    file: &Path,
+    text: &str,
+    compile_schemas: bool,
+) -> Result<(Pipeline, Problems), Problems> {
     let mut c = Checker {
         file,
         text,
         problems: Vec::new(),
         warnings: Vec::new(),
         schemas: Default::default(),
+        compile_schemas,
     };
     let manifest: Manifest = match toml::from_str(text) {
         Ok(m) => m,
@@ -508,9 +524,9 @@ fn gate_check(c: &mut Checker<'_>, stage: &str, gate: &GateSpec, root: &Path) ->
                 );
             }
             let path = root.join(schema.get_ref());
-            if let Some(validator) = c.schemas.get(&path) {
+            if let Some(known) = c.schemas.get(&path) {
                 return Some(GateCheck::Schema {
-                    validator: validator.clone(),
+                    schema: known.clone(),
                     path,
                     pointer,
                 });
@@ -538,25 +554,23 @@ fn gate_check(c: &mut Checker<'_>, stage: &str, gate: &GateSpec, root: &Path) ->
                     return None;
                 }
             };
-            let validator = match jsonschema::validator_for(&value) {
-                Ok(v) => v,
-                Err(e) => {
-                    c.at(
-                        schema.span(),
-                        format!(
-                            "schema {:?} of gate `{name}` is not a valid JSON Schema: {e}",
-                            schema.get_ref()
-                        ),
-                    );
-                    return None;
-                }
-            };
-            // Compiled here once; the gates use this validator rather than compile again.
-            let validator = std::sync::Arc::new(validator);
-            c.schemas.insert(path.clone(), validator.clone());
+            let compiled = Arc::new(Schema::new(value));
+            if c.compile_schemas
+                && let Err(e) = compiled.validator()
+            {
+                c.at(
+                    schema.span(),
+                    format!(
+                        "schema {:?} of gate `{name}` is not a valid JSON Schema: {e}",
+                        schema.get_ref()
+                    ),
+                );
+                return None;
+            }
+            c.schemas.insert(path.clone(), compiled.clone());
             Some(GateCheck::Schema {
                 path,
-                validator,
+                schema: compiled,
                 pointer,
             })
         }

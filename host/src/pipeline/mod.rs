@@ -176,8 +176,8 @@ pub enum GateCheck {
     Schema {
         /// The schema file, resolved.
         path: PathBuf,
-        /// The schema, compiled when the manifest was checked.
-        validator: std::sync::Arc<jsonschema::Validator>,
+        /// The schema, read when the manifest was checked.
+        schema: std::sync::Arc<Schema>,
         /// The pointer it applies to (empty: the whole document).
         pointer: String,
     },
@@ -192,6 +192,35 @@ pub enum GateCheck {
         /// The command that builds it, if any.
         build: Option<Build>,
     },
+}
+
+/// A gate's JSON Schema: read and parsed when the manifest is checked, compiled once,
+/// when first needed. [`Pipeline::load`] (`baton check`, `baton run`) compiles every
+/// schema and reports one that does not compile as a problem of the manifest;
+/// [`Pipeline::load_definitions`] leaves them to the gates that run, so a write to one
+/// key does not pay for compiling every stage's schemas.
+#[derive(Debug)]
+pub struct Schema {
+    document: serde_json::Value,
+    compiled: std::sync::OnceLock<Result<jsonschema::Validator, String>>,
+}
+
+impl Schema {
+    fn new(document: serde_json::Value) -> Self {
+        Self {
+            document,
+            compiled: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The compiled validator, compiled on the first call; the compiler's message if
+    /// the schema is not a valid JSON Schema.
+    pub fn validator(&self) -> Result<&jsonschema::Validator, &str> {
+        self.compiled
+            .get_or_init(|| jsonschema::validator_for(&self.document).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(String::as_str)
+    }
 }
 
 impl Pipeline {
