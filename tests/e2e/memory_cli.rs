@@ -653,3 +653,23 @@ fn text_that_starts_like_json_must_be_json_however_deep() {
         "  plain text {with braces}\n"
     );
 }
+
+#[test]
+fn a_store_named_by_a_relative_folder_is_created_there() {
+    // `--store NAME`: a folder of one component, whose parent is the empty path.
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| baton_cmd().current_dir(dir.path()).args(args).assert();
+    run(&[
+        "--store",
+        "team-memory",
+        "memory",
+        "store",
+        "notes/x",
+        r#"{"n":1}"#,
+    ])
+    .success();
+    run(&["--store", "team-memory", "memory", "get", "notes/x"])
+        .success()
+        .stdout("{\"n\":1}\n");
+    assert!(dir.path().join("team-memory").is_dir());
+}

@@ -555,12 +555,15 @@ fn create_atomically(path: &Path) -> Result<()> {
     }
     match std::fs::rename(&tmp, path) {
         Ok(()) => {
-            if let Some(parent) = path.parent() {
-                // The rename is durable once the folder holding it is.
-                std::fs::File::open(parent)
-                    .and_then(|d| d.sync_all())
-                    .map_err(|e| backend(path, e))?;
-            }
+            // The rename is durable once the folder holding it is (`.` for a relative
+            // path of one component, whose parent is empty).
+            let parent = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            std::fs::File::open(parent)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| backend(path, e))?;
             Ok(())
         }
         Err(_) if path.exists() => {
