@@ -444,7 +444,7 @@ writes = "coding/architecture/performance"
 }
 
 #[test]
-fn a_schema_that_does_not_compile_refuses_only_the_writes_it_gates() {
+fn a_schema_that_does_not_compile_refuses_only_the_writes_it_gates_and_inputs_are_not_read() {
     let p = gated_project();
     add_to_manifest(
         &p,
@@ -458,15 +458,24 @@ writes = "coding/broken"
 name = "typed"
 rule = "A type that is not one"
 schema = "broken.schema.json"
+
+[[input]]
+key = "inputs/brief"
+file = "brief.json"
 "#,
     );
     std::fs::write(p.root().join("broken.schema.json"), r#"{"type": 12}"#).unwrap();
-    // Checking and running compile every schema, and report it at its line.
+    // Checking and running read every file and compile every schema, and report each
+    // problem at its line.
     p.run(&["check"]).fails(
         2,
-        &["schema \"broken.schema.json\" of gate `typed` is not a valid JSON Schema"],
+        &[
+            "schema \"broken.schema.json\" of gate `typed` is not a valid JSON Schema",
+            "input file \"brief.json\": No such file",
+        ],
     );
-    // A write compiles only the schemas of the stage whose key it writes.
+    // A write reads and compiles only the schemas of the stage whose key it writes,
+    // and no input document.
     p.run(&["memory", "store", KEY, &good()]).ok();
     p.run(&["memory", "store", KEY, &bad()])
         .fails(7, &["fails the gates of stage `performance-architect`"]);

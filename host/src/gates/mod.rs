@@ -83,7 +83,7 @@ impl StageGates {
                     // schema that does not compile refuses the write that needs it.
                     if let Err(e) = schema.validator() {
                         anyhow::bail!(
-                            "schema {path:?} of gate `{}` of stage `{}` is not a valid JSON Schema: {e}",
+                            "schema {path:?} of gate `{}` of stage `{}`{e}",
                             gate.name,
                             stage.name
                         );

@@ -25,9 +25,10 @@ struct Checker<'a> {
     /// so one compiled validator (compiling the performance schema costs about two
     /// milliseconds).
     schemas: HashMap<PathBuf, Arc<Schema>>,
-    /// Whether each schema is compiled now, its errors reported as problems; otherwise
-    /// it is compiled when its gate first runs.
-    compile_schemas: bool,
+    /// Whether the files the manifest names are read now, each problem reported: the
+    /// input documents, and the gate schemas (compiled). Otherwise a schema is read
+    /// when its gate first runs, and an input when a run seeds it.
+    read_files: bool,
 }
 
 impl Checker<'_> {
@@ -78,26 +79,23 @@ pub(super) fn check(file: &Path, text: &str) -> Result<Pipeline, Problems> {
     }
 }
 
-/// Checks everything but whether each read has a producer, and leaves each gate schema
-/// to be compiled when its gate first runs: the pipeline, and the reads that no stage
-/// writes and no input seeds (each a [`ProblemKind::UnresolvedRead`]). Any other
-/// problem fails the check, with the unresolved reads among the problems.
+/// Checks everything but whether each read has a producer and the files the manifest
+/// names (input documents, gate schemas; a schema is read when its gate first runs):
+/// the pipeline, and the reads that no stage writes and no input seeds (each a
+/// [`ProblemKind::UnresolvedRead`]). Any other problem fails the check, with the
+/// unresolved reads among the problems.
 pub(super) fn check_definitions(file: &Path, text: &str) -> Result<(Pipeline, Problems), Problems> {
     check_with(file, text, false)
 }
 
-fn check_with(
-    file: &Path,
-    text: &str,
-    compile_schemas: bool,
-) -> Result<(Pipeline, Problems), Problems> {
+fn check_with(file: &Path, text: &str, read_files: bool) -> Result<(Pipeline, Problems), Problems> {
     let mut c = Checker {
         file,
         text,
         problems: Vec::new(),
         warnings: Vec::new(),
         schemas: Default::default(),
-        compile_schemas,
+        read_files,
     };
     let manifest: Manifest = match toml::from_str(text) {
         Ok(m) => m,
@@ -148,12 +146,13 @@ fn check_with(
             );
         }
         let path = root.join(input.file.get_ref());
-        match std::fs::read_to_string(&path) {
-            Err(e) => c.at(
+        match c.read_files.then(|| std::fs::read_to_string(&path)) {
+            None => {}
+            Some(Err(e)) => c.at(
                 input.file.span(),
                 format!("input file {:?}: {e}", input.file.get_ref()),
             ),
-            Ok(doc) => {
+            Some(Ok(doc)) => {
                 if let Err(e) = serde_json::from_str::<serde_json::Value>(&doc) {
                     c.at(
                         input.file.span(),
@@ -531,39 +530,13 @@ fn gate_check(c: &mut Checker<'_>, stage: &str, gate: &GateSpec, root: &Path) ->
                     pointer,
                 });
             }
-            let text = match std::fs::read_to_string(&path) {
-                Ok(t) => t,
-                Err(e) => {
-                    c.at(
-                        schema.span(),
-                        format!("schema {:?} of gate `{name}`: {e}", schema.get_ref()),
-                    );
-                    return None;
-                }
-            };
-            let value: serde_json::Value = match serde_json::from_str(&text) {
-                Ok(v) => v,
-                Err(e) => {
-                    c.at(
-                        schema.span(),
-                        format!(
-                            "schema {:?} of gate `{name}` is not JSON: {e}",
-                            schema.get_ref()
-                        ),
-                    );
-                    return None;
-                }
-            };
-            let compiled = Arc::new(Schema::new(value));
-            if c.compile_schemas
+            let compiled = Arc::new(Schema::new(path.clone()));
+            if c.read_files
                 && let Err(e) = compiled.validator()
             {
                 c.at(
                     schema.span(),
-                    format!(
-                        "schema {:?} of gate `{name}` is not a valid JSON Schema: {e}",
-                        schema.get_ref()
-                    ),
+                    format!("schema {:?} of gate `{name}`{e}", schema.get_ref()),
                 );
                 return None;
             }

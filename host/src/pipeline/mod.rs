@@ -194,30 +194,37 @@ pub enum GateCheck {
     },
 }
 
-/// A gate's JSON Schema: read and parsed when the manifest is checked, compiled once,
-/// when first needed. [`Pipeline::load`] (`baton check`, `baton run`) compiles every
-/// schema and reports one that does not compile as a problem of the manifest;
-/// [`Pipeline::load_definitions`] leaves them to the gates that run, so a write to one
-/// key does not pay for compiling every stage's schemas.
+/// A gate's JSON Schema, read, parsed and compiled once, when first needed.
+/// [`Pipeline::load`] (`baton check`, `baton run`) compiles every schema and reports
+/// one that cannot be read, is not JSON or is not a JSON Schema as a problem of the
+/// manifest; [`Pipeline::load_definitions`] leaves them to the gates that run, so a
+/// write to one key pays for no other stage's schemas.
 #[derive(Debug)]
 pub struct Schema {
-    document: serde_json::Value,
+    path: PathBuf,
     compiled: std::sync::OnceLock<Result<jsonschema::Validator, String>>,
 }
 
 impl Schema {
-    fn new(document: serde_json::Value) -> Self {
+    fn new(path: PathBuf) -> Self {
         Self {
-            document,
+            path,
             compiled: std::sync::OnceLock::new(),
         }
     }
 
-    /// The compiled validator, compiled on the first call; the compiler's message if
-    /// the schema is not a valid JSON Schema.
+    /// The compiled validator, read and compiled on the first call. The error
+    /// completes a sentence naming the schema: `": No such file…"`, `" is not JSON:
+    /// …"` or `" is not a valid JSON Schema: …"`.
     pub fn validator(&self) -> Result<&jsonschema::Validator, &str> {
         self.compiled
-            .get_or_init(|| jsonschema::validator_for(&self.document).map_err(|e| e.to_string()))
+            .get_or_init(|| {
+                let text = std::fs::read_to_string(&self.path).map_err(|e| format!(": {e}"))?;
+                let document: serde_json::Value =
+                    serde_json::from_str(&text).map_err(|e| format!(" is not JSON: {e}"))?;
+                jsonschema::validator_for(&document)
+                    .map_err(|e| format!(" is not a valid JSON Schema: {e}"))
+            })
             .as_ref()
             .map_err(String::as_str)
     }
