@@ -7,6 +7,9 @@
 //! local server (`tests/support/postgres.rs`) with `fsync` turned back on, so that
 //! "durable" means what it says.
 //!
+//! Last, a served `store` of an ungated key in this repository's project, whose stages
+//! gate on JSON Schemas.
+//!
 //! Run: `cargo bench -p baton --bench memory`
 
 use std::hint::black_box;
@@ -74,23 +77,8 @@ fn as_commands(c: &mut Criterion) {
         "[pipeline]\nname = \"bench\"\nnamespace = \"coding-pipeline\"\n",
     )
     .unwrap();
-    let baton = env!("CARGO_BIN_EXE_baton");
     let doc = document().to_string();
-    let run = |server: &str, args: &[&str]| {
-        let out = Command::new(baton)
-            .current_dir(dir.path())
-            .env("BATON_SERVER", server)
-            .env_remove("BATON_STORE")
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    };
+    let run = |server: &str, args: &[&str]| baton(dir.path(), server, None, args);
     let store = ["memory", "store", "coding/architecture/system", &doc];
     let retrieve = ["memory", "retrieve", "-k", "coding/architecture/system"];
     run("never", &store);
@@ -112,6 +100,46 @@ fn as_commands(c: &mut Criterion) {
     });
     run("never", &["memory", "server", "stop"]);
     group.finish();
+    in_a_gated_project(c, &doc);
+}
+
+/// Runs `baton ARGS` in `dir` with `BATON_SERVER=server` and the store `store` (else
+/// the project's), and asserts that it succeeded.
+fn baton(dir: &std::path::Path, server: &str, store: Option<&std::path::Path>, args: &[&str]) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_baton"));
+    command.current_dir(dir).env("BATON_SERVER", server);
+    match store {
+        Some(store) => command.env("BATON_STORE", store),
+        None => command.env_remove("BATON_STORE"),
+    };
+    let out = command.args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `baton memory store` of a key no stage writes, through the memory server, in this
+/// repository's project: every store loads its `pipeline.toml`, whose stages gate on
+/// JSON Schemas (the performance schema is large); only the stage whose key a store
+/// writes needs its schemas compiled.
+fn in_a_gated_project(c: &mut Criterion, doc: &str) {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let store = store.path().join("store");
+    let run = |args: &[&str]| baton(repo, "auto", Some(&store), args);
+    run(&["memory", "server", "start", "--idle", "10m"]);
+    let mut group = c.benchmark_group("cli");
+    group.sample_size(50);
+    group.bench_function(
+        "baton memory store (ungated key, project with gate schemas, memory server)",
+        |b| b.iter(|| run(&["memory", "store", "notes/x", doc])),
+    );
+    group.finish();
+    run(&["memory", "server", "stop"]);
 }
 
 criterion_group!(benches, in_process, on_postgres, as_commands);

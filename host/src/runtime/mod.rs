@@ -133,7 +133,12 @@ fn pool() -> wasmtime::PoolingAllocationConfig {
         .max_memory_size(1 << 32)
         .pagemap_scan(wasmtime::Enabled::Auto)
         .linear_memory_keep_resident(keep)
-        .table_keep_resident(keep);
+        .table_keep_resident(keep)
+        // Stacks are for async fibers, which baton never runs (its WASI is sync).
+        // wasmtime-wasi turns wasmtime's `async` feature on, and the default pool
+        // would then reserve 1,000 of them, `mprotect`ing a guard page for each when
+        // the engine is created: most of `Runtime::new` (docs/BENCHMARKS.md).
+        .total_stacks(0);
     pool
 }
 
