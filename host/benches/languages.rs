@@ -2,9 +2,9 @@
 //! (`guest/test-stages/minimal-py` with the pinned componentize-py,
 //! `guest/test-stages/minimal-js` with the pinned componentize-js, and `echo` with no
 //! reads): component size and first compile (timed once each, printed: a compile
-//! takes tens of seconds), then load from the compile cache and a warm run
-//! (criterion). Targets of issue 14 for Python and JS: load under 20 ms, warm run
-//! under 1 ms.
+//! takes tens of seconds), then load from the compile cache, a warm run, and a whole
+//! `baton stage run` process from the cache (criterion). Targets of issue 14 for
+//! Python and JS: load under 20 ms, warm run under 1 ms.
 //!
 //! Run: `cargo bench -p baton --bench languages` (needs
 //! `python3 -m pip install -r guest/python/requirements.txt` and `npm ci --prefix guest/js`).
@@ -109,7 +109,43 @@ fn bench(c: &mut Criterion) {
             &format!("{lang}/warm run (instantiate, run, return)"),
             |b| b.iter(|| black_box(runtime.run(&plugin, &inv, memory.clone()).unwrap())),
         );
+        stage_run_process(c, lang, wasm);
     }
+}
+
+/// `baton stage run COMPONENT` as an author runs it: a new process, the component
+/// already in the compile cache. Everything a run from the command line pays:
+/// process start, the store, the runtime, the load from the cache, the run, printing
+/// the output. Twice: each process opening the store (a folder) itself, and through
+/// the memory server the first run started (the default).
+fn stage_run_process(c: &mut Criterion, lang: &str, wasm: &Path) {
+    let dir = tempfile::tempdir().unwrap();
+    let baton = |server: &str, args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+            .current_dir(dir.path())
+            .args(["--server", server, "--store", "store"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "baton {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    let run = ["stage", "run", wasm.to_str().unwrap()];
+    baton("never", &run); // compiles into the cache beside the store
+    c.bench_function(
+        &format!("{lang}/baton stage run (process, from the cache, opening the store)"),
+        |b| b.iter(|| black_box(baton("never", &run))),
+    );
+    baton("auto", &run); // starts the memory server
+    c.bench_function(
+        &format!("{lang}/baton stage run (process, from the cache, memory server)"),
+        |b| b.iter(|| black_box(baton("auto", &run))),
+    );
+    baton("never", &["memory", "server", "stop"]);
 }
 
 criterion_group! {
