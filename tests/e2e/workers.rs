@@ -583,9 +583,10 @@ fn baton_cancel_stops_a_workflow_and_the_running_stage_commits_nothing() {
     let cancelled: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(cancelled["workflow"], workflow.as_str());
     assert_eq!(cancelled["queued"], json!(["after"]), "{cancelled}");
-    assert_eq!(cancelled["running"][0][0], "slow", "{cancelled}");
+    assert_eq!(cancelled["running"][0]["stage"], "slow", "{cancelled}");
+    assert_eq!(cancelled["running"][0]["workflow"], workflow.as_str());
     assert!(
-        cancelled["running"][0][1]
+        cancelled["running"][0]["worker"]
             .as_str()
             .is_some_and(|w| w.ends_with("/0")),
         "the worker's slot is named: {cancelled}"

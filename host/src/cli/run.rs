@@ -188,9 +188,11 @@ pub(super) fn cancel(global: &GlobalArgs, args: CancelArgs) -> Result<(), CliErr
     for stage in &cancelled.queued {
         eprintln!("  queued    {stage}");
     }
-    for (stage, worker) in &cancelled.running {
-        let worker = worker.as_deref().unwrap_or("a worker");
-        eprintln!("  running   {stage} (on {worker}: its result is refused)");
+    for job in &cancelled.running {
+        eprintln!(
+            "  running   {} (on {}: its result is refused)",
+            job.stage, job.worker
+        );
     }
     Ok(())
 }

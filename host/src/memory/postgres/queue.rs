@@ -123,7 +123,7 @@ pub struct Cancelled {
     pub queued: Vec<String>,
     /// Its stages a worker had claimed, with the worker: from now on that worker's
     /// commit and outcome are refused, as if it had lost its lease.
-    pub running: Vec<(String, Option<String>)>,
+    pub running: Vec<RunningJob>,
     /// How many of its stages had already ended.
     pub ended: usize,
 }
@@ -376,7 +376,11 @@ impl JobQueue {
                         cancelled.ended += 1;
                         continue;
                     }
-                    "running" => cancelled.running.push((stage.clone(), job.get(2))),
+                    "running" => cancelled.running.push(RunningJob {
+                        workflow: workflow.to_owned(),
+                        stage: stage.clone(),
+                        worker: job.get::<_, Option<String>>(2).unwrap_or_default(),
+                    }),
                     _ => cancelled.queued.push(stage.clone()),
                 }
                 tx.execute(
