@@ -83,8 +83,13 @@ enum Command {
     Memory(memory::MemoryCommand),
     /// Run the pipeline: seed inputs, run stale stages, gate and commit their outputs
     Run(run::RunArgs),
-    /// Cancel a distributed run's workflow: its stages no worker has claimed never
-    /// run, and a worker running one can no longer commit its result
+    /// Cancel a distributed run's workflow (PostgreSQL stores only): its stages no
+    /// worker has claimed never run, and a worker running one can no longer commit
+    /// its result
+    ///
+    /// A worker running a stage of it finishes the stage, then records nothing; a
+    /// commit that landed before the cancel stays. The stages end as `cancelled`, and
+    /// a `baton run --distributed` following the workflow prints them so and exits 6.
     Cancel(run::CancelArgs),
     /// Show each stage as fresh, stale (and why), missing, awaiting or failed, and
     /// which worker runs it now
