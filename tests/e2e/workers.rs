@@ -365,6 +365,55 @@ fn a_worker_that_lost_its_lease_cannot_commit_or_finish() {
 }
 
 #[test]
+fn a_cancel_counts_a_stage_whose_lease_expired_as_queued_not_running() {
+    let Some(url) = crate::postgres::database() else {
+        return;
+    };
+    let queue = JobQueue::open(&url, StoreOptions::default()).unwrap();
+    queue
+        .submit(&Submission {
+            workflow: WorkflowRow {
+                id: "workflow-lapsed".into(),
+                manifest: String::new(),
+                files: Vec::new(),
+                force: false,
+            },
+            jobs: vec![("u".into(), Vec::new())],
+        })
+        .unwrap();
+    let lapsed = queue
+        .claim("gone", Duration::from_millis(100))
+        .unwrap()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // Nobody runs `u` now: its worker let the lease lapse (killed, or cut off).
+    let cancelled = queue
+        .cancel("workflow-lapsed", &|stage| {
+            format!("{{\"stage\":\"{stage}\"}}")
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(cancelled.queued, vec!["u".to_owned()]);
+    assert!(cancelled.running.is_empty(), "{cancelled:?}");
+    assert!(
+        !queue.finish(&lapsed.lease, "{}").unwrap(),
+        "it was cancelled"
+    );
+    assert!(
+        queue
+            .claim("next", Duration::from_secs(30))
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        queue
+            .cancel("workflow-none", &|_| String::new())
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
 fn postgres_stopped_while_a_stage_runs_fails_the_run_cleanly_and_a_rerun_completes() {
     let Some(server) = crate::postgres::private_server() else {
         return;

@@ -119,7 +119,8 @@ pub struct RunningJob {
 pub struct Cancelled {
     /// The workflow.
     pub workflow: String,
-    /// Its stages no worker had claimed yet: they will not run.
+    /// Its stages no worker had claimed yet, or whose worker's lease had expired:
+    /// they will not run.
     pub queued: Vec<String>,
     /// Its stages a worker had claimed, with the worker: from now on that worker's
     /// commit and outcome are refused, as if it had lost its lease.
@@ -355,9 +356,12 @@ impl JobQueue {
         outcome: &dyn Fn(&str) -> String,
     ) -> Result<Option<Cancelled>> {
         self.session(true, |tx| {
+            // A claim whose lease expired is nobody's: its worker died or was cut off.
             let jobs = tx.query(
-                "SELECT stage, state, lease_owner FROM baton_jobs WHERE workflow = $1
-                 ORDER BY position FOR UPDATE",
+                "SELECT stage, CASE WHEN state = 'running' AND lease_expires <= clock_timestamp()
+                                    THEN 'queued' ELSE state END,
+                        lease_owner
+                 FROM baton_jobs WHERE workflow = $1 ORDER BY position FOR UPDATE",
                 &[&workflow],
             )?;
             if jobs.is_empty() {
