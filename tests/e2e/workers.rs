@@ -282,23 +282,34 @@ fn a_worker_killed_mid_stage_is_replaced_once_its_lease_expires() {
     assert_eq!(names, ["agent.slow.started", "agent.slow.completed"]);
 }
 
+/// The queue of the database at `url`, with a workflow `id` of `jobs` (stage, the
+/// stages it waits for) submitted by hand: no manifest, no files.
+fn queue_with(url: &str, id: &str, jobs: Vec<(String, Vec<String>)>) -> JobQueue {
+    let queue = JobQueue::open(url, StoreOptions::default()).unwrap();
+    queue
+        .submit(&Submission {
+            workflow: WorkflowRow {
+                id: id.into(),
+                manifest: String::new(),
+                files: Vec::new(),
+                force: false,
+            },
+            jobs,
+        })
+        .unwrap();
+    queue
+}
+
 #[test]
 fn a_worker_that_lost_its_lease_cannot_commit_or_finish() {
     let Some(url) = crate::postgres::database() else {
         return;
     };
-    let queue = JobQueue::open(&url, StoreOptions::default()).unwrap();
-    queue
-        .submit(&Submission {
-            workflow: WorkflowRow {
-                id: "workflow-fence".into(),
-                manifest: String::new(),
-                files: Vec::new(),
-                force: false,
-            },
-            jobs: vec![("s".into(), Vec::new()), ("t".into(), vec!["s".into()])],
-        })
-        .unwrap();
+    let queue = queue_with(
+        &url,
+        "workflow-fence",
+        vec![("s".into(), Vec::new()), ("t".into(), vec!["s".into()])],
+    );
     // Eight workers claim at once: one gets `s`; `t` waits for it.
     let claims: Vec<_> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..8)
@@ -369,18 +380,7 @@ fn a_cancel_counts_a_stage_whose_lease_expired_as_queued_not_running() {
     let Some(url) = crate::postgres::database() else {
         return;
     };
-    let queue = JobQueue::open(&url, StoreOptions::default()).unwrap();
-    queue
-        .submit(&Submission {
-            workflow: WorkflowRow {
-                id: "workflow-lapsed".into(),
-                manifest: String::new(),
-                files: Vec::new(),
-                force: false,
-            },
-            jobs: vec![("u".into(), Vec::new())],
-        })
-        .unwrap();
+    let queue = queue_with(&url, "workflow-lapsed", vec![("u".into(), Vec::new())]);
     let lapsed = queue
         .claim("gone", Duration::from_millis(100))
         .unwrap()
