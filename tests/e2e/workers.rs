@@ -62,15 +62,7 @@ impl Worker {
 
     /// Waits until its stderr contains `needle`.
     fn wait_for(&self, needle: &str, limit: Duration) {
-        let start = Instant::now();
-        while !self.stderr().contains(needle) {
-            assert!(
-                start.elapsed() < limit,
-                "the worker did not print {needle:?} within {limit:?}:\n{}",
-                self.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        await_text(&self.err, needle, limit);
     }
 
     /// The stages it finished, one JSON record each.
@@ -120,16 +112,40 @@ fn submit(dir: &Path, url: &str) -> Child {
         .expect("baton run starts")
 }
 
-/// Waits for a submitter; its exit code, stdout and stderr.
-fn finish(mut child: Child, limit: Duration) -> (Option<i32>, String, String) {
+/// Waits until the file `path` (a process's output) contains `needle`; its text.
+fn await_text(path: &Path, needle: &str, limit: Duration) -> String {
     let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.contains(needle) {
+            return text;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "{path:?} did not say {needle:?} within {limit:?}:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits for `child` to exit; its code.
+fn exit_code(child: &mut Child, limit: Duration) -> Option<i32> {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
         if start.elapsed() > limit {
             let _ = child.kill();
-            panic!("`baton run --distributed` did not end within {limit:?}");
+            panic!("it did not exit within {limit:?}");
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Waits for a submitter; its exit code, stdout and stderr.
+fn finish(mut child: Child, limit: Duration) -> (Option<i32>, String, String) {
+    let code = exit_code(&mut child, limit);
     let (mut out, mut err) = (String::new(), String::new());
     child
         .stdout
@@ -143,7 +159,7 @@ fn finish(mut child: Child, limit: Duration) -> (Option<i32>, String, String) {
         .unwrap()
         .read_to_string(&mut err)
         .unwrap();
-    (child.wait().unwrap().code(), out, err)
+    (code, out, err)
 }
 
 /// A project of a slow stage (about two seconds of work) and a stage reading it.
@@ -473,16 +489,11 @@ fn a_run_no_worker_takes_says_so_and_waits() {
     };
     let p = slow_project();
     let (mut run, _, err) = submit_logged(p.root(), &url);
-    let start = Instant::now();
-    let said = loop {
-        let text = std::fs::read_to_string(&err).unwrap_or_default();
-        if text.contains("no worker has claimed a stage")
-            || start.elapsed() > Duration::from_secs(60)
-        {
-            break text;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let said = await_text(
+        &err,
+        "no worker has claimed a stage",
+        Duration::from_secs(60),
+    );
     assert!(run.try_wait().unwrap().is_none(), "it still waits: {said}");
     let _ = run.kill();
     let _ = run.wait();
@@ -561,59 +572,33 @@ fn submit_logged(dir: &Path, url: &str) -> (Child, PathBuf, PathBuf) {
 
 /// The workflow a submitter enqueued, once its stderr says so.
 fn enqueued(err: &Path) -> String {
-    let start = Instant::now();
-    loop {
-        let text = std::fs::read_to_string(err).unwrap_or_default();
-        if let Some(at) = text.find("enqueued workflow-") {
-            let id = text[at + "enqueued ".len()..]
-                .split(':')
-                .next()
-                .unwrap()
-                .to_owned();
-            assert!(
-                text.contains(&format!("`baton cancel {id}` cancels it")),
-                "{text}"
-            );
-            return id;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "nothing enqueued: {text}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let text = await_text(err, "enqueued workflow-", Duration::from_secs(120));
+    let at = text.find("enqueued workflow-").unwrap();
+    let id = text[at + "enqueued ".len()..]
+        .split(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(
+        text.contains(&format!("`baton cancel {id}` cancels it")),
+        "{text}"
+    );
+    id
 }
 
-/// Waits for `child` to exit; its code.
-fn exit_code(child: &mut Child, limit: Duration) -> Option<i32> {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.code();
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("it did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// `baton --store url ARGS` in `dir`: exit code, stdout, stderr.
-fn baton_at(dir: &Path, url: &str, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(baton_bin())
-        .current_dir(dir)
-        .args(["--store", url])
-        .args(args)
-        .env("BATON_SERVER", "never")
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+/// The summary a submitter printed (`--json`, in `out`), once it ended with both
+/// stages of the slow project cancelled.
+fn all_cancelled(out: &Path) -> Value {
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap();
+    assert_eq!(
+        statuses(&summary),
+        vec![
+            ("slow".to_owned(), "cancelled".to_owned()),
+            ("after".to_owned(), "cancelled".to_owned())
+        ]
+    );
+    assert_eq!(summary["passed"], false);
+    summary
 }
 
 #[test]
@@ -627,9 +612,9 @@ fn baton_cancel_stops_a_workflow_and_the_running_stage_commits_nothing() {
     let mut worker = Worker::start(&url, &["--exit-when-idle", "--jobs", "1"]);
     worker.wait_for("claimed   slow", Duration::from_secs(60));
 
-    let (code, stdout, stderr) = baton_at(p.root(), &url, &["cancel", &workflow, "--json"]);
-    assert_eq!(code, Some(0), "{stderr}");
-    let cancelled: Value = serde_json::from_str(&stdout).unwrap();
+    let cancelled = p
+        .run(&["--store", &url, "cancel", &workflow, "--json"])
+        .json();
     assert_eq!(cancelled["workflow"], workflow.as_str());
     assert_eq!(cancelled["queued"], json!(["after"]), "{cancelled}");
     assert_eq!(cancelled["running"][0]["stage"], "slow", "{cancelled}");
@@ -644,15 +629,7 @@ fn baton_cancel_stops_a_workflow_and_the_running_stage_commits_nothing() {
 
     // The submitter ends at once, each stage cancelled.
     assert_eq!(exit_code(&mut run, Duration::from_secs(30)), Some(6));
-    let summary: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-    assert_eq!(
-        statuses(&summary),
-        vec![
-            ("slow".to_owned(), "cancelled".to_owned()),
-            ("after".to_owned(), "cancelled".to_owned())
-        ]
-    );
-    assert_eq!(summary["passed"], false);
+    all_cancelled(&out);
 
     // The worker finishes its stage, but its commit is refused; then nothing is left.
     worker.wait_for("lost      slow", Duration::from_secs(120));
@@ -663,23 +640,22 @@ fn baton_cancel_stops_a_workflow_and_the_running_stage_commits_nothing() {
         worker.finished()
     );
     for key in ["k/slow", "k/after"] {
-        let (code, _, stderr) = baton_at(p.root(), &url, &["memory", "get", key]);
-        assert_eq!(code, Some(3), "{key} must be absent: {stderr}");
+        p.run(&["--store", &url, "memory", "get", key])
+            .fails(3, &[key]);
     }
 
     // Again: nothing to cancel. An unknown workflow is not found.
-    let (code, _, stderr) = baton_at(p.root(), &url, &["cancel", &workflow]);
-    assert_eq!(code, Some(0), "{stderr}");
+    let again = p.run(&["--store", &url, "cancel", &workflow]);
+    again.ok();
     assert!(
-        stderr.contains("every stage had ended (2); nothing to cancel"),
-        "{stderr}"
+        again
+            .stderr()
+            .contains("every stage had ended (2); nothing to cancel"),
+        "{}",
+        again.stderr()
     );
-    let (code, _, stderr) = baton_at(p.root(), &url, &["cancel", "workflow-nope"]);
-    assert_eq!(code, Some(3), "{stderr}");
-    assert!(
-        stderr.contains("no workflow `workflow-nope` in the queue"),
-        "{stderr}"
-    );
+    p.run(&["--store", &url, "cancel", "workflow-nope"])
+        .fails(3, &["no workflow `workflow-nope` in the queue"]);
 }
 
 #[test]
@@ -692,17 +668,14 @@ fn baton_status_names_the_worker_running_a_stage() {
     let workflow = enqueued(&err);
     let worker = Worker::start(&url, &["--jobs", "1", "--name", "builder-7"]);
     worker.wait_for("claimed   slow", Duration::from_secs(60));
-    let (code, stdout, stderr) = baton_at(p.root(), &url, &["status", "--json"]);
-    assert_eq!(code, Some(0), "{stderr}");
-    let stages: Value = serde_json::from_str(&stdout).unwrap();
+    let stages = p.run(&["--store", &url, "status", "--json"]).json();
     assert_eq!(stages[0]["stage"], "slow");
     assert_eq!(
         stages[0]["running_on"],
         json!([{ "workflow": workflow, "stage": "slow", "worker": "builder-7/0" }])
     );
     assert!(stages[1].get("running_on").is_none(), "{stages}");
-    let (code, table, stderr) = baton_at(p.root(), &url, &["status"]);
-    assert_eq!(code, Some(0), "{stderr}");
+    let table = p.run(&["--store", &url, "status"]).ok();
     assert!(
         table.contains(&format!("running on builder-7/0 ({workflow})")),
         "{table}"
@@ -730,14 +703,7 @@ fn ctrl_c_cancels_the_workflow_a_distributed_run_enqueued() {
         said.contains("interrupted: cancelling the workflow"),
         "{said}"
     );
-    let summary: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-    assert_eq!(
-        statuses(&summary),
-        vec![
-            ("slow".to_owned(), "cancelled".to_owned()),
-            ("after".to_owned(), "cancelled".to_owned())
-        ]
-    );
+    let summary = all_cancelled(&out);
     assert_eq!(
         summary["stages"][0]["outcome"]["detail"],
         "cancelled: its `baton run` was interrupted"
@@ -746,6 +712,6 @@ fn ctrl_c_cancels_the_workflow_a_distributed_run_enqueued() {
     let mut worker = Worker::start(&url, &["--exit-when-idle"]);
     worker.wait_exit(Duration::from_secs(60));
     assert!(worker.finished().is_empty(), "{:?}", worker.finished());
-    let (code, _, _) = baton_at(p.root(), &url, &["memory", "get", "k/slow"]);
-    assert_eq!(code, Some(3), "nothing ran");
+    p.run(&["--store", &url, "memory", "get", "k/slow"])
+        .fails(3, &["k/slow"]);
 }
