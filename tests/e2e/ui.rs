@@ -419,6 +419,24 @@ fn the_default_pipeline_shows_every_stage_fresh_in_the_browser() {
         );
         assert_ne!(seg[1], "rgba(0, 0, 0, 0)", "a segment has a colour: {seg}");
     }
+    // The caches table: an entity decided not-cached shows its decision and reason,
+    // and no layer, TTL or hit ratio (there is no cache to have them).
+    let order = browser.eval(
+        "const r = [...document.querySelectorAll('#performance table tr')].find(r => r.cells[0] && r.cells[0].innerText === 'order' && r.cells.length === 6); return r && [...r.cells].map(c => c.innerText)",
+        json!([]),
+    );
+    let order: Vec<&str> = order
+        .as_array()
+        .expect("a caches row for `order`")
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        order[..5],
+        ["order", "not-cached", "—", "—", "—"],
+        "{order:?}"
+    );
+    assert!(order[5].contains("write-heavy"), "{order:?}");
     browser.screenshot(&screenshots().join("stage.png"));
     browser.eval(
         "document.getElementById('performance').scrollIntoView()",

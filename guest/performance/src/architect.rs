@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::calls::{call_fit, remedies};
 use crate::inputs::{ComponentKind, CriticalPath, Entity, Inputs, Integration, Nfr, keys};
 use crate::output::*;
 
@@ -55,7 +56,7 @@ pub fn derive(inputs: &Inputs) -> Result<PerformanceArchitecture, InputError> {
     let scalability = scalability(inputs, &slos, &profiles);
     let caching = caching(inputs, &mut assumptions);
     let optimization = optimization_plan(inputs, &budgets, &scalability);
-    let monitoring = monitoring(inputs, &slos, &caching);
+    let monitoring = monitoring(inputs, &slos, &caching, &scalability);
     let handoff = handoff(&budgets, &caching, &optimization, &monitoring, inputs);
     let quality = quality(
         &coverage,
@@ -796,7 +797,6 @@ pub fn caching(inputs: &Inputs, assumptions: &mut Vec<String>) -> CachingStrateg
         if ratio < READ_HEAVY {
             caches.push(not_cached(
                 entity,
-                &layer,
                 format!(
                     "write-heavy: {ratio} reads per write, under the {READ_HEAVY} from which a cache pays for its invalidations"
                 ),
@@ -824,7 +824,6 @@ pub fn caching(inputs: &Inputs, assumptions: &mut Vec<String>) -> CachingStrateg
         if interval.is_some_and(|s| s <= 1.0) {
             caches.push(not_cached(
                 entity,
-                &layer,
                 "it changes in real time (every second or more often): a cached copy would be stale before it is read; read it from its store".into(),
             ));
             continue;
@@ -879,10 +878,10 @@ pub fn caching(inputs: &Inputs, assumptions: &mut Vec<String>) -> CachingStrateg
         }
         caches.push(Cache {
             entity: entity.name.clone(),
-            layer: layer.clone(),
+            layer: Some(layer.clone()),
             key_patterns,
-            ttl_seconds: ttl_for(interval),
-            expected_hit_ratio: round2((ratio / (ratio + 1.0)).min(0.95)),
+            ttl_seconds: Some(ttl_for(interval)),
+            expected_hit_ratio: Some(round2((ratio / (ratio + 1.0)).min(0.95))),
             invalidation,
         });
     }
@@ -894,14 +893,15 @@ pub fn caching(inputs: &Inputs, assumptions: &mut Vec<String>) -> CachingStrateg
     CachingStrategy { layers, caches }
 }
 
-/// The decision not to cache `entity`, and why.
-fn not_cached(entity: &Entity, layer: &str, reason: String) -> Cache {
+/// The decision not to cache `entity`, and why: no layer, keys, TTL or hit ratio,
+/// since there is no cache for a reader to take it for.
+fn not_cached(entity: &Entity, reason: String) -> Cache {
     Cache {
         entity: entity.name.clone(),
-        layer: layer.to_owned(),
+        layer: None,
         key_patterns: Vec::new(),
-        ttl_seconds: 0,
-        expected_hit_ratio: 0.0,
+        ttl_seconds: None,
+        expected_hit_ratio: None,
         invalidation: Invalidation {
             policy: NOT_CACHED.into(),
             events: Vec::new(),
@@ -975,26 +975,69 @@ pub fn invalidating_events(entity: &str, integration: &Integration) -> Vec<Event
     out
 }
 
-/// The optimization plan (DOMAIN.md "Optimization plan"), most urgent first.
+/// The longest wait `name`'s hop may take: its smallest segment budget on any path,
+/// or `via`'s when `name` is called from inside that hop.
+fn hop_budget(budgets: &[LatencyBudget], name: &str, via: Option<&str>) -> Option<f64> {
+    let smallest = |n: &str| {
+        budgets
+            .iter()
+            .flat_map(|b| &b.segments)
+            .filter(|g| g.component == n)
+            .map(|g| g.budget_ms)
+            .reduce(f64::min)
+    };
+    smallest(name).or_else(|| via.and_then(smallest))
+}
+
+/// One item of the plan while it is built: the optimization and the component it
+/// acts on (to tell whether it explains a path's measured gap).
+struct Planned {
+    item: Optimization,
+    on: Vec<String>,
+}
+
+/// The optimization plan (DOMAIN.md "Optimization plan"), most urgent first. Advice
+/// for a call fits the call ([`crate::calls`]); when a path is measured over its SLO,
+/// the items on that path come first, as P0, with the gap they explain.
 pub fn optimization_plan(
     inputs: &Inputs,
     budgets: &[LatencyBudget],
     scalability: &ScalabilityDesign,
 ) -> OptimizationPlan {
-    let mut items: Vec<(String, String, String, Cause, String)> = Vec::new();
-    let mut add =
-        |priority: &str, area: &str, action: String, kind: &str, source: String, impact: String| {
-            items.push((
-                priority.into(),
-                area.into(),
+    let (system, integration) = (&inputs.system, &inputs.integration);
+    let mut items: Vec<Planned> = Vec::new();
+    let mut add = |priority: &str,
+                   area: &str,
+                   action: String,
+                   (kind, source): (&str, String),
+                   impact: String,
+                   on: Vec<String>,
+                   call: Option<(String, Vec<String>)>| {
+        let (target, remedies) = call.map_or((None, Vec::new()), |(t, r)| (Some(t), r));
+        items.push(Planned {
+            item: Optimization {
+                id: String::new(),
+                area: area.into(),
                 action,
-                Cause {
+                cause: Cause {
                     kind: kind.into(),
                     source,
                 },
-                impact,
-            ));
-        };
+                expected_impact: impact,
+                priority: priority.into(),
+                target,
+                remedies,
+                explains_gap_ms: None,
+            },
+            on,
+        });
+    };
+    // Advice for a slow call to `name` (called from inside `via`'s hop, if given).
+    let advise = |name: &str, via: Option<&str>, fallback_ms: f64| {
+        let fit = call_fit(system, integration, name);
+        let timeout = hop_budget(budgets, name, via).unwrap_or(fallback_ms);
+        remedies(&fit, timeout)
+    };
     for (i, b) in budgets
         .iter()
         .enumerate()
@@ -1006,8 +1049,7 @@ pub fn optimization_plan(
             .iter()
             .max_by(|x, y| x.baseline_ms.total_cmp(&y.baseline_ms))
             .expect("a path has hops");
-        let path_index = inputs
-            .system
+        let path_index = system
             .critical_paths
             .iter()
             .position(|p| p.name == b.path)
@@ -1026,16 +1068,18 @@ pub fn optimization_plan(
                 b.headroom_ms, b.min_headroom_ms
             )
         };
-        let (action, impact) = if dominant.kind == ComponentKind::External.as_str() {
+        let (action, impact, call) = if dominant.kind == ComponentKind::External.as_str() {
+            let (names, advice) = advise(&dominant.component, None, dominant.budget_ms);
             (
                 format!(
-                    "`{}` ({}) is {state}; its largest hop is the external `{}` ({share}): cache its answers, call it off the request path, or renegotiate its contract latency",
+                    "`{}` ({}) is {state}; its largest hop is the external `{}` ({share}): {advice}",
                     b.path, b.endpoint, dominant.component
                 ),
                 format!(
                     "up to {} ms off the path ({needed} ms restores the headroom)",
                     dominant.baseline_ms
                 ),
+                Some((dominant.component.clone(), names)),
             )
         } else {
             (
@@ -1049,6 +1093,7 @@ pub fn optimization_plan(
                     dominant.component,
                     dominant.baseline_ms
                 ),
+                None,
             )
         };
         let (priority, kind) = if b.over_budget {
@@ -1060,9 +1105,13 @@ pub fn optimization_plan(
             priority,
             "latency",
             action,
-            kind,
-            format!("{}#/critical_paths/{path_index}", keys::SYSTEM),
+            (
+                kind,
+                format!("{}#/critical_paths/{path_index}", keys::SYSTEM),
+            ),
             impact,
+            vec![dominant.component.clone()],
+            call,
         );
     }
     for (i, h) in inputs.analysis.hotspots.iter().enumerate() {
@@ -1084,13 +1133,14 @@ pub fn optimization_plan(
                     .map(|d| format!(": {d}"))
                     .unwrap_or_default()
             ),
-            "hotspot",
-            format!("{}#/hotspots/{i}", keys::ANALYSIS),
+            ("hotspot", format!("{}#/hotspots/{i}", keys::ANALYSIS)),
             match (h.p95_ms, h.cpu_percent) {
                 (Some(p), _) => format!("p95 of {p} ms down toward the component's budget"),
                 (None, Some(c)) => format!("{c} % of CPU freed"),
                 _ => "less time per request".into(),
             },
+            vec![h.component.clone()],
+            None,
         );
     }
     for (i, b) in inputs.analysis.bottlenecks.iter().enumerate() {
@@ -1099,6 +1149,56 @@ pub fn optimization_plan(
             .as_deref()
             .or(b.entity.as_deref())
             .unwrap_or("the system");
+        let source = (
+            b.kind.as_str(),
+            format!("{}#/bottlenecks/{i}", keys::ANALYSIS),
+        );
+        let on = vec![at.to_owned()];
+        if b.kind == "synchronous_call" {
+            // The call the component waits for: its synchronous call to an external
+            // service, else to any component; unknown, the component's own paths.
+            let sync_to: Vec<&str> = system
+                .calls
+                .iter()
+                .filter(|c| c.from == at && c.sync)
+                .map(|c| c.to.as_str())
+                .collect();
+            let external = |n: &&str| {
+                system
+                    .components
+                    .iter()
+                    .any(|c| c.name == *n && c.kind == ComponentKind::External)
+            };
+            let callee = sync_to
+                .iter()
+                .copied()
+                .find(external)
+                .or_else(|| sync_to.first().copied());
+            let (target, via) = match callee {
+                Some(c) => (c, Some(at)),
+                None => (at, None),
+            };
+            let (names, advice) = advise(target, via, DEFAULT_PATH_BUDGET_MS);
+            let waits = match callee {
+                Some(c) => format!("`{at}` waits for `{c}` inside the request"),
+                None => format!("`{at}` makes a synchronous call inside the request"),
+            };
+            let off = names.iter().any(|n| n == "off-request-path");
+            add(
+                "P1",
+                "async",
+                format!("{waits}: {advice}"),
+                source,
+                if off {
+                    "its latency leaves the critical path".into()
+                } else {
+                    "its latency bounded by the hop's budget, and failures contained".into()
+                },
+                on,
+                Some((target.to_owned(), names)),
+            );
+            continue;
+        }
         let (area, action, impact, priority) = match b.kind.as_str() {
             "n_plus_one" => (
                 "database",
@@ -1106,12 +1206,6 @@ pub fn optimization_plan(
                     "replace the N+1 queries in `{at}` with batch loading (DataLoader) or a JOIN"
                 ),
                 "one query instead of N per request",
-                "P1",
-            ),
-            "synchronous_call" => (
-                "async",
-                format!("move the synchronous call in `{at}` off the request path, onto a queue"),
-                "its latency leaves the critical path",
                 "P1",
             ),
             "missing_index" => (
@@ -1133,14 +1227,7 @@ pub fn optimization_plan(
                 "P2",
             ),
         };
-        add(
-            priority,
-            area,
-            action,
-            &b.kind,
-            format!("{}#/bottlenecks/{i}", keys::ANALYSIS),
-            impact.into(),
-        );
+        add(priority, area, action, source, impact.into(), on, None);
     }
     for (i, e) in inputs.data.entities.iter().enumerate() {
         for (j, p) in e.access_patterns.iter().enumerate() {
@@ -1158,34 +1245,44 @@ pub fn optimization_plan(
                         p.filter_columns.join(", "),
                         p.name
                     ),
-                    "missing_index",
-                    format!("{}#/entities/{i}/access_patterns/{j}", keys::DATA),
+                    (
+                        "missing_index",
+                        format!("{}#/entities/{i}/access_patterns/{j}", keys::DATA),
+                    ),
                     format!(
                         "{} queries/s served by an index",
                         p.frequency_rps.unwrap_or(0.0)
                     ),
+                    e.store.iter().cloned().collect(),
+                    None,
                 );
             }
         }
     }
-    for (i, s) in inputs.integration.external_services.iter().enumerate() {
+    for (i, s) in integration.external_services.iter().enumerate() {
         let on_paths: Vec<&LatencyBudget> = budgets
             .iter()
             .filter(|b| b.segments.iter().any(|g| g.component == s.name))
             .collect();
         if s.sync && on_paths.iter().any(|b| s.latency_ms > 0.25 * b.total_ms) {
+            let (names, advice) = advise(&s.name, None, s.latency_ms * 2.0);
             add(
                 "P1",
                 "async",
                 format!(
-                    "`{}` takes {} ms on a critical path: call it with a timeout of at most {} ms and a circuit breaker, cache its answers or move it off the request path",
-                    s.name,
-                    s.latency_ms,
-                    s.timeout_ms.unwrap_or(s.latency_ms * 2.0)
+                    "`{}` takes {} ms on a critical path: {advice}",
+                    s.name, s.latency_ms
                 ),
-                "slow_synchronous_integration",
-                format!("{}#/external_services/{i}", keys::INTEGRATION),
-                format!("up to {} ms off the paths that call it", s.latency_ms),
+                (
+                    "slow_synchronous_integration",
+                    format!("{}#/external_services/{i}", keys::INTEGRATION),
+                ),
+                format!(
+                    "its latency bounded on the paths that call it ({} ms at its contract)",
+                    s.latency_ms
+                ),
+                vec![s.name.clone()],
+                Some((s.name.clone(), names)),
             );
         }
     }
@@ -1194,48 +1291,114 @@ pub fn optimization_plan(
         .iter()
         .filter(|c| !c.notes.is_empty())
     {
-        if let Some(i) = inputs
-            .integration
+        let Some(i) = integration
             .external_services
             .iter()
             .position(|e| e.name == c.name)
-        {
-            add(
-                "P0",
-                "capacity",
+        else {
+            continue;
+        };
+        let fit = call_fit(system, integration, &c.name);
+        let limit = fit.rate_limit_rps.unwrap_or_default();
+        let (action, impact, names) = if fit.response_needs_it {
+            (
+                format!(
+                    "`{}`: {}; the response carries its answer, so its calls cannot wait in a queue: renegotiate the limit to at least the {} rps of peak, and until then admit at most {limit} rps to it and refuse the rest with `429` and `Retry-After`",
+                    c.name,
+                    c.notes.join("; "),
+                    c.demand_rps.peak
+                ),
+                "no throttling by the provider at peak",
+                vec!["renegotiate".to_owned()],
+            )
+        } else {
+            (
                 format!(
                     "queue and batch calls to `{}`: {}",
                     c.name,
                     c.notes.join("; ")
                 ),
+                "no throttling at peak",
+                vec!["off-request-path".to_owned()],
+            )
+        };
+        add(
+            "P0",
+            "capacity",
+            action,
+            (
                 "rate_limit",
                 format!("{}#/external_services/{i}", keys::INTEGRATION),
-                "no throttling at peak".into(),
-            );
+            ),
+            impact.into(),
+            vec![c.name.clone()],
+            Some((c.name.clone(), names)),
+        );
+    }
+    // A path measured over its SLO: the items acting on its hops explain the gap.
+    for path in &system.critical_paths {
+        let Some(measured) = inputs
+            .analysis
+            .measured
+            .iter()
+            .find(|m| m.endpoint == path.endpoint)
+        else {
+            continue;
+        };
+        let Some(target) = budgets
+            .iter()
+            .find(|b| b.path == path.name && b.percentile == "p95")
+            .map(|b| b.total_ms)
+        else {
+            continue;
+        };
+        let gap = round2(measured.p95_ms - target);
+        if gap <= 0.0 {
+            continue;
+        }
+        for p in items
+            .iter_mut()
+            .filter(|p| p.on.iter().any(|c| path.components.contains(c)))
+        {
+            if p.item.explains_gap_ms.is_none_or(|g| g < gap) {
+                p.item.explains_gap_ms = Some(gap);
+                p.item.priority = "P0".into();
+                p.item.expected_impact = format!(
+                    "{}; `{}` ({}) measures {} ms at p95 against its {target} ms budget: {gap} ms to find",
+                    p.item.expected_impact, path.name, path.endpoint, measured.p95_ms
+                );
+            }
         }
     }
-    // Stable: most urgent first, otherwise in the order found.
-    items.sort_by(|a, b| a.0.cmp(&b.0));
+    // Stable: most urgent first, the largest measured gap first within a priority,
+    // otherwise in the order found.
+    items.sort_by(|a, b| {
+        a.item.priority.cmp(&b.item.priority).then(
+            b.item
+                .explains_gap_ms
+                .unwrap_or(0.0)
+                .total_cmp(&a.item.explains_gap_ms.unwrap_or(0.0)),
+        )
+    });
     OptimizationPlan {
         items: items
             .into_iter()
             .enumerate()
-            .map(
-                |(n, (priority, area, action, cause, expected_impact))| Optimization {
-                    id: format!("OPT-{}", n + 1),
-                    area,
-                    action,
-                    cause,
-                    expected_impact,
-                    priority,
-                },
-            )
+            .map(|(n, p)| Optimization {
+                id: format!("OPT-{}", n + 1),
+                ..p.item
+            })
             .collect(),
     }
 }
 
 /// Metrics and alerts (DOMAIN.md "Monitoring", seed 001's alerting table).
-pub fn monitoring(inputs: &Inputs, slos: &[Slo], caching: &CachingStrategy) -> Monitoring {
+pub fn monitoring(
+    inputs: &Inputs,
+    slos: &[Slo],
+    caching: &CachingStrategy,
+    scalability: &ScalabilityDesign,
+) -> Monitoring {
     let mut metrics: Vec<String> = vec![
         "http_request_duration_seconds (histogram: method, path, status)".into(),
         "http_requests_total (counter: method, path, status)".into(),
@@ -1253,12 +1416,19 @@ pub fn monitoring(inputs: &Inputs, slos: &[Slo], caching: &CachingStrategy) -> M
     if has(ComponentKind::Queue) {
         metrics.push("queue_consumer_lag (gauge: topic)".into());
     }
+    let capacity = capacity_promises(inputs, slos, scalability);
     // A warning fires before the target is reached: WARNING_MARGIN of the way short
     // of it (of the error budget, for availability); the critical level is the
-    // target itself, the SLO broken.
+    // target itself, the SLO broken. A throughput SLO is a capacity promise, and
+    // traffic under its target is demand, not an incident: its alert watches the
+    // traffic against the capacity the running replicas give, and fires only as it
+    // nears it.
     let mut alerts: Vec<Alert> = slos
         .iter()
         .map(|s| {
+            if let Some(c) = capacity.iter().find(|c| c.slo == s.id) {
+                return capacity_alert(s, c);
+            }
             let m = WARNING_MARGIN;
             let (comparison, warning, action) = match s.metric.as_str() {
                 "latency" => (
@@ -1272,11 +1442,23 @@ pub fn monitoring(inputs: &Inputs, slos: &[Slo], caching: &CachingStrategy) -> M
                     100.0 - (100.0 - s.target) * (1.0 - m),
                     "page on-call".to_string(),
                 ),
-                _ => (
-                    "<",
-                    s.target * (1.0 + m),
-                    "check saturation and upstream traffic".to_string(),
-                ),
+                _ => {
+                    // A throughput SLO whose capacity the inputs do not size: watch
+                    // the requests refused or shed, which is what breaks the promise.
+                    return Alert {
+                        metric: format!("requests refused or shed (429, 503) {}", s.scope),
+                        slo: Some(s.id.clone()),
+                        comparison: ">".into(),
+                        warning: 0.1,
+                        critical: 1.0,
+                        unit: "%".into(),
+                        action: "scale out, then find the saturated component".into(),
+                        reason: Some(format!(
+                            "{} promises capacity (at least {} rps), and traffic under it is demand, not an incident; no component on its scope has a sized replica count to compare traffic with, so this watches what breaks the promise: requests refused or shed",
+                            s.id, s.target
+                        )),
+                    };
+                }
             };
             Alert {
                 metric: match &s.percentile {
@@ -1289,6 +1471,7 @@ pub fn monitoring(inputs: &Inputs, slos: &[Slo], caching: &CachingStrategy) -> M
                 critical: round4(s.target),
                 unit: s.unit.clone(),
                 action,
+                reason: None,
             }
         })
         .collect();
@@ -1301,6 +1484,7 @@ pub fn monitoring(inputs: &Inputs, slos: &[Slo], caching: &CachingStrategy) -> M
         critical,
         unit: unit.into(),
         action: action.into(),
+        reason: None,
     };
     alerts.push(saturation("cpu usage", 70.0, 90.0, "%", "auto-scale"));
     alerts.push(saturation("memory usage", 80.0, 95.0, "%", "investigate"));
@@ -1318,6 +1502,98 @@ pub fn monitoring(inputs: &Inputs, slos: &[Slo], caching: &CachingStrategy) -> M
         alerts,
         warning_margin: WARNING_MARGIN,
         burn_rate_alerts,
+        capacity,
+    }
+}
+
+/// Share of the sized capacity at which a throughput SLO's alert warns, and at which
+/// it is critical, percent: replicas run at [`TARGET_UTILIZATION`] by design, so
+/// past 80 % the autoscaler is behind, and past 90 % requests are about to queue.
+pub const CAPACITY_WARNING_PERCENT: f64 = 80.0;
+/// See [`CAPACITY_WARNING_PERCENT`].
+pub const CAPACITY_CRITICAL_PERCENT: f64 = 90.0;
+
+/// What each throughput SLO promises: the traffic of its scope that the replicas
+/// sized for peak serve at full use. A component serving `d` rps of its own when the
+/// scope takes `t` saturates when the scope reaches `replicas × capacity × t / d`
+/// (traffic grows in the proportions of the paths); the smallest over the
+/// components the scope crosses is the sized capacity.
+pub fn capacity_promises(
+    inputs: &Inputs,
+    slos: &[Slo],
+    scalability: &ScalabilityDesign,
+) -> Vec<CapacityPromise> {
+    let rps = inputs.requirements.load.requests_per_second;
+    let paths = &inputs.system.critical_paths;
+    let explicit: f64 = paths.iter().filter_map(|p| p.traffic_share).sum();
+    let unshared = paths.iter().filter(|p| p.traffic_share.is_none()).count();
+    let rest = ((1.0 - explicit).max(0.0)) / unshared.max(1) as f64;
+    let mut out = Vec::new();
+    for s in slos.iter().filter(|s| s.metric == "throughput") {
+        let api_wide = is_api_wide(&s.scope);
+        let scoped: Vec<&CriticalPath> = paths
+            .iter()
+            .filter(|p| api_wide || p.endpoint == s.scope)
+            .collect();
+        let scope_rps = if api_wide {
+            rps
+        } else {
+            scoped
+                .iter()
+                .map(|p| rps * p.traffic_share.unwrap_or(rest))
+                .sum()
+        };
+        let limit = scalability
+            .components
+            .iter()
+            .filter(|c| {
+                c.scales
+                    && c.demand_rps.normal > 0.0
+                    && (api_wide || scoped.iter().any(|p| p.components.contains(&c.name)))
+            })
+            .filter_map(|c| {
+                let instances = match &c.shards {
+                    Some(sh) => sh.count.peak,
+                    None => c.replicas.as_ref()?.peak,
+                };
+                let full = instances as f64 * c.capacity_rps * scope_rps / c.demand_rps.normal;
+                Some((full, c.name.as_str()))
+            })
+            .min_by(|a, b| a.0.total_cmp(&b.0));
+        if let Some((full, name)) = limit.filter(|_| scope_rps > 0.0) {
+            out.push(CapacityPromise {
+                slo: s.id.clone(),
+                scope: s.scope.clone(),
+                target_rps: s.target,
+                sized_rps: full.floor(),
+                limited_by: name.to_owned(),
+            });
+        }
+    }
+    out
+}
+
+/// The alert of a throughput SLO: traffic against the capacity the running replicas
+/// give, firing as it nears it and never on low traffic.
+fn capacity_alert(slo: &Slo, c: &CapacityPromise) -> Alert {
+    Alert {
+        metric: format!(
+            "traffic {} as a share of the capacity of the running replicas",
+            slo.scope
+        ),
+        slo: Some(slo.id.clone()),
+        comparison: ">".into(),
+        warning: CAPACITY_WARNING_PERCENT,
+        critical: CAPACITY_CRITICAL_PERCENT,
+        unit: "%".into(),
+        action: format!(
+            "scale out `{}` (check the autoscaler), then shed load with `429` before requests queue",
+            c.limited_by
+        ),
+        reason: Some(format!(
+            "{} promises capacity (at least {} rps), and traffic under it is demand, not an incident: no alert fires on a quiet night. This one fires as traffic nears what the running replicas serve ({} rps of {} at the replicas sized for peak, `{}` first to fill); the load-test plan's stress scenario must sustain those {} rps",
+            slo.id, c.target_rps, c.sized_rps, slo.scope, c.limited_by, c.sized_rps
+        )),
     }
 }
 
@@ -1454,9 +1730,9 @@ fn handoff(
                     format!(
                         "{}: {} keys {}, TTL {} s, {} invalidation",
                         c.entity,
-                        c.layer,
+                        c.layer.as_deref().unwrap_or_default(),
                         c.key_patterns.join(" and "),
-                        c.ttl_seconds,
+                        c.ttl_seconds.unwrap_or_default(),
                         c.invalidation.policy
                     )
                 })

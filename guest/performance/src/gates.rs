@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use crate::architect::{Metric, TTL_MAX_S, TTL_MIN_S, is_performance};
+use crate::calls::call_fit;
 use crate::inputs::{
     ComponentKind, Data, Integration, Measurements, Nfr, Requirements, System, keys,
 };
@@ -152,7 +153,8 @@ fn text(v: Option<&Value>) -> Option<&str> {
     v.and_then(Value::as_str).filter(|s| !s.trim().is_empty())
 }
 
-/// Gate 1: "Performance requirements must have measurable SLOs". Every SLO has a
+/// Gate 1: "Performance requirements must have measurable SLOs". No alert on a
+/// throughput SLO fires on low traffic. Every SLO has a
 /// numeric target, a unit, a percentile where it is a latency, and a measurement;
 /// every performance NFR is covered by an SLO or reported as not measurable; the
 /// coverage figure is right.
@@ -220,6 +222,7 @@ pub fn measurable_slos(document: &Value, requirements: &Requirements) -> Vec<Fin
             )),
         }
     }
+    out.extend(no_alert_on_low_traffic(document, slos));
     let reported: BTreeSet<String> = document
         .pointer("/performance_requirements/unmeasurable")
         .and_then(Value::as_array)
@@ -271,7 +274,112 @@ pub fn measurable_slos(document: &Value, requirements: &Requirements) -> Vec<Fin
     out
 }
 
-/// Gate 2: "Critical paths must have latency budgets". Every critical path of the
+/// A throughput SLO is a capacity promise: an alert that fires when traffic falls
+/// (`<`) on a throughput SLO, or on a metric of throughput, pages every quiet night.
+fn no_alert_on_low_traffic(document: &Value, slos: &[Value]) -> Vec<Finding> {
+    let throughput: BTreeSet<&str> = slos
+        .iter()
+        .filter(|s| text(s.get("metric")).and_then(Metric::parse) == Some(Metric::Throughput))
+        .filter_map(|s| text(s.get("id")))
+        .collect();
+    let alerts = document
+        .pointer("/monitoring/alerts")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let mut out = Vec::new();
+    for (i, a) in alerts.iter().enumerate() {
+        let guards = text(a.get("slo")).is_some_and(|id| throughput.contains(id));
+        let watches = text(a.get("metric")).is_some_and(|m| {
+            let m = m.to_ascii_lowercase();
+            m.starts_with("throughput") || m.starts_with("requests per second")
+        });
+        if (guards || watches) && text(a.get("comparison")) == Some("<") {
+            out.push(finding(
+                format!("/monitoring/alerts/{i}/comparison"),
+                "an alert on nearing the sized capacity, on saturation or on refused requests (`>`)",
+                "`<`: fires when traffic falls",
+                "a throughput SLO promises capacity: traffic under its target is demand, not an incident, and this alert would page every quiet night",
+            ));
+        }
+    }
+    out
+}
+
+/// Advice that cannot apply to its call: caching answers unique to each request, or
+/// moving off the request path a call whose answer the response carries. Read from
+/// an item's `target` and `remedies`, and from its prose when it names an external
+/// service in backticks.
+fn advice_fits_calls(document: &Value, system: &System, integration: &Integration) -> Vec<Finding> {
+    let items = document
+        .pointer("/optimization_plan/items")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let at = format!("/optimization_plan/items/{i}");
+        let action = text(item.get("action")).unwrap_or_default();
+        let mut targets: Vec<&str> = text(item.get("target")).into_iter().collect();
+        for s in &integration.external_services {
+            if action.contains(&format!("`{}`", s.name)) && !targets.contains(&s.name.as_str()) {
+                targets.push(&s.name);
+            }
+        }
+        let remedies: Vec<&str> = item
+            .get("remedies")
+            .and_then(Value::as_array)
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let lower = action.to_ascii_lowercase();
+        let says_cache = [
+            "cache its answers",
+            "cache the answers",
+            "cache its responses",
+        ]
+        .iter()
+        .any(|p| lower.contains(p));
+        let says_off = ["off the request path", "onto a queue"]
+            .iter()
+            .any(|p| lower.contains(p));
+        for target in targets {
+            let fit = call_fit(system, integration, target);
+            if !fit.cacheable && (remedies.contains(&"cache") || says_cache) {
+                out.push(finding(
+                    remedy_at(&at, &remedies, "cache"),
+                    format!("no caching: `{target}`'s answers are unique to each request"),
+                    "advice to cache them",
+                    format!(
+                        "`{target}` is not cacheable (a write, or `cacheable: false` in `{}`): caching its answers cannot apply",
+                        keys::INTEGRATION
+                    ),
+                ));
+            }
+            if fit.response_needs_it && (remedies.contains(&"off-request-path") || says_off) {
+                out.push(finding(
+                    remedy_at(&at, &remedies, "off-request-path"),
+                    format!("`{target}` kept on the request path: the response carries its answer"),
+                    "advice to move it off the path",
+                    format!(
+                        "`{target}` is called synchronously on a path that cannot answer 202: moving it onto a queue changes the API"
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The pointer of remedy `name` in an item, or of its action when only prose says it.
+fn remedy_at(at: &str, remedies: &[&str], name: &str) -> String {
+    match remedies.iter().position(|r| *r == name) {
+        Some(j) => format!("{at}/remedies/{j}"),
+        None => format!("{at}/action"),
+    }
+}
+
+/// Gate 2: "Critical paths must have latency budgets". Advice for a call on a path
+/// fits the call (see [`crate::calls`]). Every critical path of the
 /// system has a budget with a segment per hop, and its segments plus headroom add up
 /// to no more than its total.
 pub fn latency_budgets(
@@ -401,6 +509,7 @@ pub fn latency_budgets(
             ));
         }
     }
+    out.extend(advice_fits_calls(document, system, integration));
     out
 }
 
@@ -491,7 +600,8 @@ pub fn growth_capacity(
     out
 }
 
-/// Gate 4: "Caching strategy must include invalidation policies". Every cache has
+/// Gate 4: "Caching strategy must include invalidation policies". An entity decided
+/// `not-cached` has no layer, keys, TTL or hit ratio. Every cache has
 /// a policy; an event-driven one names events the integration publishes; TTLs stay
 /// within 1 s to 30 days.
 pub fn cache_invalidation(
@@ -530,6 +640,22 @@ pub fn cache_invalidation(
                     "nothing",
                     format!("the decision not to cache `{name}` needs its reason"),
                 ));
+            }
+            // A decision not to cache is not a cache: nothing a reader could take for one.
+            for field in ["layer", "ttl_seconds", "expected_hit_ratio", "key_patterns"] {
+                let present = cache
+                    .get(field)
+                    .is_some_and(|v| !v.is_null() && v.as_array().is_none_or(|a| !a.is_empty()));
+                if present {
+                    out.push(finding(
+                        format!("{at}/{field}"),
+                        "nothing: the entity is not cached",
+                        show(cache.get(field)),
+                        format!(
+                            "`{name}` is decided not-cached, yet has a `{field}` a reader would take for a cache"
+                        ),
+                    ));
+                }
             }
             continue;
         }

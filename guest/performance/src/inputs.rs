@@ -155,6 +155,10 @@ pub struct Analysis {
     /// Known bottlenecks.
     #[serde(default)]
     pub bottlenecks: Vec<Bottleneck>,
+    /// Endpoints' measured latency: a path measured over its SLO puts the items that
+    /// explain the gap first in the optimization plan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub measured: Vec<EndpointLatency>,
 }
 
 /// A hotspot: code that costs the most.
@@ -192,6 +196,16 @@ pub struct Bottleneck {
     /// What it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+}
+
+/// An endpoint's latency as measured today (by tracing or a load test).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct EndpointLatency {
+    /// The endpoint, such as `GET /products`, as a critical path names it.
+    pub endpoint: String,
+    /// Its measured p95 latency, in milliseconds.
+    pub p95_ms: f64,
 }
 
 /// `coding/architecture/system`: components, calls and critical paths.
@@ -344,6 +358,23 @@ pub struct CriticalPath {
     /// Its share of all requests, 0 to 1 [default: an equal share of all paths].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traffic_share: Option<f64>,
+    /// Whether the endpoint may answer `202 Accepted` and finish its work later, so
+    /// a call on the path that the response does not carry may leave it for a queue
+    /// [default: false: the response carries what the path's calls return].
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub may_answer_202: bool,
+}
+
+impl CriticalPath {
+    /// Whether the endpoint only reads (`GET` or `HEAD`).
+    pub fn is_read(&self) -> bool {
+        let method = self.endpoint.split_whitespace().next().unwrap_or_default();
+        method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD")
+    }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// `coding/architecture/data`: entities and how they are used.
@@ -424,6 +455,24 @@ pub struct ExternalService {
     /// Whether it is called on the request path [default: true].
     #[serde(default = "yes")]
     pub sync: bool,
+    /// Whether its answers can be reused for other requests (a lookup, a quote), so
+    /// caching them can help [default: true when every critical path crossing it
+    /// only reads (`GET`, `HEAD`), false otherwise: an answer to a write, such as a
+    /// payment authorisation, is unique to its request].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cacheable: Option<bool>,
+    /// Whether it accepts an idempotency key, so a retried call cannot act twice
+    /// [default: false: a write is then not retried].
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub idempotency_keys: bool,
+    /// Whether it allows hedged requests (a second request when the first is slow)
+    /// [default: false].
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub hedging: bool,
+    /// What callers do while its circuit breaker is open [default: fail fast with a
+    /// retryable error (`503` with `Retry-After`)].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
 }
 
 /// A topic.

@@ -8,6 +8,7 @@
 
 pub mod architect;
 pub mod budget;
+pub mod calls;
 pub mod gates;
 pub mod inputs;
 pub mod loadtest;

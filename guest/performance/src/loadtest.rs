@@ -140,7 +140,7 @@ pub fn plan(arch: &PerformanceArchitecture) -> LoadTestPlan {
         ),
         (
             "stress",
-            "stress load: find the breaking point; errors stay bounded",
+            "stress load, and at least the capacity each throughput SLO is sized for: that capacity holds, errors stay bounded, then find the breaking point",
             &profiles.stress,
             1800.0,
             300.0,
@@ -173,13 +173,20 @@ pub fn plan(arch: &PerformanceArchitecture) -> LoadTestPlan {
                 ranges::USERS,
                 &mut adjustments,
             );
-            let rate = clamp(
-                name,
-                "rate_rps",
-                profile.requests_per_second,
-                ranges::RATE_RPS,
-                &mut adjustments,
-            );
+            // The stress scenario proves the capacity each throughput SLO promises:
+            // it reaches at least the sized capacity and must sustain it.
+            let promised = arch
+                .monitoring
+                .capacity
+                .iter()
+                .map(|c| c.sized_rps)
+                .fold(0.0, f64::max);
+            let wanted = if name == "stress" {
+                profile.requests_per_second.max(promised)
+            } else {
+                profile.requests_per_second
+            };
+            let rate = clamp(name, "rate_rps", wanted, ranges::RATE_RPS, &mut adjustments);
             let duration = clamp(
                 name,
                 "duration_s",
@@ -198,10 +205,20 @@ pub fn plan(arch: &PerformanceArchitecture) -> LoadTestPlan {
             let pass_criteria = if full {
                 criteria(slos, name != "spike")
             } else {
-                criteria(slos, false)
+                let mut kept: Vec<Criterion> = criteria(slos, false)
                     .into_iter()
                     .filter(|c| c.metric == "error_rate" || c.metric == "availability")
-                    .collect()
+                    .collect();
+                kept.extend(arch.monitoring.capacity.iter().map(|c| Criterion {
+                    slo: c.slo.clone(),
+                    metric: "throughput".into(),
+                    scope: c.scope.clone(),
+                    percentile: None,
+                    comparison: ">=".into(),
+                    threshold: c.sized_rps.min(rate),
+                    unit: "rps".into(),
+                }));
+                kept
             };
             Scenario {
                 name: name.into(),

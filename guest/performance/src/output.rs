@@ -324,16 +324,20 @@ pub struct CachingStrategy {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Cache {
-    /// The entity cached.
+    /// The entity cached, or decided not to be.
     pub entity: String,
-    /// The layer.
-    pub layer: String,
-    /// Key patterns.
+    /// The layer (absent for an entity decided `not-cached`: there is no cache).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<String>,
+    /// Key patterns (none for an entity decided `not-cached`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub key_patterns: Vec<String>,
-    /// Time to live, seconds (1 s to 30 days).
-    pub ttl_seconds: u64,
-    /// Expected hit ratio, 0 to 1.
-    pub expected_hit_ratio: f64,
+    /// Time to live, seconds (1 s to 30 days; absent when `not-cached`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_seconds: Option<u64>,
+    /// Expected hit ratio, 0 to 1 (absent when `not-cached`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_hit_ratio: Option<f64>,
     /// How stale entries are removed.
     pub invalidation: Invalidation,
 }
@@ -398,7 +402,29 @@ pub struct Optimization {
     pub expected_impact: String,
     /// `P0` to `P3`.
     pub priority: String,
+    /// The component or external service the action is about, when it is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// For a call to another component or service: the remedies the action advises,
+    /// each one of [`REMEDIES`]. Caching needs answers that can be reused; moving off
+    /// the request path needs a response that does not carry the call's answer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remedies: Vec<String>,
+    /// For an item that explains a path measured over its SLO: that path's gap, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explains_gap_ms: Option<f64>,
 }
+
+/// The remedies an optimization of a call can advise.
+pub const REMEDIES: [&str; 7] = [
+    "cache",
+    "off-request-path",
+    "timeout",
+    "circuit-breaker",
+    "idempotent-retry",
+    "hedged-requests",
+    "renegotiate",
+];
 
 /// The cause of an optimization: a kind and where it is in the inputs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -426,6 +452,27 @@ pub struct Monitoring {
     /// error-rate SLOs.
     #[serde(default)]
     pub burn_rate_alerts: Vec<BurnRateAlert>,
+    /// What each throughput SLO promises: the capacity the design is sized for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capacity: Vec<CapacityPromise>,
+}
+
+/// A throughput SLO read as what it is, a capacity promise: the traffic its scope
+/// can take at the replicas sized for peak, and the component that limits it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct CapacityPromise {
+    /// The throughput SLO.
+    pub slo: String,
+    /// Its scope: an endpoint, or `api`.
+    pub scope: String,
+    /// The throughput it promises, requests per second.
+    pub target_rps: f64,
+    /// The traffic of the scope the replicas sized for peak serve at full use,
+    /// requests per second: the smallest over the components the scope crosses.
+    pub sized_rps: f64,
+    /// The component that reaches full use first.
+    pub limited_by: String,
 }
 
 /// A multi-window burn-rate alert (the SRE Workbook): it fires while the error
@@ -470,6 +517,10 @@ pub struct Alert {
     pub unit: String,
     /// What to do when it fires.
     pub action: String,
+    /// Why this alert watches what it does, where that is not plain (a throughput
+    /// SLO's alert watches capacity, not low traffic).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// Seed 001's "Handoff to Phase 4 Implementation".

@@ -217,8 +217,8 @@ pub fn markdown(arch: &PerformanceArchitecture) -> String {
             "| {} | `{}` | {} s | {} | {inv}: {} |",
             c.entity,
             c.key_patterns.join("`, `"),
-            c.ttl_seconds,
-            num(c.expected_hit_ratio),
+            c.ttl_seconds.unwrap_or_default(),
+            num(c.expected_hit_ratio.unwrap_or_default()),
             c.invalidation.reason
         );
     }
@@ -266,9 +266,31 @@ pub fn markdown(arch: &PerformanceArchitecture) -> String {
     }
     let _ = writeln!(
         w,
-        "\nWarnings fire {:.0} % short of each target (of the error budget, for availability); critical is the target itself.",
+        "\nWarnings fire {:.0} % short of each target (of the error budget, for availability); critical is the target itself. A throughput SLO is a capacity promise: its alert watches traffic against the capacity of the running replicas, never low traffic.",
         arch.monitoring.warning_margin * 100.0
     );
+    for a in arch.monitoring.alerts.iter() {
+        if let Some(reason) = &a.reason {
+            let _ = writeln!(w, "\n- {}: {reason}.", a.metric);
+        }
+    }
+    if !arch.monitoring.capacity.is_empty() {
+        let _ = writeln!(
+            w,
+            "\n#### Capacity Promised\n\n| SLO | Scope | Promised | Sized for (replicas at peak) | First to fill |\n|---|---|---|---|---|"
+        );
+        for c in &arch.monitoring.capacity {
+            let _ = writeln!(
+                w,
+                "| {} | {} | {} rps | {} rps | `{}` |",
+                c.slo,
+                c.scope,
+                num(c.target_rps),
+                num(c.sized_rps),
+                c.limited_by
+            );
+        }
+    }
     if !arch.monitoring.burn_rate_alerts.is_empty() {
         let _ = writeln!(
             w,

@@ -124,6 +124,8 @@ fn the_checkout_budget_gives_the_payment_provider_its_contract_latency() {
 fn a_path_whose_baseline_exceeds_its_budget_is_flagged_and_planned_for() {
     let mut i = inputs("webshop");
     i.integration.external_services[0].latency_ms = 900.0;
+    // No path measured over its SLO: those items would lead the plan instead.
+    i.analysis.measured.clear();
     let arch = derive(&i).unwrap();
     let checkout = &arch.performance_requirements.latency_budgets[1];
     assert!(checkout.over_budget);
@@ -196,10 +198,10 @@ fn caches_follow_change_frequency_and_published_events() {
         by("product").invalidation.events,
         ["product.updated", "product.deleted"]
     );
-    assert_eq!(by("product").ttl_seconds, 86400 / 4);
+    assert_eq!(by("product").ttl_seconds, Some(86400 / 4));
     assert_eq!(by("customer").invalidation.policy, "write-through");
     assert_eq!(by("category").invalidation.policy, "ttl-only");
-    assert_eq!(by("category").ttl_seconds, TTL_MAX_S);
+    assert_eq!(by("category").ttl_seconds, Some(TTL_MAX_S));
     // `order` is read only twice per write: not read-heavy, not cached, and said so.
     assert_eq!(by("order").invalidation.policy, "not-cached");
     assert!(by("order").invalidation.reason.contains("write-heavy"));
@@ -671,6 +673,7 @@ fn arb_inputs() -> impl Strategy<Value = Inputs> {
                                     .map(|h| format!("c{}", h % n))
                                     .collect(),
                                 traffic_share: None,
+                                may_answer_202: false,
                             })
                             .collect(),
                         components,
@@ -782,7 +785,7 @@ proptest! {
         // Every entity has a caching decision.
         prop_assert_eq!(arch.caching_strategy.caches.len(), i.data.entities.len());
         for c in arch.caching_strategy.caches.iter().filter(|c| c.is_cached()) {
-            prop_assert!((TTL_MIN_S..=TTL_MAX_S).contains(&c.ttl_seconds));
+            prop_assert!(c.ttl_seconds.is_some_and(|t| (TTL_MIN_S..=TTL_MAX_S).contains(&t)));
             prop_assert!(["event-driven", "write-through", "ttl-only"].contains(&c.invalidation.policy.as_str()));
             for e in &c.invalidation.events { prop_assert!(i.integration.published_events().any(|p| p == e)); }
         }
@@ -1147,4 +1150,373 @@ fn every_entity_has_a_caching_decision_and_stateful_stores_grow_in_shards() {
     for rule in FOUR {
         assert_eq!(check(rule, &doc, &i), vec![], "{rule}");
     }
+}
+
+// ---- advice a senior engineer would sign (issue 31) --------------------------------
+
+/// Whether `alert` fires at `value`.
+fn fires(alert: &baton_performance::output::Alert, value: f64) -> bool {
+    match alert.comparison.as_str() {
+        ">" => value > alert.warning,
+        "<" => value < alert.warning,
+        other => panic!("unknown comparison {other}"),
+    }
+}
+
+#[test]
+fn no_alert_fires_below_a_throughput_target_on_low_demand() {
+    for system in ["webshop", "telemetry"] {
+        let i = inputs(system);
+        let arch = derive(&i).unwrap();
+        let slo = arch
+            .performance_requirements
+            .slos
+            .iter()
+            .find(|s| s.metric == "throughput")
+            .unwrap();
+        let promise = arch
+            .monitoring
+            .capacity
+            .iter()
+            .find(|c| c.slo == slo.id)
+            .expect("a throughput SLO is read as a capacity promise");
+        assert!(promise.sized_rps >= slo.target, "{promise:?}");
+        let limiting = arch
+            .scalability_design
+            .components
+            .iter()
+            .find(|c| c.name == promise.limited_by)
+            .unwrap();
+        let alerts: Vec<_> = arch
+            .monitoring
+            .alerts
+            .iter()
+            .filter(|a| a.slo.as_deref() == Some(slo.id.as_str()))
+            .collect();
+        assert_eq!(alerts.len(), 1, "{system}");
+        let alert = alerts[0];
+        assert!(
+            alert.reason.as_deref().unwrap().contains("capacity"),
+            "{alert:?}"
+        );
+        // Any traffic from nothing up to the target, served by the replicas an
+        // autoscaler runs for it, fires nothing: quiet nights page nobody.
+        let share_of_scope = limiting.demand_rps.normal / slo.target;
+        for step in 0..=20 {
+            let traffic = slo.target * f64::from(step) / 20.0;
+            let demand = traffic * share_of_scope;
+            let replicas = architect::replicas_for(demand, limiting.capacity_rps, 1) as f64;
+            let share = 100.0 * demand / (replicas * limiting.capacity_rps);
+            assert!(
+                !fires(alert, share),
+                "{system}: fires at {traffic} rps ({share} %)"
+            );
+        }
+        // Traffic nearing the capacity of the replicas running does.
+        assert!(fires(alert, 85.0) && alert.comparison == ">");
+        // The load-test plan proves the capacity: stress reaches and must sustain it.
+        let plan = loadtest::plan(&arch);
+        let stress = plan.scenarios.iter().find(|s| s.name == "stress").unwrap();
+        assert!(
+            stress.rate_rps >= promise.sized_rps.min(100_000.0),
+            "{stress:?}"
+        );
+        assert!(
+            stress
+                .pass_criteria
+                .iter()
+                .any(|c| c.metric == "throughput" && c.comparison == ">=" && c.slo == slo.id),
+            "{stress:?}"
+        );
+    }
+}
+
+#[test]
+fn a_throughput_slo_without_sized_capacity_watches_refusals_not_low_traffic() {
+    let mut i = inputs("webshop");
+    i.system.critical_paths.clear();
+    i.system
+        .components
+        .retain(|c| c.kind == ComponentKind::External);
+    i.system.calls.clear();
+    let arch = derive(&i).unwrap();
+    let alert = arch
+        .monitoring
+        .alerts
+        .iter()
+        .find(|a| a.slo.as_deref() == Some("SLO-6"))
+        .unwrap();
+    assert_eq!(alert.comparison, ">");
+    assert!(alert.metric.contains("refused"), "{alert:?}");
+}
+
+#[test]
+fn gate_1_refuses_an_alert_that_fires_on_low_traffic() {
+    let (i, mut doc) = webshop_doc();
+    let alerts = doc["monitoring"]["alerts"].as_array_mut().unwrap();
+    let at = alerts.iter().position(|a| a["slo"] == "SLO-6").unwrap();
+    // The alert the rules used to write: "throughput api: warning < 600, critical < 500".
+    alerts[at] = json!({
+        "metric": "throughput api", "slo": "SLO-6", "comparison": "<",
+        "warning": 600, "critical": 500, "unit": "rps", "action": "check saturation"
+    });
+    let found = check("measurable-slos", &doc, &i);
+    assert_eq!(
+        pointers(&found),
+        [format!("/monitoring/alerts/{at}/comparison").as_str()]
+    );
+    assert!(found[0].message.contains("quiet night"), "{found:?}");
+}
+
+/// The items of `arch`'s plan about calls to `target`.
+fn items_on<'a>(
+    arch: &'a baton_performance::PerformanceArchitecture,
+    target: &str,
+) -> Vec<&'a baton_performance::output::Optimization> {
+    arch.optimization_plan
+        .items
+        .iter()
+        .filter(|o| o.target.as_deref() == Some(target))
+        .collect()
+}
+
+#[test]
+fn a_call_the_response_needs_is_never_cached_or_queued() {
+    // The web shop's payment provider: an authorisation per checkout (POST), whose
+    // result the response carries.
+    let arch = derive(&inputs("webshop")).unwrap();
+    let payment = items_on(&arch, "payment-provider");
+    assert!(payment.len() >= 2, "{payment:?}");
+    for item in &payment {
+        assert!(
+            !item
+                .remedies
+                .iter()
+                .any(|r| r == "cache" || r == "off-request-path"),
+            "{item:?}"
+        );
+        assert!(
+            !item.action.contains("cache its answers"),
+            "{}",
+            item.action
+        );
+        assert!(
+            !item.action.contains("off the request path"),
+            "{}",
+            item.action
+        );
+        assert!(!item.action.contains("queue and batch"), "{}", item.action);
+    }
+    let slow = payment
+        .iter()
+        .find(|o| o.cause.kind == "slow_synchronous_integration")
+        .unwrap();
+    assert_eq!(
+        slow.remedies,
+        [
+            "timeout",
+            "circuit-breaker",
+            "idempotent-retry",
+            "renegotiate"
+        ]
+    );
+    assert!(slow.action.contains("at most 250 ms"), "{}", slow.action);
+    assert!(
+        slow.action.contains("keep the cart"),
+        "the named fallback: {}",
+        slow.action
+    );
+    // The freight booking waits for the carrier's confirmation: no idempotency key,
+    // so no retries either.
+    let arch = derive(&inputs("freight")).unwrap();
+    let carrier = items_on(&arch, "carrier-api");
+    let waits = carrier
+        .iter()
+        .find(|o| o.cause.kind == "synchronous_call")
+        .expect("the bottleneck names the call it waits for");
+    assert_eq!(
+        waits.remedies,
+        ["timeout", "circuit-breaker", "renegotiate"]
+    );
+    assert!(waits.action.contains("do not retry"), "{}", waits.action);
+    for item in &carrier {
+        assert!(
+            !item
+                .remedies
+                .iter()
+                .any(|r| r == "cache" || r == "off-request-path"),
+            "{item:?}"
+        );
+    }
+    // Telemetry's device lookup is declared cacheable, and its ingest path may answer
+    // 202: both remedies apply there, and a failed lookup may be retried.
+    let arch = derive(&inputs("telemetry")).unwrap();
+    let registry = items_on(&arch, "device-registry");
+    assert_eq!(
+        registry[0].remedies,
+        [
+            "cache",
+            "off-request-path",
+            "timeout",
+            "circuit-breaker",
+            "idempotent-retry",
+            "renegotiate"
+        ]
+    );
+}
+
+#[test]
+fn cacheable_defaults_to_reads_and_an_explicit_no_wins() {
+    let mut i = inputs("webshop");
+    // A provider on a read path only is cacheable by default ...
+    i.system.critical_paths[1].endpoint = "GET /orders/quote".into();
+    let arch = derive(&i).unwrap();
+    let slow = items_on(&arch, "payment-provider")
+        .into_iter()
+        .find(|o| o.cause.kind == "slow_synchronous_integration")
+        .unwrap();
+    assert!(slow.remedies.iter().any(|r| r == "cache"), "{slow:?}");
+    // ... unless the inputs say its answers cannot be reused.
+    i.integration.external_services[0].cacheable = Some(false);
+    let arch = derive(&i).unwrap();
+    for item in items_on(&arch, "payment-provider") {
+        assert!(!item.remedies.iter().any(|r| r == "cache"), "{item:?}");
+    }
+    // A call that is asynchronous in the inputs may leave the path.
+    i.integration.external_services[0].sync = true;
+    for c in i
+        .system
+        .calls
+        .iter_mut()
+        .filter(|c| c.to == "payment-provider")
+    {
+        c.sync = false;
+    }
+    let arch = derive(&i).unwrap();
+    let rate = items_on(&arch, "payment-provider")
+        .into_iter()
+        .find(|o| o.cause.kind == "rate_limit")
+        .unwrap();
+    assert_eq!(rate.remedies, ["off-request-path"]);
+}
+
+#[test]
+fn gate_2_refuses_advice_that_cannot_apply_to_its_call() {
+    let (i, doc) = webshop_doc();
+    let items = doc["optimization_plan"]["items"].as_array().unwrap();
+    let at = items
+        .iter()
+        .position(|o| o["cause"]["kind"] == "slow_synchronous_integration")
+        .unwrap();
+    // The advice the rules used to write, as prose only (as a person or a model
+    // would write it) ...
+    let mut prose = doc.clone();
+    prose["optimization_plan"]["items"][at] = json!({
+        "id": "OPT-9", "area": "async", "priority": "P1",
+        "action": "`payment-provider` takes 250 ms on a critical path: call it with a timeout of at most 2000 ms and a circuit breaker, cache its answers or move it off the request path",
+        "cause": {"kind": "slow_synchronous_integration", "source": "x"},
+        "expected_impact": "up to 250 ms"
+    });
+    let found = check("latency-budgets", &prose, &i);
+    let at_action = format!("/optimization_plan/items/{at}/action");
+    assert_eq!(
+        pointers(&found),
+        [at_action.as_str(), at_action.as_str()],
+        "{found:?}"
+    );
+    // ... and as structured remedies.
+    let mut listed = doc.clone();
+    listed["optimization_plan"]["items"][at]["remedies"] =
+        json!(["timeout", "cache", "off-request-path"]);
+    let found = check("latency-budgets", &listed, &i);
+    assert_eq!(
+        pointers(&found),
+        [
+            format!("/optimization_plan/items/{at}/remedies/1").as_str(),
+            format!("/optimization_plan/items/{at}/remedies/2").as_str()
+        ]
+    );
+    assert!(found[0].message.contains("not cacheable"), "{found:?}");
+    assert!(found[1].message.contains("changes the API"), "{found:?}");
+}
+
+#[test]
+fn a_decision_not_to_cache_is_not_a_cache() {
+    let (i, doc) = webshop_doc();
+    let caches = doc["caching_strategy"]["caches"].as_array().unwrap();
+    let at = caches.iter().position(|c| c["entity"] == "order").unwrap();
+    let order = &caches[at];
+    assert_eq!(order["invalidation"]["policy"], "not-cached");
+    for absent in ["layer", "ttl_seconds", "expected_hit_ratio", "key_patterns"] {
+        assert!(order.get(absent).is_none(), "{absent} in {order}");
+    }
+    assert!(
+        order["invalidation"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("write-heavy")
+    );
+    // A document that writes the old shape (a layer, a TTL of 0, a hit ratio of 0)
+    // is refused, each field at its pointer.
+    let mut bad = doc.clone();
+    let c = &mut bad["caching_strategy"]["caches"][at];
+    c["layer"] = json!("application cache (redis)");
+    c["ttl_seconds"] = json!(0);
+    c["expected_hit_ratio"] = json!(0.0);
+    let found = check("cache-invalidation", &bad, &i);
+    let base = format!("/caching_strategy/caches/{at}");
+    assert_eq!(
+        pointers(&found),
+        [
+            format!("{base}/layer").as_str(),
+            format!("{base}/ttl_seconds").as_str(),
+            format!("{base}/expected_hit_ratio").as_str()
+        ]
+    );
+}
+
+#[test]
+fn a_path_measured_over_its_slo_puts_what_explains_the_gap_first() {
+    let arch = derive(&inputs("webshop")).unwrap();
+    let items = &arch.optimization_plan.items;
+    // GET /products measures 290 ms at p95 against 200 ms: its hops' items lead.
+    let leading: Vec<(&str, Option<f64>)> = items
+        .iter()
+        .take(3)
+        .map(|o| (o.cause.kind.as_str(), o.explains_gap_ms))
+        .collect();
+    assert_eq!(
+        leading,
+        [
+            ("hotspot", Some(90.0)),
+            ("unbounded_query", Some(90.0)),
+            ("missing_index", Some(90.0))
+        ]
+    );
+    assert!(items[..3].iter().all(|o| o.priority == "P0"));
+    assert!(
+        items[0].expected_impact.contains("90 ms to find"),
+        "{}",
+        items[0].expected_impact
+    );
+    // Nothing off that path claims the gap.
+    let n_plus_one = items.iter().find(|o| o.cause.kind == "n_plus_one").unwrap();
+    assert_eq!(
+        (n_plus_one.priority.as_str(), n_plus_one.explains_gap_ms),
+        ("P1", None)
+    );
+    // Without the measurement, the hotspot is a P1 like before.
+    let mut i = inputs("webshop");
+    i.analysis.measured.clear();
+    let arch = derive(&i).unwrap();
+    let hotspot = arch
+        .optimization_plan
+        .items
+        .iter()
+        .find(|o| o.cause.kind == "hotspot")
+        .unwrap();
+    assert_eq!(
+        (hotspot.priority.as_str(), hotspot.explains_gap_ms),
+        ("P1", None)
+    );
 }

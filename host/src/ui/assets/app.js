@@ -341,12 +341,16 @@ function performanceDocument(doc) {
     out.append(h("h3", {}, "Replicas over the growth horizons"), replicasChart(scaled));
   }
   if (doc.caching_strategy && doc.caching_strategy.caches.length) {
-    out.append(h("h3", {}, "Caches"), table(["Entity", "Layer", "TTL", "Expected hit ratio"],
-      doc.caching_strategy.caches.map((c) => [c.entity, c.layer, c.ttl_seconds + " s", Math.round(c.expected_hit_ratio * 100) + "%"])));
+    // An entity decided not-cached has no layer, TTL or hit ratio: show the decision
+    // and its reason, not a cache that does not exist.
+    const dash = (v, f) => (v === undefined || v === null ? "—" : f(v));
+    out.append(h("h3", {}, "Caches"), table(["Entity", "Decision", "Layer", "TTL", "Expected hit ratio", "Why"],
+      doc.caching_strategy.caches.map((c) => [c.entity, c.invalidation.policy, dash(c.layer, (l) => l),
+        dash(c.ttl_seconds, (t) => t + " s"), dash(c.expected_hit_ratio, (r) => Math.round(r * 100) + "%"), c.invalidation.reason])));
   }
   if (doc.monitoring && doc.monitoring.alerts.length) {
     out.append(h("h3", {}, "Alerts"), table(["Metric", "SLO", "Warning", "Critical", "Action"],
-      doc.monitoring.alerts.map((a) => [a.metric, a.slo, `${a.comparison} ${a.warning} ${a.unit}`, `${a.comparison} ${a.critical} ${a.unit}`, a.action])));
+      doc.monitoring.alerts.map((a) => [a.metric, a.slo, `${a.comparison} ${a.warning} ${a.unit}`, `${a.comparison} ${a.critical} ${a.unit}`, a.reason ? `${a.action} (${a.reason})` : a.action])));
   }
   return out;
 }
