@@ -144,14 +144,19 @@ fn every_planted_defect_is_reported_at_its_file_and_line() {
             "03-no-front-matter.md:1: error",
             "does not start with `---`",
         ),
-        ("05-duplicate-b.md:2: error", "defined twice: also at"),
+        // Issue 30: two definitions of one agent keep the richer, said as a warning.
+        (
+            "05-duplicate-b.md:2: warning",
+            "defined twice: kept .claude/agents/04-duplicate-a.md:2",
+        ),
         (
             "07-same-key-b.md:8: error",
             "both store `coding/exploration/analysis`",
         ),
+        // Issue 30: a read from an earlier phase is a warning that says how to seed it.
         (
-            "08-reads-nothing-stored.md:8: error",
-            "which no agent stores",
+            "08-reads-nothing-stored.md:8: warning",
+            "which no agent here stores: store it before the agent runs",
         ),
         ("16-bad-call.md:8: error", "`--key` has no value"),
         (
@@ -180,7 +185,7 @@ fn every_planted_defect_is_reported_at_its_file_and_line() {
         .run(&["import", "claude-flow", ".claude/agents", "--json"])
         .json();
     let defects = json["defects"].as_array().unwrap();
-    assert_eq!(defects.iter().filter(|d| d["level"] == "error").count(), 6);
+    assert_eq!(defects.iter().filter(|d| d["level"] == "error").count(), 4);
     assert!(
         defects
             .iter()
@@ -200,24 +205,66 @@ fn every_planted_defect_is_reported_at_its_file_and_line() {
 
 #[test]
 fn the_five_seeds_import_with_what_is_wrong_with_them() {
-    let (_, err) = import_pinned("seeds", "seeds", &["--force"], 2);
-    // Seed 000 and 001 are both `performance-architect`, 003 and 004 both (as stage
-    // names) `performance-engineer`.
-    assert!(err.contains("agent `performance-architect` is defined twice"));
-    assert!(err.contains("agent `performance-engineer` is defined twice"));
-    // Seed 001 alone: its four gates, Phase 3 Agent 17, and five reads that nothing
-    // stores, each at its line, retrieved without the namespace its store names.
+    // Issue 30: the seeds import without `--force`. Seed 000 and 001 are both
+    // `performance-architect`, 003 and 004 both (as stage names)
+    // `performance-engineer`: the definition that says more of the contract is kept,
+    // and the report says which and why.
+    let (p, err) = import_pinned("seeds", "seeds", &[], 0);
+    assert!(
+        err.contains("000_73bbe2d957e36096.md:2: warning: agent `performance-architect` is defined twice: kept .claude/agents/001_afcee567a88b2c83.md:2 (stores `coding/architecture/performance`, reads 5 keys, 4 quality gates, Phase 3, Agent 17) over this one (no hooks, no gates)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("agent `performance-engineer` is defined twice: kept .claude/agents/003_9d687366f681b8d6.md:2"),
+        "{err}"
+    );
+    // The summary and the hint count what was kept: seed 001's four gates, and its
+    // six memory calls (five retrieves, one store), which `--rewrite-hooks` rewrites.
+    assert!(
+        err.contains("3 stages from 5 agent files, 4 gates"),
+        "{err}"
+    );
+    assert!(err.contains("turns their 6 memory calls"), "{err}");
+    let written = manifest(&p);
+    assert!(
+        written.contains("source = \".claude/agents/001_afcee567a88b2c83.md\"\nexternal = true\nphase = 3\nagent_number = 17\n"),
+        "{written}"
+    );
+    assert_eq!(written.matches("[[stage.gate]]").count(), 4, "{written}");
+    let rewritten = p.run(&[
+        "import",
+        "claude-flow",
+        ".claude/agents",
+        "--rewrite-hooks",
+        "--json",
+    ]);
+    assert_eq!(rewritten.code(), 0, "{}", rewritten.stderr());
+    let rewritten = rewritten.json()["rewritten"].clone();
+    assert_eq!(rewritten.as_array().map(Vec::len), Some(1), "{rewritten}");
+    assert!(
+        rewritten.to_string().contains("001_afcee567a88b2c83.md"),
+        "{rewritten}"
+    );
+
+    // Seed 001 alone: one phase of a larger pipeline. Its five reads nothing here
+    // stores are warnings, each at its line, with how to seed them.
     let alone = Project::empty_in("project");
     let seed = fixtures("seeds/001_afcee567a88b2c83.md");
     let out = alone.run(&["import", "claude-flow", seed.to_str().unwrap(), "--json"]);
-    assert_eq!(out.code(), 2);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
     let json = out.json();
-    let errors: Vec<(u64, String)> = json["defects"]
+    let reads: Vec<(u64, String)> = json["defects"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|d| d["level"] == "error")
+        .filter(|d| {
+            d["message"]
+                .as_str()
+                .unwrap()
+                .contains("which no agent here stores")
+        })
         .map(|d| {
+            assert_eq!(d["level"], "warning", "{d}");
             (
                 d["line"].as_u64().unwrap(),
                 d["message"].as_str().unwrap().to_owned(),
@@ -225,26 +272,121 @@ fn the_five_seeds_import_with_what_is_wrong_with_them() {
         })
         .collect();
     assert_eq!(
-        errors.iter().map(|e| e.0).collect::<Vec<_>>(),
+        reads.iter().map(|e| e.0).collect::<Vec<_>>(),
         [26, 27, 28, 29, 30]
     );
     assert!(
-        errors
+        reads
             .iter()
-            .all(|(_, m)| m.contains("which no agent stores")
-                && m.contains("claude-flow looks in `default`"))
+            .all(|(_, m)| m.contains("claude-flow looks in `default`")
+                && m.contains("`baton memory store -n coding-pipeline coding/"))
     );
-    alone
-        .run(&["import", "claude-flow", seed.to_str().unwrap(), "--force"])
-        .fails(2, &["5 errors"]);
-    let check = alone.run(&["check", "--json"]);
-    assert_eq!(check.code(), 2, "reads nothing writes do not check");
-    let written = manifest(&alone);
+    assert_eq!(
+        alone.run(&["check", "--json"]).code(),
+        2,
+        "`check` still lists reads nothing produces"
+    );
+}
+
+#[test]
+fn a_partial_pipeline_runs_once_its_earlier_phases_are_stored_by_hand() {
+    let p = agents_project("seeds");
+    p.run(&["import", "claude-flow", ".claude/agents"]).ok();
+    // Before: status works (no refusal), and says what the architect needs.
+    let s = status(&p);
+    let architect = stage(&s, "performance-architect");
+    assert_eq!(architect["ready"], false);
+    assert_eq!(
+        architect["missing"].as_array().unwrap().len(),
+        5,
+        "{architect}"
+    );
+    assert_eq!(
+        architect["missing"][0],
+        "coding-pipeline:coding/understanding/requirements"
+    );
+    // A hook-less agent is untracked, and not "ready": there is nothing to wait on.
+    let engineer = stage(&s, "performance-engineer");
+    assert_eq!(
+        (engineer["state"].as_str(), engineer["ready"].as_bool()),
+        (Some("untracked"), Some(false))
+    );
+    let table = p.run(&["status"]).ok();
     assert!(
-        written.contains("phase = 3\nagent_number = 17\n"),
-        "{written}"
+        table.contains("needs `coding-pipeline:coding/understanding/requirements` and 4 more"),
+        "{table}"
     );
-    assert_eq!(written.matches("[[stage.gate]]").count(), 4, "{written}");
+    // A run is refused, naming each read the memory lacks and how to seed it.
+    p.run(&["run"]).fails(
+        2,
+        &[
+            "stage `performance-architect` reads `coding-pipeline:coding/architecture/integration`",
+            "hint: store each (`baton memory store -n NAMESPACE KEY < document.json`)",
+        ],
+    );
+    for key in [
+        "coding/understanding/requirements",
+        "coding/exploration/analysis",
+        "coding/architecture/system",
+        "coding/architecture/data",
+        "coding/architecture/integration",
+    ] {
+        let stored = p.run(&["memory", "store", "-n", "coding-pipeline", key, "{}"]);
+        stored.ok();
+        assert!(
+            !stored.stderr().contains("WARN"),
+            "no log line on a write: {}",
+            stored.stderr()
+        );
+    }
+    let s = status(&p);
+    let architect = stage(&s, "performance-architect");
+    assert_eq!(
+        (architect["state"].as_str(), architect["ready"].as_bool()),
+        (Some("awaiting"), Some(true))
+    );
+    assert!(architect.get("missing").is_none(), "{architect}");
+    // The run now goes through: the architect awaits its agent, and the agents that
+    // write nothing are passed over with a plain reason instead of an empty key.
+    let run = p.run(&["run", "--json"]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let summary = run.json();
+    let outcomes: Vec<(String, String)> = summary["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["stage"].as_str().unwrap().to_owned(),
+                s["outcome"]["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            (
+                "performance-architect".to_owned(),
+                "awaiting-external".to_owned()
+            ),
+            (
+                "planning-performance-architect".to_owned(),
+                "untracked".to_owned()
+            ),
+            ("performance-engineer".to_owned(), "untracked".to_owned()),
+        ]
+    );
+    let table = p.run(&["run"]);
+    assert!(
+        table.stdout().contains("an agent that writes nothing"),
+        "{}",
+        table.stdout()
+    );
+    assert!(
+        !table.stderr().contains("key is empty"),
+        "{}",
+        table.stderr()
+    );
 }
 
 /// The fixture pipeline imported into a fresh project.
@@ -433,13 +575,60 @@ fn an_enforced_gate_refuses_and_unchecked_gates_are_listed_as_such() {
     );
     p.run(&["memory", "retrieve", "coding/architecture/performance"])
         .fails(3, &["not found"]);
-    p.run(&[
+    // `agent output` takes what `memory store` takes (issue 30): an override with its
+    // reason, said once (no log line beside it), and the agent id as the writer.
+    let overridden = p.run(&[
         "agent",
         "output",
         "performance-architect",
-        "{\"slos\": [{\"p99_ms\": 200}]}",
-    ])
-    .ok();
+        "{\"slos\": []}",
+        "--override-gates",
+        "accepted by the architect",
+        "--agent",
+        "performanceArchitect-7",
+    ]);
+    overridden.ok();
+    let err = overridden.stderr();
+    assert_eq!(
+        err.matches("storing despite failed gates").count(),
+        1,
+        "{err}"
+    );
+    assert!(
+        !err.contains("WARN") && !err.contains("gates overridden"),
+        "{err}"
+    );
+    let entry = p
+        .run(&[
+            "memory",
+            "retrieve",
+            "coding/architecture/performance",
+            "--json",
+        ])
+        .json();
+    assert_eq!(entry["writer"], "agent:performanceArchitect-7");
+    assert_eq!(
+        entry["provenance"]["gate_override"]["reason"],
+        "accepted by the architect"
+    );
+    let good = p.root().join("good.json");
+    std::fs::write(&good, "{\"slos\": [{\"p99_ms\": 200}]}").unwrap();
+    let passed = p.run(&[
+        "agent",
+        "output",
+        "performance-architect",
+        "-f",
+        good.to_str().unwrap(),
+    ]);
+    passed.ok();
+    // The summary counts the prose gates too, not just "1 passed, 0 failed".
+    assert!(
+        passed
+            .stderr()
+            .contains("passed: 1 passed, 0 failed, 0 warnings, 1 unchecked (prose only)"),
+        "{}",
+        passed.stderr()
+    );
 }
 
 #[test]

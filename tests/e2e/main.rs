@@ -7,6 +7,7 @@ mod fresh_tools;
 mod gate_components;
 pub(crate) mod gates;
 mod harness;
+mod help;
 mod host_limits;
 mod import;
 pub(crate) mod js_stages;

@@ -160,7 +160,13 @@ fn revisions_history_and_compare_and_swap() {
     p.run(&["memory", "store", "fresh", "1", "--if-revision", "0"])
         .ok();
     p.run(&["memory", "store", "fresh", "1", "--if-revision", "0"])
-        .fails(4, &["is at revision 1, not 0"]);
+        .fails(4, &["key `fresh` in namespace `coding-pipeline` already exists (at revision 1): expected none"]);
+    // A compare-and-swap on a key that does not exist says so, not "at revision 0".
+    p.run(&["memory", "store", "never", "1", "--if-revision", "2"])
+        .fails(
+            4,
+            &["no key `never` in namespace `coding-pipeline`: expected it at revision 2"],
+        );
     let history = p.run(&["memory", "history", KEY, "--json"]).json();
     let revs: Vec<u64> = history
         .as_array()
@@ -169,8 +175,21 @@ fn revisions_history_and_compare_and_swap() {
         .map(|m| m["revision"].as_u64().unwrap())
         .collect();
     assert_eq!(revs, [1, 2, 3, 4]);
+    // A revision never written is no such revision; a key never written is no key.
     p.run(&["memory", "retrieve", KEY, "--revision", "9"])
-        .fails(3, &["revision 9 of key", "not retained"]);
+        .fails(
+            3,
+            &[
+                "no such revision",
+                "has revisions 1 to 4, and 9 was never written",
+            ],
+        );
+    let never = p.run(&["memory", "retrieve", "-k", "never/was", "--revision", "2"]);
+    never.fails(
+        3,
+        &["key `never/was` not found in namespace `coding-pipeline`"],
+    );
+    assert!(!never.stderr().contains("retained"), "{}", never.stderr());
     p.run(&["memory", "retrieve", KEY, "--pointer", "/nope"])
         .fails(3, &["JSON pointer \"/nope\" selects nothing"]);
 }

@@ -152,6 +152,12 @@ fn a_command_starts_a_server_that_the_commands_after_it_use() {
         "the commands went through the server: {status}"
     );
 
+    // The table has the build column its help promises (issue 30).
+    let table = p.run(&["memory", "server", "status"]).ok();
+    let header = table.lines().next().unwrap_or_default();
+    assert!(header.contains("build"), "{table}");
+    assert!(table.contains(&format!("{pid}")), "{table}");
+
     // Stopped by hand: the socket goes, and the store opens directly with everything in it.
     let stopped = p.run(&["memory", "server", "stop", "--json"]).json();
     assert_eq!(stopped["stopped"]["pid"].as_u64().unwrap(), pid);

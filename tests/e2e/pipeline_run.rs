@@ -170,9 +170,24 @@ fn a_three_stage_pipeline_passes_with_provenance_and_events() {
 fn a_second_run_skips_fresh_stages_and_reruns_exactly_the_stale_ones() {
     let p = project();
     p.run(&["run"]).ok();
-    assert_eq!(
-        statuses(&p.run(&["run", "--json"]).json()),
-        ["fresh", "fresh", "fresh"]
+    let again = p.run(&["run", "--json"]).json();
+    assert_eq!(statuses(&again), ["fresh", "fresh", "fresh"]);
+    // A fresh stage's time went on loading its component and checking freshness, and
+    // the table says so (issue 30), instead of a bare figure for a stage that did not run.
+    for stage in again["stages"].as_array().unwrap() {
+        let (total, check) = (
+            stage["duration_ms"].as_f64().unwrap(),
+            stage["spent"]["check_ms"].as_f64().unwrap(),
+        );
+        assert!(check > 0.0 && check <= total, "{stage}");
+        assert_eq!(stage["spent"]["build_ms"], 0.0, "nothing to build: {stage}");
+    }
+    let table = p.run(&["run"]).ok();
+    let first = table.lines().find(|l| l.starts_with("first")).unwrap();
+    assert!(first.contains("(check "), "{table}");
+    assert!(
+        !first.contains("run "),
+        "a fresh stage did not run: {table}"
     );
     // Only the third stage's config changes: only it re-runs.
     std::fs::write(p.root().join("pipeline.toml"), manifest("ok", "y")).unwrap();

@@ -283,6 +283,32 @@ fn a_file_that_is_not_a_stage_is_refused_with_its_path() {
 }
 
 #[test]
+fn stage_run_names_the_namespace_that_holds_a_key_it_found_missing() {
+    // Issue 30: the scaffold's `stage run … --store DIR` advice failed with "no value
+    // is stored" in the default namespace, with no word of where the key was.
+    let p = Project::new();
+    p.run(&["memory", "store", "-n", "elsewhere", SYSTEM, "{}"])
+        .ok();
+    let echo = component("echo");
+    let config = format!(r#"{{"reads":["{SYSTEM}"]}}"#);
+    p.run(&[
+        "stage",
+        "run",
+        echo.to_str().unwrap(),
+        "--reads",
+        SYSTEM,
+        "--config",
+        &config,
+    ])
+    .fails(
+        6,
+        &[&format!(
+            "hint: key `{SYSTEM}` is not in namespace `coding-pipeline` but exists in `elsewhere`: pass `--namespace elsewhere`"
+        )],
+    );
+}
+
+#[test]
 fn stage_run_from_the_command_line() {
     let p = Project::new();
     p.run(&[

@@ -214,7 +214,7 @@ fn rollback_writes_an_old_revision_again_through_the_gates_with_an_audit_event()
         r#"{"n":1}"#
     );
     p.run(&["memory", "rollback", "gated/doc", "--to", "9"])
-        .fails(3, &["revision 9", "not retained"]);
+        .fails(3, &["no such revision", "9 was never written"]);
     p.run(&[
         "memory",
         "rollback",
@@ -271,8 +271,13 @@ fn a_custom_stage_renders_its_own_output_and_a_hostile_renderer_is_stopped() {
         .ok();
     assert!(md.starts_with("# Fields\n"), "{md}");
     assert!(md.contains("- **"), "{md}");
-    p.run(&["memory", "retrieve", "coding/c", "--format", "markdown"])
-        .fails(2, &["stage `third`, which writes it, offers no rendering"]);
+    // A stage with no renderer: the document as a heading and a JSON block, the
+    // way `agent inputs --format markdown` shows it (issue 30).
+    let plain = p
+        .run(&["memory", "retrieve", "coding/c", "--format", "markdown"])
+        .ok();
+    assert!(plain.starts_with("## `coding/c` (namespace `"), "{plain}");
+    assert!(plain.contains("```json\n"), "{plain}");
     p.run(&["memory", "store", "coding/b", r#"{"loop": true}"#])
         .ok();
     p.run(&["memory", "retrieve", "coding/b", "--format", "markdown"])

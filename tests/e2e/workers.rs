@@ -656,6 +656,11 @@ fn baton_cancel_stops_a_workflow_and_the_running_stage_commits_nothing() {
     );
     p.run(&["--store", &url, "cancel", "workflow-nope"])
         .fails(3, &["no workflow `workflow-nope` in the queue"]);
+    // Something that is not a workflow id at all is refused as such.
+    for bad in ["", "workflow-", "slow"] {
+        p.run(&["--store", &url, "cancel", bad])
+            .fails(2, &["is not a workflow id", "workflow-"]);
+    }
 }
 
 #[test]
@@ -703,6 +708,14 @@ fn ctrl_c_cancels_the_workflow_a_distributed_run_enqueued() {
         said.contains("interrupted: cancelling the workflow"),
         "{said}"
     );
+    // Said as it happened: cancelled, nothing failed, nothing quarantined.
+    assert!(
+        said.contains(
+            "the run was cancelled: `slow`, `after` did not run to the end, and nothing failed"
+        ),
+        "{said}"
+    );
+    assert!(!said.contains("quarantine"), "{said}");
     let summary = all_cancelled(&out);
     assert_eq!(
         summary["stages"][0]["outcome"]["detail"],

@@ -137,9 +137,10 @@ async def imported():
             assert before["codebase-analyzer"]["waiting_on"] == ["requirements-extractor"], before
             waiting, is_error = await call(s, "agent_inputs", {"stage": "codebase-analyzer"})
             assert is_error and "not ready" in waiting["error"], waiting
-            await ok(s, "agent_output", {"stage": "requirements-extractor", "document": {"requirements": ["R1"]}})
+            await ok(s, "agent_output", {"stage": "requirements-extractor", "value": {"requirements": ["R1"]}})
             inputs = await ok(s, "agent_inputs", {"stage": "codebase-analyzer"})
             assert inputs["inputs"][0]["value"] == {"requirements": ["R1"]}, inputs
+            # `document`, the name of earlier versions, is still accepted.
             stored = await ok(s, "agent_output", {"stage": "codebase-analyzer", "document": {"modules": []}})
             after = by_name(await ok(s, "pipeline_status", {}))
             print(json.dumps({

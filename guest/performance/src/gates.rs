@@ -274,6 +274,14 @@ pub fn measurable_slos(document: &Value, requirements: &Requirements) -> Vec<Fin
     out
 }
 
+/// The array at `pointer`, or none when absent (what another gate's check requires).
+fn optional_array<'a>(document: &'a Value, pointer: &str) -> &'a [Value] {
+    document
+        .pointer(pointer)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
 /// A throughput SLO is a capacity promise: an alert that fires when traffic falls
 /// (`<`) on a throughput SLO, or on a metric of throughput, pages every quiet night.
 fn no_alert_on_low_traffic(document: &Value, slos: &[Value]) -> Vec<Finding> {
@@ -282,11 +290,7 @@ fn no_alert_on_low_traffic(document: &Value, slos: &[Value]) -> Vec<Finding> {
         .filter(|s| text(s.get("metric")).and_then(Metric::parse) == Some(Metric::Throughput))
         .filter_map(|s| text(s.get("id")))
         .collect();
-    let alerts = document
-        .pointer("/monitoring/alerts")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[]);
+    let alerts = optional_array(document, "/monitoring/alerts");
     let mut out = Vec::new();
     for (i, a) in alerts.iter().enumerate() {
         let guards = text(a.get("slo")).is_some_and(|id| throughput.contains(id));
@@ -311,11 +315,7 @@ fn no_alert_on_low_traffic(document: &Value, slos: &[Value]) -> Vec<Finding> {
 /// an item's `target` and `remedies`, and from its prose when it names an external
 /// service in backticks.
 fn advice_fits_calls(document: &Value, system: &System, integration: &Integration) -> Vec<Finding> {
-    let items = document
-        .pointer("/optimization_plan/items")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[]);
+    let items = optional_array(document, "/optimization_plan/items");
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let at = format!("/optimization_plan/items/{i}");

@@ -1280,6 +1280,18 @@ fn items_on<'a>(
         .collect()
 }
 
+/// An item about a call whose answer is unique and carried by the response advises
+/// neither a cache nor a queue.
+fn never_cached_or_queued(item: &baton_performance::output::Optimization) {
+    assert!(
+        !item
+            .remedies
+            .iter()
+            .any(|r| r == "cache" || r == "off-request-path"),
+        "{item:?}"
+    );
+}
+
 #[test]
 fn a_call_the_response_needs_is_never_cached_or_queued() {
     // The web shop's payment provider: an authorisation per checkout (POST), whose
@@ -1288,13 +1300,7 @@ fn a_call_the_response_needs_is_never_cached_or_queued() {
     let payment = items_on(&arch, "payment-provider");
     assert!(payment.len() >= 2, "{payment:?}");
     for item in &payment {
-        assert!(
-            !item
-                .remedies
-                .iter()
-                .any(|r| r == "cache" || r == "off-request-path"),
-            "{item:?}"
-        );
+        never_cached_or_queued(item);
         assert!(
             !item.action.contains("cache its answers"),
             "{}",
@@ -1340,13 +1346,7 @@ fn a_call_the_response_needs_is_never_cached_or_queued() {
     );
     assert!(waits.action.contains("do not retry"), "{}", waits.action);
     for item in &carrier {
-        assert!(
-            !item
-                .remedies
-                .iter()
-                .any(|r| r == "cache" || r == "off-request-path"),
-            "{item:?}"
-        );
+        never_cached_or_queued(item);
     }
     // Telemetry's device lookup is declared cacheable, and its ingest path may answer
     // 202: both remedies apply there, and a failed lookup may be retried.

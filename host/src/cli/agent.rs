@@ -7,7 +7,9 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Map, Value};
 
 use super::{CliError, Exit, output};
-use crate::service::{Service, StageInput, load_definitions, manifest_path};
+use crate::service::{
+    OutputOptions, Service, StageInput, json_block, load_definitions, manifest_path,
+};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum AgentCommand {
@@ -53,8 +55,14 @@ pub(super) struct OutputArgs {
     #[arg(conflicts_with = "file", required_unless_present = "file")]
     value: Option<String>,
     /// Read the output from a JSON file (`-`: standard input)
-    #[arg(long, value_name = "FILE")]
+    #[arg(short, long, value_name = "FILE")]
     file: Option<PathBuf>,
+    /// Record this agent id as the writer instead of the stage's agent
+    #[arg(long, env = "BATON_AGENT_ID", value_name = "ID")]
+    agent: Option<String>,
+    /// Store even if a quality gate fails; the reason and the report are recorded
+    #[arg(long, value_name = "REASON")]
+    override_gates: Option<String>,
     /// The manifest [default: the nearest `pipeline.toml`]
     #[arg(long, value_name = "FILE")]
     pipeline: Option<PathBuf>,
@@ -93,12 +101,20 @@ pub(super) fn run(ctx: &Service, cmd: AgentCommand) -> Result<(), CliError> {
                 }
                 (None, None) => unreachable!("clap requires VALUE or --file"),
             };
-            let stored = ctx.stage_output_text(&pipeline, &args.stage, text, must_be_json)?;
+            let options = OutputOptions {
+                agent: args.agent,
+                override_gates: args.override_gates,
+            };
+            let stored =
+                ctx.stage_output_text(&pipeline, &args.stage, text, must_be_json, &options)?;
             if args.json {
                 return output::json(&stored);
             }
             if let Some(report) = &stored.report {
-                eprint!("{report}");
+                eprintln!("{report}");
+            }
+            if stored.overridden {
+                eprintln!("warning: storing despite failed gates, as `--override-gates` asks");
             }
             eprintln!(
                 "stored `{}` revision {} in namespace `{}` for stage `{}`",
@@ -130,10 +146,12 @@ fn as_markdown(stage: &str, inputs: &[StageInput]) -> String {
         out.push_str("\nThis stage reads nothing.\n");
     }
     for input in inputs {
-        let pretty = serde_json::to_string_pretty(&input.value).unwrap_or_default();
-        out.push_str(&format!(
-            "\n## `{}` (namespace `{}`, revision {})\n\n```json\n{pretty}\n```\n",
-            input.key, input.namespace, input.revision
+        out.push('\n');
+        out.push_str(&json_block(
+            &input.namespace,
+            &input.key,
+            Some(input.revision),
+            &input.value,
         ));
     }
     out

@@ -112,9 +112,15 @@ pub(super) fn run(cmd: ImportCommand) -> Result<(), CliError> {
             }
         }
     }
+    // The memory calls `--rewrite-hooks` would turn: those of the agents kept as
+    // stages (a definition dropped for another of the same name is not rewritten).
     let calls: usize = imported
         .agents
         .iter()
+        .filter(|a| {
+            let source = a.path.display().to_string();
+            imported.stages.iter().any(|s| s.source == source)
+        })
         .map(|a| a.calls.retrieve_lines.len() + a.calls.store_lines.len())
         .sum();
     if args.json {

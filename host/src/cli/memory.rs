@@ -187,7 +187,7 @@ pub(super) struct SearchArgs {
     /// The text to find (same as the positional QUERY)
     #[arg(short, long, conflicts_with = "query_pos")]
     query: Option<String>,
-    /// Only this namespace [default: all]
+    /// Only this namespace [default: all but baton's own `baton.*`]
     #[arg(short, long, env = "BATON_NAMESPACE")]
     namespace: Option<String>,
     /// Stop after this many matches

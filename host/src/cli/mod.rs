@@ -44,45 +44,105 @@ use crate::service::{Service, Settings};
 )]
 pub struct Cli {
     #[command(flatten)]
-    global: GlobalArgs,
+    top: TopArgs,
     #[command(subcommand)]
     command: Command,
 }
 
 /// Options every command takes.
 #[derive(Debug, clap::Args)]
-struct GlobalArgs {
+struct TopArgs {
     /// The store: a folder (sled, embedded) or a `postgres://` URL (PostgreSQL)
     /// [default: `[memory] url` of the nearest `pipeline.toml`, else `.baton/store` beside it]
     #[arg(long, global = true, env = "BATON_STORE", value_name = "DIR|URL")]
     store: Option<PathBuf>,
-    /// How long to wait for another process using the store, such as `500ms` or `10s`
-    #[arg(long, global = true, env = "BATON_LOCK_TIMEOUT", value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
-    lock_timeout: Duration,
-    /// Revisions kept per key [default: `memory.retention` in `pipeline.toml`, else 16]
-    #[arg(long, global = true, env = "BATON_RETENTION", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    retention: Option<u64>,
     /// More diagnostics on stderr (-v debug, -vv trace); `RUST_LOG` overrides
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
-    /// Whether a command that finds no memory server starts one for the commands after it
+    /// The store options, also accepted before the command name (`baton --retention 3
+    /// memory store …`); each command that uses them lists them in its own help.
+    #[command(flatten)]
+    leading: LeadingStoreOptions,
+}
+
+/// How a command that opens the store waits for it, how many revisions its writes
+/// keep, and whether it starts a memory server: shown on the commands they apply to.
+#[derive(Debug, Default, clap::Args)]
+struct StoreOptions {
+    /// How long to wait for another process using the store, such as `500ms` or `10s`
+    /// [default: 30s]
+    #[arg(long, global = true, env = "BATON_LOCK_TIMEOUT", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    lock_timeout: Option<Duration>,
+    /// Revisions kept per key [default: `memory.retention` in `pipeline.toml`, else 16]
+    #[arg(long, global = true, env = "BATON_RETENTION", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    retention: Option<u64>,
+    /// Whether a command that finds no memory server starts one for the commands
+    /// after it [default: auto]
+    #[arg(long, global = true, env = "BATON_SERVER", value_name = "WHEN")]
+    server: Option<crate::server::Policy>,
+}
+
+/// [`StoreOptions`] given before the command name, or by the environment alone (for
+/// the commands that do not list them): accepted, not listed.
+#[derive(Debug, Default, clap::Args)]
+struct LeadingStoreOptions {
+    #[arg(long = "lock-timeout", id = "leading_lock_timeout", hide = true, env = "BATON_LOCK_TIMEOUT", value_parser = humantime::parse_duration)]
+    lock_timeout: Option<Duration>,
+    #[arg(long = "retention", id = "leading_retention", hide = true, env = "BATON_RETENTION", value_parser = clap::value_parser!(u64).range(1..))]
+    retention: Option<u64>,
     #[arg(
-        long,
-        global = true,
-        env = "BATON_SERVER",
-        value_name = "WHEN",
-        default_value = "auto"
+        long = "server",
+        id = "leading_server",
+        hide = true,
+        env = "BATON_SERVER"
     )]
+    server: Option<crate::server::Policy>,
+}
+
+/// What a command works with, resolved from the command line and the environment.
+#[derive(Debug)]
+struct GlobalArgs {
+    store: Option<PathBuf>,
+    lock_timeout: Duration,
+    retention: Option<u64>,
     server: crate::server::Policy,
+}
+
+impl GlobalArgs {
+    /// `top`'s options, with `options` (given after the command name) taking precedence.
+    fn resolve(top: &TopArgs, options: Option<&StoreOptions>) -> Self {
+        Self {
+            store: top.store.clone(),
+            lock_timeout: options
+                .and_then(|o| o.lock_timeout)
+                .or(top.leading.lock_timeout)
+                .unwrap_or(Duration::from_secs(30)),
+            retention: options.and_then(|o| o.retention).or(top.leading.retention),
+            server: options
+                .and_then(|o| o.server)
+                .or(top.leading.server)
+                .unwrap_or_default(),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Store, read and manage entries in the memory
-    #[command(subcommand, alias = "mem")]
-    Memory(memory::MemoryCommand),
+    #[command(alias = "mem")]
+    Memory {
+        #[command(flatten)]
+        options: StoreOptions,
+        #[command(subcommand)]
+        command: memory::MemoryCommand,
+    },
     /// Run the pipeline: seed inputs, run stale stages, gate and commit their outputs
-    Run(run::RunArgs),
+    Run {
+        #[command(flatten)]
+        options: StoreOptions,
+        #[command(flatten)]
+        args: run::RunArgs,
+    },
     /// Cancel a distributed run's workflow (PostgreSQL stores only): its stages no
     /// worker has claimed never run, and a worker running one can no longer commit
     /// its result
@@ -99,20 +159,32 @@ enum Command {
     /// Check `pipeline.toml` without running anything: every problem, with its line
     Check(check::CheckArgs),
     /// Check documents against quality gates
-    #[command(subcommand)]
-    Gate(gate::GateCommand),
+    Gate {
+        #[command(subcommand)]
+        command: gate::GateCommand,
+    },
     /// Print the JSON Schema of `pipeline.toml`
     PipelineSchema,
     /// Run a single stage component, or scaffold a new stage crate
-    #[command(subcommand)]
-    Stage(stage::StageCommand),
+    Stage {
+        #[command(flatten)]
+        options: StoreOptions,
+        #[command(subcommand)]
+        command: stage::StageCommand,
+    },
     /// An external agent's two calls: its inputs in one answer, its output through
     /// its gates
-    #[command(subcommand)]
-    Agent(agent::AgentCommand),
+    Agent {
+        #[command(flatten)]
+        options: StoreOptions,
+        #[command(subcommand)]
+        command: agent::AgentCommand,
+    },
     /// Write pipeline.toml from the agent definitions a team already has
-    #[command(subcommand)]
-    Import(import::ImportCommand),
+    Import {
+        #[command(subcommand)]
+        command: import::ImportCommand,
+    },
     /// Serve MCP on standard input and output, for agents
     ///
     /// The tools of claude-flow's memory (`memory_store`, `memory_retrieve`,
@@ -123,7 +195,10 @@ enum Command {
     /// (`gate_check`, `pipeline_status`, `events_query`, `agent_inputs`,
     /// `agent_output`). Point an `.mcp.json` entry named `claude-flow` or `eventuali`
     /// at `baton mcp` and agents written for those servers work unchanged.
-    Mcp,
+    Mcp {
+        #[command(flatten)]
+        options: StoreOptions,
+    },
     /// Claim stages from the database's queue and run them (PostgreSQL stores only)
     ///
     /// Start any number, on any machine that reaches the database; `baton run
@@ -138,28 +213,38 @@ enum Command {
     /// The pipeline as a graph coloured by each stage's state, each stage's runs with
     /// their gate reports, events and provenance, and the memory: namespaces, keys,
     /// revisions with a diff between any two, and rollback through the key's gates.
-    Ui(ui::UiArgs),
+    Ui {
+        #[command(flatten)]
+        options: StoreOptions,
+        #[command(flatten)]
+        args: ui::UiArgs,
+    },
 }
 
 /// Parses the command line, runs the command and returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.global.verbose);
+    init_tracing(cli.top.verbose);
+    let top = &cli.top;
+    let with = |options: &StoreOptions| GlobalArgs::resolve(top, Some(options));
+    let plain = GlobalArgs::resolve(top, None);
     let result = match cli.command {
-        Command::Memory(cmd) => memory::run(&cli.global, cmd),
-        Command::Stage(cmd) => stage::run(&cli.global, cmd),
+        Command::Memory { options, command } => memory::run(&with(&options), command),
+        Command::Stage { options, command } => stage::run(&with(&options), command),
         Command::Check(args) => check::run(args),
-        Command::Run(args) => run::run(&cli.global, args),
-        Command::Cancel(args) => run::cancel(&cli.global, args),
-        Command::Status(args) => run::status(&cli.global, args),
-        Command::Events(args) => run::events(&cli.global, args),
-        Command::Gate(cmd) => service(&cli.global).and_then(|svc| gate::run(&svc, cmd)),
-        Command::Agent(cmd) => service(&cli.global).and_then(|svc| agent::run(&svc, cmd)),
-        Command::Import(cmd) => import::run(cmd),
-        Command::Worker(args) => worker::run(&cli.global, args),
-        Command::Ui(args) => ui::run(&cli.global, args),
+        Command::Run { options, args } => run::run(&with(&options), args),
+        Command::Cancel(args) => run::cancel(&plain, args),
+        Command::Status(args) => run::status(&plain, args),
+        Command::Events(args) => run::events(&plain, args),
+        Command::Gate { command } => service(&plain).and_then(|svc| gate::run(&svc, command)),
+        Command::Agent { options, command } => {
+            service(&with(&options)).and_then(|svc| agent::run(&svc, command))
+        }
+        Command::Import { command } => import::run(command),
+        Command::Worker(args) => worker::run(&plain, args),
+        Command::Ui { options, args } => ui::run(&with(&options), args),
         Command::PipelineSchema => output::json(&crate::pipeline::manifest_schema()),
-        Command::Mcp => service(&cli.global)
+        Command::Mcp { options } => service(&with(&options))
             .and_then(|svc| crate::mcp::serve(svc).map_err(|e| CliError::new(Exit::Failure, e))),
     };
     // The command has released its store: now a server may take it (if the command

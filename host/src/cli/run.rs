@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::{CliError, Exit, GlobalArgs, output};
 use crate::executor::{Outcome, RunOptions};
-use crate::service::{EventFilter, load_pipeline, manifest_path};
+use crate::service::{EventFilter, load_definitions, manifest_path};
 
 #[derive(Debug, Args)]
 pub(super) struct RunArgs {
@@ -69,8 +69,10 @@ pub(super) struct EventsArgs {
 }
 
 pub(super) fn run(global: &GlobalArgs, args: RunArgs) -> Result<(), CliError> {
-    let pipeline = load_pipeline(&manifest_path(args.pipeline, &super::current_dir()?)?)?;
+    let manifest = manifest_path(args.pipeline, &super::current_dir()?)?;
+    let pipeline = load_definitions(&manifest)?;
     let ctx = super::service(global)?;
+    let pipeline = ctx.runnable(pipeline, &manifest)?;
     let parallelism = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -122,7 +124,7 @@ pub(super) fn run(global: &GlobalArgs, args: RunArgs) -> Result<(), CliError> {
                 vec![
                     s.stage.clone(),
                     label(&s.outcome).into(),
-                    format!("{:.1} ms", s.duration_ms),
+                    time(s),
                     s.gates.map_or("-".into(), |(p, t)| format!("{p}/{t}")),
                     detail(&s.outcome),
                 ]
@@ -137,17 +139,59 @@ pub(super) fn run(global: &GlobalArgs, args: RunArgs) -> Result<(), CliError> {
     if summary.passed {
         return Ok(());
     }
-    let gate_failed = summary
-        .stages
-        .iter()
-        .any(|s| matches!(s.outcome, Outcome::GateFailed(_)));
-    let (exit, what) = if gate_failed {
-        (Exit::GateFailed, "a quality gate")
-    } else {
-        (Exit::StageFailed, "a stage")
+    Err(not_passed(&summary.stages))
+}
+
+/// Why a run did not pass, said as it happened: cancelled stages as cancelled, and
+/// the quarantine hint only for stages whose refused output was quarantined.
+fn not_passed(stages: &[crate::executor::StageSummary]) -> CliError {
+    let named = |f: fn(&Outcome) -> bool| -> Vec<&str> {
+        stages
+            .iter()
+            .filter(|s| f(&s.outcome))
+            .map(|s| s.stage.as_str())
+            .collect()
     };
-    Err(CliError::new(exit, anyhow!("the pipeline did not pass: {what} failed"))
-        .hint("`baton memory retrieve -n baton.quarantine STAGE --json` shows an output its gates refused"))
+    let refused = named(|o| matches!(o, Outcome::GateFailed(_)));
+    let failed = named(|o| matches!(o, Outcome::Failed(_)));
+    let cancelled = named(|o| matches!(o, Outcome::Cancelled(_)));
+    let list = |v: &[&str]| {
+        v.iter()
+            .map(|s| format!("`{s}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if let Some(first) = refused.first() {
+        return CliError::new(
+            Exit::GateFailed,
+            anyhow!(
+                "the pipeline did not pass: the quality gates refused the output of {}",
+                list(&refused)
+            ),
+        )
+        .hint(format!(
+            "`baton memory retrieve -n baton.quarantine {first} --json` shows the refused output and its gate report"
+        ));
+    }
+    if !failed.is_empty() {
+        return CliError::new(
+            Exit::StageFailed,
+            anyhow!("the pipeline did not pass: {} failed", list(&failed)),
+        );
+    }
+    if !cancelled.is_empty() {
+        return CliError::new(
+            Exit::StageFailed,
+            anyhow!(
+                "the run was cancelled: {} did not run to the end, and nothing failed",
+                list(&cancelled)
+            ),
+        );
+    }
+    CliError::new(
+        Exit::StageFailed,
+        anyhow!("the pipeline did not pass: a stage it needs did not run"),
+    )
 }
 
 /// Set by the first Ctrl-C (or SIGTERM, or SIGHUP) of a distributed run: the wait
@@ -197,12 +241,40 @@ pub(super) fn cancel(global: &GlobalArgs, args: CancelArgs) -> Result<(), CliErr
     Ok(())
 }
 
+/// A stage's time, and what it went on where that is not the run itself: building
+/// the component, and loading it and checking freshness (all of a fresh stage's).
+fn time(s: &crate::executor::StageSummary) -> String {
+    let show = |ms: f64| {
+        if ms >= 1000.0 {
+            format!("{:.1} s", ms / 1000.0)
+        } else {
+            format!("{ms:.1} ms")
+        }
+    };
+    let mut parts = Vec::new();
+    if s.spent.build_ms >= 0.05 {
+        parts.push(format!("build {}", show(s.spent.build_ms)));
+    }
+    if s.spent.check_ms >= 0.05 {
+        parts.push(format!("check {}", show(s.spent.check_ms)));
+    }
+    if parts.is_empty() {
+        return show(s.duration_ms);
+    }
+    let run = s.duration_ms - s.spent.build_ms - s.spent.check_ms;
+    if s.outcome != Outcome::Fresh && run >= 0.05 {
+        parts.push(format!("run {}", show(run)));
+    }
+    format!("{} ({})", show(s.duration_ms), parts.join(", "))
+}
+
 pub(super) fn label(o: &Outcome) -> &'static str {
     match o {
         Outcome::Passed(_) => "passed",
         Outcome::Fresh => "fresh",
         Outcome::External => "external",
         Outcome::AwaitingExternal => "awaiting",
+        Outcome::Untracked => "skipped",
         Outcome::Failed(_) => "failed",
         Outcome::GateFailed(_) => "gate-fail",
         Outcome::Blocked(_) => "blocked",
@@ -216,6 +288,9 @@ fn detail(o: &Outcome) -> String {
         Outcome::Fresh => "skipped: inputs, component and config unchanged".into(),
         Outcome::External => "stored by an agent outside baton".into(),
         Outcome::AwaitingExternal => "awaiting an external agent".into(),
+        Outcome::Untracked => {
+            "an agent that writes nothing: nothing to wait on or check (give it `writes` to track it)".into()
+        }
         Outcome::Failed(e)
         | Outcome::GateFailed(e)
         | Outcome::Blocked(e)
@@ -224,7 +299,9 @@ fn detail(o: &Outcome) -> String {
 }
 
 pub(super) fn status(global: &GlobalArgs, args: StatusArgs) -> Result<(), CliError> {
-    let pipeline = load_pipeline(&manifest_path(args.pipeline, &super::current_dir()?)?)?;
+    // Reads that nothing produces do not stop a status: the memory may hold them (a
+    // partial pipeline, seeded by hand), and the stages that lack them say so.
+    let pipeline = load_definitions(&manifest_path(args.pipeline, &super::current_dir()?)?)?;
     let ctx = super::service(global)?;
     let stages = ctx.status(&pipeline)?;
     if args.json {
@@ -241,6 +318,12 @@ pub(super) fn status(global: &GlobalArgs, args: StatusArgs) -> Result<(), CliErr
                 "ready".to_owned()
             } else if !s.waiting_on.is_empty() {
                 format!("waits on {}", s.waiting_on.join(", "))
+            } else if let Some(first) = s.missing.first() {
+                let more = match s.missing.len() {
+                    1 => String::new(),
+                    n => format!(" and {} more", n - 1),
+                };
+                format!("needs `{first}`{more}: no stage writes it; `baton memory store` it")
             } else {
                 "-".to_owned()
             };

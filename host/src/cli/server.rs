@@ -137,6 +137,7 @@ fn status(ctx: &Service, args: JsonArg) -> Result<(), CliError> {
         &[
             "pid",
             "store",
+            "build",
             "since",
             "idle timeout",
             "connections",
@@ -145,6 +146,7 @@ fn status(ctx: &Service, args: JsonArg) -> Result<(), CliError> {
         &[vec![
             status.pid.to_string(),
             status.store.display().to_string(),
+            status.build.clone(),
             status.started_at.to_string(),
             idle.to_string(),
             status.connections.to_string(),

@@ -7,6 +7,7 @@ use anyhow::anyhow;
 use clap::{Args, Subcommand};
 
 use super::{CliError, Exit, GlobalArgs, output};
+use crate::memory::{Key, Namespace};
 use crate::runtime::{Grants, Invocation, Limits, parse_size};
 use crate::service::Service;
 
@@ -120,12 +121,30 @@ fn run_stage(ctx: &Service, args: RunArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::new(Exit::BadInput, e))?;
     tracing::debug!(?outcome, component = %args.component.display(), "component loaded");
     let memory = ctx.store()?;
-    let output = runtime
-        .run(&plugin, &invocation, memory)
-        .map_err(|failure| {
-            CliError::new(Exit::StageFailed, anyhow!("{failure}"))
-                .hint(format!("failure kind: `{}`", failure.kind.code()))
-        })?;
+    let output = match runtime.run(&plugin, &invocation, memory) {
+        Ok(output) => output,
+        Err(failure) => {
+            let mut error = CliError::new(Exit::StageFailed, anyhow!("{failure}"))
+                .hint(format!("failure kind: `{}`", failure.kind.code()));
+            // A read that found nothing here may be stored under another namespace.
+            let reads: Vec<(Namespace, Key)> = invocation
+                .grants
+                .0
+                .iter()
+                .filter(|g| !g.prefix)
+                .filter_map(|g| {
+                    Some((
+                        Namespace::new(g.namespace.clone()).ok()?,
+                        Key::new(g.key.clone()).ok()?,
+                    ))
+                })
+                .collect();
+            for hint in ctx.missing_elsewhere(&reads).unwrap_or_default() {
+                error = error.hint(hint);
+            }
+            return Err(error);
+        }
+    };
     if args.json {
         return output::json(&output);
     }
@@ -187,7 +206,7 @@ fn scaffold(args: NewArgs) -> Result<(), CliError> {
         );
         eprintln!("  baton stage run {wasm} --reads coding/architecture/system");
         eprintln!(
-            "    (in a baton project whose memory holds `coding/architecture/system`, such as the baton repository after `baton run`, or with `--store DIR`)"
+            "    (in a baton project whose memory holds `coding/architecture/system`, such as the baton repository after `baton run`, or with `--store DIR -n NAMESPACE`, the namespace that holds it)"
         );
         eprintln!("then add it to pipeline.toml:");
         eprintln!(
@@ -214,7 +233,7 @@ fn scaffold(args: NewArgs) -> Result<(), CliError> {
         );
         eprintln!("  baton stage run {wasm} --reads coding/architecture/system");
         eprintln!(
-            "    (in a baton project whose memory holds `coding/architecture/system`, such as the baton repository after `baton run`, or with `--store DIR`)"
+            "    (in a baton project whose memory holds `coding/architecture/system`, such as the baton repository after `baton run`, or with `--store DIR -n NAMESPACE`, the namespace that holds it)"
         );
         eprintln!("then add it to pipeline.toml:");
         eprintln!(
@@ -234,7 +253,7 @@ fn scaffold(args: NewArgs) -> Result<(), CliError> {
         name.replace('-', "_")
     );
     eprintln!(
-        "    (in a baton project whose memory holds `coding/architecture/system`, such as the baton repository after `baton run`, or with `--store DIR`)"
+        "    (in a baton project whose memory holds `coding/architecture/system`, such as the baton repository after `baton run`, or with `--store DIR -n NAMESPACE`, the namespace that holds it)"
     );
     eprintln!("then add it to pipeline.toml:");
     eprintln!(

@@ -14,7 +14,7 @@ use crate::service::manifest_path;
 
 #[derive(Debug, Args)]
 pub(super) struct UiArgs {
-    /// The port [default: 7345; 0 picks a free one]
+    /// The port; 0 picks a free one
     #[arg(long, default_value_t = 7345)]
     port: u16,
     /// Listen on this address instead of 127.0.0.1; needs `--token`, and then every
@@ -68,15 +68,42 @@ pub(super) fn run(global: &GlobalArgs, args: UiArgs) -> Result<(), CliError> {
         } else {
             format!("#token={token}")
         };
-        let shown = match address.ip() {
-            IpAddr::V6(ip) => format!("[{ip}]:{}", address.port()),
-            IpAddr::V4(ip) => format!("{ip}:{}", address.port()),
+        // An unspecified address (`0.0.0.0`, `::`) is where the server listens, not an
+        // address anyone can open: print this machine's own, and its name for others.
+        let everywhere = address.ip().is_unspecified();
+        let ip = if everywhere {
+            match address.ip() {
+                IpAddr::V6(_) => IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+                IpAddr::V4(_) => IpAddr::from([127, 0, 0, 1]),
+            }
+        } else {
+            address.ip()
         };
-        println!("http://{shown}/{fragment}");
+        let host = |name: &str| match name.parse::<IpAddr>() {
+            Ok(IpAddr::V6(v6)) => format!("[{v6}]:{}", address.port()),
+            _ => format!("{name}:{}", address.port()),
+        };
+        println!("http://{}/{fragment}", host(&ip.to_string()));
         let _ = std::io::stdout().flush();
+        if everywhere {
+            eprintln!(
+                "baton ui: listening on every address of this machine ({bind}); from another machine open http://{}/{fragment} (or this machine's address in place of its name)",
+                host(&host_name())
+            );
+        }
         eprintln!(
             "baton ui: serving the pipeline and its memory; open the address above (Ctrl-C stops it)"
         );
     })?;
     Ok(())
+}
+
+/// This machine's host name, as other machines may know it.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "THIS-HOST".to_owned())
 }

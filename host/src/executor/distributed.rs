@@ -184,6 +184,7 @@ pub fn cancel(queue: &JobQueue, workflow_id: &str, why: &str) -> anyhow::Result<
             duration_ms: 0.0,
             gates: None,
             agent_id: None,
+            spent: Default::default(),
         };
         serde_json::to_string(&summary).expect("a summary serialises")
     };
@@ -244,7 +245,7 @@ pub fn wait(
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let passed = stages
                 .iter()
-                .all(|s| s.outcome.ok() || s.outcome == Outcome::AwaitingExternal);
+                .all(|s| s.outcome.ok() || s.outcome.passes_over());
             tracing::debug!(workflow_id, elapsed = ?started.elapsed(), "workflow ended");
             return Ok(RunSummary {
                 workflow_id: workflow_id.to_owned(),
@@ -422,6 +423,7 @@ fn summary(stage: &str, outcome: Outcome, started: Instant) -> StageSummary {
         duration_ms: started.elapsed().as_secs_f64() * 1e3,
         gates: None,
         agent_id: None,
+        spent: Default::default(),
     }
 }
 

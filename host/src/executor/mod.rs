@@ -46,6 +46,9 @@ pub enum Outcome {
     External,
     /// External, and no document yet.
     AwaitingExternal,
+    /// External, and writes nothing (an agent definition without hooks): nothing for
+    /// a run to wait on or check, so it is passed over.
+    Untracked,
     /// The stage failed (the failure, as text).
     Failed(String),
     /// The output failed an error gate; it is in quarantine.
@@ -58,6 +61,12 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Whether the run does not count it as a failure though nothing was produced:
+    /// an external stage still awaited, or one that writes nothing.
+    pub fn passes_over(&self) -> bool {
+        matches!(self, Outcome::AwaitingExternal | Outcome::Untracked)
+    }
+
     /// Whether the stage's key holds a good, current output after this run.
     pub fn ok(&self) -> bool {
         matches!(
@@ -80,6 +89,21 @@ pub struct StageSummary {
     pub gates: Option<(usize, usize)>,
     /// The agent id of the run, when it ran.
     pub agent_id: Option<String>,
+    /// What the time went on: building the component, loading it (compiling on a
+    /// cache miss) and checking freshness, then running, gating and committing.
+    #[serde(default)]
+    pub spent: Spent,
+}
+
+/// Where a stage's time went, in milliseconds; what is left of `duration_ms` is the
+/// run itself (the component, its gates and the commit).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Spent {
+    /// Running the stage's `build` command (0 when it was up to date or there is none).
+    pub build_ms: f64,
+    /// Loading the component (from the compile cache, or compiling it) and checking
+    /// whether the stage is fresh.
+    pub check_ms: f64,
 }
 
 /// What a run did.
@@ -187,6 +211,7 @@ pub fn run(
                             duration_ms: 0.0,
                             gates: None,
                             agent_id: None,
+                            spent: Spent::default(),
                         },
                         None => run_stage(
                             pipeline,
@@ -217,7 +242,7 @@ pub fn run(
         .collect();
     let passed = stages
         .iter()
-        .all(|s| s.outcome.ok() || s.outcome == Outcome::AwaitingExternal);
+        .all(|s| s.outcome.ok() || s.outcome.passes_over());
     Ok(RunSummary {
         workflow_id,
         inputs_written,
@@ -302,14 +327,20 @@ fn run_stage(
     workflow_id: &str,
 ) -> StageSummary {
     let started = Instant::now();
+    let spent = std::cell::Cell::new(Spent::default());
     let summary = |outcome, gates, agent_id| StageSummary {
         stage: stage.name.clone(),
         outcome,
         duration_ms: started.elapsed().as_secs_f64() * 1e3,
         gates,
         agent_id,
+        spent: spent.get(),
     };
+    let ms = |since: Instant| since.elapsed().as_secs_f64() * 1e3;
     let result = (|| -> anyhow::Result<StageSummary> {
+        if stage.component.is_none() && stage.writes.is_none() {
+            return Ok(summary(Outcome::Untracked, None, None));
+        }
         let (ns, key) = (
             Namespace::new(stage.writes_namespace.clone())?,
             Key::new(stage.key())?,
@@ -326,12 +357,21 @@ fn run_stage(
                 None,
             ));
         };
+        let mut build_ms = 0.0;
         if let Some(build) = &stage.build {
+            let at = Instant::now();
             build.ensure(&format!("stage `{}`", stage.name))?;
+            build_ms = ms(at);
         }
+        let at = Instant::now();
         let plugin = plugins.load(runtime, component)?;
-        if !options.force && freshness(stage, &plugin.sha256, memory.as_ref())? == Freshness::Fresh
-        {
+        let fresh = !options.force
+            && freshness(stage, &plugin.sha256, memory.as_ref())? == Freshness::Fresh;
+        spent.set(Spent {
+            build_ms,
+            check_ms: ms(at),
+        });
+        if fresh {
             return Ok(summary(Outcome::Fresh, None, None));
         }
         // The revision the output's key is at before the run: the commit requires it.

@@ -132,7 +132,14 @@ impl fmt::Display for GateReport {
             self.errors,
             self.warnings,
             if self.warnings == 1 { "" } else { "s" }
-        )
+        )?;
+        // Prose-only gates are counted too: "0 passed, 0 failed" alone would read as
+        // a document that had nothing to pass.
+        let unchecked = self.gates.iter().filter(|g| g.unchecked).count();
+        if unchecked > 0 {
+            write!(f, ", {unchecked} unchecked (prose only)")?;
+        }
+        Ok(())
     }
 }
 

@@ -271,6 +271,51 @@ fn gate_name(rule: &str) -> String {
     if name.is_empty() { "gate".into() } else { name }
 }
 
+/// How much of a pipeline's contract a definition states: what it stores, its
+/// gates, what it reads, whether it has hooks, its place in the phases.
+fn richness(a: &AgentDef) -> (bool, usize, usize, bool, bool) {
+    (
+        !a.writes.is_empty(),
+        a.gates.len(),
+        a.reads.len(),
+        a.has_hooks,
+        a.phase.is_some() || a.agent_number.is_some(),
+    )
+}
+
+/// What a definition states, for the message that says which of two was kept.
+fn says(a: &AgentDef) -> String {
+    let mut parts = Vec::new();
+    if let Some(w) = a.writes.first() {
+        parts.push(format!("stores `{}`", w.key));
+    }
+    if !a.reads.is_empty() {
+        parts.push(format!("reads {}", counted(a.reads.len(), "key")));
+    }
+    if !a.gates.is_empty() {
+        parts.push(counted(a.gates.len(), "quality gate"));
+    }
+    if let (Some(p), Some(n)) = (a.phase, a.agent_number) {
+        parts.push(format!("Phase {p}, Agent {n}"));
+    }
+    if parts.is_empty() {
+        parts.push(
+            if a.has_hooks {
+                "hooks that store nothing"
+            } else {
+                "no hooks, no gates"
+            }
+            .to_owned(),
+        );
+    }
+    parts.join(", ")
+}
+
+/// `n thing` or `n things`.
+fn counted(n: usize, thing: &str) -> String {
+    format!("{n} {thing}{}", if n == 1 { "" } else { "s" })
+}
+
 /// Connects the agents into stages, reporting what does not connect.
 fn plan(agents: &[AgentDef], namespace: &str, defects: &mut Vec<Defect>) -> Vec<PlannedStage> {
     // Names: the agents that become stages, in file order, each with its stage name.
@@ -295,16 +340,32 @@ fn plan(agents: &[AgentDef], namespace: &str, defects: &mut Vec<Defect>) -> Vec<
                 format!("agent name {:?} is not a stage name (letters, digits, `-`, `_`); imported as `{name}`", agent.name),
             ));
         }
-        if let Some((_, first)) = accepted.iter().find(|(n, _)| *n == name) {
-            defects.push(Defect::error(
-                &agent.path,
-                agent.name_line,
+        if let Some(slot) = accepted.iter_mut().find(|(n, _)| *n == name) {
+            // Two definitions of one agent (a variant beside the original): the one
+            // that says more of the pipeline's contract is kept, and the choice said.
+            let first = slot.1;
+            let (kept, dropped) = if richness(agent) > richness(first) {
+                (agent, first)
+            } else {
+                (first, agent)
+            };
+            defects.push(Defect::warning(
+                &dropped.path,
+                dropped.name_line,
                 format!(
-                    "agent `{name}` is defined twice: also at {}:{}",
-                    first.path.display(),
-                    first.name_line
+                    "agent `{name}` is defined twice: kept {}:{} ({}) over this one ({}){}; rename one to import both",
+                    kept.path.display(),
+                    kept.name_line,
+                    says(kept),
+                    says(dropped),
+                    if richness(kept) == richness(dropped) {
+                        ", the first in file order as they say as much"
+                    } else {
+                        ""
+                    }
                 ),
             ));
+            slot.1 = kept;
             continue;
         }
         accepted.push((name, agent));
@@ -431,18 +492,35 @@ fn plan(agents: &[AgentDef], namespace: &str, defects: &mut Vec<Defect>) -> Vec<
                     ns
                 }
             };
-            if !stored_in.contains(&&ns) {
-                defects.push(Defect::error(
+            if stored_in.is_empty() {
+                // One phase of a larger pipeline reads what earlier phases stored:
+                // the memory can hold it, so it is said, not refused.
+                defects.push(Defect::warning(
                     &agent.path,
                     read.line,
                     format!(
-                        "agent `{name}` retrieves `{}` in namespace `{ns}`, which no agent stores{}",
+                        "agent `{name}` retrieves `{}` in namespace `{ns}`, which no agent here stores{}: store it before the agent runs (`baton memory store -n {ns} {}`), or import the agents that write it",
                         read.key,
                         if read.namespace.is_none() {
                             format!(" (and given no `--namespace`, claude-flow looks in `{DEFAULT_NAMESPACE}`)")
                         } else {
                             String::new()
-                        }
+                        },
+                        read.key,
+                    ),
+                ));
+            } else if !stored_in.contains(&&ns) {
+                defects.push(Defect::error(
+                    &agent.path,
+                    read.line,
+                    format!(
+                        "agent `{name}` retrieves `{}` in namespace `{ns}`, which no agent stores there (it is stored in {})",
+                        read.key,
+                        stored_in
+                            .iter()
+                            .map(|n| format!("`{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 ));
             }

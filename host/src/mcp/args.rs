@@ -230,8 +230,13 @@ pub struct AgentInputs {
 pub struct AgentOutput {
     /// The stage, by its name in pipeline.toml.
     pub stage: String,
-    /// Its output document.
-    pub document: Value,
+    /// Its output document (`document` is accepted too, the name of earlier versions).
+    #[serde(alias = "document")]
+    pub value: Value,
+    /// Who is writing: an agent id, recorded as the writer [default: the stage's agent].
+    pub agent_id: Option<String>,
+    /// Store although a quality gate fails, recording this reason.
+    pub override_gates: Option<String>,
 }
 
 /// `pipeline_status`.

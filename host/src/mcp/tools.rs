@@ -12,8 +12,8 @@ use super::args;
 use crate::memory::{EntryMeta, Key, Namespace, Writer};
 use crate::records::Event;
 use crate::service::{
-    AgentEvent, Error, ErrorKind, EventFilter, Result, Service, Stored, Write, load_definitions,
-    load_pipeline,
+    AgentEvent, Error, ErrorKind, EventFilter, OutputOptions, Result, Service, Stored, Write,
+    load_definitions,
 };
 
 /// The largest value (or draft document) a tool accepts, as compact JSON.
@@ -204,17 +204,21 @@ static TOOLS: &[ToolDef] = &[
         args::AgentOutput,
         "Store a stage's output at the key it writes, through its quality gates (refused with the gate report if an enforced gate fails; unchecked prose gates are listed).",
         |s: &Service, a: args::AgentOutput| {
-            check_size("the document", &a.document)?;
+            check_size("the value", &a.value)?;
             let pipeline = definitions(s)?;
-            to_json(s.stage_output(&pipeline, &a.stage, a.document)?)
+            let output = OutputOptions {
+                agent: a.agent_id,
+                override_gates: a.override_gates,
+            };
+            to_json(s.stage_output(&pipeline, &a.stage, a.value, &output)?)
         }
     ),
     tool!(
         "pipeline_status",
         args::PipelineStatus,
-        "Each stage of the pipeline: fresh, stale (and why), missing, failed, external, awaiting or untracked, which stages it waits on, whether it is ready or done, which workers run it now (a PostgreSQL store), and how many of its gates are enforced and which are prose only.",
+        "Each stage of the pipeline: fresh, stale (and why), missing, failed, external, awaiting or untracked, which stages it waits on, which reads no stage writes and the memory lacks, whether it is ready or done, which workers run it now (a PostgreSQL store), and how many of its gates are enforced and which are prose only.",
         |s: &Service, _a: args::PipelineStatus| {
-            let pipeline = pipeline(s)?;
+            let pipeline = definitions(s)?;
             to_json(json!({ "pipeline": pipeline.name, "stages": s.status(&pipeline)? }))
         }
     ),
@@ -508,11 +512,6 @@ fn memory_rollback(s: &Service, a: args::MemoryRollback) -> Result<Value> {
         a.override_gates,
     )?;
     stored(&ns, done)
-}
-
-/// The project's manifest, checked for a run of its stages.
-fn pipeline(s: &Service) -> Result<crate::pipeline::Pipeline> {
-    load_pipeline(manifest(s)?)
 }
 
 /// The project's manifest, checked for work on one stage's definition (its inputs, its

@@ -48,7 +48,7 @@ pub enum MemoryError {
         reason: String,
     },
     /// A compare-and-swap found another revision.
-    #[error("key `{key}` in namespace `{namespace}` is at revision {actual}, not {expected}")]
+    #[error("{}", conflict_message(namespace, key, *expected, *actual))]
     Conflict {
         /// The namespace.
         namespace: String,
@@ -146,5 +146,21 @@ mod cause_text {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Cause, D::Error> {
         Ok(String::deserialize(d)?.into())
+    }
+}
+
+/// A compare-and-swap's refusal, said as it is: a key that does not exist is not "at
+/// revision 0", and one that exists when none was expected is not "at revision N, not 0".
+fn conflict_message(namespace: &str, key: &str, expected: u64, actual: u64) -> String {
+    match (expected, actual) {
+        (_, 0) => {
+            format!("no key `{key}` in namespace `{namespace}`: expected it at revision {expected}")
+        }
+        (0, _) => format!(
+            "key `{key}` in namespace `{namespace}` already exists (at revision {actual}): expected none"
+        ),
+        _ => format!(
+            "key `{key}` in namespace `{namespace}` is at revision {actual}, not {expected}"
+        ),
     }
 }

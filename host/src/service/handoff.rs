@@ -71,7 +71,15 @@ impl Service {
     /// gates, written by its agent.
     /// The revision of every key the stage reads is recorded with it (provenance
     /// `inputs_seen`): `status` calls the output stale once one of them changes.
-    pub fn stage_output(&self, pipeline: &Pipeline, stage: &str, value: Value) -> Result<Stored> {
+    /// `output` says who writes it (default: the stage's agent) and whether to store
+    /// it although a gate fails (with the reason, recorded).
+    pub fn stage_output(
+        &self,
+        pipeline: &Pipeline,
+        stage: &str,
+        value: Value,
+        output: &OutputOptions,
+    ) -> Result<Stored> {
         let (stage, ns, key) = output_slot(pipeline, stage)?;
         super::writable(&ns)?;
         // One store for the inputs' revisions and the gated write.
@@ -85,8 +93,13 @@ impl Service {
                 revision: entry.map(|e| e.meta.revision),
             })
             .collect();
-        let mut write = Write::new(ns, key, value, Writer(stage.agent_name.clone()));
+        let writer = output
+            .agent
+            .as_deref()
+            .map_or_else(|| Writer(stage.agent_name.clone()), Writer::agent);
+        let mut write = Write::new(ns, key, value, writer);
         write.inputs_seen = Some(seen);
+        write.override_gates = output.override_gates.clone();
         self.gated_put(&*store, write, "store", None)
     }
 
@@ -98,11 +111,21 @@ impl Service {
         stage: &str,
         text: String,
         must_be_json: bool,
+        output: &OutputOptions,
     ) -> Result<Stored> {
         let (_, ns, key) = output_slot(pipeline, stage)?;
         let value = value_from_text(text, must_be_json, &ns, &key)?;
-        self.stage_output(pipeline, stage, value)
+        self.stage_output(pipeline, stage, value, output)
     }
+}
+
+/// How a stage's output is stored, beyond the document itself.
+#[derive(Clone, Debug, Default)]
+pub struct OutputOptions {
+    /// The writer recorded, such as the agent's id [default: the stage's agent name].
+    pub agent: Option<String>,
+    /// Store although a gate fails, recording this reason.
+    pub override_gates: Option<String>,
 }
 
 /// Stage `name`, and where its output goes.

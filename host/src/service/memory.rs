@@ -155,17 +155,10 @@ impl Service {
             None => store
                 .get(ns, key)?
                 .ok_or_else(|| not_found(&*store, ns, key)),
-            Some(rev) => store.get_revision(ns, key, rev)?.ok_or_else(|| {
-                Error::new(
-                    ErrorKind::NotFound,
-                    anyhow::anyhow!(
-                        "revision {rev} of key `{key}` in namespace `{ns}` is not retained"
-                    ),
-                )
-                .hint(format!(
-                    "`baton memory history {key} --namespace {ns}` lists the revisions kept"
-                ))
-            }),
+            Some(rev) => match store.get_revision(ns, key, rev)? {
+                Some(entry) => Ok(entry),
+                None => Err(missing_revision(&*store, ns, key, rev)),
+            },
         }
     }
 
@@ -212,15 +205,10 @@ impl Service {
     ) -> Result<Stored> {
         super::writable(ns)?;
         let store = self.store()?;
-        let old = store.get_revision(ns, key, to)?.ok_or_else(|| {
-            Error::new(
-                ErrorKind::NotFound,
-                anyhow::anyhow!("revision {to} of key `{key}` in namespace `{ns}` is not retained"),
-            )
-            .hint(format!(
-                "`baton memory history {key} --namespace {ns}` lists the revisions kept"
-            ))
-        })?;
+        let old = match store.get_revision(ns, key, to)? {
+            Some(entry) => entry,
+            None => return Err(missing_revision(&*store, ns, key, to)),
+        };
         if old.meta.deleted {
             return Err(Error::bad_input(format!(
                 "revision {to} of key `{key}` in namespace `{ns}` is a deletion; there is no value to roll back to"
@@ -325,12 +313,54 @@ pub fn select(entry: &Entry, pointer: Option<&str>) -> Result<Value> {
 
 /// The error for a key with no live value, with a hint naming the namespaces that
 /// do have it: a key stored elsewhere must never look simply absent.
+/// Why revision `rev` of `key` cannot be read: the key has no revision at all (it
+/// never existed here), the revision was never written, or it was written and is no
+/// longer retained.
+fn missing_revision(store: &dyn Store, ns: &Namespace, key: &Key, rev: u64) -> Error {
+    let kept: Vec<u64> = store
+        .history(ns, key)
+        .unwrap_or_default()
+        .iter()
+        .map(|m| m.revision)
+        .collect();
+    let (Some(&oldest), Some(&latest)) = (kept.iter().min(), kept.iter().max()) else {
+        return not_found(store, ns, key);
+    };
+    let history = format!("`baton memory history {key} --namespace {ns}` lists the revisions kept");
+    if rev > latest || rev == 0 {
+        return Error::new(
+            ErrorKind::NotFound,
+            anyhow::anyhow!(
+                "no such revision: key `{key}` in namespace `{ns}` has revisions 1 to {latest}, and {rev} was never written"
+            ),
+        )
+        .hint(history);
+    }
+    Error::new(
+        ErrorKind::NotFound,
+        anyhow::anyhow!(
+            "revision {rev} of key `{key}` in namespace `{ns}` is not retained: the oldest kept is {oldest}"
+        ),
+    )
+    .hint(history)
+}
+
 fn not_found(store: &dyn Store, ns: &Namespace, key: &Key) -> Error {
     let mut err = Error::from(MemoryError::NotFound {
         namespace: ns.to_string(),
         key: key.to_string(),
     });
-    let elsewhere: Vec<String> = store
+    for other in holding(store, ns, key) {
+        err = err.hint(format!(
+            "key `{key}` exists in namespace `{other}`: pass `--namespace {other}`"
+        ));
+    }
+    err
+}
+
+/// The namespaces other than `ns` where `key` is live.
+fn holding(store: &dyn Store, ns: &Namespace, key: &Key) -> Vec<String> {
+    store
         .namespaces()
         .unwrap_or_default()
         .into_keys()
@@ -338,11 +368,25 @@ fn not_found(store: &dyn Store, ns: &Namespace, key: &Key) -> Error {
         .filter(|other| {
             Namespace::new(other.clone()).is_ok_and(|o| store.get(&o, key).ok().flatten().is_some())
         })
-        .collect();
-    for other in elsewhere {
-        err = err.hint(format!(
-            "key `{key}` exists in namespace `{other}`: pass `--namespace {other}`"
-        ));
+        .collect()
+}
+
+impl Service {
+    /// Hints for reads that found nothing: each `key` absent from `ns` but live in
+    /// another namespace, and the flag that names it.
+    pub fn missing_elsewhere(&self, reads: &[(Namespace, Key)]) -> Result<Vec<String>> {
+        let store = self.store()?;
+        let mut hints = Vec::new();
+        for (ns, key) in reads {
+            if store.get(ns, key)?.is_some() {
+                continue;
+            }
+            for other in holding(&*store, ns, key) {
+                hints.push(format!(
+                    "key `{key}` is not in namespace `{ns}` but exists in `{other}`: pass `--namespace {other}`"
+                ));
+            }
+        }
+        Ok(hints)
     }
-    err
 }

@@ -30,10 +30,11 @@ use std::time::Duration;
 pub use agents::{AgentEvent, EventAck, EventFilter};
 pub use error::{Error, ErrorKind, Result};
 pub use gatekeeper::{blocked, find_stage};
-pub use handoff::StageInput;
+pub use handoff::{OutputOptions, StageInput};
 pub use memory::{Stored, Write};
 pub use memory::{select, value_from_text};
 pub use pipeline::{StageState, StageStatus};
+pub use render::json_block;
 pub use transfer::{ExportScope, read_record};
 
 use crate::memory::{
@@ -334,7 +335,7 @@ pub fn load_definitions(path: &Path) -> Result<Pipeline> {
     let (pipeline, unresolved) =
         Pipeline::load_definitions(path).map_err(|problems| does_not_check(path, problems))?;
     if let Some(first) = unresolved.0.first() {
-        tracing::warn!(
+        tracing::debug!(
             "{}: {} read(s) that no stage writes and no input seeds, the first at {}; \
              `baton run` refuses the pipeline until each has a producer, storing does not \
              (`baton check` lists them)",

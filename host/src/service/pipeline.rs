@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::{Error, ErrorKind, Result, Service};
 use crate::executor::{self, Freshness, Outcome, RunOptions, RunSummary};
 use crate::memory::{Cancelled, Key, Namespace, RunningJob, Store};
-use crate::pipeline::{GateCounts, Pipeline};
+use crate::pipeline::{GateCounts, Pipeline, Stage};
 use crate::records::QUARANTINE_NAMESPACE;
 
 /// Where a stage stands.
@@ -55,6 +55,11 @@ pub struct StageStatus {
     pub why: String,
     /// The stages before it whose outputs are not yet current: it waits on them.
     pub waiting_on: Vec<String>,
+    /// What it reads that no stage writes, no input seeds and the memory does not hold
+    /// (`key` or `prefix/*`, in namespace `ns`, as `ns:key`): it waits on a person or an
+    /// earlier phase to store them. A read the memory holds is satisfied.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
     /// The workers running it now, each in its workflow (a store in PostgreSQL).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub running_on: Vec<RunningJob>,
@@ -123,6 +128,17 @@ impl Service {
     /// commit their results. A workflow whose stages all ended is left as it is, with
     /// nothing in the answer's lists.
     pub fn cancel_workflow(&self, id: &str) -> Result<Cancelled> {
+        let well_formed = id.len() > "workflow-".len()
+            && id.len() <= 128
+            && id.starts_with("workflow-")
+            && !id.chars().any(char::is_control);
+        if !well_formed {
+            return Err(Error::bad_input(format!(
+                "{:?} is not a workflow id: ids look like `workflow-` and 32 hex digits",
+                id.chars().take(48).collect::<String>()
+            ))
+            .hint("`baton run --distributed` prints its workflow's id when it enqueues it"));
+        }
         let queue = self.queue()?;
         executor::cancel(&queue, id, "cancelled by `baton cancel`")
             .map_err(|e| Error::new(ErrorKind::Failure, e))?
@@ -133,6 +149,32 @@ impl Service {
                 )
                 .hint("`baton run --distributed` prints its workflow's id when it enqueues it")
             })
+    }
+
+    /// Whether `pipeline` (loaded with [`super::load_definitions`] from `path`) can
+    /// run. A read that no stage writes and no input seeds (one phase of a larger
+    /// pipeline) is fine while the memory holds it; the run is refused, naming each,
+    /// only for those it lacks.
+    pub fn runnable(&self, pipeline: Pipeline, path: &std::path::Path) -> Result<Pipeline> {
+        let memory = self.store()?;
+        let mut lacking = Vec::new();
+        for stage in &pipeline.stages {
+            for read in missing_reads(&pipeline, stage, &*memory)? {
+                lacking.push(format!("stage `{}` reads `{read}`", stage.name));
+            }
+        }
+        if lacking.is_empty() {
+            return Ok(pipeline);
+        }
+        Err(Error::bad_input(format!(
+            "{} cannot run: no stage writes, no input seeds and the memory does not hold what {} read{}:\n{}",
+            path.display(),
+            if lacking.len() == 1 { "one stage" } else { "its stages" },
+            if lacking.len() == 1 { "s" } else { "" },
+            lacking.join("\n")
+        ))
+        .hint("store each (`baton memory store -n NAMESPACE KEY < document.json`), or seed it from a file with an `[[input]]` in pipeline.toml")
+        .hint("`baton status` shows which stages need what"))
     }
 
     /// Each stage of `pipeline`: fresh, stale (and why), missing, failed, external or
@@ -229,14 +271,19 @@ impl Service {
                 })
                 .cloned()
                 .collect();
+            let missing = missing_reads(pipeline, stage, &*memory)?;
             let current = matches!(state, StageState::Fresh | StageState::External);
             out.push(StageStatus {
                 stage: stage.name.clone(),
+                ready: !current
+                    && state != StageState::Untracked
+                    && waiting_on.is_empty()
+                    && missing.is_empty(),
                 state,
                 why,
-                ready: !current && waiting_on.is_empty(),
                 done: current,
                 waiting_on,
+                missing,
                 running_on: running
                     .iter()
                     .filter(|j| j.stage == stage.name)
@@ -247,6 +294,40 @@ impl Service {
         }
         Ok(out)
     }
+}
+
+/// The reads of `stage` that nothing in `pipeline` produces (no stage writes them, no
+/// input seeds them) and the memory does not hold: a partial pipeline's reads from
+/// earlier phases are satisfied once someone stores them.
+fn missing_reads(pipeline: &Pipeline, stage: &Stage, memory: &dyn Store) -> Result<Vec<String>> {
+    let mut missing = Vec::new();
+    for grant in &stage.reads.0 {
+        let produced = pipeline.stages.iter().any(|s| {
+            s.writes
+                .as_deref()
+                .is_some_and(|k| grant.allows(&s.writes_namespace, k))
+        }) || pipeline
+            .inputs
+            .iter()
+            .any(|i| grant.allows(&i.namespace, &i.key));
+        if produced {
+            continue;
+        }
+        let ns = Namespace::new(grant.namespace.clone())?;
+        let held = if grant.prefix {
+            memory
+                .list(Some(&ns), &grant.key)?
+                .iter()
+                .any(|m| !m.deleted)
+        } else {
+            memory.get(&ns, &Key::new(grant.key.clone())?)?.is_some()
+        };
+        if !held {
+            let star = if grant.prefix { "*" } else { "" };
+            missing.push(format!("{}:{}{star}", grant.namespace, grant.key));
+        }
+    }
+    Ok(missing)
 }
 
 /// The first input whose revision is not what an external agent's output was stored

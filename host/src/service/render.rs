@@ -10,21 +10,26 @@ use crate::memory::{Key, Namespace};
 impl Service {
     /// `doc`, stored at `key` in `ns`, in `format` (such as `markdown`), by the
     /// renderer of the stage that writes the key.
+    /// A document no renderer draws is shown in markdown as `agent inputs --format
+    /// markdown` shows an input: a heading and a JSON block ([`json_block`]).
     pub fn render(&self, doc: &Value, ns: &Namespace, key: &Key, format: &str) -> Result<String> {
-        let stage = self
-            .producer(ns.as_str(), key.as_str())?
-            .ok_or_else(|| {
-                Error::bad_input(format!(
-                    "key `{key}` in namespace `{ns}` is not a document baton can render as {format}: no stage of the pipeline writes it"
-                ))
-            })?;
-        let render = stage.render.as_ref().ok_or_else(|| {
-            Error::bad_input(format!(
-                "key `{key}` in namespace `{ns}` is not a document baton can render as {format}: stage `{}`, which writes it, offers no rendering",
-                stage.name
+        let stage = self.producer(ns.as_str(), key.as_str())?;
+        let Some((stage, render)) = stage
+            .as_ref()
+            .and_then(|s| s.render.as_ref().map(|r| (s, r)))
+        else {
+            if format == "markdown" {
+                return Ok(json_block(ns.as_str(), key.as_str(), None, doc));
+            }
+            let why = match &stage {
+                None => "no stage of the pipeline writes it".to_owned(),
+                Some(s) => format!("stage `{}`, which writes it, offers no rendering", s.name),
+            };
+            return Err(Error::bad_input(format!(
+                "key `{key}` in namespace `{ns}` is not a document baton can render as {format}: {why}"
             ))
-            .hint("a stage offers one with a renderer component in `[stage.render]` (WIT world `renderer`)")
-        })?;
+            .hint("a stage offers one with a renderer component in `[stage.render]` (WIT world `renderer`)"));
+        };
         let what = format!("the renderer of stage `{}`", stage.name);
         if let Some(build) = &render.build {
             build
@@ -46,4 +51,12 @@ impl Service {
             )),
         }
     }
+}
+
+/// A stored document in markdown for a prompt or a person: a heading naming its key,
+/// namespace and revision, then the document in a JSON code block.
+pub fn json_block(ns: &str, key: &str, revision: Option<u64>, value: &Value) -> String {
+    let pretty = serde_json::to_string_pretty(value).unwrap_or_default();
+    let revision = revision.map_or_else(String::new, |r| format!(", revision {r}"));
+    format!("## `{key}` (namespace `{ns}`{revision})\n\n```json\n{pretty}\n```\n")
 }
