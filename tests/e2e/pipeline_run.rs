@@ -372,7 +372,7 @@ fn a_build_command_shared_by_stages_runs_once_per_run() {
     let echo = component("echo");
     let stage = |name: &str, reads: &str| {
         format!(
-            "\n[[stage]]\nname = \"{name}\"\ncomponent = \"{}\"\nbuild = \"echo built >> build.log\"\nreads = [\"{reads}\"]\nwrites = \"coding/{name}\"\nconfig = {{ reads = [\"{reads}\"] }}\n",
+            "\n[[stage]]\nname = \"{name}\"\ncomponent = \"{}\"\nbuild = \"sleep 0.3 && echo built >> build.log\"\nreads = [\"{reads}\"]\nwrites = \"coding/{name}\"\nconfig = {{ reads = [\"{reads}\"] }}\n",
             echo.display()
         )
     };
@@ -383,9 +383,19 @@ fn a_build_command_shared_by_stages_runs_once_per_run() {
     );
     let p = Project::with_manifest(&manifest);
     std::fs::write(p.root().join("in.json"), "{}").unwrap();
-    p.run(&["run"]).ok();
+    let summary = p.run(&["run", "--json"]).json();
     let log = std::fs::read_to_string(p.root().join("build.log")).unwrap();
     assert_eq!(log, "built\n");
+    // The first stage's time went on the build, and the summary says so (issue 30).
+    let one = &summary["stages"][0];
+    assert_eq!(one["stage"], "one");
+    assert!(one["spent"]["build_ms"].as_f64().unwrap() >= 250.0, "{one}");
+    // The table says what the time went on: the build, then the check and the run.
+    std::fs::write(p.root().join("in.json"), r#"{"changed": true}"#).unwrap();
+    std::fs::remove_file(p.root().join("build.log")).unwrap();
+    let table = p.run(&["run"]).ok();
+    let row = table.lines().find(|l| l.starts_with("one")).unwrap();
+    assert!(row.contains("(build ") && row.contains(", run "), "{table}");
 }
 
 #[test]
