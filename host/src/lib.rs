@@ -13,6 +13,7 @@
 
 pub mod cli;
 pub mod executor;
+pub mod files;
 pub mod gates;
 pub mod import;
 pub mod mcp;

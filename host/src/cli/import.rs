@@ -241,15 +241,12 @@ fn problem_json(p: &Problem, imported: &Imported) -> serde_json::Value {
     })
 }
 
-/// Writes `text` to `path` through a temporary file in its folder.
+/// Writes `text` to `path` whole (a temporary name unique to this import, renamed).
 fn write_atomically(path: &Path, text: &str) -> Result<(), CliError> {
-    let tmp = path.with_extension("toml.baton-tmp");
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| {
-            CliError::new(
-                Exit::Failure,
-                anyhow!("cannot write {}: {e}", path.display()),
-            )
-        })
+    crate::files::write_atomically(path, text.as_bytes()).map_err(|e| {
+        CliError::new(
+            Exit::Failure,
+            anyhow!("cannot write {}: {e}", path.display()),
+        )
+    })
 }

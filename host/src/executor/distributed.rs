@@ -342,9 +342,7 @@ pub const MAX_ATTEMPTS: u32 = 3;
 /// Writes `bytes` to `path` aside and renames it into place: another worker on this
 /// machine, sharing the folder, never reads half a file.
 fn write_whole(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let partial = path.with_extension(format!("{}.partial", uuid::Uuid::new_v4().simple()));
-    std::fs::write(&partial, bytes)
-        .and_then(|()| std::fs::rename(&partial, path))
+    crate::files::write_atomically(path, bytes)
         .with_context(|| format!("cannot write {}", path.display()))
 }
 

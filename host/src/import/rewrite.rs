@@ -82,9 +82,7 @@ pub fn rewrite_file(
     if !backup.exists() {
         std::fs::write(&backup, &text)?;
     }
-    let tmp = path.with_extension("md.baton-tmp");
-    std::fs::write(&tmp, new)?;
-    std::fs::rename(&tmp, path)?;
+    crate::files::write_atomically(path, new.as_bytes())?;
     Ok(Some(Rewritten {
         file: path.to_owned(),
         backup,

@@ -227,10 +227,5 @@ impl std::fmt::Display for Identity {
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    // Unique per process and per call: threads of one run may write one entry at once.
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {tmp:?}"))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot rename {tmp:?} into place"))
+    crate::files::write_atomically(path, bytes).with_context(|| format!("cannot write {path:?}"))
 }
