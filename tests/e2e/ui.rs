@@ -344,6 +344,27 @@ fn writes_need_the_token_and_pass_the_gates() {
 }
 
 #[test]
+fn a_partial_pipeline_is_shown_with_what_its_stages_need() {
+    // One phase of a larger pipeline: its reads come from an earlier one. The page
+    // shows it as `status` does (issue 30), not a refusal of the whole pipeline.
+    let p = Project::with_manifest(
+        "[pipeline]\nname = \"phase\"\nnamespace = \"n\"\n\n[[stage]]\nname = \"reviewer\"\nexternal = true\nreads = [\"earlier/spec\"]\nwrites = \"review\"\n",
+    );
+    let ui = Ui::start(p.root(), &[], &[]);
+    let (status, pipeline) = ui.get("/api/pipeline");
+    assert_eq!(status, 200, "{pipeline}");
+    let reviewer = &pipeline["stages"][0];
+    assert_eq!(reviewer["missing"], json!(["n:earlier/spec"]), "{reviewer}");
+    assert_eq!(reviewer["ready"], false);
+    p.run(&["memory", "store", "-n", "n", "earlier/spec", "{}"])
+        .ok();
+    let (_, pipeline) = ui.get("/api/pipeline");
+    let reviewer = &pipeline["stages"][0];
+    assert_eq!(reviewer["missing"], json!([]), "{reviewer}");
+    assert_eq!(reviewer["ready"], true, "{reviewer}");
+}
+
+#[test]
 fn beyond_loopback_every_call_needs_the_token() {
     let p = Project::new();
     let refused = p.run(&["ui", "--port", "0", "--bind", "0.0.0.0"]);

@@ -115,6 +115,8 @@ struct StageNode {
     state: crate::service::StageState,
     why: String,
     waiting_on: Vec<String>,
+    /// Reads no stage writes and the memory does not hold (`namespace:key`).
+    missing: Vec<String>,
     ready: bool,
     done: bool,
     quarantined: bool,
@@ -209,6 +211,7 @@ fn node(store: &dyn Store, stage: &Stage, status: StageStatus) -> Result<StageNo
         state: status.state,
         why: status.why,
         waiting_on: status.waiting_on,
+        missing: status.missing,
         ready: status.ready,
         done: status.done,
         quarantined,

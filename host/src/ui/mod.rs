@@ -31,7 +31,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::pipeline::Pipeline;
-use crate::service::{Error, ErrorKind, Result, Service, load_pipeline};
+use crate::service::{Error, ErrorKind, Result, Service, load_definitions};
 
 /// How the UI is served.
 #[derive(Clone, Debug)]
@@ -75,7 +75,9 @@ impl Shared {
         {
             return Ok(p.clone());
         }
-        let loaded = Arc::new(load_pipeline(&self.manifest)?);
+        // As `status` loads it: reads nothing produces are shown as the stages' `missing`
+        // reads, not a refusal of the whole page.
+        let loaded = Arc::new(load_definitions(&self.manifest)?);
         *cached = Some((modified, loaded.clone()));
         Ok(loaded)
     }

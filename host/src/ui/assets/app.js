@@ -206,7 +206,7 @@ function stageTable(stages) {
     stages.map((st) => h("tr", { "data-stage": st.name, "data-state": stateOf(st) },
       h("td", {}, h("a", { href: "#/stage/" + q(st.name) }, st.name)),
       h("td", {}, badge(stateOf(st))),
-      h("td", {}, st.waiting_on.length ? "waits on " + st.waiting_on.join(", ") : st.why),
+      h("td", {}, st.waiting_on.length ? "waits on " + st.waiting_on.join(", ") : st.missing.length ? "needs " + st.missing.join(", ") + " (no stage writes it)" : st.why),
       h("td", {}, st.agent),
       h("td", {}, st.phase ?? ""),
       h("td", {}, `${st.enforced} enforced` + (st.unchecked ? `, ${st.unchecked} unchecked` : "")),
@@ -221,7 +221,7 @@ async function stageView(name) {
   const state = stateOf(st);
   const view = h("section", { id: "stage-view", "data-stage": st.name, "data-state": state },
     h("h2", {}, st.name, " ", badge(state)),
-    st.why || st.waiting_on.length ? h("p", { class: "why" }, st.waiting_on.length ? "Waits on " + st.waiting_on.join(", ") + ". " : "", st.why) : null,
+    st.why || st.waiting_on.length || st.missing.length ? h("p", { class: "why" }, st.waiting_on.length ? "Waits on " + st.waiting_on.join(", ") + ". " : "", st.missing.length ? "Needs " + st.missing.join(", ") + ", which no stage writes: store it. " : "", st.why) : null,
     h("table", { class: "facts card" },
       fact("Agent", `${st.agent}${st.agent_number ? " (agent " + st.agent_number + ")" : ""}`),
       fact("Phase", st.phase ?? "—"),
