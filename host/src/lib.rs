@@ -1,13 +1,23 @@
 //! baton: a runtime for multi-agent pipelines.
 //!
-//! Stages hand their outputs to each other through the [`memory`], a namespaced,
-//! versioned key-value store of JSON documents with provenance. The [`project`] is the
-//! folder holding `pipeline.toml`, where the store lives. The [`cli`] is the `baton`
-//! command that agents inside and outside baton use. The [`runtime`] runs stage
-//! components; the [`pipeline`] is `pipeline.toml` checked into a DAG of stages. The
-//! [`server`] keeps a store open between short commands. The [`service`] is every
-//! operation written once for the front ends ([`cli`], `mcp`); [`records`] are baton's
-//! own documents (provenance, events, quarantine).
+//! The crate is layered, and dependencies point down (docs/DESIGN.md draws it):
+//!
+//! - **Front ends** parse, call the service and print: the [`cli`] (`baton`), the
+//!   [`mcp`] server agents call, the web [`ui`], and the [`worker`] that claims stages
+//!   from a PostgreSQL queue.
+//! - **The [`service`]** is every operation written once for them, with typed results
+//!   and one typed error.
+//! - **The core**: the [`pipeline`] (`pipeline.toml` checked into a DAG of stages, and
+//!   its builds), the [`executor`] that runs it on one machine or many, the [`gates`]
+//!   a document passes before it is stored, the [`runtime`] that runs stage and gate
+//!   components under wasmtime, the [`import`] of claude-flow agent definitions, and
+//!   [`records`], baton's own documents (provenance, events, quarantine).
+//! - **The [`memory`]**: a namespaced, versioned key-value store of JSON documents
+//!   (sled embedded, or PostgreSQL), and the [`server`] that keeps a sled store open
+//!   between short commands. The [`project`] is the folder holding `pipeline.toml`,
+//!   where the store lives.
+//! - Below everything: [`files`] (writing a file whole) and [`text`] (quoting input
+//!   briefly in messages).
 
 #![deny(missing_docs)]
 
@@ -24,5 +34,6 @@ pub mod records;
 pub mod runtime;
 pub mod server;
 pub mod service;
+pub mod text;
 pub mod ui;
 pub mod worker;

@@ -22,17 +22,6 @@ pub const EVENTS_NAMESPACE: &str = "baton.events";
 /// Where outputs that failed their gates are kept, keyed by stage name.
 pub const QUARANTINE_NAMESPACE: &str = "baton.quarantine";
 
-/// Whether `text` is a name as events use them (an agent name, an event name): 1 to
-/// 64 letters, digits, `_` or `-`, starting with a letter. One rule for stages' own
-/// milestones and the agents' MCP calls.
-pub fn is_name(text: &str) -> bool {
-    (1..=64).contains(&text.len())
-        && text.starts_with(|c: char| c.is_ascii_alphabetic())
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-}
-
 /// Where a stored revision came from, and the gates it passed on the way in.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Provenance {

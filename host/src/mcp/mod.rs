@@ -102,7 +102,7 @@ impl ServerHandler for Handler {
     ) -> Result<CallToolResponse, ErrorData> {
         let Some(tool) = tools::find(&request.name) else {
             return Err(ErrorData::invalid_params(
-                format!("unknown tool `{}`", tools::short(&request.name)),
+                format!("unknown tool `{}`", crate::text::short(&request.name)),
                 Some(serde_json::json!({ "tools": tools::names() })),
             ));
         };

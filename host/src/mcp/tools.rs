@@ -15,6 +15,7 @@ use crate::service::{
     AgentEvent, Error, ErrorKind, EventFilter, OutputOptions, Result, Service, Stored, Write,
     load_definitions,
 };
+use crate::text::short;
 
 /// The largest value (or draft document) a tool accepts, as compact JSON.
 pub const MAX_VALUE_BYTES: usize = 16 << 20;
@@ -262,14 +263,6 @@ pub fn find(name: &str) -> Option<&'static ToolDef> {
 /// The tools' names.
 pub fn names() -> Vec<&'static str> {
     TOOLS.iter().map(|t| t.name).collect()
-}
-
-/// `text` cut to a length fit for an error message.
-pub fn short(text: &str) -> String {
-    match text.char_indices().nth(60) {
-        Some((i, _)) => format!("{}…", &text[..i]),
-        None => text.to_owned(),
-    }
 }
 
 /// The arguments as `T`, or an error naming the field that does not fit.

@@ -40,7 +40,7 @@ use std::collections::BTreeMap;
 
 pub use entry::{Clock, Entry, EntryMeta, Timestamp, Writer, sha256_hex};
 pub use error::MemoryError;
-pub use name::{APPEND_ONLY, Key, MAX_KEY_LEN, MAX_NAMESPACE_LEN, Namespace, is_reserved};
+pub use name::{APPEND_ONLY, Key, MAX_KEY_LEN, MAX_NAMESPACE_LEN, Namespace, is_name, is_reserved};
 pub use op::Op;
 pub use postgres::{
     Cancelled, Claim, JobQueue, JobRow, JobState, Lease, PostgresStore, RunningJob, Submission,

@@ -26,6 +26,18 @@ pub struct Namespace(String);
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Key(String);
 
+/// Whether `text` is a name as events use them (an agent name, an event name): 1 to
+/// 64 letters, digits, `_` or `-`, starting with a letter. One rule for stages' own
+/// milestones and the agents' MCP calls; it lives beside [`Namespace`] and [`Key`] so
+/// that the runtime, which checks a stage's milestones, depends on nothing above it.
+pub fn is_name(text: &str) -> bool {
+    (1..=64).contains(&text.len())
+        && text.starts_with(|c: char| c.is_ascii_alphabetic())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
 /// A name quoted in an error: its first 64 characters, and how long it was if longer,
 /// so that a hostile name is never echoed whole.
 fn abbreviate(name: &str) -> String {

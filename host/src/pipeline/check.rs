@@ -13,6 +13,7 @@ use super::{
 };
 use crate::memory::{Key, Namespace};
 use crate::runtime::{Grant, Grants, Limits, agent_name};
+use crate::text::short;
 
 /// Collects problems against the manifest's text.
 struct Checker<'a> {
@@ -630,14 +631,6 @@ fn limits(c: &mut Checker<'_>, spec: &LimitsSpec, base: Limits) -> Limits {
     count(&spec.findings, "findings", &mut out.host.findings);
     count(&spec.host_calls, "host_calls", &mut out.host.host_calls);
     out
-}
-
-/// A rule cut to a length fit for a one-line message.
-fn short(text: &str) -> String {
-    match text.char_indices().nth(60) {
-        Some((i, _)) => format!("{}…", &text[..i]),
-        None => text.to_owned(),
-    }
 }
 
 fn toml_to_json(table: &toml::Table) -> serde_json::Value {

@@ -12,6 +12,7 @@ use super::bindings::baton::stage::{events, log, memory, types};
 use super::limits::{HostLimits, Limiter, Limits};
 use super::{EmittedEvent, Grants, Read};
 use crate::memory::{Key, Namespace, Store};
+use crate::text::short;
 
 /// Refused reads kept for the report; the rest are only logged.
 const MAX_DENIALS_KEPT: usize = 100;
@@ -224,7 +225,7 @@ impl events::Host for HostState {
             let limit = limits.events;
             return Err(self.stop(format!("more than {limit} events in one run")));
         }
-        if !crate::records::is_name(&name) {
+        if !crate::memory::is_name(&name) {
             let shown = short(&name);
             return Err(self.stop(format!(
                 "event name {shown:?} is not a name (letters, digits, `_` or `-`, starting with a letter)"
@@ -253,14 +254,6 @@ impl events::Host for HostState {
         tracing::info!(stage = %self.stage, event = %name, "stage event");
         self.events.push(EmittedEvent { name, attributes });
         Ok(())
-    }
-}
-
-/// Text cut to a length fit for a message.
-fn short(text: &str) -> String {
-    match text.char_indices().nth(60) {
-        Some((i, _)) => format!("{}…", &text[..i]),
-        None => text.to_owned(),
     }
 }
 

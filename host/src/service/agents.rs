@@ -87,7 +87,7 @@ enum AgentState {
 
 /// Checks a name used in an event name: a letter, then letters, digits, `_` or `-`.
 pub fn check_name(what: &str, name: &str) -> Result<()> {
-    if crate::records::is_name(name) {
+    if crate::memory::is_name(name) {
         return Ok(());
     }
     Err(Error::bad_input(format!(

@@ -1,8 +1,10 @@
 //! The service layer: every operation baton offers, written once for every front end.
 //!
-//! The CLI, the MCP server (and later workers and the UI) translate their arguments
-//! into calls on a [`Service`] and its results back into their own form; none of them
-//! holds logic of its own. A service is resolved once from [`Settings`] (the store, the
+//! The CLI, the MCP server, the UI and the workers translate their arguments into
+//! calls on a [`Service`] and its results back into their own form. Not all of their
+//! logic has moved down yet: the import's orchestration is still in `cli/import.rs`,
+//! and the workers and the UI still reach the store and queue through
+//! [`Service::store`] and [`Service::queue`] (issue 25). A service is resolved once from [`Settings`] (the store, the
 //! project and its pipeline), opens its store per call (through the memory server when
 //! one runs, so that many front ends share one store), and returns typed results or
 //! one typed [`Error`] whose [`ErrorKind`] each front end maps in one place.
