@@ -5,6 +5,9 @@
 //!
 //! Run: `cargo bench -p baton --bench import`
 
+// criterion_group! and criterion_main! generate undocumented public functions.
+#![allow(missing_docs)]
+
 use std::path::{Path, PathBuf};
 
 use baton::import::agent::PHASES;

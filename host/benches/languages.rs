@@ -9,6 +9,9 @@
 //! Run: `cargo bench -p baton --bench languages` (needs
 //! `python3 -m pip install -r guest/python/requirements.txt` and `npm ci --prefix guest/js`).
 
+// criterion_group! and criterion_main! generate undocumented public functions.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -6,6 +6,9 @@
 //!
 //! Run: `cargo bench -p baton --bench mcp`
 
+// criterion_group! and criterion_main! generate undocumented public functions.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 use std::time::Duration;
 

@@ -12,6 +12,9 @@
 //!
 //! Run: `cargo bench -p baton --bench memory`
 
+// criterion_group! and criterion_main! generate undocumented public functions.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 use std::process::Command;
 

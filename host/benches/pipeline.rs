@@ -4,6 +4,9 @@
 //!
 //! Run: `cargo bench -p baton --bench pipeline`
 
+// criterion_group! and criterion_main! generate undocumented public functions.
+#![allow(missing_docs)]
+
 use std::path::Path;
 use std::sync::Arc;
 

@@ -4,6 +4,9 @@
 //!
 //! Run: `cargo bench -p baton --bench runtime`
 
+// criterion_group! and criterion_main! generate undocumented public functions.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -5,6 +5,9 @@
 //!
 //! Run: `cargo bench -p baton --bench workers`
 
+// criterion_group! and criterion_main! generate undocumented public functions.
+#![allow(missing_docs)]
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
