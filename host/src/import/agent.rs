@@ -91,9 +91,11 @@ pub fn read(shown: &Path, text: &str, defects: &mut Vec<Defect>) -> Option<Agent
     let defect = |line: usize, message: String| Defect::error(shown, line, message);
     let mut lines = text.lines();
     if lines.next().map(str::trim_end) != Some("---") {
-        defects.push(defect(
+        // A README or notes beside the agents: not a definition, so not an error.
+        defects.push(Defect::warning(
+            shown,
             1,
-            "no YAML front matter: the file does not start with `---`".into(),
+            "skipped: no YAML front matter (the file does not start with `---`), so it is not an agent definition".into(),
         ));
         return None;
     }
