@@ -325,13 +325,7 @@ fn a_partial_pipeline_runs_once_its_earlier_phases_are_stored_by_hand() {
             "hint: store each (`baton memory store -n NAMESPACE KEY < document.json`)",
         ],
     );
-    for key in [
-        "coding/understanding/requirements",
-        "coding/exploration/analysis",
-        "coding/architecture/system",
-        "coding/architecture/data",
-        "coding/architecture/integration",
-    ] {
+    for key in baton_performance::inputs::keys::ARCHITECT_READS {
         let stored = p.run(&["memory", "store", "-n", "coding-pipeline", key, "{}"]);
         stored.ok();
         assert!(

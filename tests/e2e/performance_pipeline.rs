@@ -454,13 +454,7 @@ fn absent_optional_inputs_are_taken_as_empty_and_said_so() {
     .ok();
     let architect = component("performance_architect");
     let mut args = vec!["stage", "run", architect.to_str().unwrap(), "--json"];
-    for key in [
-        "coding/understanding/requirements",
-        "coding/exploration/analysis",
-        "coding/architecture/system",
-        "coding/architecture/data",
-        "coding/architecture/integration",
-    ] {
+    for key in baton_performance::inputs::keys::ARCHITECT_READS {
         args.extend(["--reads", key]);
     }
     let out = p.run(&args).json();

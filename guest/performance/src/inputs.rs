@@ -24,6 +24,8 @@ pub mod keys {
     pub const LOAD_TEST_PLAN: &str = "coding/testing/load-test-plan";
     /// The budget check's report.
     pub const BUDGET_CHECK: &str = "coding/testing/budget-check";
+    /// The five inputs the performance architect reads, in the order it reads them.
+    pub const ARCHITECT_READS: [&str; 5] = [REQUIREMENTS, ANALYSIS, SYSTEM, DATA, INTEGRATION];
 }
 
 /// `coding/understanding/requirements`: the requirements, functional and not.

@@ -156,6 +156,14 @@ impl Service {
     /// pipeline) is fine while the memory holds it; the run is refused, naming each,
     /// only for those it lacks.
     pub fn runnable(&self, pipeline: Pipeline, path: &std::path::Path) -> Result<Pipeline> {
+        // A pipeline whose every read has a producer (the usual case) needs no store.
+        let all_produced = pipeline
+            .stages
+            .iter()
+            .all(|s| s.reads.0.iter().all(|g| produced(&pipeline, g)));
+        if all_produced {
+            return Ok(pipeline);
+        }
         let memory = self.store()?;
         let mut lacking = Vec::new();
         for stage in &pipeline.stages {
@@ -301,18 +309,7 @@ impl Service {
 /// earlier phases are satisfied once someone stores them.
 fn missing_reads(pipeline: &Pipeline, stage: &Stage, memory: &dyn Store) -> Result<Vec<String>> {
     let mut missing = Vec::new();
-    for grant in &stage.reads.0 {
-        let produced = pipeline.stages.iter().any(|s| {
-            s.writes
-                .as_deref()
-                .is_some_and(|k| grant.allows(&s.writes_namespace, k))
-        }) || pipeline
-            .inputs
-            .iter()
-            .any(|i| grant.allows(&i.namespace, &i.key));
-        if produced {
-            continue;
-        }
+    for grant in stage.reads.0.iter().filter(|g| !produced(pipeline, g)) {
         let ns = Namespace::new(grant.namespace.clone())?;
         let held = if grant.prefix {
             memory
@@ -328,6 +325,18 @@ fn missing_reads(pipeline: &Pipeline, stage: &Stage, memory: &dyn Store) -> Resu
         }
     }
     Ok(missing)
+}
+
+/// Whether some stage of `pipeline` writes, or some input seeds, a key `grant` reads.
+fn produced(pipeline: &Pipeline, grant: &crate::runtime::Grant) -> bool {
+    pipeline.stages.iter().any(|s| {
+        s.writes
+            .as_deref()
+            .is_some_and(|k| grant.allows(&s.writes_namespace, k))
+    }) || pipeline
+        .inputs
+        .iter()
+        .any(|i| grant.allows(&i.namespace, &i.key))
 }
 
 /// The first input whose revision is not what an external agent's output was stored
