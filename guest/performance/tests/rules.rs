@@ -1350,8 +1350,18 @@ fn a_call_the_response_needs_is_never_cached_or_queued() {
     }
     // Telemetry's device lookup is declared cacheable, and its ingest path may answer
     // 202: both remedies apply there, and a failed lookup may be retried.
-    let arch = derive(&inputs("telemetry")).unwrap();
+    let mut telemetry = inputs("telemetry");
+    let arch = derive(&telemetry).unwrap();
     let registry = items_on(&arch, "device-registry");
+    // Its 40 ms contract cannot fit the ingest hop's budget: the advice says so
+    // rather than a timeout that would fail most calls silently.
+    assert!(
+        registry[0]
+            .action
+            .contains("a timeout alone would fail most calls"),
+        "{}",
+        registry[0].action
+    );
     assert_eq!(
         registry[0].remedies,
         [
@@ -1362,6 +1372,20 @@ fn a_call_the_response_needs_is_never_cached_or_queued() {
             "idempotent-retry",
             "renegotiate"
         ]
+    );
+    // Hedged requests only where the provider allows them.
+    assert!(!registry[0].remedies.iter().any(|r| r == "hedged-requests"));
+    telemetry.integration.external_services[0].hedging = true;
+    let arch = derive(&telemetry).unwrap();
+    let hedged = &items_on(&arch, "device-registry")[0];
+    assert!(
+        hedged.remedies.iter().any(|r| r == "hedged-requests"),
+        "{hedged:?}"
+    );
+    assert!(
+        hedged.action.contains("hedge a request"),
+        "{}",
+        hedged.action
     );
 }
 
