@@ -2,14 +2,15 @@
 //!
 //! The crate is layered, and dependencies point down (docs/DESIGN.md draws it):
 //!
-//! - **Front ends** parse, call the service and print: the [`cli`] (`baton`), the
-//!   [`mcp`] server agents call, the web [`ui`], and the [`worker`] that claims stages
-//!   from a PostgreSQL queue.
+//! - **Front ends** parse, call the service and print: the [`cli`] (`baton`, whose
+//!   `baton worker` claims stages from a PostgreSQL queue), the [`mcp`] server agents
+//!   call, and the web [`ui`].
 //! - **The [`service`]** is every operation written once for them, with typed results
 //!   and one typed error.
 //! - **The core**: the [`pipeline`] (`pipeline.toml` checked into a DAG of stages, and
-//!   its builds), the [`executor`] that runs it on one machine or many, the [`gates`]
-//!   a document passes before it is stored, the [`runtime`] that runs stage and gate
+//!   its builds), the [`executor`] that runs it on one machine or many (workers
+//!   included), the [`admission`] every document passes to enter the memory, the
+//!   [`gates`] it is judged by, the [`runtime`] that runs stage and gate
 //!   components under wasmtime, the [`import`] of claude-flow agent definitions, and
 //!   [`records`], baton's own documents (provenance, events, quarantine).
 //! - **The [`memory`]**: a namespaced, versioned key-value store of JSON documents
@@ -19,6 +20,7 @@
 //! - Below everything: [`files`] (writing a file whole) and [`text`] (quoting input
 //!   briefly in messages).
 
+pub mod admission;
 pub mod cli;
 pub mod executor;
 pub mod files;
@@ -34,4 +36,3 @@ pub mod server;
 pub mod service;
 pub mod text;
 pub mod ui;
-pub mod worker;

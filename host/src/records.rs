@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::gates::GateReport;
-use crate::memory::{Entry, EntryMeta, Key, MemoryError, Namespace, Op, Timestamp, Writer};
+use crate::memory::{Entry, EntryMeta, Key, MemoryError, Namespace, Op, Store, Timestamp, Writer};
 use crate::runtime::Read;
 
 /// Where events are recorded, one entry per event, keyed `<workflow>/<agent>/<seq>`.
@@ -171,6 +171,34 @@ pub struct Quarantined {
     pub gate_report: GateReport,
     /// The run that produced it.
     pub provenance: Provenance,
+}
+
+impl Quarantined {
+    /// The op that keeps this record as stage `stage`'s last refused output (the one
+    /// writer: [`crate::admission::admit`]).
+    pub fn op(&self, stage: &str) -> Result<Op, MemoryError> {
+        let value = serde_json::to_value(self).expect("a quarantine record serialises");
+        Ok(Op::put(
+            &Namespace::new(QUARANTINE_NAMESPACE)?,
+            &Key::new(stage)?,
+            value,
+        ))
+    }
+
+    /// Stage `stage`'s last refused output, if any (the one reader), with the
+    /// revision it is at. A record that does not read as one is reported as corrupt.
+    pub fn read(store: &dyn Store, stage: &str) -> Result<Option<(EntryMeta, Self)>, MemoryError> {
+        let ns = Namespace::new(QUARANTINE_NAMESPACE)?;
+        let Some(entry) = store.get(&ns, &Key::new(stage)?)? else {
+            return Ok(None);
+        };
+        let record = serde_json::from_slice(&entry.value).map_err(|e| MemoryError::Corrupt {
+            path: PathBuf::from(QUARANTINE_NAMESPACE),
+            what: format!("key `{stage}`, revision {}", entry.meta.revision),
+            reason: e.to_string(),
+        })?;
+        Ok(Some((entry.meta, record)))
+    }
 }
 
 #[cfg(test)]

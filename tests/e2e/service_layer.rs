@@ -15,7 +15,7 @@ use baton::pipeline::Pipeline;
 use baton::runtime::{ComponentCache, Runtime};
 use serde_json::json;
 
-use crate::harness::Project;
+use crate::harness::{Project, repo_root};
 
 /// A store that, the first time a stage reads `coding/a` once it exists, has an agent store a
 /// document at `coding/b`: the key stage `second` writes, while `second` runs.
@@ -358,4 +358,72 @@ fn the_store_itself_refuses_to_overwrite_or_delete_an_event() {
         store.get(&ns, &key).unwrap().unwrap().json(),
         json!({"n": 1})
     );
+}
+
+/// The layering's plain checks, on the source itself: front ends (`cli/`, `mcp/`,
+/// `ui/`) hold no store, queue or runtime handle and build no reply by hand with
+/// `json!`; every document enters the memory through the one admission, which both a
+/// run and an outside write call.
+#[test]
+fn front_ends_go_through_the_service_and_documents_through_one_admission() {
+    let src = repo_root().join("host/src");
+    let mut offences = Vec::new();
+    for front in ["cli", "mcp", "ui"] {
+        let mut stack = vec![src.join(front)];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                if path.extension().is_none_or(|e| e != "rs") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                for (n, line) in text.lines().enumerate() {
+                    for banned in [
+                        ".store()",
+                        ".queue()",
+                        ".runtime()",
+                        "json!",
+                        "memory::Store",
+                        "runtime::Runtime",
+                        "JobQueue",
+                        "executor::",
+                    ] {
+                        if line.contains(banned) && !line.trim_start().starts_with("//") {
+                            offences.push(format!("{}:{}: {banned}", path.display(), n + 1));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        offences.is_empty(),
+        "front ends reach below the service:\n{}",
+        offences.join("\n")
+    );
+    let calls = |file: &str| {
+        std::fs::read_to_string(src.join(file))
+            .unwrap()
+            .contains("admission::admit(")
+    };
+    assert!(calls("executor/mod.rs"), "a run's output is admitted");
+    assert!(
+        calls("service/gatekeeper.rs"),
+        "an outside write is admitted"
+    );
+    for file in [
+        "service/memory.rs",
+        "service/handoff.rs",
+        "service/transfer.rs",
+    ] {
+        let text = std::fs::read_to_string(src.join(file)).unwrap();
+        assert!(
+            !text.contains(".commit(&writer, vec![op"),
+            "{file} commits a document itself"
+        );
+    }
 }

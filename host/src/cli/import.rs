@@ -1,14 +1,12 @@
 //! `baton import claude-flow DIR...`: agent definitions into `pipeline.toml`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::anyhow;
 use clap::{Args, Subcommand};
-use serde_json::json;
 
 use super::{CliError, Exit, output};
-use crate::import::{self, ImportRequest, Imported, Level, rewrite};
-use crate::pipeline::{Pipeline, Problem, ProblemKind};
+use crate::service::{AgentImport, ImportOutcome, ImportProblem, import_agents};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum ImportCommand {
@@ -54,119 +52,35 @@ pub(super) struct ClaudeFlowArgs {
 
 pub(super) fn run(cmd: ImportCommand) -> Result<(), CliError> {
     let ImportCommand::ClaudeFlow(args) = cmd;
-    let cwd = super::current_dir()?;
-    let target = args
-        .pipeline
-        .clone()
-        .unwrap_or_else(|| cwd.join("pipeline.toml"));
-    let base = target
-        .parent()
-        .map(Path::to_path_buf)
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or_else(|| cwd.clone());
-    let existing = match std::fs::read_to_string(&target) {
-        Ok(text) => Some(text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => {
-            return Err(CliError::new(
-                Exit::BadInput,
-                anyhow!("cannot read {}: {e}", target.display()),
-            ));
-        }
-    };
-    let default_name = std::path::absolute(&base)
-        .ok()
-        .and_then(|b| b.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| "imported".into());
-    let imported = import::import(&ImportRequest {
-        sources: &args.sources,
-        base: &base,
-        existing: existing.as_deref(),
-        name: args.name.as_deref().unwrap_or(&default_name),
-    })
-    .map_err(|e| CliError::new(Exit::BadInput, anyhow!(e)))?;
-    let checked = Pipeline::parse(&target, &imported.manifest);
-    let (mut problems, warnings) = match &checked {
-        Ok(p) => (Vec::new(), p.warnings.clone()),
-        Err(problems) => (problems.0.clone(), Vec::new()),
-    };
-    // A read nothing writes: the import said so at the agent's line already.
-    problems.retain(|p| p.kind != ProblemKind::UnresolvedRead);
-    let errors = imported.errors() + problems.len();
-    let write = errors == 0 || args.force;
+    let outcome = import_agents(&AgentImport {
+        sources: args.sources,
+        pipeline: args.pipeline,
+        cwd: super::current_dir()?,
+        dry_run: args.stdout,
+        force: args.force,
+        rewrite_hooks: args.rewrite_hooks,
+        name: args.name,
+    })?;
+    let write = outcome.errors == 0 || args.force;
     if write && args.stdout {
-        print!("{}", imported.manifest);
-    } else if write {
-        write_atomically(&target, &imported.manifest)?;
+        print!("{}", outcome.text);
     }
-    let mut rewritten = Vec::new();
-    if write && args.rewrite_hooks {
-        for agent in &imported.agents {
-            let source = agent.path.display().to_string();
-            let Some(stage) = imported.stages.iter().find(|s| s.source == source) else {
-                continue;
-            };
-            let path = base.join(&agent.path);
-            if let Some(done) = rewrite::rewrite_file(&path, agent, &stage.name)? {
-                rewritten.push(done);
-            }
-        }
-    }
-    // The memory calls `--rewrite-hooks` would turn: those of the agents kept as
-    // stages (a definition dropped for another of the same name is not rewritten).
-    let calls: usize = imported
-        .agents
-        .iter()
-        .filter(|a| {
-            let source = a.path.display().to_string();
-            imported.stages.iter().any(|s| s.source == source)
-        })
-        .map(|a| a.calls.retrieve_lines.len() + a.calls.store_lines.len())
-        .sum();
     if args.json {
-        output::json(&json!({
-            "manifest": target,
-            "written": write && !args.stdout,
-            "stages": imported.stages.len(),
-            "namespace": imported.namespace,
-            "defects": imported.defects,
-            "problems": problems.iter().map(|p| problem_json(p, &imported)).collect::<Vec<_>>(),
-            "warnings": warnings.iter().map(|p| problem_json(p, &imported)).collect::<Vec<_>>(),
-            "rewritten": rewritten,
-        }))?;
+        output::json(&outcome)?;
     } else {
-        for d in &imported.defects {
+        for d in &outcome.defects {
             eprintln!("{d}");
         }
-        for p in &problems {
-            eprintln!(
-                "{}: error: {}{}",
-                p.location(),
-                p.message,
-                from_agent(p, &imported)
-            );
+        for p in &outcome.problems {
+            eprintln!("{}: error: {}{}", p.location(), p.message, from_agent(p));
         }
-        for w in &warnings {
-            // The import already said these at the agent's line.
-            if !w.message.contains("is unchecked") && !w.message.contains("writes nothing") {
-                eprintln!(
-                    "{}: warning: {}{}",
-                    w.location(),
-                    w.message,
-                    from_agent(w, &imported)
-                );
-            }
+        for w in &outcome.warnings {
+            eprintln!("{}: warning: {}{}", w.location(), w.message, from_agent(w));
         }
-        summary(
-            &imported,
-            &target,
-            write && !args.stdout,
-            &rewritten,
-            calls,
-            args.rewrite_hooks,
-        );
+        summary(&outcome, args.rewrite_hooks);
     }
-    if errors > 0 {
+    if outcome.errors > 0 {
+        let errors = outcome.errors;
         let what = if write {
             "written anyway (--force)"
         } else {
@@ -183,37 +97,25 @@ pub(super) fn run(cmd: ImportCommand) -> Result<(), CliError> {
     Ok(())
 }
 
-fn summary(
-    imported: &Imported,
-    target: &Path,
-    written: bool,
-    rewritten: &[rewrite::Rewritten],
-    calls: usize,
-    rewrite_asked: bool,
-) {
-    let gates: usize = imported.stages.iter().map(|s| s.gates.len()).sum();
-    let warnings = imported
-        .defects
-        .iter()
-        .filter(|d| d.level == Level::Warning)
-        .count();
-    let verb = if written { "wrote" } else { "planned" };
+fn summary(outcome: &ImportOutcome, rewrite_asked: bool) {
+    let verb = if outcome.written { "wrote" } else { "planned" };
     eprintln!(
         "{verb} {}: {} from {}, {} (unchecked until given a schema or a component), {}",
-        target.display(),
-        counted(imported.stages.len(), "stage"),
-        counted(imported.agents.len(), "agent file"),
-        counted(gates, "gate"),
-        counted(warnings, "warning"),
+        outcome.manifest.display(),
+        counted(outcome.stages, "stage"),
+        counted(outcome.agent_files, "agent file"),
+        counted(outcome.gates, "gate"),
+        counted(outcome.warning_defects(), "warning"),
     );
-    if !rewritten.is_empty() {
+    if !outcome.rewritten.is_empty() {
         eprintln!(
             "rewrote the hooks of {} agent files (originals kept as *.bak)",
-            rewritten.len()
+            outcome.rewritten.len()
         );
-    } else if calls > 0 && !rewrite_asked {
+    } else if outcome.calls > 0 && !rewrite_asked {
         eprintln!(
-            "hint: `--rewrite-hooks` turns their {calls} memory calls into one `baton agent inputs` and one `baton agent output` per agent"
+            "hint: `--rewrite-hooks` turns their {} memory calls into one `baton agent inputs` and one `baton agent output` per agent",
+            outcome.calls
         );
     }
 }
@@ -223,30 +125,10 @@ fn counted(n: usize, thing: &str) -> String {
     format!("{n} {thing}{}", if n == 1 { "" } else { "s" })
 }
 
-/// ` (from agent file F)` when `problem` names a stage imported from one.
-fn from_agent(problem: &Problem, imported: &Imported) -> String {
-    imported
-        .stages
-        .iter()
-        .find(|s| problem.message.contains(&format!("`{}`", s.name)))
-        .map_or_else(String::new, |s| format!(" (agent file {})", s.source))
-}
-
-fn problem_json(p: &Problem, imported: &Imported) -> serde_json::Value {
-    json!({
-        "file": p.file, "line": p.line, "column": p.column, "message": p.message,
-        "agent_file": imported.stages.iter()
-            .find(|s| p.message.contains(&format!("`{}`", s.name)))
-            .map(|s| &s.source),
-    })
-}
-
-/// Writes `text` to `path` whole (a temporary name unique to this import, renamed).
-fn write_atomically(path: &Path, text: &str) -> Result<(), CliError> {
-    crate::files::write_atomically(path, text.as_bytes()).map_err(|e| {
-        CliError::new(
-            Exit::Failure,
-            anyhow!("cannot write {}: {e}", path.display()),
-        )
-    })
+/// ` (agent file F)` when `problem`'s stage was imported from one.
+fn from_agent(problem: &ImportProblem) -> String {
+    problem
+        .agent_file
+        .as_ref()
+        .map_or_else(String::new, |f| format!(" (agent file {f})"))
 }

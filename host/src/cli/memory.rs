@@ -509,11 +509,21 @@ fn namespaces(ctx: &Service, args: NamespacesArgs) -> Result<(), CliError> {
     output::table(&["NAMESPACE", "KEYS"], &rows)
 }
 
+/// `memory stats --json`.
+#[derive(serde::Serialize)]
+struct StoreStats<'a, T> {
+    store: &'a str,
+    stats: &'a T,
+}
+
 fn stats(ctx: &Service, args: JsonFlag) -> Result<(), CliError> {
     let stats = ctx.stats()?;
     let location = ctx.location().to_string();
     if args.json {
-        return output::json(&serde_json::json!({ "store": location, "stats": stats }));
+        return output::json(&StoreStats {
+            store: &location,
+            stats: &stats,
+        });
     }
     let mut out = std::io::stdout().lock();
     writeln!(out, "store       {location}")?;

@@ -14,7 +14,6 @@ mod import;
 mod memory;
 mod output;
 mod run;
-mod scaffold;
 mod server;
 mod stage;
 mod transfer;
@@ -247,9 +246,9 @@ pub fn main() -> ExitCode {
         Command::Mcp { options } => service(&with(&options))
             .and_then(|svc| crate::mcp::serve(svc).map_err(|e| CliError::new(Exit::Failure, e))),
     };
-    // The command has released its store: now a server may take it (if the command
-    // opened the store itself and the policy allows).
-    crate::server::spawn_noted();
+    // The command's service is dropped, and with it the store: a server may take it
+    // now, if the command opened the store itself and the policy allows
+    // ([`Service`]'s `Drop`).
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => error::report(e),

@@ -8,8 +8,9 @@ use anyhow::anyhow;
 use clap::Args;
 
 use super::{CliError, Exit, GlobalArgs, output};
-use crate::executor::{Outcome, RunOptions};
-use crate::service::{EventFilter, load_definitions, manifest_path};
+use crate::service::{
+    EventFilter, Outcome, RunOptions, StageSummary, load_definitions, manifest_path,
+};
 
 #[derive(Debug, Args)]
 pub(super) struct RunArgs {
@@ -144,7 +145,7 @@ pub(super) fn run(global: &GlobalArgs, args: RunArgs) -> Result<(), CliError> {
 
 /// Why a run did not pass, said as it happened: cancelled stages as cancelled, and
 /// the quarantine hint only for stages whose refused output was quarantined.
-fn not_passed(stages: &[crate::executor::StageSummary]) -> CliError {
+fn not_passed(stages: &[StageSummary]) -> CliError {
     let named = |f: fn(&Outcome) -> bool| -> Vec<&str> {
         stages
             .iter()
@@ -243,7 +244,7 @@ pub(super) fn cancel(global: &GlobalArgs, args: CancelArgs) -> Result<(), CliErr
 
 /// A stage's time, and what it went on where that is not the run itself: building
 /// the component, and loading it and checking freshness (all of a fresh stage's).
-fn time(s: &crate::executor::StageSummary) -> String {
+fn time(s: &StageSummary) -> String {
     let show = |ms: f64| {
         if ms >= 1000.0 {
             format!("{:.1} s", ms / 1000.0)

@@ -4,13 +4,13 @@
 //! for people and supervisors: `start` and `stop` by hand, `status` to see one, `run`
 //! to keep one in the foreground under a supervisor.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::anyhow;
 use clap::{Args, Subcommand};
 
 use super::{CliError, Exit, output};
-use crate::server::{self, Outcome, ServeOptions};
+use crate::server::ServerStatus;
 use crate::service::Service;
 
 #[derive(Debug, Subcommand)]
@@ -73,50 +73,48 @@ fn start(ctx: &Service, args: RunArgs) -> Result<(), CliError> {
 }
 
 fn stop(ctx: &Service, args: JsonArg) -> Result<(), CliError> {
-    let Some(remote) = server::connect(ctx.store_path()?)? else {
-        if args.json {
-            return output::json(&serde_json::json!({ "stopped": null }));
-        }
-        eprintln!(
+    let stopped = ctx.stop_server()?;
+    if args.json {
+        return output::json(&Stopped { stopped });
+    }
+    match stopped {
+        Some(status) => eprintln!(
+            "stopped the memory server (pid {}) of {}",
+            status.pid,
+            ctx.store_path()?.display()
+        ),
+        None => eprintln!(
             "no memory server is running for {}",
             ctx.store_path()?.display()
-        );
-        return Ok(());
-    };
-    let status = remote.status()?;
-    remote.stop()?;
-    drop(remote);
-    // Stopped when its socket is gone: it removes it after releasing the store.
-    let socket = server::socket_path(ctx.store_path()?);
-    let started = Instant::now();
-    while socket.exists() && started.elapsed() < ctx.store_options().lock_timeout {
-        std::thread::sleep(Duration::from_millis(5));
+        ),
     }
-    if socket.exists() {
-        return Err(CliError::new(
-            Exit::Store,
-            anyhow!(
-                "the memory server (pid {}) did not stop within {}",
-                status.pid,
-                humantime::format_duration(ctx.store_options().lock_timeout)
-            ),
-        ));
-    }
-    if args.json {
-        return output::json(&serde_json::json!({ "stopped": status }));
-    }
-    eprintln!(
-        "stopped the memory server (pid {}) of {}",
-        status.pid,
-        ctx.store_path()?.display()
-    );
     Ok(())
 }
 
+/// `stop --json` and `run --json`: what stopped (the server's status, or why).
+#[derive(serde::Serialize)]
+struct Stopped<T> {
+    stopped: Option<T>,
+}
+
+/// `status --json`.
+#[derive(serde::Serialize)]
+struct Running<'a> {
+    running: bool,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    status: Option<&'a ServerStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    store: Option<&'a std::path::Path>,
+}
+
 fn status(ctx: &Service, args: JsonArg) -> Result<(), CliError> {
-    let Some(remote) = server::connect(ctx.store_path()?)? else {
+    let Some(status) = ctx.server_status()? else {
         if args.json {
-            output::json(&serde_json::json!({ "running": false, "store": ctx.store_path()? }))?;
+            output::json(&Running {
+                running: false,
+                status: None,
+                store: Some(ctx.store_path()?),
+            })?;
         }
         return Err(CliError::new(
             Exit::NotFound,
@@ -126,11 +124,12 @@ fn status(ctx: &Service, args: JsonArg) -> Result<(), CliError> {
             ),
         ));
     };
-    let status = remote.status()?;
     if args.json {
-        let mut value = serde_json::to_value(&status).map_err(std::io::Error::from)?;
-        value["running"] = true.into();
-        return output::json(&value);
+        return output::json(&Running {
+            running: true,
+            status: Some(&status),
+            store: None,
+        });
     }
     let idle = humantime::format_duration(Duration::from_millis(status.idle_timeout_ms));
     output::table(
@@ -156,27 +155,12 @@ fn status(ctx: &Service, args: JsonArg) -> Result<(), CliError> {
 }
 
 fn foreground(ctx: &Service, args: RunArgs) -> Result<(), CliError> {
-    let outcome = server::serve(
-        ctx.store_path()?,
-        ctx.store_options().clone(),
-        ServeOptions { idle: args.idle },
-    )?;
-    match outcome {
-        Outcome::Busy => Err(CliError::new(
-            Exit::Store,
-            anyhow!(
-                "another process held {:?} for {}; not serving",
-                ctx.store_path()?,
-                humantime::format_duration(ctx.store_options().lock_timeout)
-            ),
-        )
-        .hint("`baton memory server status` shows a server already running")),
-        Outcome::Stopped(reason) => {
-            if args.json {
-                return output::json(&serde_json::json!({ "stopped": reason }));
-            }
-            eprintln!("memory server stopped: {reason}");
-            Ok(())
-        }
+    let reason = ctx.serve_foreground(args.idle)?;
+    if args.json {
+        return output::json(&Stopped {
+            stopped: Some(reason),
+        });
     }
+    eprintln!("memory server stopped: {reason}");
+    Ok(())
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{CliError, GlobalArgs, output};
-use crate::worker::{self, Report};
+use crate::service::{StageSummary, WorkerOptions, WorkerReport as Report, default_name};
 
 #[derive(Debug, Args)]
 pub(super) struct WorkerArgs {
@@ -37,24 +37,15 @@ pub(super) fn run(global: &GlobalArgs, args: WorkerArgs) -> Result<(), CliError>
         ))
         .hint("use `--lease 1s` or more"));
     }
-    let options = worker::Options {
+    let options = WorkerOptions {
         slots: args
             .jobs
             .map(|n| n as usize)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         lease: args.lease,
         exit_when_idle: args.exit_when_idle,
-        name: args.name.unwrap_or_else(worker::default_name),
+        name: args.name.unwrap_or_else(default_name),
     };
-    // A store no worker can share is refused before the worker says it started.
-    drop(ctx.queue()?);
-    eprintln!(
-        "baton worker {}: {} slot(s) on {}, lease {}",
-        options.name,
-        options.slots,
-        ctx.location(),
-        humantime::format_duration(options.lease)
-    );
     let json = args.json;
     let report = |r: Report<'_>| match r {
         Report::Claimed(c) => eprintln!(
@@ -80,17 +71,35 @@ pub(super) fn run(global: &GlobalArgs, args: WorkerArgs) -> Result<(), CliError>
                 );
             }
             if json {
-                let line = serde_json::json!({
-                    "workflow": claim.lease.workflow,
-                    "attempt": claim.attempts,
-                    "recorded": recorded,
-                    "summary": summary,
+                let _ = output::json_line(&Finished {
+                    workflow: &claim.lease.workflow,
+                    attempt: claim.attempts,
+                    recorded,
+                    summary,
                 });
-                let _ = output::json_line(&line);
             }
         }
         Report::Trouble(e) => eprintln!("baton worker: {e:#}; retrying"),
     };
-    worker::run(&ctx, &options, &report)?;
+    // A store no worker can share is refused before the worker says it started.
+    let started = || {
+        eprintln!(
+            "baton worker {}: {} slot(s) on {}, lease {}",
+            options.name,
+            options.slots,
+            ctx.location(),
+            humantime::format_duration(options.lease)
+        )
+    };
+    ctx.work(&options, started, &report)?;
     Ok(())
+}
+
+/// A finished stage, as `--json` prints it.
+#[derive(serde::Serialize)]
+struct Finished<'a> {
+    workflow: &'a str,
+    attempt: u32,
+    recorded: bool,
+    summary: &'a StageSummary,
 }

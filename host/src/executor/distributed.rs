@@ -30,7 +30,7 @@ use crate::memory::{
     sha256_hex,
 };
 use crate::pipeline::{GateCheck, Pipeline};
-use crate::records::{Provenance, QUARANTINE_NAMESPACE, Quarantined};
+use crate::records::{Provenance, Quarantined};
 use crate::runtime::Runtime;
 
 /// A workflow enqueued.
@@ -269,6 +269,18 @@ const IDLE_NOTICE: Duration = Duration::from_secs(5);
 /// The longest wait between two looks at the queue (notifications usually end it sooner).
 pub const POLL: Duration = Duration::from_secs(1);
 
+/// Records how the stage `claim` holds ended, fenced on its lease; false when the
+/// lease was lost first. [`summary_of`] reads it back.
+pub(super) fn record_outcome(
+    queue: &JobQueue,
+    claim: &Claim,
+    summary: &StageSummary,
+) -> Result<bool, crate::memory::MemoryError> {
+    let outcome = serde_json::to_string(summary).expect("a summary serialises");
+    queue.finish(&claim.lease, &outcome)
+}
+
+/// How a stage ended, as [`record_outcome`] recorded it.
 fn summary_of(outcome: Option<&str>, stage: &str) -> anyhow::Result<StageSummary> {
     let text = outcome.ok_or_else(|| anyhow!("stage `{stage}` is done but has no outcome"))?;
     serde_json::from_str(text)
@@ -453,12 +465,7 @@ fn committed_earlier(
             return Ok(Some(Outcome::Passed(entry.meta.revision)));
         }
     }
-    let quarantine = (
-        Namespace::new(QUARANTINE_NAMESPACE)?,
-        Key::new(stage_name.to_owned())?,
-    );
-    if let Some(entry) = memory.get(&quarantine.0, &quarantine.1)?
-        && let Ok(record) = serde_json::from_slice::<Quarantined>(&entry.value)
+    if let Some((_, record)) = Quarantined::read(memory, stage_name)?
         && ours(Some(record.provenance))
     {
         let why = record

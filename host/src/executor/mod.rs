@@ -1,14 +1,14 @@
 //! The executor: runs a checked [`Pipeline`] against the memory.
 //!
 //! Inputs are seeded first (a file whose content changed becomes a new revision).
-//! Stages then run in waves: every stage whose producers are done runs, up to one per
-//! core at a time. A stage whose recorded provenance (the revisions it read, its
+//! A stage starts as soon as every stage it reads from has ended and one of the run's
+//! slots is free. A stage whose recorded provenance (the revisions it read, its
 //! component's SHA-256, its config) still matches is fresh and skipped. A stage's
-//! output passes its gates and is committed in one atomic, durable commit together
-//! with its provenance and its events; an output that fails an error gate goes to
-//! quarantine with its report, never where other stages read, and the stages after it
-//! do not run. Events (seed 000's agent lifecycle) and quarantined outputs live in the
-//! reserved namespaces [`EVENTS_NAMESPACE`] and [`QUARANTINE_NAMESPACE`].
+//! output is admitted by [`crate::admission`], as every document is: its gates, then
+//! one atomic, durable commit with its provenance and its events, or quarantine with
+//! its report, never where other stages read; the stages after a refused output do
+//! not run. Events (the agent lifecycle) and quarantined outputs live in the reserved
+//! namespaces [`EVENTS_NAMESPACE`] and [`QUARANTINE_NAMESPACE`].
 //!
 //! The same stages run on workers in `distributed`: [`submit`] enqueues a pipeline in
 //! the database, [`execute`] runs one claimed stage through the same stage run as
@@ -17,7 +17,10 @@
 
 mod distributed;
 mod freshness;
+pub mod worker;
 
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
@@ -25,13 +28,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 pub use crate::records::{EVENTS_NAMESPACE, QUARANTINE_NAMESPACE};
+use distributed::record_outcome;
 pub use distributed::{Bundles, POLL, Submitted, cancel, execute, submit, wait};
 pub use freshness::{Freshness, freshness};
 
+use crate::admission::{self, Admitted, Candidate, Decision, Inputs, Judge, Refusal, Refused};
 use crate::gates::StageGates;
-use crate::memory::{Key, MemoryError, Namespace, Op, Store, Writer};
+use crate::memory::{Key, Namespace, Op, Store, Writer};
 use crate::pipeline::{Pipeline, Stage};
-use crate::records::{Event, Provenance, Quarantined, StageRun};
+use crate::records::{Event, Provenance, StageRun};
 use crate::runtime::{Invocation, Plugin, Runtime};
 
 /// How a stage ended in a run.
@@ -298,22 +303,43 @@ fn event_ops(
         .collect()
 }
 
-/// Components loaded in this run, by path: stages sharing a component load it once.
+/// What a run loads once and its stages share: components by path (stages sharing
+/// a component load it once) and each stage's compiled gates.
 #[derive(Default)]
-struct Plugins(Mutex<std::collections::HashMap<std::path::PathBuf, Arc<Plugin>>>);
+struct Plugins {
+    components: Mutex<HashMap<PathBuf, Arc<Plugin>>>,
+    gates: Mutex<HashMap<(PathBuf, String), Arc<StageGates>>>,
+}
 
 impl Plugins {
-    fn load(&self, runtime: &Runtime, path: &std::path::Path) -> anyhow::Result<Arc<Plugin>> {
-        if let Some(p) = self.0.lock().unwrap().get(path) {
+    fn load(&self, runtime: &Runtime, path: &Path) -> anyhow::Result<Arc<Plugin>> {
+        if let Some(p) = self.components.lock().unwrap().get(path) {
             return Ok(p.clone());
         }
         let (plugin, _) = runtime.load(path)?;
         let plugin = Arc::new(plugin);
-        self.0
+        self.components
             .lock()
             .unwrap()
             .insert(path.to_path_buf(), plugin.clone());
         Ok(plugin)
+    }
+
+    /// The gates of `stage` of the pipeline at `manifest`, compiled on first use (a
+    /// schema's validator, a gate component) and shared by every later run of it.
+    fn gates(
+        &self,
+        runtime: &Runtime,
+        manifest: &Path,
+        stage: &Stage,
+    ) -> anyhow::Result<Arc<StageGates>> {
+        let id = (manifest.to_path_buf(), stage.name.clone());
+        if let Some(g) = self.gates.lock().unwrap().get(&id) {
+            return Ok(g.clone());
+        }
+        let gates = Arc::new(StageGates::compile(stage, Some(runtime))?);
+        self.gates.lock().unwrap().insert(id, gates.clone());
+        Ok(gates)
     }
 }
 
@@ -414,89 +440,92 @@ fn run_stage(
                 .iter()
                 .map(|e| (e.name.clone(), e.attributes.clone())),
         );
-        let gates = StageGates::compile(stage, Some(runtime))?;
-        let inputs = if gates.needs_inputs() {
-            crate::gates::inputs_read(memory.as_ref(), &output.reads)?
-        } else {
-            Vec::new()
+        let gates = plugins.gates(runtime, &pipeline.path, stage)?;
+        let inputs = output.reads.clone();
+        let candidate = Candidate {
+            namespace: ns,
+            key,
+            value: output.output,
+            writer: writer.clone(),
+            provenance: Provenance {
+                run: Some(StageRun {
+                    stage: stage.name.clone(),
+                    agent_id: agent.clone(),
+                    workflow_id: workflow_id.to_owned(),
+                    component_sha256: plugin.sha256.clone(),
+                    config: stage.config.clone(),
+                    inputs: output.reads,
+                }),
+                ..Default::default()
+            },
+            ttl: None,
+            // Compare-and-swap against the revision the key had when the stage
+            // started: a document stored there meanwhile (an agent, another run) is
+            // never lost.
+            if_revision: Some(key_revision),
         };
-        let report = gates.check(&output.output, &inputs);
-        let gate_counts = Some((report.gates_passed, report.gates.len()));
-        let provenance = Provenance {
-            run: Some(StageRun {
-                stage: stage.name.clone(),
-                agent_id: agent.clone(),
-                workflow_id: workflow_id.to_owned(),
-                component_sha256: plugin.sha256.clone(),
-                config: stage.config.clone(),
-                inputs: output.reads,
-            }),
-            gate_report: Some(report.clone()),
-            ..Default::default()
+        let judge = Judge {
+            gates: &gates,
+            inputs: Inputs::Read(&inputs),
         };
-        let quarantine = |reason: Option<String>, output: Value, provenance: Provenance| {
-            let record = Quarantined {
-                output,
-                reason,
-                gate_report: report.clone(),
-                provenance,
-            };
-            anyhow::Ok(Op::put(
-                &Namespace::new(QUARANTINE_NAMESPACE)?,
-                &Key::new(stage.name.clone())?,
-                serde_json::to_value(record)?,
-            ))
-        };
-        let completed = (
-            format!("agent.{}.completed", stage.agent_name),
-            json!({ "key": stage.key(), "gates_passed": report.gates_passed }),
-        );
-        if report.passed {
-            // Compare-and-swap against the revision the key had when the stage started:
-            // a document stored there meanwhile (an agent, another run) is never lost.
-            let mut ops = vec![
-                Op::put(&ns, &key, output.output.clone())
-                    .provenance(provenance.to_value())
-                    .if_revision(key_revision),
-            ];
-            let mut all = events.clone();
-            all.push(completed);
-            ops.extend(event_ops(workflow_id, &agent, &stage.agent_name, all)?);
-            match memory.commit(&writer, ops) {
-                Ok(metas) => {
-                    return Ok(summary(
-                        Outcome::Passed(metas[0].revision),
-                        gate_counts,
-                        Some(agent),
-                    ));
-                }
-                Err(MemoryError::Conflict { actual, .. }) => {
-                    let why = format!(
-                        "key `{}` in namespace `{}` was written during the run (revision {key_revision} when the stage started, {actual} now); the output was not stored and is in quarantine",
-                        stage.key(),
-                        stage.writes_namespace
-                    );
-                    events.push((
-                        format!("agent.{}.failed", stage.agent_name),
+        let name = &stage.agent_name;
+        let admitted = admission::admit(
+            memory.as_ref(),
+            candidate,
+            Some(judge),
+            &Refusal::Quarantine(stage.name.clone()),
+            &mut |decision| {
+                let mut all = events.clone();
+                all.push(match decision {
+                    Decision::Commit { report, .. } => (
+                        format!("agent.{name}.completed"),
+                        json!({ "key": stage.key(), "gates_passed": report.map_or(0, |r| r.gates_passed) }),
+                    ),
+                    Decision::Quarantine {
+                        reason: Some(why), ..
+                    } => (
+                        format!("agent.{name}.failed"),
                         json!({ "error": why, "kind": "conflict" }),
-                    ));
-                    let mut ops = vec![quarantine(Some(why.clone()), output.output, provenance)?];
-                    ops.extend(event_ops(workflow_id, &agent, &stage.agent_name, events)?);
-                    memory.commit(&writer, ops)?;
-                    return Ok(summary(Outcome::Failed(why), gate_counts, Some(agent)));
-                }
-                Err(e) => return Err(e.into()),
+                    ),
+                    Decision::Quarantine { report, .. } => (
+                        format!("agent.{name}.failed"),
+                        json!({ "error": "gates failed", "gate_report": report }),
+                    ),
+                });
+                event_ops(workflow_id, &agent, name, all)
+            },
+        )
+        .map_err(|refused| match refused {
+            Refused::Memory(e) => anyhow::Error::from(e),
+            Refused::Other(e) => e,
+            Refused::Gates(report) => anyhow::anyhow!("gates refused: {}", report.failed().join(", ")),
+        })?;
+        let counts = |report: &Option<crate::gates::GateReport>| {
+            report.as_ref().map(|r| (r.gates_passed, r.gates.len()))
+        };
+        Ok(match admitted {
+            Admitted::Committed { meta, report, .. } => {
+                summary(Outcome::Passed(meta.revision), counts(&report), Some(agent))
             }
-        }
-        events.push((
-            format!("agent.{}.failed", stage.agent_name),
-            json!({ "error": "gates failed", "gate_report": report }),
-        ));
-        let mut ops = vec![quarantine(None, output.output, provenance)?];
-        ops.extend(event_ops(workflow_id, &agent, &stage.agent_name, events)?);
-        memory.commit(&writer, ops)?;
-        let outcome = Outcome::GateFailed(format!("failed gates: {}", report.failed().join(", ")));
-        Ok(summary(outcome, gate_counts, Some(agent)))
+            Admitted::Quarantined {
+                report,
+                reason: Some(why),
+            } => summary(Outcome::Failed(why), counts(&report), Some(agent)),
+            Admitted::Quarantined {
+                report,
+                reason: None,
+            } => {
+                let failed = report
+                    .as_ref()
+                    .map(|r| r.failed().join(", "))
+                    .unwrap_or_default();
+                summary(
+                    Outcome::GateFailed(format!("failed gates: {failed}")),
+                    counts(&report),
+                    Some(agent),
+                )
+            }
+        })
     })();
     result.unwrap_or_else(|e| summary(Outcome::Failed(format!("{e:#}")), None, None))
 }

@@ -83,6 +83,11 @@ impl GateReport {
 }
 
 impl GateReport {
+    /// The report on a document for a key with no gates: it passes.
+    pub fn empty(stage: &str, key: &str) -> Self {
+        Self::new(stage, key, Vec::new())
+    }
+
     /// The names of the gates that failed, warnings included.
     pub fn failed(&self) -> Vec<&str> {
         self.gates

@@ -13,6 +13,7 @@
 //! nowhere else: tool calls run on blocking threads against the synchronous service.
 
 mod args;
+mod replies;
 mod tools;
 
 use std::sync::Arc;
@@ -103,7 +104,10 @@ impl ServerHandler for Handler {
         let Some(tool) = tools::find(&request.name) else {
             return Err(ErrorData::invalid_params(
                 format!("unknown tool `{}`", crate::text::short(&request.name)),
-                Some(serde_json::json!({ "tools": tools::names() })),
+                serde_json::to_value(UnknownTool {
+                    tools: tools::names(),
+                })
+                .ok(),
             ));
         };
         let service = self.service.clone();
@@ -115,18 +119,25 @@ impl ServerHandler for Handler {
                     .structured_content
                     .as_ref()
                     .and_then(|b| b.get("kind"))
-                    == Some(&serde_json::json!(ErrorKind::Store.code()))
+                    .and_then(|k| k.as_str())
+                    == Some(ErrorKind::Store.code())
             {
                 service.forget_connection();
             }
             // A call that found no memory server opened the store itself and has
             // released it: start one, so that the calls after it (and other
             // processes) share the store through it.
-            crate::server::spawn_noted();
+            service.start_server_if_opened_here();
             result
         })
         .await
         .map_err(|e| ErrorData::internal_error(format!("the tool call failed: {e}"), None))?;
         Ok(result.into())
     }
+}
+
+/// The data of an unknown tool's error: the tools there are.
+#[derive(serde::Serialize)]
+struct UnknownTool {
+    tools: Vec<&'static str>,
 }

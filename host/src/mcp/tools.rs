@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use rmcp::model::{CallToolResult, ContentBlock, JsonObject, Tool};
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
-use super::args;
-use crate::memory::{EntryMeta, Key, Namespace, Writer};
+use super::{args, replies};
+use crate::memory::{Key, Namespace, Writer};
 use crate::records::Event;
 use crate::service::{
     AgentEvent, Error, ErrorKind, EventFilter, OutputOptions, Result, Service, Stored, Write,
@@ -139,7 +139,10 @@ static TOOLS: &[ToolDef] = &[
         "Start a workflow: records `workflow.started` with the prompt.",
         |s: &Service, a: args::Request<args::StartWorkflow>| {
             let r = a.request;
-            let attributes = object(json!({ "started_at": now(), "user_prompt": r.user_prompt }));
+            let attributes = object(to_json(replies::WorkflowStarted {
+                started_at: now(),
+                user_prompt: &r.user_prompt,
+            })?);
             to_json(s.emit_workflow_event(&r.workflow_id, "started", attributes)?)
         }
     ),
@@ -162,10 +165,11 @@ static TOOLS: &[ToolDef] = &[
         "End a workflow: `workflow.completed`, or `failed` when success is false.",
         |s: &Service, a: args::Request<args::CompleteWorkflow>| {
             let r = a.request;
-            let mut attributes = object(json!({ "success": r.success, "completed_at": now() }));
-            if let Some(m) = r.message {
-                attributes.insert("message".into(), m.into());
-            }
+            let attributes = object(to_json(replies::WorkflowEnded {
+                success: r.success,
+                completed_at: now(),
+                message: r.message,
+            })?);
             let name = if r.success { "completed" } else { "failed" };
             to_json(s.emit_workflow_event(&r.workflow_id, name, attributes)?)
         }
@@ -197,7 +201,10 @@ static TOOLS: &[ToolDef] = &[
         "Everything a stage reads, in one answer: each key it reads with namespace, revision and document. Fails naming each missing key when the stage is not ready.",
         |s: &Service, a: args::AgentInputs| {
             let pipeline = definitions(s)?;
-            to_json(json!({ "stage": a.stage, "inputs": s.stage_inputs(&pipeline, &a.stage)? }))
+            to_json(replies::Inputs {
+                inputs: s.stage_inputs(&pipeline, &a.stage)?,
+                stage: &a.stage,
+            })
         }
     ),
     tool!(
@@ -220,7 +227,10 @@ static TOOLS: &[ToolDef] = &[
         "Each stage of the pipeline: fresh, stale (and why), missing, failed, external, awaiting or untracked, which stages it waits on, which reads no stage writes and the memory lacks, whether it is ready or done, which workers run it now (a PostgreSQL store), and how many of its gates are enforced and which are prose only.",
         |s: &Service, _a: args::PipelineStatus| {
             let pipeline = definitions(s)?;
-            to_json(json!({ "pipeline": pipeline.name, "stages": s.status(&pipeline)? }))
+            to_json(replies::Status {
+                pipeline: &pipeline.name,
+                stages: s.status(&pipeline)?,
+            })
         }
     ),
     tool!(
@@ -237,7 +247,7 @@ static TOOLS: &[ToolDef] = &[
             let limit = a.limit.unwrap_or(200) as usize;
             let total = events.len();
             events.drain(..total.saturating_sub(limit));
-            to_json(json!({ "events": events, "total": total }))
+            to_json(replies::Events { events, total })
         }
     ),
 ];
@@ -284,20 +294,12 @@ fn respond(result: Result<Value>) -> CallToolResult {
     match result {
         Ok(value) => CallToolResult::structured(value),
         Err(e) => {
-            let mut body = json!({
-                "success": false,
-                "error": e.message(),
-                "kind": e.kind().code(),
-            });
-            if !e.hints().is_empty() {
-                body["hints"] = json!(e.hints());
-            }
+            let body = serde_json::to_value(replies::Failure::of(&e)).unwrap_or_default();
             let mut text = format!("error ({}): {}", e.kind().code(), e.message());
             for hint in e.hints() {
                 text.push_str(&format!("\nhint: {hint}"));
             }
             if let Some(report) = e.report() {
-                body["gate_report"] = json!(report);
                 text = format!("{report}\n{text}");
             }
             let mut result = CallToolResult::error(vec![ContentBlock::text(text)]);
@@ -343,24 +345,7 @@ fn check_size(what: &str, value: &Value) -> Result<()> {
 }
 
 fn stored(ns: &Namespace, stored: Stored) -> Result<Value> {
-    let meta = &stored.meta;
-    Ok(json!({
-        "success": true,
-        "key": meta.key,
-        "namespace": ns.as_str(),
-        "stored": true,
-        "storedAt": meta.written_at,
-        "revision": meta.revision,
-        "size": meta.size,
-        "sha256": meta.sha256,
-        "gates": stored.report.as_ref().map(|r| json!({
-            "passed": r.passed,
-            "gates_passed": r.gates_passed,
-            "total": r.gates.len(),
-            "warnings": r.warnings,
-        })),
-        "gates_overridden": stored.overridden,
-    }))
+    to_json(replies::StoredReply::of(ns.as_str(), &stored))
 }
 
 fn memory_store(s: &Service, a: args::MemoryStore) -> Result<Value> {
@@ -399,25 +384,32 @@ fn memory_retrieve(s: &Service, a: args::MemoryKey) -> Result<Value> {
     let ns = s.namespace(a.namespace.as_deref())?;
     let key = Key::new(a.key)?;
     match s.retrieve(&ns, &key, a.revision) {
-        Ok(entry) => Ok(json!({
-            "key": key.as_str(),
-            "namespace": ns.as_str(),
-            "value": entry.json(),
-            "found": true,
-            "revision": entry.meta.revision,
-            "storedAt": entry.meta.written_at,
-            "updatedAt": entry.meta.written_at,
-            "writer": entry.meta.writer,
-            "size": entry.meta.size,
-        })),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(json!({
-            "key": key.as_str(),
-            "namespace": ns.as_str(),
-            "value": null,
-            "found": false,
-            "message": e.message(),
-            "hints": e.hints(),
-        })),
+        Ok(entry) => to_json(replies::Retrieved {
+            key: key.as_str(),
+            namespace: ns.as_str(),
+            value: entry.json(),
+            found: true,
+            revision: Some(entry.meta.revision),
+            stored_at: Some(entry.meta.written_at),
+            updated_at: Some(entry.meta.written_at),
+            writer: Some(&entry.meta.writer),
+            size: Some(entry.meta.size),
+            message: None,
+            hints: None,
+        }),
+        Err(e) if e.kind() == ErrorKind::NotFound => to_json(replies::Retrieved {
+            key: key.as_str(),
+            namespace: ns.as_str(),
+            value: Value::Null,
+            found: false,
+            revision: None,
+            stored_at: None,
+            updated_at: None,
+            writer: None,
+            size: None,
+            message: Some(e.message()),
+            hints: Some(e.hints()),
+        }),
         Err(e) => Err(e),
     }
 }
@@ -425,21 +417,22 @@ fn memory_retrieve(s: &Service, a: args::MemoryKey) -> Result<Value> {
 fn memory_search(s: &Service, a: args::MemorySearch) -> Result<Value> {
     let ns = a.namespace.map(Namespace::new).transpose()?;
     let found = s.search(ns.as_ref(), &a.query, a.limit.unwrap_or(10) as usize)?;
-    let results: Vec<Value> = found
+    let results: Vec<replies::SearchHit<'_>> = found
         .iter()
-        .map(|e| {
-            json!({
-                "key": e.meta.key,
-                "namespace": e.meta.namespace,
-                "value": e.json(),
-                "similarity": 1.0,
-                "revision": e.meta.revision,
-            })
+        .map(|e| replies::SearchHit {
+            key: &e.meta.key,
+            namespace: &e.meta.namespace,
+            value: e.json(),
+            similarity: 1.0,
+            revision: e.meta.revision,
         })
         .collect();
-    Ok(
-        json!({ "query": a.query, "threshold": a.threshold, "total": results.len(), "results": results }),
-    )
+    to_json(replies::Searched {
+        query: &a.query,
+        threshold: a.threshold,
+        total: results.len(),
+        results,
+    })
 }
 
 fn memory_list(s: &Service, a: args::MemoryList) -> Result<Value> {
@@ -449,24 +442,17 @@ fn memory_list(s: &Service, a: args::MemoryList) -> Result<Value> {
         a.limit.unwrap_or(50) as usize,
         a.offset.unwrap_or(0) as usize,
     );
-    let entries: Vec<Value> = metas
+    let entries = metas
         .iter()
         .skip(offset)
         .take(limit)
-        .map(entry_row)
+        .map(replies::EntryRow::of)
         .collect();
-    Ok(json!({ "entries": entries, "total": metas.len(), "limit": limit, "offset": offset }))
-}
-
-fn entry_row(m: &EntryMeta) -> Value {
-    json!({
-        "key": m.key,
-        "namespace": m.namespace,
-        "revision": m.revision,
-        "storedAt": m.written_at,
-        "updatedAt": m.written_at,
-        "size": m.size,
-        "writer": m.writer,
+    to_json(replies::Page {
+        items: replies::Entries { entries },
+        total: metas.len(),
+        limit,
+        offset,
     })
 }
 
@@ -474,14 +460,24 @@ fn memory_delete(s: &Service, a: args::MemoryKey) -> Result<Value> {
     let ns = s.namespace(a.namespace.as_deref())?;
     let key = Key::new(a.key)?;
     match s.delete(&ns, &key, None, &Writer("mcp".into())) {
-        Ok(meta) => Ok(json!({
-            "success": true, "key": key.as_str(), "namespace": ns.as_str(),
-            "deleted": true, "revision": meta.revision,
-        })),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(json!({
-            "success": false, "key": key.as_str(), "namespace": ns.as_str(),
-            "deleted": false, "message": e.message(), "hints": e.hints(),
-        })),
+        Ok(meta) => to_json(replies::Deleted {
+            success: true,
+            key: key.as_str(),
+            namespace: ns.as_str(),
+            deleted: true,
+            revision: Some(meta.revision),
+            message: None,
+            hints: None,
+        }),
+        Err(e) if e.kind() == ErrorKind::NotFound => to_json(replies::Deleted {
+            success: false,
+            key: key.as_str(),
+            namespace: ns.as_str(),
+            deleted: false,
+            revision: None,
+            message: Some(e.message()),
+            hints: Some(e.hints()),
+        }),
         Err(e) => Err(e),
     }
 }
@@ -490,7 +486,11 @@ fn memory_history(s: &Service, a: args::MemoryKey) -> Result<Value> {
     let ns = s.namespace(a.namespace.as_deref())?;
     let key = Key::new(a.key)?;
     let revisions = s.history(&ns, &key)?;
-    Ok(json!({ "key": key.as_str(), "namespace": ns.as_str(), "revisions": revisions }))
+    to_json(replies::History {
+        key: key.as_str(),
+        namespace: ns.as_str(),
+        revisions,
+    })
 }
 
 fn memory_rollback(s: &Service, a: args::MemoryRollback) -> Result<Value> {
@@ -546,50 +546,19 @@ fn get_events(s: &Service, a: args::Request<args::GetEvents>) -> Result<Value> {
         .filter(|e| {
             r.aggregate_type
                 .as_deref()
-                .is_none_or(|t| aggregate_type(e) == t)
+                .is_none_or(|t| replies::aggregate_type(e) == t)
         })
         .collect();
-    let page: Vec<Value> = kept
+    let events = kept
         .iter()
         .skip(offset)
         .take(limit as usize)
-        .map(|e| event_item(e))
+        .map(|e| replies::EventItem::of(e))
         .collect();
-    Ok(json!({ "events": page, "total": kept.len(), "limit": limit, "offset": offset }))
-}
-
-/// `agent`, `workflow`, `system`, or `audit` for the trail of memory changes.
-fn aggregate_type(e: &Event) -> &'static str {
-    match e.name.split('.').next() {
-        Some("agent") => "agent",
-        Some("workflow") => "workflow",
-        Some("system") => "system",
-        _ => "audit",
-    }
-}
-
-/// An event in eventuali's `EventItem` shape.
-fn event_item(e: &Event) -> Value {
-    let kind = aggregate_type(e);
-    let aggregate = match kind {
-        "workflow" => e.workflow_id.clone(),
-        _ => e.agent_id.clone(),
-    };
-    json!({
-        "event_id": e.event_id,
-        "aggregate_id": aggregate,
-        "aggregate_type": kind,
-        "event_type": e.name,
-        "event_name": e.name,
-        "timestamp": e.at,
-        "attributes": e.attributes,
-        "agent_name": e.agent_name,
-        "agent_id": (kind == "agent").then_some(&e.agent_id),
-        "parent_agent_id": e.parent_agent_id,
-        "workflow_id": e.workflow_id,
-        "user_prompt": e.attributes.get("user_prompt"),
-        "session_id": e.attributes.get("session_id"),
-        "correlation_id": e.workflow_id,
-        "causation_id": e.parent_agent_id,
+    to_json(replies::Page {
+        items: replies::EventItems { events },
+        total: kept.len(),
+        limit: limit as usize,
+        offset,
     })
 }

@@ -39,12 +39,6 @@ impl Checker<'_> {
         self.problems.push(problem);
     }
 
-    /// A warning at `span`: the pipeline still loads.
-    fn warn(&mut self, span: Range<usize>, message: impl Into<String>) {
-        let warning = self.locate(span, message.into());
-        self.warnings.push(warning);
-    }
-
     fn locate(&self, span: Range<usize>, message: String) -> Problem {
         let offset = span.start.min(self.text.len());
         let before = &self.text[..offset];
@@ -56,7 +50,15 @@ impl Checker<'_> {
             column,
             message,
             kind: ProblemKind::Other,
+            stage: stage_at(self.text, offset),
         }
+    }
+
+    /// A warning of `kind` at `span`: the pipeline still loads.
+    fn warn_of(&mut self, kind: ProblemKind, span: Range<usize>, message: impl Into<String>) {
+        let mut warning = self.locate(span, message.into());
+        warning.kind = kind;
+        self.warnings.push(warning);
     }
 
     /// Validates a key, reporting a bad one at `span`.
@@ -69,6 +71,40 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+/// The name of the stage whose `[[stage]]` table (or one of its sub-tables, such as
+/// `[[stage.gate]]`) holds `offset` of `text`, if any.
+fn stage_at(text: &str, offset: usize) -> Option<String> {
+    let mut stage_start = None;
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        if at > offset {
+            break;
+        }
+        let header = line.trim_start();
+        if header.starts_with('[') {
+            let table = header.trim_start_matches('[').trim_start();
+            stage_start = match table {
+                t if t.starts_with("stage]") => Some(at + line.len()),
+                t if t.starts_with("stage.") => stage_start,
+                _ => None,
+            };
+        }
+        at += line.len();
+    }
+    // The stage's own keys come before its first sub-table.
+    text[stage_start?..]
+        .lines()
+        .take_while(|line| !line.trim_start().starts_with('['))
+        .find_map(|line| {
+            let (k, v) = line.split_once('=')?;
+            if k.trim() != "name" {
+                return None;
+            }
+            let value: toml::Table = toml::from_str(&format!("v = {}", v.trim())).ok()?;
+            value.get("v")?.as_str().map(str::to_owned)
+        })
 }
 
 /// Checks everything, each gate schema compiled.
@@ -189,7 +225,8 @@ fn check_with(file: &Path, text: &str, read_files: bool) -> Result<(Pipeline, Pr
         }
         let Some(writes) = &stage.writes else {
             if stage.external {
-                c.warn(
+                c.warn_of(
+                    ProblemKind::WritesNothing,
                     stage.name.span(),
                     format!("stage `{name}` writes nothing: baton cannot tell when it is done"),
                 );
@@ -498,7 +535,8 @@ fn gate_check(c: &mut Checker<'_>, stage: &str, gate: &GateSpec, root: &Path) ->
                 );
                 return None;
             }
-            c.warn(
+            c.warn_of(
+                ProblemKind::UncheckedGate,
                 gate.name.span(),
                 format!(
                     "gate `{name}` of stage `{stage}` is unchecked: prose only ({:?}), it blocks nothing; give it a `schema` or a `component` to enforce it",
@@ -635,4 +673,24 @@ fn limits(c: &mut Checker<'_>, spec: &LimitsSpec, base: Limits) -> Limits {
 
 fn toml_to_json(table: &toml::Table) -> serde_json::Value {
     serde_json::to_value(table).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stage_at;
+
+    #[test]
+    fn a_place_in_a_stage_table_or_its_sub_tables_names_the_stage() {
+        let text = "[pipeline]\nname = \"p\"\n\n[[stage]]\nname = \"first\"\nwrites = \"a\"\n\n[[stage.gate]]\nname = \"g\"\nrule = \"r\"\n\n[[stage]]\nname = 'second'\n[stage.limits]\ntimeout = \"1s\"\n\n[[input]]\nkey = \"k\"\n";
+        let at = |needle: &str| stage_at(text, text.find(needle).unwrap());
+        assert_eq!(at("name = \"p\""), None);
+        assert_eq!(at("writes"), Some("first".into()));
+        assert_eq!(
+            at("rule"),
+            Some("first".into()),
+            "a gate's line is its stage's"
+        );
+        assert_eq!(at("timeout"), Some("second".into()));
+        assert_eq!(at("key = "), None, "an input is no stage's");
+    }
 }

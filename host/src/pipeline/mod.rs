@@ -34,6 +34,8 @@ pub struct Problem {
     /// What kind of problem, where a caller needs to tell (`baton import` reports
     /// unresolved reads at the agent's line itself).
     pub kind: ProblemKind,
+    /// The stage it belongs to: the `[[stage]]` table it is in, by name.
+    pub stage: Option<String>,
 }
 
 /// The kinds of [`Problem`] callers tell apart; the rest are `Other`.
@@ -41,6 +43,10 @@ pub struct Problem {
 pub enum ProblemKind {
     /// A stage reads a key that no stage writes and no input seeds.
     UnresolvedRead,
+    /// A warning: a gate is prose only.
+    UncheckedGate,
+    /// A warning: an external stage writes nothing.
+    WritesNothing,
     /// Anything else.
     #[default]
     Other,
@@ -269,6 +275,7 @@ fn read_manifest(path: &Path) -> Result<String, Problems> {
             column: 1,
             message: format!("cannot read the manifest: {e}"),
             kind: ProblemKind::Other,
+            stage: None,
         }])
     })
 }

@@ -18,7 +18,7 @@ mod protocol;
 mod remote;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 pub use daemon::{Outcome, ServeOptions, serve};
@@ -105,20 +105,7 @@ pub fn build_id() -> &'static str {
 ///
 /// Waits up to `options.lock_timeout` while another process holds the store without
 /// serving it (a command that opened it itself, or a server starting or stopping).
-/// With [`Policy::Auto`], a store opened here is noted so that [`spawn_noted`] starts a
-/// server once the command is done with it.
-pub fn open(path: &Path, options: &StoreOptions, policy: Policy) -> Result<Arc<dyn Store>> {
-    open_telling(path, options, policy).map(|(store, _)| store)
-}
-
-/// [`open`], also telling whether the store is reached through its server (a
-/// connection a long-lived process may keep) or was opened here (to be released as
-/// soon as the work is done, so that others can have it).
-pub fn open_telling(
-    path: &Path,
-    options: &StoreOptions,
-    policy: Policy,
-) -> Result<(Arc<dyn Store>, bool)> {
+pub fn open(path: &Path, options: &StoreOptions, policy: Policy) -> Result<Opened> {
     let started = Instant::now();
     let socket = socket_path(path);
     let hello = Hello {
@@ -130,7 +117,11 @@ pub fn open_telling(
         if path.is_dir() {
             match RemoteStore::connect(&socket, path, &hello)? {
                 Connect::Serving(remote) => {
-                    return Ok(Some((Arc::new(remote) as Arc<dyn Store>, true)));
+                    return Ok(Some(Opened {
+                        store: Arc::new(remote),
+                        served: true,
+                        start_server: None,
+                    }));
                 }
                 Connect::Different { build } => {
                     tracing::info!(other = %build, "a memory server of another build holds the store; it is stopping");
@@ -141,11 +132,48 @@ pub fn open_telling(
         let Some(store) = SledStore::try_open(path, options.clone())? else {
             return Ok(None);
         };
-        if policy == Policy::Auto {
-            note_spawn(path);
-        }
-        Ok(Some((Arc::new(store) as Arc<dyn Store>, false)))
+        Ok(Some(Opened {
+            store: Arc::new(store),
+            served: false,
+            start_server: (policy == Policy::Auto).then(|| StartServer(path.to_path_buf())),
+        }))
     })
+}
+
+/// A store opened by [`open`].
+pub struct Opened {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// Whether it is reached through its server (a connection a long-lived process
+    /// may keep), or was opened here (to be released as soon as the work is done, so
+    /// that others can have it).
+    pub served: bool,
+    /// With [`Policy::Auto`], for a store opened here: the server to start once the
+    /// caller has released the store.
+    pub start_server: Option<StartServer>,
+}
+
+/// A memory server to start for a store a command opened itself, once the command
+/// has released it ([`StartServer::start`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StartServer(PathBuf);
+
+impl StartServer {
+    /// Starts the server in the background. A failure to start only costs the next
+    /// command its speed, so it is logged, not raised.
+    pub fn start(self) {
+        let idle = std::env::var("BATON_SERVER_IDLE")
+            .ok()
+            .and_then(|v| humantime::parse_duration(&v).ok())
+            .unwrap_or(DEFAULT_IDLE);
+        match spawn(&self.0, idle) {
+            Ok(Some(pid)) => {
+                tracing::debug!(pid, store = %self.0.display(), "started a memory server")
+            }
+            Ok(None) => {}
+            Err(e) => tracing::debug!(error = %e, "could not start a memory server"),
+        }
+    }
 }
 
 /// The server of the store at `path`, if one of this build is running.
@@ -165,30 +193,6 @@ pub fn connect(path: &Path) -> Result<Option<RemoteStore>> {
             .into(),
         }),
         Connect::Absent => Ok(None),
-    }
-}
-
-static NOTED: Mutex<Option<PathBuf>> = Mutex::new(None);
-
-fn note_spawn(path: &Path) {
-    *NOTED.lock().unwrap_or_else(|p| p.into_inner()) = Some(path.to_path_buf());
-}
-
-/// Starts a server in the background for the store the command opened itself, if
-/// [`open`] noted one. Called once the command has released the store; a failure to
-/// start only costs the next command its speed, so it is logged, not raised.
-pub fn spawn_noted() {
-    let Some(path) = NOTED.lock().unwrap_or_else(|p| p.into_inner()).take() else {
-        return;
-    };
-    let idle = std::env::var("BATON_SERVER_IDLE")
-        .ok()
-        .and_then(|v| humantime::parse_duration(&v).ok())
-        .unwrap_or(DEFAULT_IDLE);
-    match spawn(&path, idle) {
-        Ok(Some(pid)) => tracing::debug!(pid, store = %path.display(), "started a memory server"),
-        Ok(None) => {}
-        Err(e) => tracing::debug!(error = %e, "could not start a memory server"),
     }
 }
 

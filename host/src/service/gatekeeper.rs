@@ -9,10 +9,12 @@ use std::time::SystemTime;
 use serde_json::Value;
 
 use super::{Error, ErrorKind, Result, Service};
+use crate::admission::{
+    self, Admitted, Candidate, Decision, Inputs, Judge, Refusal, Refused, Verdict,
+};
 use crate::gates::{GateReport, StageGates, inputs_declared};
-use crate::memory::{Key, Namespace, Store, Writer};
+use crate::memory::{Key, Namespace, Op, Store, Writer};
 use crate::pipeline::{Pipeline, Stage};
-use crate::records::{GateOverride, Provenance};
 use crate::runtime::GateInput;
 
 /// The project's pipeline and its stages' compiled gates.
@@ -20,14 +22,6 @@ pub(super) struct Gatekeeper {
     manifest: Option<PathBuf>,
     loaded: Option<(Option<SystemTime>, Pipeline)>,
     compiled: HashMap<String, std::sync::Arc<StageGates>>,
-}
-
-/// What the gates said of a document on its way in.
-pub(super) struct Verdict {
-    /// The provenance to record with it (the report, and any override).
-    pub provenance: Option<Provenance>,
-    /// The report, when the key is gated.
-    pub report: Option<GateReport>,
 }
 
 impl Gatekeeper {
@@ -102,10 +96,31 @@ impl Service {
             .map_err(|e| Error::new(ErrorKind::BadInput, e))
     }
 
-    /// Runs the gates of the stage that writes `key`, if any, with the stage's inputs
-    /// as `store` holds them. Returns the verdict to record, or the error (with its
-    /// report) that blocks the write.
-    pub(super) fn gate_write(
+    /// Admits `candidate` through the gates of the stage that writes its key, if any,
+    /// with the stage's declared inputs as `store` holds them: the one admission of
+    /// [`crate::admission`], for a document from outside a run. A failed error gate
+    /// refuses it unless `override_reason` is given; `events` builds the events
+    /// committed with it.
+    pub(super) fn admit(
+        &self,
+        store: &dyn Store,
+        candidate: Candidate,
+        override_reason: Option<&str>,
+        events: &mut dyn FnMut(&Decision<'_>) -> anyhow::Result<Vec<Op>>,
+    ) -> Result<Admitted> {
+        let gated = self.gates_for(candidate.namespace.as_str(), candidate.key.as_str())?;
+        let judge = gated.as_ref().map(|(stage, gates)| Judge {
+            gates,
+            inputs: Inputs::Declared(stage),
+        });
+        admission::admit(store, candidate, judge, &refusal(override_reason), events)
+            .map_err(refused)
+    }
+
+    /// What the gates of the stage that writes `key`, if any, say of `value` (with
+    /// the stage's declared inputs as `store` holds them), without storing it; a
+    /// failed error gate is an error unless `override_reason` is given.
+    pub(super) fn judge(
         &self,
         store: &dyn Store,
         ns: &Namespace,
@@ -114,39 +129,12 @@ impl Service {
         writer: &Writer,
         override_reason: Option<&str>,
     ) -> Result<Verdict> {
-        let Some((stage, gates)) = self.gates_for(ns.as_str(), key.as_str())? else {
-            return Ok(Verdict {
-                provenance: None,
-                report: None,
-            });
-        };
-        let inputs = declared_inputs(store, &stage, &gates)?;
-        let report = gates.check(value, &inputs);
-        let gate_override = match (report.passed, override_reason) {
-            (true, _) => None,
-            (false, Some(reason)) => {
-                // The audit trail records it and the front end says it: a log line
-                // would say it a second time, in another format.
-                tracing::info!(key = %key, namespace = %ns, reason, "gates overridden");
-                Some(GateOverride {
-                    reason: reason.to_owned(),
-                    by: writer.clone(),
-                })
-            }
-            (false, None) => {
-                return Err(blocked(&report)
-                    .hint("fix the document, check it with `baton gate check`, or pass `--override-gates REASON` to record an override")
-                    .with_report(report));
-            }
-        };
-        Ok(Verdict {
-            provenance: Some(Provenance {
-                gate_report: Some(report.clone()),
-                gate_override,
-                ..Default::default()
-            }),
-            report: Some(report),
-        })
+        let gated = self.gates_for(ns.as_str(), key.as_str())?;
+        let judge = gated.as_ref().map(|(stage, gates)| Judge {
+            gates,
+            inputs: Inputs::Declared(stage),
+        });
+        admission::judge(store, value, judge, writer, &refusal(override_reason)).map_err(refused)
     }
 
     /// Checks `document` against the gates of stage `stage` without storing it. The
@@ -183,6 +171,30 @@ pub fn find_stage<'p>(pipeline: &'p Pipeline, name: &str) -> Result<&'p Stage> {
             )
             .hint(format!("its stages are: {}", names.join(", ")))
         })
+}
+
+/// What becomes of a document from outside a run that an error gate refuses.
+fn refusal(override_reason: Option<&str>) -> Refusal {
+    match override_reason {
+        Some(reason) => {
+            // The audit trail records it and the front end says it: a log line would
+            // say it a second time, in another format.
+            tracing::info!(reason, "gates overridden");
+            Refusal::Override(reason.to_owned())
+        }
+        None => Refusal::Refuse,
+    }
+}
+
+/// The service's error for what admission refused.
+fn refused(refused: Refused) -> Error {
+    match refused {
+        Refused::Gates(report) => blocked(&report)
+            .hint("fix the document, check it with `baton gate check`, or pass `--override-gates REASON` to record an override")
+            .with_report(*report),
+        Refused::Memory(e) => e.into(),
+        Refused::Other(e) => Error::new(ErrorKind::Store, e),
+    }
 }
 
 /// The stage's declared inputs as `store` holds them now, when a gate component will

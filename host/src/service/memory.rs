@@ -8,11 +8,13 @@ use serde_json::{Value, json};
 
 use super::audit::Audit;
 use super::{Error, ErrorKind, Result, Service};
+use crate::admission::{Admitted, Candidate, Decision};
 use crate::gates::GateReport;
 use crate::memory::{
     Entry, EntryMeta, Key, MemoryError, Namespace, Op, Stats, Store, Writer, is_reserved,
     sha256_hex,
 };
+use crate::records::Provenance;
 
 /// A document to store.
 #[derive(Clone, Debug)]
@@ -108,44 +110,59 @@ impl Service {
         if !tags.is_empty() {
             what["tags"] = tags.into();
         }
-        let result = (|| -> Result<Stored> {
-            let verdict =
-                self.gate_write(store, &ns, &key, &value, &writer, override_gates.as_deref())?;
-            let overridden = verdict
-                .provenance
-                .as_ref()
-                .is_some_and(|p| p.gate_override.is_some());
-            if let Some(report) = &verdict.report {
-                what["gates_passed"] = report.passed.into();
-                what["gates_overridden"] = overridden.into();
-            }
-            let mut provenance = verdict.provenance.unwrap_or_default();
-            provenance.rolled_back_from = rolled_back_from;
-            provenance.inputs_seen = inputs_seen;
-            let mut op = Op::put(&ns, &key, value);
-            if provenance != Default::default() {
-                op = op.provenance(provenance.to_value());
-            }
-            if let Some(ttl) = ttl {
-                op = op.ttl(ttl);
-            }
-            if let Some(rev) = if_revision {
-                op = op.if_revision(rev);
-            }
-            let meta = store
-                .commit(&writer, vec![op, audit.success(what.clone())?])?
-                .remove(0);
-            Ok(Stored {
+        let candidate = Candidate {
+            namespace: ns,
+            key,
+            value,
+            writer: writer.clone(),
+            provenance: Provenance {
+                rolled_back_from,
+                inputs_seen,
+                ..Default::default()
+            },
+            ttl,
+            if_revision,
+        };
+        let admitted = self.admit(
+            store,
+            candidate,
+            override_gates.as_deref(),
+            &mut |decision| {
+                let mut what = what.clone();
+                if let Decision::Commit {
+                    report: Some(report),
+                    overridden,
+                } = decision
+                {
+                    what["gates_passed"] = report.passed.into();
+                    what["gates_overridden"] = (*overridden).into();
+                }
+                let event = audit
+                    .success(what)
+                    .map_err(|e| anyhow::anyhow!(e.message()))?;
+                Ok(vec![event])
+            },
+        );
+        match admitted {
+            Ok(Admitted::Committed {
                 meta,
-                report: verdict.report,
+                report,
                 overridden,
-            })
-        })();
-        result.inspect_err(|e| {
-            if matches!(e.kind(), ErrorKind::GateFailed | ErrorKind::Conflict) {
-                audit.refused(store, what.clone(), e);
+            }) => Ok(Stored {
+                meta,
+                report,
+                overridden,
+            }),
+            Ok(Admitted::Quarantined { .. }) => {
+                unreachable!("a write from outside a run is refused, never quarantined")
             }
-        })
+            Err(e) => {
+                if matches!(e.kind(), ErrorKind::GateFailed | ErrorKind::Conflict) {
+                    audit.refused(store, what, &e);
+                }
+                Err(e)
+            }
+        }
     }
 
     /// The live entry at `key`, or the given retained revision of it.

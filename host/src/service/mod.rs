@@ -1,43 +1,59 @@
 //! The service layer: every operation baton offers, written once for every front end.
 //!
-//! The CLI, the MCP server, the UI and the workers translate their arguments into
-//! calls on a [`Service`] and its results back into their own form. Not all of their
-//! logic has moved down yet: the import's orchestration is still in `cli/import.rs`,
-//! and the workers and the UI still reach the store and queue through
-//! [`Service::store`] and [`Service::queue`] (issue 25). A service is resolved once from [`Settings`] (the store, the
-//! project and its pipeline), opens its store per call (through the memory server when
-//! one runs, so that many front ends share one store), and returns typed results or
+//! The CLI (its `baton worker` included), the MCP server and the UI translate their
+//! arguments into calls on a [`Service`] and its typed results back into their own
+//! form; none of them holds a store, queue or runtime handle. A service is resolved
+//! once from [`Settings`] (the store, the project and its pipeline), opens its store
+//! per call (through the memory server when one runs, so that many front ends share
+//! one store), and returns typed results (the views of [`views`]) or
 //! one typed [`Error`] whose [`ErrorKind`] each front end maps in one place.
 //!
-//! What lives here: the gated write with its audit event (store, delete, rollback,
-//! import), the gate check, stage status, the events query and the agent lifecycle,
-//! an external agent's handoff (its inputs in one answer, its output through its
-//! gates), history, export, and rendering a document the way its stage renders it. Nothing
-//! here prints.
+//! What lives here: the audited writes (store, delete, rollback, import), each
+//! admitted by [`crate::admission`] through its key's gates, the gate check, stage
+//! status, the events query and the agent lifecycle, an external agent's handoff (its
+//! inputs in one answer, its output through its gates), history, export, rendering a
+//! document the way its stage renders it, importing agent definitions, scaffolding a
+//! stage, running one component, the memory server's management, and a worker's
+//! loop. Nothing here prints.
 
 mod agents;
 mod audit;
+mod component;
 mod error;
 mod gatekeeper;
 mod handoff;
+mod import;
 mod memory;
+mod memory_server;
 mod pipeline;
 mod render;
+pub mod scaffold;
 mod transfer;
+pub mod views;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 pub use agents::{AgentEvent, EventAck, EventFilter};
+pub use component::ComponentRun;
+// The results of a run and of a worker, as the executor returns them.
+pub use crate::executor::worker::{Options as WorkerOptions, Report as WorkerReport, default_name};
+pub use crate::executor::{Outcome, RunOptions, RunSummary, StageSummary};
 pub use error::{Error, ErrorKind, Result};
 pub use gatekeeper::{blocked, find_stage};
 pub use handoff::{OutputOptions, StageInput};
+pub use import::{AgentImport, ImportOutcome, ImportProblem, import_agents};
 pub use memory::{Stored, Write};
 pub use memory::{select, value_from_text};
 pub use pipeline::{StageState, StageStatus};
 pub use render::json_block;
 pub use transfer::{ExportScope, read_record};
+pub use views::{
+    Change, Changes, CheckView, CheckedGate, CheckedPipeline, CheckedStage, EntryView, FailedCheck,
+    GateView, InputFile, InputKey, LastRun, LimitsView, OutputView, PipelineView, ProblemView,
+    QuarantineView, RunEvents, StagePage, StageView,
+};
 
 use crate::memory::{
     JobQueue, Location, Namespace, RunningJob, Store, StoreOptions, open_database,
@@ -82,6 +98,16 @@ pub struct Service {
     /// The work queue's connection for looking (which stages run where), opened on
     /// first use and kept.
     watching: Mutex<Option<JobQueue>>,
+    /// The memory server to start once the store a call opened itself is released.
+    start_server: Mutex<Option<crate::server::StartServer>>,
+}
+
+impl Drop for Service {
+    /// A command's service is dropped when the command is done with the store: a
+    /// server may take it now.
+    fn drop(&mut self) {
+        self.start_server_if_opened_here();
+    }
 }
 
 impl Service {
@@ -135,6 +161,7 @@ impl Service {
             kept: Mutex::new(None),
             keep_connection: false,
             watching: Mutex::new(None),
+            start_server: Mutex::new(None),
         })
     }
 
@@ -183,7 +210,7 @@ impl Service {
 
     /// The store: the database, or a folder through its memory server when one is
     /// running.
-    pub fn store(&self) -> Result<Arc<dyn Store>> {
+    pub(crate) fn store(&self) -> Result<Arc<dyn Store>> {
         let path = match &self.location {
             Location::Dir(path) => path,
             Location::Postgres(url) => {
@@ -196,23 +223,38 @@ impl Service {
                 return Ok(store);
             }
         };
-        if !self.keep_connection {
-            return Ok(crate::server::open(path, &self.options, self.server)?);
-        }
         let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(store) = kept.as_ref() {
             return Ok(store.clone());
         }
-        let (store, served) = crate::server::open_telling(path, &self.options, self.server)?;
-        if served {
-            *kept = Some(store.clone());
+        let opened = crate::server::open(path, &self.options, self.server)?;
+        if opened.served && self.keep_connection {
+            *kept = Some(opened.store.clone());
         }
-        Ok(store)
+        if let Some(start) = opened.start_server {
+            *self.start_server.lock().unwrap_or_else(|p| p.into_inner()) = Some(start);
+        }
+        Ok(opened.store)
+    }
+
+    /// Starts a memory server for the store if a call opened it itself (no server
+    /// was running, and the policy allows one), so that the calls after it, and other
+    /// processes, share the store through it. Call it once the store is released:
+    /// long-lived front ends after each request; a dropped service does it too.
+    pub fn start_server_if_opened_here(&self) {
+        let start = self
+            .start_server
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(start) = start {
+            start.start();
+        }
     }
 
     /// The work queue of the store's database, on connections of its own (each worker
     /// slot opens one); an error for a store in a folder, which no worker shares.
-    pub fn queue(&self) -> Result<JobQueue> {
+    pub(crate) fn queue(&self) -> Result<JobQueue> {
         match &self.location {
             Location::Postgres(url) => Ok(JobQueue::open(url, self.options.clone())?),
             Location::Dir(_) => Err(Error::bad_input(format!(
@@ -238,43 +280,8 @@ impl Service {
     }
 
     /// Where a worker keeps the files of the workflows it runs.
-    pub fn bundle_dir(&self) -> PathBuf {
+    pub(crate) fn bundle_dir(&self) -> PathBuf {
         self.cache_root.join("cache").join("bundles")
-    }
-
-    /// Makes sure a memory server serves the store (a folder), starting one that stops
-    /// after `idle` without connections; returns its status and whether it was
-    /// already running. Long-lived front ends start one, so that `baton run` and the
-    /// others share the store with them instead of waiting for its lock.
-    pub fn serve_store(&self, idle: Duration) -> Result<(crate::server::ServerStatus, bool)> {
-        let path = self.store_path()?;
-        if let Some(remote) = crate::server::connect(path)? {
-            return Ok((remote.status()?, true));
-        }
-        crate::server::spawn(path, idle).map_err(|e| {
-            Error::new(
-                ErrorKind::Store,
-                anyhow::anyhow!("cannot start a memory server: {e}"),
-            )
-        })?;
-        let started = std::time::Instant::now();
-        loop {
-            if let Some(remote) = crate::server::connect(path)? {
-                return Ok((remote.status()?, false));
-            }
-            if started.elapsed() >= self.options.lock_timeout {
-                let log = path.join(crate::server::LOG_FILE);
-                return Err(Error::new(
-                    ErrorKind::Store,
-                    anyhow::anyhow!(
-                        "the memory server for {path:?} did not answer within {}",
-                        humantime::format_duration(self.options.lock_timeout)
-                    ),
-                )
-                .hint(format!("its log is {}", log.display())));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
     }
 
     /// The namespace `given`, else the pipeline's default.
@@ -289,7 +296,7 @@ impl Service {
     }
 
     /// The component runtime, started on first use, its compile cache beside the store.
-    pub fn runtime(&self) -> Result<Arc<Runtime>> {
+    pub(crate) fn runtime(&self) -> Result<Arc<Runtime>> {
         if let Some(r) = self.runtime.get() {
             return Ok(r.clone());
         }

@@ -4,10 +4,11 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{Error, ErrorKind, Result, Service};
-use crate::executor::{self, Freshness, Outcome, RunOptions, RunSummary};
+use crate::executor::worker;
+use crate::executor::{self, Bundles, Freshness, Outcome, RunOptions, RunSummary};
 use crate::memory::{Cancelled, Key, Namespace, RunningJob, Store};
 use crate::pipeline::{GateCounts, Pipeline, Stage};
-use crate::records::QUARANTINE_NAMESPACE;
+use crate::records::Quarantined;
 
 /// Where a stage stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -74,6 +75,26 @@ pub struct StageStatus {
 }
 
 impl Service {
+    /// Works as a `baton worker`: claims stages from the store's queue and runs them
+    /// until idle (with `exit_when_idle`) or killed. Every slot's connection is
+    /// opened first, so that a store no worker can share (a folder) or a wrong URL
+    /// fails before `started` is told the worker started.
+    pub fn work(
+        &self,
+        options: &worker::Options,
+        started: impl FnOnce(),
+        report: &(dyn Fn(worker::Report<'_>) + Sync),
+    ) -> Result<()> {
+        let queues = (0..options.slots.max(1))
+            .map(|_| self.queue())
+            .collect::<Result<Vec<_>>>()?;
+        let runtime = self.runtime()?;
+        let bundles = Bundles::new(self.bundle_dir());
+        started();
+        worker::work(&runtime, &bundles, &queues, options, report);
+        Ok(())
+    }
+
     /// Runs `pipeline`: seeds its inputs, runs its stale stages, gates and commits.
     /// `progress` hears of each stage's start and end.
     pub fn run(
@@ -361,8 +382,7 @@ fn changed_since(memory: &dyn Store, meta: &crate::memory::EntryMeta) -> Result<
 
 /// A stage with no output: failed if its last output is in quarantine, else missing.
 fn quarantined(memory: &dyn Store, stage: &str) -> Result<(StageState, String)> {
-    let q = Namespace::new(QUARANTINE_NAMESPACE)?;
-    Ok(match memory.get(&q, &Key::new(stage)?)? {
+    Ok(match Quarantined::read(memory, stage)? {
         Some(_) => (
             StageState::Failed,
             "its last output is in quarantine".into(),

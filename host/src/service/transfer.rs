@@ -117,7 +117,7 @@ impl Service {
                 let key = Key::new(parsed_meta.key.clone())?;
                 let doc: Value = serde_json::from_slice(&value).map_err(std::io::Error::from)?;
                 let verdict = self
-                    .gate_write(&*store, &ns, &key, &doc, &importer, override_gates)
+                    .judge(&*store, &ns, &key, &doc, &importer, override_gates)
                     .map_err(|e| {
                         let e = e.context(format!(
                             "{name} line {}: revision {} of key `{key}`",
@@ -128,18 +128,18 @@ impl Service {
                         audit.refused(&*store, what, &e);
                         e
                     })?;
-                if let Some(overridden) = verdict.provenance.filter(|p| p.gate_override.is_some()) {
+                if verdict.gate_override.is_some() {
                     overrides.push(json!({
                         "namespace": ns.as_str(),
                         "key": key.as_str(),
                         "revision": parsed_meta.revision,
                         "reason": override_gates,
-                        "failed_gates": overridden.gate_report.as_ref().map(|r| r.failed()),
+                        "failed_gates": verdict.report.as_ref().map(|r| r.failed()),
                     }));
                     // The override travels with the revision, as a `memory store` one does.
                     let mut provenance = Provenance::of(&parsed_meta).unwrap_or_default();
-                    provenance.gate_report = overridden.gate_report;
-                    provenance.gate_override = overridden.gate_override;
+                    provenance.gate_report = verdict.report;
+                    provenance.gate_override = verdict.gate_override;
                     parsed_meta.provenance = Some(provenance.to_value());
                 }
             }

@@ -1,5 +1,5 @@
-//! `baton worker`: a front end that claims stages from the database's work queue and
-//! runs them, on any machine that reaches the database.
+//! The work loop of `baton worker`: claiming stages from the database's work queue
+//! and running them, on any machine that reaches the database.
 //!
 //! A worker runs `slots` stages at once, each slot on connections of its own. A slot
 //! claims the first ready stage, renews its lease every third of the lease while the
@@ -8,17 +8,15 @@
 //! the database notifies it of new work, or one poll interval. A worker killed
 //! mid-stage holds its stages only until their leases expire; the next worker claims
 //! them again. Database failures are reported and retried: a worker outlives a
-//! restart of PostgreSQL.
-//!
-//! Everything it does goes through the service ([`Service::queue`],
-//! [`Service::runtime`]) and the executor ([`executor::execute`]).
+//! restart of PostgreSQL. The outcome is recorded and read back by this module's
+//! [`super::distributed`] sibling alone, as a [`StageSummary`].
 
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::executor::{self, Bundles, StageSummary};
-use crate::memory::{Claim, JobQueue};
-use crate::service::{Result, Service};
+use super::{Bundles, POLL, StageSummary, execute, record_outcome};
+use crate::memory::{Claim, JobQueue, MemoryError};
+use crate::runtime::Runtime;
 
 /// How a worker works.
 #[derive(Clone, Debug)]
@@ -47,7 +45,7 @@ pub enum Report<'a> {
         recorded: bool,
     },
     /// The database failed; the slot retries.
-    Trouble(&'a crate::service::Error),
+    Trouble(&'a MemoryError),
 }
 
 /// The default name of a worker: `host:pid`.
@@ -61,31 +59,26 @@ pub fn default_name() -> String {
     format!("{host}:{}", std::process::id())
 }
 
-/// Runs the worker until it is idle (with `exit_when_idle`) or killed.
-pub fn run(
-    service: &Service,
+/// Runs a worker on `queues` (one per slot) until it is idle (with
+/// `exit_when_idle`) or killed; `bundles` keeps the workflows' files.
+pub fn work(
+    runtime: &Runtime,
+    bundles: &Bundles,
+    queues: &[JobQueue],
     options: &Options,
     report: &(dyn Fn(Report<'_>) + Sync),
-) -> Result<()> {
-    let runtime = service.runtime()?;
-    let bundles = Bundles::new(service.bundle_dir());
-    // Every slot's connections, opened before any work, so that a wrong URL fails now.
-    let queues = (0..options.slots.max(1))
-        .map(|_| service.queue())
-        .collect::<Result<Vec<_>>>()?;
+) {
     std::thread::scope(|scope| {
         for (slot, queue) in queues.iter().enumerate() {
-            let (runtime, bundles) = (&runtime, &bundles);
             let owner = format!("{}/{slot}", options.name);
             scope.spawn(move || slot_loop(queue, runtime, bundles, options, &owner, report));
         }
     });
-    Ok(())
 }
 
 fn slot_loop(
     queue: &JobQueue,
-    runtime: &crate::runtime::Runtime,
+    runtime: &Runtime,
     bundles: &Bundles,
     options: &Options,
     owner: &str,
@@ -95,8 +88,8 @@ fn slot_loop(
         let claim = match queue.claim(owner, options.lease) {
             Ok(claim) => claim,
             Err(e) => {
-                report(Report::Trouble(&e.into()));
-                std::thread::sleep(executor::POLL);
+                report(Report::Trouble(&e));
+                std::thread::sleep(POLL);
                 continue;
             }
         };
@@ -104,22 +97,21 @@ fn slot_loop(
             if options.exit_when_idle && queue.open_jobs().is_ok_and(|n| n == 0) {
                 return;
             }
-            queue.wait(executor::POLL);
+            queue.wait(POLL);
             continue;
         };
         report(Report::Claimed(&claim));
         let summary = with_lease(queue, &claim, options.lease, report, || {
-            executor::execute(queue, runtime, bundles, &claim)
+            execute(queue, runtime, bundles, &claim)
         });
-        let outcome = serde_json::to_string(&summary).expect("a summary serialises");
         // The outcome is recorded even if the database blinked: the stage's commit
         // (if any) is already durable, and a lost outcome would run the stage again.
         let recorded = loop {
-            match queue.finish(&claim.lease, &outcome) {
+            match record_outcome(queue, &claim, &summary) {
                 Ok(recorded) => break recorded,
                 Err(e) => {
-                    report(Report::Trouble(&e.into()));
-                    std::thread::sleep(executor::POLL);
+                    report(Report::Trouble(&e));
+                    std::thread::sleep(POLL);
                 }
             }
         };
@@ -147,7 +139,7 @@ fn with_lease<T>(
                     Ok(true) => {}
                     // Lost: the stage's commit will be refused; nothing more to renew.
                     Ok(false) => return,
-                    Err(e) => report(Report::Trouble(&e.into())),
+                    Err(e) => report(Report::Trouble(&e)),
                 }
             }
         });

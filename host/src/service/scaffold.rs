@@ -1,8 +1,164 @@
-//! The files `baton stage new` writes: a Rust stage crate built on `baton-sdk`, or a
-//! Python stage built on `baton_sdk.py` and componentize-py, each with the SDK and the
-//! WIT contract of this very binary vendored into it (`sdk/baton-sdk` or
-//! `baton_sdk.py`, and `wit/baton.wit`), so a stage can be started in any folder and
-//! builds against the contract of the host that will run it.
+//! Scaffolding a stage (`baton stage new`): a Rust stage crate built on `baton-sdk`,
+//! a Python stage built on `baton_sdk.py` and componentize-py, or a JavaScript stage
+//! built on `baton-sdk.js` and componentize-js, each with the SDK and the WIT contract
+//! of this very binary vendored into it, so a stage can be started in any folder and
+//! builds against the contract of the host that will run it; and the steps that
+//! follow, for the front end to print.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::{Error, Result};
+
+/// A stage's language.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lang {
+    /// A Rust crate built for wasm32-wasip2 with the vendored `baton-sdk`.
+    Rust,
+    /// A Python module built with componentize-py and the vendored `baton_sdk.py`.
+    Python,
+    /// A JavaScript module built with componentize-js and the vendored `baton-sdk.js`.
+    Js,
+}
+
+/// A stage scaffolded.
+#[derive(Clone, Debug)]
+pub struct Scaffolded {
+    /// Its folder.
+    pub dir: PathBuf,
+    /// What was created, in a sentence.
+    pub created: String,
+    /// What to do next: build, test, run and wire it in, a line each.
+    pub next: String,
+}
+
+/// Writes a new stage named `name` in `lang` into `dir` (default `./NAME`), which
+/// must not exist.
+pub fn scaffold(name: &str, dir: Option<PathBuf>, lang: Lang) -> Result<Scaffolded> {
+    let name = name.trim();
+    let valid = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        && name.starts_with(|c: char| c.is_ascii_lowercase());
+    if !valid {
+        return Err(Error::bad_input(format!("invalid stage name {name:?}"))
+            .hint("use lower-case letters, digits and `-`, starting with a letter, such as `load-test-planner`"));
+    }
+    let dir = dir.unwrap_or_else(|| PathBuf::from(name));
+    if dir.exists() {
+        return Err(Error::bad_input(format!(
+            "{dir:?} already exists; not overwriting it"
+        )));
+    }
+    let files = match lang {
+        Lang::Rust => files(name),
+        Lang::Python => python_files(name),
+        Lang::Js => js_files(name),
+    };
+    for (path, text) in files {
+        let path = dir.join(path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(path, text)?;
+    }
+    let (created, next) = next_steps(name, &dir, lang);
+    Ok(Scaffolded { dir, created, next })
+}
+
+/// The sentence saying what was created, and the steps after it.
+fn next_steps(name: &str, dir: &Path, lang: Lang) -> (String, String) {
+    let d = dir.display();
+    let wasm = format!("{}.wasm", name.replace('-', "_"));
+    let mut out = String::new();
+    let stored = "    (in a baton project whose memory holds `coding/architecture/system`, such as the baton repository after `baton run`, or with `--store DIR -n NAMESPACE`, the namespace that holds it)";
+    let created = match lang {
+        Lang::Js => {
+            let _ = writeln!(out, "next:");
+            let _ = writeln!(
+                out,
+                "  cd {d} && npm ci                                   # componentize-js, pinned by package-lock.json"
+            );
+            let _ = writeln!(
+                out,
+                "  npm test                                           # the stage's logic, natively"
+            );
+            let _ = writeln!(
+                out,
+                "  node build.mjs --world stage --entry component.js --wit wit/baton.wit --out {wasm}"
+            );
+            let _ = writeln!(
+                out,
+                "    (without `npm ci`, build.mjs fetches the pinned componentize-js into ~/.cache/baton/tools on first use)"
+            );
+            let _ = writeln!(
+                out,
+                "  baton stage run {wasm} --reads coding/architecture/system"
+            );
+            let _ = writeln!(out, "{stored}");
+            let _ = writeln!(out, "then add it to pipeline.toml:");
+            let _ = writeln!(
+                out,
+                "  [[stage]]\n  name = \"{name}\"\n  component = \"{d}/{wasm}\"\n  build = \"node {d}/build.mjs --world stage --entry {d}/component.js --wit {d}/wit/baton.wit --out {d}/{wasm}\"\n  reads = [\"coding/architecture/system\"]"
+            );
+            format!("created JavaScript stage `{name}` in {d}")
+        }
+        Lang::Python => {
+            let _ = writeln!(out, "next:");
+            let _ = writeln!(
+                out,
+                "  cd {d} && python3 -m pip install -r requirements.txt   # componentize-py and pytest, pinned"
+            );
+            let _ = writeln!(
+                out,
+                "  python3 -m pytest                                  # the stage's logic, natively"
+            );
+            let _ = writeln!(
+                out,
+                "  python3 build.py --world stage --app component --wit wit --out {wasm} --path ."
+            );
+            let _ = writeln!(
+                out,
+                "    (a Python without the pinned componentize-py gets it fetched into ~/.cache/baton/tools on first use)"
+            );
+            let _ = writeln!(
+                out,
+                "  baton stage run {wasm} --reads coding/architecture/system"
+            );
+            let _ = writeln!(out, "{stored}");
+            let _ = writeln!(out, "then add it to pipeline.toml:");
+            let _ = writeln!(
+                out,
+                "  [[stage]]\n  name = \"{name}\"\n  component = \"{d}/{wasm}\"\n  build = \"python3 {d}/build.py --world stage --app component --wit {d}/wit --out {d}/{wasm} --path {d}\"\n  reads = [\"coding/architecture/system\"]"
+            );
+            format!("created Python stage `{name}` in {d}")
+        }
+        Lang::Rust => {
+            let _ = writeln!(out, "next:");
+            let _ = writeln!(
+                out,
+                "  cd {d} && cargo test                              # the stage's logic, natively"
+            );
+            let _ = writeln!(
+                out,
+                "  cargo build --release --target wasm32-wasip2     # the component"
+            );
+            let _ = writeln!(
+                out,
+                "  baton stage run target/wasm32-wasip2/release/{wasm} --reads coding/architecture/system"
+            );
+            let _ = writeln!(out, "{stored}");
+            let _ = writeln!(out, "then add it to pipeline.toml:");
+            let _ = writeln!(
+                out,
+                "  [[stage]]\n  name = \"{name}\"\n  component = \"{d}/target/wasm32-wasip2/release/{wasm}\""
+            );
+            format!("created stage crate `{name}` in {d}")
+        }
+    };
+    (created, out)
+}
 
 /// The SDK's sources and the contract, as this binary was built with them.
 const SDK_FILES: [(&str, &str); 6] = [
@@ -61,7 +217,7 @@ const PYTHON_FILES: [(&str, &str); 4] = [
 ];
 
 /// A Python stage's files, as (relative path, contents).
-pub(super) fn python_files(name: &str) -> Vec<(&'static str, String)> {
+fn python_files(name: &str) -> Vec<(&'static str, String)> {
     let app = format!(
         r#""""`{name}`: a baton stage.
 
@@ -152,7 +308,7 @@ const JS_FILES: [(&str, &str); 6] = [
 ];
 
 /// A JavaScript stage's files, as (relative path, contents).
-pub(super) fn js_files(name: &str) -> Vec<(&'static str, String)> {
+fn js_files(name: &str) -> Vec<(&'static str, String)> {
     // The SDK's own package.json, renamed: one place pins componentize-js.
     let mut package: serde_json::Value =
         serde_json::from_str(include_str!("../../../guest/js/package.json"))
@@ -243,7 +399,7 @@ test('the stage reads its input and says what is missing', () => {
 }
 
 /// The crate's files, as (relative path, contents).
-pub(super) fn files(name: &str) -> Vec<(&'static str, String)> {
+fn files(name: &str) -> Vec<(&'static str, String)> {
     let lib_name = name.replace('-', "_");
     let cargo = format!(
         r#"[package]

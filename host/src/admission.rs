@@ -1,0 +1,278 @@
+//! Admission: the one way a document enters the memory at a key a stage owns or at
+//! any key written from outside a run.
+//!
+//! A stage's output, an agent's output and a `memory store` (or rollback, or MCP
+//! `memory_store`) all pass through [`admit`]: the stage's gates judge the document
+//! (against the inputs the run read, or the stage's declared inputs as stored now),
+//! the gates' report and any override join its provenance, and the document is
+//! committed with the events that record it, in one atomic commit. What an error
+//! gate refuses is either refused outright (a write from outside: nothing is stored,
+//! the caller is told why) or kept in quarantine with its report (a run's output,
+//! where nothing waits for an answer), never where other stages read. A run's output
+//! whose key changed under the run is quarantined too, so nothing is lost.
+//!
+//! [`judge`] is the gate half alone, for a bulk import that commits its own way.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::gates::{GateReport, StageGates, inputs_declared, inputs_read};
+use crate::memory::{EntryMeta, Key, MemoryError, Namespace, Op, Store, Writer};
+use crate::pipeline::Stage;
+use crate::records::{GateOverride, Provenance, Quarantined};
+use crate::runtime::Read;
+
+/// A document on its way in.
+#[derive(Clone, Debug)]
+pub struct Candidate {
+    /// Where it goes.
+    pub namespace: Namespace,
+    /// The key.
+    pub key: Key,
+    /// The document.
+    pub value: Value,
+    /// Who writes it.
+    pub writer: Writer,
+    /// Where it came from (a run, an input file, a rollback, an agent's inputs); the
+    /// gates' report and any override are added on admission.
+    pub provenance: Provenance,
+    /// Expire it after this long.
+    pub ttl: Option<Duration>,
+    /// Only if the key is at this revision (0: absent).
+    pub if_revision: Option<u64>,
+}
+
+/// The gates a candidate is judged by, and the inputs gate components see.
+#[derive(Clone, Copy)]
+pub struct Judge<'a> {
+    /// The stage's compiled gates.
+    pub gates: &'a StageGates,
+    /// The inputs gate components see.
+    pub inputs: Inputs<'a>,
+}
+
+/// Which inputs a gate component sees with the document.
+#[derive(Clone, Copy)]
+pub enum Inputs<'a> {
+    /// What the run read, at the revisions it read.
+    Read(&'a [Read]),
+    /// The stage's declared reads as the memory holds them now (a document from
+    /// outside a run).
+    Declared(&'a Stage),
+}
+
+/// What becomes of a document an error gate refuses.
+#[derive(Clone, Debug)]
+pub enum Refusal {
+    /// Refuse the write: nothing is stored and the caller hears why.
+    Refuse,
+    /// Store it anyway, recording this reason and the writer in its provenance.
+    Override(String),
+    /// Keep it in quarantine under this stage's name, with its report (a run's
+    /// output). A compare-and-swap that fails quarantines it too.
+    Quarantine(String),
+}
+
+/// What was decided, told to the caller's event builder so that the events land in
+/// the same commit as the decision.
+#[derive(Debug)]
+pub enum Decision<'a> {
+    /// The document is committed at its key.
+    Commit {
+        /// The gates' report, when the key is gated.
+        report: Option<&'a GateReport>,
+        /// Whether a failed gate was overridden.
+        overridden: bool,
+    },
+    /// The document goes to quarantine.
+    Quarantine {
+        /// The gates' report, when the key is gated.
+        report: Option<&'a GateReport>,
+        /// Why, when not (only) its gates: its key changed under the run.
+        reason: Option<&'a str>,
+    },
+}
+
+/// How a candidate was admitted.
+#[derive(Clone, Debug)]
+pub enum Admitted {
+    /// Committed at its key.
+    Committed {
+        /// The revision written.
+        meta: EntryMeta,
+        /// The gates' report, when the key is gated.
+        report: Option<GateReport>,
+        /// Whether a failed gate was overridden.
+        overridden: bool,
+    },
+    /// Kept in quarantine.
+    Quarantined {
+        /// The gates' report, when the key is gated.
+        report: Option<GateReport>,
+        /// Why, when not (only) its gates.
+        reason: Option<String>,
+    },
+}
+
+/// Why nothing was stored.
+#[derive(Debug)]
+pub enum Refused {
+    /// An error gate refused the document ([`Refusal::Refuse`]).
+    Gates(Box<GateReport>),
+    /// The memory refused the commit (a compare-and-swap, a closed store, …).
+    Memory(MemoryError),
+    /// Reading the inputs for a gate component, or building the events, failed.
+    Other(anyhow::Error),
+}
+
+impl From<MemoryError> for Refused {
+    fn from(e: MemoryError) -> Self {
+        Refused::Memory(e)
+    }
+}
+
+/// What the gates said, with the override if one applied.
+#[derive(Clone, Debug, Default)]
+pub struct Verdict {
+    /// The report, when the key is gated.
+    pub report: Option<GateReport>,
+    /// Recorded when an error gate failed and the writer overrode it.
+    pub gate_override: Option<GateOverride>,
+}
+
+impl Verdict {
+    /// Whether the document may be committed at its key.
+    pub fn admits(&self) -> bool {
+        self.report.as_ref().is_none_or(|r| r.passed) || self.gate_override.is_some()
+    }
+}
+
+/// Judges `value` by `judge` (no judge: an ungated key), reading the inputs gate
+/// components need from `store`. With [`Refusal::Refuse`] a failed error gate is an
+/// error; with [`Refusal::Override`] it is recorded; with [`Refusal::Quarantine`] the
+/// verdict says the document is not admitted.
+pub fn judge(
+    store: &dyn Store,
+    value: &Value,
+    judge: Option<Judge<'_>>,
+    writer: &Writer,
+    refusal: &Refusal,
+) -> Result<Verdict, Refused> {
+    let Some(Judge { gates, inputs }) = judge else {
+        return Ok(Verdict::default());
+    };
+    let inputs = match (gates.needs_inputs(), inputs) {
+        (false, _) => Vec::new(),
+        (true, Inputs::Read(reads)) => inputs_read(store, reads).map_err(Refused::Other)?,
+        (true, Inputs::Declared(stage)) => inputs_declared(store, stage).map_err(Refused::Other)?,
+    };
+    let report = gates.check(value, &inputs);
+    let gate_override = match (report.passed, refusal) {
+        (true, _) | (false, Refusal::Quarantine(_)) => None,
+        (false, Refusal::Override(reason)) => Some(GateOverride {
+            reason: reason.clone(),
+            by: writer.clone(),
+        }),
+        (false, Refusal::Refuse) => return Err(Refused::Gates(Box::new(report))),
+    };
+    Ok(Verdict {
+        report: Some(report),
+        gate_override,
+    })
+}
+
+/// Admits `candidate`: judges it, then commits it at its key or in quarantine, in
+/// one atomic commit with the events `events` builds for that decision.
+pub fn admit(
+    store: &dyn Store,
+    candidate: Candidate,
+    by: Option<Judge<'_>>,
+    refusal: &Refusal,
+    events: &mut dyn FnMut(&Decision<'_>) -> anyhow::Result<Vec<Op>>,
+) -> Result<Admitted, Refused> {
+    let verdict = judge(store, &candidate.value, by, &candidate.writer, refusal)?;
+    let Candidate {
+        namespace,
+        key,
+        value,
+        writer,
+        mut provenance,
+        ttl,
+        if_revision,
+    } = candidate;
+    let overridden = verdict.gate_override.is_some();
+    provenance.gate_report = verdict.report.clone();
+    provenance.gate_override = verdict.gate_override.clone();
+    let quarantine = |value: Value,
+                      reason: Option<String>,
+                      stage: &str,
+                      events: Vec<Op>|
+     -> Result<Admitted, Refused> {
+        let record = Quarantined {
+            output: value,
+            reason: reason.clone(),
+            gate_report: verdict
+                .report
+                .clone()
+                .unwrap_or_else(|| GateReport::empty(stage, key.as_str())),
+            provenance: provenance.clone(),
+        };
+        let mut ops = vec![record.op(stage)?];
+        ops.extend(events);
+        store.commit(&writer, ops)?;
+        Ok(Admitted::Quarantined {
+            report: verdict.report.clone(),
+            reason,
+        })
+    };
+    if !verdict.admits() {
+        let Refusal::Quarantine(stage) = refusal else {
+            unreachable!("judge refuses or overrides unless told to quarantine")
+        };
+        let decision = Decision::Quarantine {
+            report: verdict.report.as_ref(),
+            reason: None,
+        };
+        let ops = events(&decision).map_err(Refused::Other)?;
+        return quarantine(value, None, stage, ops);
+    }
+    let mut op = Op::put(&namespace, &key, value.clone());
+    if provenance != Provenance::default() {
+        op = op.provenance(provenance.to_value());
+    }
+    if let Some(ttl) = ttl {
+        op = op.ttl(ttl);
+    }
+    if let Some(rev) = if_revision {
+        op = op.if_revision(rev);
+    }
+    let decision = Decision::Commit {
+        report: verdict.report.as_ref(),
+        overridden,
+    };
+    let mut ops = vec![op];
+    ops.extend(events(&decision).map_err(Refused::Other)?);
+    match (store.commit(&writer, ops), refusal) {
+        (Ok(mut metas), _) => Ok(Admitted::Committed {
+            meta: metas.remove(0),
+            report: verdict.report.clone(),
+            overridden,
+        }),
+        // A run's output whose key was written during the run: the other document is
+        // never lost, and neither is this one.
+        (Err(MemoryError::Conflict { actual, .. }), Refusal::Quarantine(stage)) => {
+            let why = format!(
+                "key `{key}` in namespace `{namespace}` was written during the run (revision {} when the stage started, {actual} now); the output was not stored and is in quarantine",
+                if_revision.unwrap_or(0)
+            );
+            let decision = Decision::Quarantine {
+                report: verdict.report.as_ref(),
+                reason: Some(&why),
+            };
+            let ops = events(&decision).map_err(Refused::Other)?;
+            quarantine(value, Some(why.clone()), stage, ops)
+        }
+        (Err(e), _) => Err(Refused::Memory(e)),
+    }
+}
