@@ -87,7 +87,7 @@ impl Provenance {
     }
 }
 
-/// One event of the event log: seed 000's agent lifecycle (`agent.<name>.started`,
+/// One event of the event log: an agent's lifecycle (`agent.<name>.started`,
 /// milestones, `completed`/`failed`), workflow and system events, and the audit
 /// trail of changes made from outside a run (`memory.store`, …).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -168,6 +168,31 @@ fn every_endpoint_answers_json_with_the_right_status() {
     let (status, r) = ui.get("/api/stages/performance-architect/render");
     assert_eq!(status, 200);
     assert!(r["text"].as_str().unwrap().contains("SLO"), "{r}");
+    // The page's view of the document comes from the stage's renderer, not the host.
+    let (status, v) = ui.get("/api/stages/performance-architect/view");
+    assert_eq!(status, 200, "{v}");
+    let blocks = v["blocks"].as_array().unwrap();
+    assert!(
+        blocks.iter().any(|b| b["heading"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("SLOs ("))),
+        "{v}"
+    );
+    assert!(
+        blocks.iter().any(|b| b["bar"]["segments"]
+            .as_array()
+            .is_some_and(|s| !s.is_empty())),
+        "{v}"
+    );
+    assert!(
+        blocks.iter().any(|b| b["lines"]["series"]
+            .as_array()
+            .is_some_and(|s| !s.is_empty())),
+        "{v}"
+    );
+    // A stage whose renderer offers no view, or that has no renderer, has none.
+    let (status, e) = ui.get("/api/stages/load-test-planner/view");
+    assert_eq!(status, 400, "{e}");
 
     // Unknown stages and keys, and hostile input: a JSON error naming what was wrong.
     let (status, e) = ui.get("/api/stages/no-such-stage");
@@ -425,7 +450,7 @@ fn the_default_pipeline_shows_every_stage_fresh_in_the_browser() {
     browser.click("g.node[data-stage='performance-architect']");
     browser.wait_for(
         "the stage view",
-        "return document.querySelector('#stage-view #performance svg.replicas') && document.querySelectorAll('#stage-view .gate-report tr[data-passed=true]').length",
+        "return document.querySelector('#stage-view #view svg.line-chart') && document.querySelectorAll('#stage-view .gate-report tr[data-passed=true]').length",
         Duration::from_secs(30),
     );
     // Latency budgets as stacked bars: coloured segments with widths.
@@ -445,7 +470,7 @@ fn the_default_pipeline_shows_every_stage_fresh_in_the_browser() {
     // The caches table: an entity decided not-cached shows its decision and reason,
     // and no layer, TTL or hit ratio (there is no cache to have them).
     let order = browser.eval(
-        "const r = [...document.querySelectorAll('#performance table tr')].find(r => r.cells[0] && r.cells[0].innerText === 'order' && r.cells.length === 6); return r && [...r.cells].map(c => c.innerText)",
+        "const r = [...document.querySelectorAll('#view table tr')].find(r => r.cells[0] && r.cells[0].innerText === 'order' && r.cells.length === 6); return r && [...r.cells].map(c => c.innerText)",
         json!([]),
     );
     let order: Vec<&str> = order
@@ -462,7 +487,7 @@ fn the_default_pipeline_shows_every_stage_fresh_in_the_browser() {
     assert!(order[5].contains("write-heavy"), "{order:?}");
     browser.screenshot(&screenshots().join("stage.png"));
     browser.eval(
-        "document.getElementById('performance').scrollIntoView()",
+        "document.getElementById('view').scrollIntoView()",
         json!([]),
     );
     browser.screenshot(&screenshots().join("document.png"));

@@ -16,6 +16,7 @@ pub mod output;
 pub mod render;
 #[cfg(feature = "schema")]
 pub mod schema;
+pub mod view;
 
 pub use architect::{InputError, derive};
 pub use inputs::Inputs;

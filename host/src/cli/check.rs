@@ -52,7 +52,9 @@ pub(super) fn run(args: CheckArgs) -> Result<(), CliError> {
         .map(|s| {
             vec![
                 s.name.clone(),
-                s.writes.clone().unwrap_or_else(|| "(nothing)".into()),
+                s.writes
+                    .as_ref()
+                    .map_or_else(|| "(nothing)".into(), ToString::to_string),
                 if s.external {
                     "external".into()
                 } else {

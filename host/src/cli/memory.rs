@@ -152,7 +152,7 @@ pub(super) struct RetrieveArgs {
     json: bool,
     /// How to print the value: as stored, or as a document for people (`markdown`,
     /// rendered by the renderer of the stage that writes the key; the performance
-    /// architect's is seed 001's Performance Architecture Document)
+    /// architect's is its Performance Architecture Document)
     #[arg(long, value_enum, default_value_t = Format::Value)]
     format: Format,
 }

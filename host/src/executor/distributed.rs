@@ -26,8 +26,7 @@ use anyhow::{Context as _, anyhow, bail};
 
 use super::{Outcome, Plugins, RunOptions, RunSummary, StageSummary, run_stage, seed_inputs};
 use crate::memory::{
-    Cancelled, Claim, JobQueue, JobState, Key, Namespace, Store, Submission, WorkflowRow,
-    sha256_hex,
+    Cancelled, Claim, JobQueue, JobState, Store, Submission, WorkflowRow, sha256_hex,
 };
 use crate::pipeline::{GateCheck, Pipeline};
 use crate::records::{Provenance, Quarantined};
@@ -454,16 +453,11 @@ fn committed_earlier(
         p.and_then(|p| p.run)
             .is_some_and(|r| r.workflow_id == workflow && r.stage == stage_name)
     };
-    if stage.writes.is_some() {
-        let (ns, key) = (
-            Namespace::new(stage.writes_namespace.clone())?,
-            Key::new(stage.key())?,
-        );
-        if let Some(entry) = memory.get(&ns, &key)?
-            && ours(Provenance::of(&entry.meta))
-        {
-            return Ok(Some(Outcome::Passed(entry.meta.revision)));
-        }
+    if let Some((ns, key)) = stage.output()
+        && let Some(entry) = memory.get(ns, key)?
+        && ours(Provenance::of(&entry.meta))
+    {
+        return Ok(Some(Outcome::Passed(entry.meta.revision)));
     }
     if let Some((_, record)) = Quarantined::read(memory, stage_name)?
         && ours(Some(record.provenance))

@@ -24,11 +24,10 @@ pub fn freshness(
     component_sha256: &str,
     memory: &dyn Store,
 ) -> anyhow::Result<Freshness> {
-    let (ns, key) = (
-        Namespace::new(stage.writes_namespace.clone())?,
-        Key::new(stage.key())?,
-    );
-    let Some(entry) = memory.get(&ns, &key)? else {
+    let Some((ns, key)) = stage.output() else {
+        return Ok(Freshness::Missing);
+    };
+    let Some(entry) = memory.get(ns, key)? else {
         return Ok(Freshness::Missing);
     };
     let Some(run) = Provenance::of(&entry.meta).and_then(|p| p.run) else {

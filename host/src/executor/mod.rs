@@ -367,10 +367,10 @@ fn run_stage(
         if stage.component.is_none() && stage.writes.is_none() {
             return Ok(summary(Outcome::Untracked, None, None));
         }
-        let (ns, key) = (
-            Namespace::new(stage.writes_namespace.clone())?,
-            Key::new(stage.key())?,
-        );
+        let (ns, key) = stage
+            .output()
+            .map(|(n, k)| (n.clone(), k.clone()))
+            .ok_or_else(|| anyhow::anyhow!("stage `{}` writes no key", stage.name))?;
         let Some(component) = &stage.component else {
             let present = memory.get(&ns, &key)?.is_some();
             return Ok(summary(

@@ -175,7 +175,8 @@ impl fmt::Display for Key {
     }
 }
 
-/// baton's append-only namespaces: the event log, which is seed 003's audit log. A
+/// baton's append-only namespaces: the event log, which is also the audit log of
+/// every change made from outside a run. A
 /// store adds new keys there (a put with `if_revision(0)`) and refuses to overwrite or
 /// delete one.
 pub const APPEND_ONLY: &[&str] = &["baton.events"];

@@ -250,6 +250,14 @@ fn check_with(file: &Path, text: &str, read_files: bool) -> Result<(Pipeline, Pr
             continue;
         }
         c.key_name(writes.span(), &target.key);
+        if target.namespace != ns
+            && let Err(e) = Namespace::new(target.namespace.clone())
+        {
+            c.at(
+                writes.span(),
+                format!("stage `{name}` writes {:?}: {e}", writes.get_ref()),
+            );
+        }
         let slot = (target.namespace.clone(), target.key.clone());
         if seeded.contains_key(&slot) {
             c.at(
@@ -271,6 +279,11 @@ fn check_with(file: &Path, text: &str, read_files: bool) -> Result<(Pipeline, Pr
         }
     }
 
+    // Stages hold their namespace validated: with the pipeline's own refused (said
+    // above), there is no pipeline to build, only its problems to report.
+    let Ok(pipeline_ns) = Namespace::new(ns.clone()) else {
+        return Err(Problems(c.problems));
+    };
     let mut stages = Vec::new();
     for spec in &manifest.stages {
         let name = spec.name.get_ref().clone();
@@ -328,7 +341,12 @@ fn check_with(file: &Path, text: &str, read_files: bool) -> Result<(Pipeline, Pr
                 }),
             }
         });
-        let target = spec.writes.as_ref().map(|w| Grant::parse(w.get_ref(), &ns));
+        // A name refused above leaves the stage writing nothing; the check fails.
+        let target = spec
+            .writes
+            .as_ref()
+            .map(|w| Grant::parse(w.get_ref(), &ns))
+            .and_then(|t| Some((Namespace::new(t.namespace).ok()?, Key::new(t.key).ok()?)));
         stages.push(Stage {
             agent_name: spec.agent.clone().unwrap_or_else(|| agent_name(&name)),
             name,
@@ -346,8 +364,10 @@ fn check_with(file: &Path, text: &str, read_files: bool) -> Result<(Pipeline, Pr
                     .map(|r| Grant::parse(r.get_ref(), &ns))
                     .collect(),
             ),
-            writes_namespace: target.as_ref().map_or(ns.clone(), |t| t.namespace.clone()),
-            writes: target.map(|t| t.key),
+            writes_namespace: target
+                .as_ref()
+                .map_or_else(|| pipeline_ns.clone(), |(n, _)| n.clone()),
+            writes: target.map(|(_, k)| k),
             source: spec.source.clone(),
             config: spec
                 .config
@@ -692,5 +712,20 @@ mod tests {
         );
         assert_eq!(at("timeout"), Some("second".into()));
         assert_eq!(at("key = "), None, "an input is no stage's");
+    }
+}
+
+#[cfg(test)]
+mod names {
+    use crate::pipeline::Pipeline;
+
+    #[test]
+    fn a_stage_writing_into_a_bad_namespace_is_refused_at_its_line() {
+        let text = "[pipeline]\nname = \"p\"\nnamespace = \"n\"\n\n[[stage]]\nname = \"s\"\nexternal = true\nwrites = \" padded :k\"\n";
+        let problems = Pipeline::parse(std::path::Path::new("pipeline.toml"), text)
+            .expect_err("the namespace is refused");
+        let p = &problems.0[0];
+        assert_eq!((p.line, p.stage.as_deref()), (8, Some("s")), "{p}");
+        assert!(p.message.contains("white space"), "{p}");
     }
 }

@@ -136,10 +136,10 @@ pub struct StageSpec {
     /// The agent name for events [default: the name in camelCase].
     #[serde(default)]
     pub agent: Option<String>,
-    /// The pipeline phase (seed 001: Phase 3).
+    /// The pipeline phase the agent belongs to, such as 3 for architecture.
     #[serde(default)]
     pub phase: Option<u32>,
-    /// The agent number in the pipeline (seed 001: Agent 17).
+    /// The agent's number in the pipeline, counted across phases (its order).
     #[serde(default)]
     pub agent_number: Option<u32>,
     /// The component, a `.wasm` file relative to the manifest; absent for an external stage.

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 pub use build::Build;
 pub use manifest::{Manifest, Severity};
 
+use crate::memory::{Key, Namespace};
 use crate::runtime::{Grants, Limits};
 
 /// One problem found in a manifest, with where it is.
@@ -136,9 +137,9 @@ pub struct Stage {
     /// What it may read.
     pub reads: Grants,
     /// The namespace it writes to (the pipeline's, when it writes nothing).
-    pub writes_namespace: String,
+    pub writes_namespace: Namespace,
     /// The key it writes; `None` only for an external stage that writes nothing.
-    pub writes: Option<String>,
+    pub writes: Option<Key>,
     /// The agent definition it was imported from, as the manifest names it.
     pub source: Option<String>,
     /// Its configuration.
@@ -260,9 +261,10 @@ impl Pipeline {
 
     /// The stage that writes `key` in `namespace`.
     pub fn producer(&self, namespace: &str, key: &str) -> Option<&Stage> {
-        self.stages
-            .iter()
-            .find(|s| s.writes_namespace == namespace && s.writes.as_deref() == Some(key))
+        self.stages.iter().find(|s| {
+            s.writes_namespace.as_str() == namespace
+                && s.writes.as_ref().is_some_and(|k| k.as_str() == key)
+        })
     }
 }
 
@@ -285,7 +287,12 @@ impl Stage {
     /// one (the check refuses it otherwise); empty for an external stage that writes
     /// nothing.
     pub fn key(&self) -> &str {
-        self.writes.as_deref().unwrap_or_default()
+        self.writes.as_ref().map_or("", Key::as_str)
+    }
+
+    /// Where its output goes: its namespace and key, when it writes one.
+    pub fn output(&self) -> Option<(&Namespace, &Key)> {
+        self.writes.as_ref().map(|k| (&self.writes_namespace, k))
     }
 
     /// How many of its gates are enforced (a schema or a component), and the names of

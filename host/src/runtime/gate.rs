@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use super::gate_bindings::GatePre;
-use super::{FailureKind, HostState, Limits, LoadOutcome, Runtime, StageFailure, WasmContext};
+use super::{FailureKind, HostState, Limits, LoadOutcome, Runtime, StageFailure};
 use crate::runtime::bindings::baton::stage::types;
 
 /// A loaded gate component, ready to check documents.
@@ -36,15 +36,7 @@ pub type GateFinding = types::Finding;
 impl Runtime {
     /// Loads the gate component at `path`, through the compile cache.
     pub fn load_gate(&self, path: &Path) -> anyhow::Result<(GatePlugin, LoadOutcome)> {
-        let (component, sha256, outcome) = self.component(path)?;
-        let pre = self
-            .inner
-            .linker
-            .instantiate_pre(&component)
-            .and_then(GatePre::new)
-            .wasm_context(format!(
-                "{path:?} is not a baton gate (world `baton:stage/gate`)"
-            ))?;
+        let (pre, sha256, outcome) = self.load_as(path, "gate", GatePre::new)?;
         Ok((
             GatePlugin {
                 runtime: self.clone(),

@@ -318,16 +318,30 @@ impl Runtime {
         &self.inner.cache
     }
 
-    /// Reads `path` and loads it through the compile cache: the component and its
-    /// SHA-256.
-    fn component(
+    /// Loads the component at `path` through the compile cache and pre-instantiates
+    /// it against the host's imports as world `world` (`make` builds that world's
+    /// typed pre-instance): the one loader of stages, gates and renderers. Returns
+    /// the pre-instance, the component's SHA-256 and where it came from.
+    fn load_as<T>(
         &self,
         path: &Path,
-    ) -> anyhow::Result<(wasmtime::component::Component, String, LoadOutcome)> {
-        self.inner
+        world: &str,
+        make: impl FnOnce(wasmtime::component::InstancePre<HostState>) -> wasmtime::Result<T>,
+    ) -> anyhow::Result<(T, String, LoadOutcome)> {
+        let (component, sha256, outcome) = self
+            .inner
             .cache
             .load(&self.inner.engine, path)
-            .with_context(|| format!("failed to load {path:?}"))
+            .with_context(|| format!("failed to load {path:?}"))?;
+        let pre = self
+            .inner
+            .linker
+            .instantiate_pre(&component)
+            .and_then(make)
+            .wasm_context(format!(
+                "{path:?} is not a baton {world} (world `baton:stage/{world}`)"
+            ))?;
+        Ok((pre, sha256, outcome))
     }
 
     /// A fresh store for one run under `limits`, its epoch deadline set.
@@ -341,15 +355,7 @@ impl Runtime {
 
     /// Loads the component at `path`: from the cache when a sound entry exists.
     pub fn load(&self, path: &Path) -> anyhow::Result<(Plugin, LoadOutcome)> {
-        let (component, sha256, outcome) = self.component(path)?;
-        let pre = self
-            .inner
-            .linker
-            .instantiate_pre(&component)
-            .and_then(bindings::StagePre::new)
-            .wasm_context(format!(
-                "{path:?} is not a baton stage (world `baton:stage/stage`)"
-            ))?;
+        let (pre, sha256, outcome) = self.load_as(path, "stage", bindings::StagePre::new)?;
         Ok((
             Plugin {
                 pre,

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use super::render_bindings::RendererPre;
-use super::{FailureKind, HostState, Limits, LoadOutcome, Runtime, StageFailure, WasmContext};
+use super::{FailureKind, HostState, Limits, LoadOutcome, Runtime, StageFailure};
 
 /// A loaded renderer component.
 pub struct RendererPlugin {
@@ -19,15 +19,7 @@ pub struct RendererPlugin {
 impl Runtime {
     /// Loads the renderer component at `path`, through the compile cache.
     pub fn load_renderer(&self, path: &Path) -> anyhow::Result<(RendererPlugin, LoadOutcome)> {
-        let (component, _sha256, outcome) = self.component(path)?;
-        let pre = self
-            .inner
-            .linker
-            .instantiate_pre(&component)
-            .and_then(RendererPre::new)
-            .wasm_context(format!(
-                "{path:?} is not a baton renderer (world `baton:stage/renderer`)"
-            ))?;
+        let (pre, _sha256, outcome) = self.load_as(path, "renderer", RendererPre::new)?;
         Ok((
             RendererPlugin {
                 runtime: self.clone(),

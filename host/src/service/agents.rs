@@ -1,5 +1,5 @@
-//! The event log as agents use it: the query behind `baton events`, and seed 000's
-//! agent lifecycle (start, milestones, completion) plus workflow and system events,
+//! The event log as agents use it: the query behind `baton events`, and each
+//! agent's lifecycle (start, milestones, completion) plus workflow and system events,
 //! as the MCP tools of eventuali record them.
 //!
 //! Every agent started here has a record in `baton.agents` (its name, workflow,

@@ -1,4 +1,4 @@
-//! The audit trail of memory changes made from outside a run (seed 003): every
+//! The audit trail of memory changes made from outside a run: every
 //! store, delete, rollback and import, from the CLI or an agent's MCP call, leaves an
 //! event in `baton.events` under workflow `cli`, saying when, who (the writer), what
 //! (the action, and the namespace, key, size and SHA-256 the caller gives), the

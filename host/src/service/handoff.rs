@@ -138,9 +138,5 @@ fn output_slot<'p>(pipeline: &'p Pipeline, name: &str) -> Result<(&'p Stage, Nam
         ))
         .hint("give it `writes = \"KEY\"` in pipeline.toml"));
     };
-    Ok((
-        stage,
-        Namespace::new(stage.writes_namespace.clone())?,
-        Key::new(key.clone())?,
-    ))
+    Ok((stage, stage.writes_namespace.clone(), key.clone()))
 }

@@ -209,7 +209,7 @@ impl Service {
     }
 
     /// Writes revision `to` of `key` again as a new revision, through the key's gates
-    /// and with an audit event (seed 003's rollback). The key must be at
+    /// and with an audit event, as every change from outside a run. The key must be at
     /// `if_revision` when given.
     pub fn rollback(
         &self,

@@ -50,9 +50,9 @@ pub use pipeline::{StageState, StageStatus};
 pub use render::json_block;
 pub use transfer::{ExportScope, read_record};
 pub use views::{
-    Change, Changes, CheckView, CheckedGate, CheckedPipeline, CheckedStage, EntryView, FailedCheck,
-    GateView, InputFile, InputKey, LastRun, LimitsView, OutputView, PipelineView, ProblemView,
-    QuarantineView, RunEvents, StagePage, StageView,
+    Change, Changes, CheckView, CheckedGate, CheckedPipeline, CheckedStage, DocumentView,
+    EntryView, FailedCheck, GateView, InputFile, InputKey, LastRun, LimitsView, OutputView,
+    PipelineView, ProblemView, QuarantineView, RunEvents, StagePage, StageView, ViewBlock,
 };
 
 use crate::memory::{

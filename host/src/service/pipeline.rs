@@ -260,8 +260,10 @@ impl Service {
                     "writes nothing: baton cannot tell when it is done".to_owned(),
                 ),
                 (None, _, _) => {
-                    let ns = Namespace::new(stage.writes_namespace.clone())?;
-                    match memory.get(&ns, &Key::new(stage.key())?)? {
+                    let (ns, key) = stage
+                        .output()
+                        .expect("a stage that writes nothing is matched above");
+                    match memory.get(ns, key)? {
                         Some(entry) => match changed_since(&*memory, &entry.meta)? {
                             Some(key) => (
                                 StageState::Stale,
@@ -351,9 +353,8 @@ fn missing_reads(pipeline: &Pipeline, stage: &Stage, memory: &dyn Store) -> Resu
 /// Whether some stage of `pipeline` writes, or some input seeds, a key `grant` reads.
 fn produced(pipeline: &Pipeline, grant: &crate::runtime::Grant) -> bool {
     pipeline.stages.iter().any(|s| {
-        s.writes
-            .as_deref()
-            .is_some_and(|k| grant.allows(&s.writes_namespace, k))
+        s.output()
+            .is_some_and(|(n, k)| grant.allows(n.as_str(), k.as_str()))
     }) || pipeline
         .inputs
         .iter()

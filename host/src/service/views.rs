@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{ErrorKind, EventFilter, Result, Service, StageState, StageStatus, find_stage};
@@ -415,7 +415,122 @@ pub struct Changes {
     pub changes: Vec<Change>,
 }
 
+/// A document as its stage's renderer draws it for a page (format `view`): blocks
+/// in order. The host reads it into this type, so a renderer can hand the page
+/// nothing but these blocks, and the page draws any stage's view the same way.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentView {
+    /// The blocks, drawn in order.
+    pub blocks: Vec<ViewBlock>,
+}
+
+/// One block of a [`DocumentView`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ViewBlock {
+    /// A heading.
+    Heading(String),
+    /// A table of text cells.
+    Table {
+        /// Column headings.
+        headers: Vec<String>,
+        /// Rows of cells.
+        rows: Vec<Vec<String>>,
+    },
+    /// A stacked bar: a whole split into parts.
+    Bar {
+        /// What it is of.
+        title: String,
+        /// Said after the title.
+        note: String,
+        /// A word of warning after the note.
+        flag: Option<ViewFlag>,
+        /// The whole.
+        total: f64,
+        /// The parts.
+        segments: Vec<ViewSegment>,
+    },
+    /// A line chart: series of values over the same labels.
+    Lines {
+        /// What it shows, for people who cannot see it.
+        label: String,
+        /// The labels along the horizontal axis.
+        x: Vec<String>,
+        /// One line each.
+        series: Vec<ViewSeries>,
+    },
+}
+
+/// A flag after a bar's note.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ViewFlag {
+    /// The words.
+    pub text: String,
+    /// `fail` or `muted`.
+    pub tone: ViewTone,
+}
+
+/// How a flag is drawn.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ViewTone {
+    /// A failure.
+    Fail,
+    /// A caution.
+    Muted,
+}
+
+/// A part of a bar.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ViewSegment {
+    /// What it is.
+    pub label: String,
+    /// How much.
+    pub value: f64,
+    /// Of what.
+    pub unit: String,
+    /// What is left over, drawn grey.
+    pub rest: bool,
+}
+
+/// One line of a chart.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ViewSeries {
+    /// Its name.
+    pub name: String,
+    /// A value per label.
+    pub values: Vec<f64>,
+}
+
 impl Service {
+    /// The stored output of stage `name` as its renderer draws it for a page; an
+    /// error when the stage writes nothing, has no output, no renderer, or a renderer
+    /// that offers no `view` (the page then shows the markdown).
+    pub fn document_view(&self, pipeline: &Pipeline, name: &str) -> Result<DocumentView> {
+        let stage = find_stage(pipeline, name)?;
+        let Some((ns, key)) = stage.output() else {
+            return Err(super::Error::not_found(format!(
+                "stage `{}` writes nothing to draw",
+                stage.name
+            )));
+        };
+        let entry = self.retrieve(ns, key, None)?;
+        let text = self.render(&entry.json(), ns, key, "view")?;
+        serde_json::from_str(&text).map_err(|e| {
+            super::Error::new(
+                ErrorKind::StageFailed,
+                anyhow::anyhow!(
+                    "the renderer of stage `{}` returned a view that does not read: {e}",
+                    stage.name
+                ),
+            )
+        })
+    }
+
     /// `pipeline` with every stage's state, gates and last run: the UI's graph.
     pub fn pipeline_view(&self, pipeline: &Pipeline) -> Result<PipelineView> {
         let statuses = self.status(pipeline)?;
@@ -459,13 +574,7 @@ impl Service {
             .position(|s| s.name == stage.name)
             .unwrap_or(0);
         let status = self.status(pipeline)?.swap_remove(index);
-        let slot = match &stage.writes {
-            Some(key) => Some((
-                Namespace::new(stage.writes_namespace.clone())?,
-                Key::new(key.clone())?,
-            )),
-            None => None,
-        };
+        let slot = stage.output();
         // The store is released before the calls below open it again: with no memory
         // server, this process may hold it once at a time.
         let (view, output, quarantine) = {
@@ -582,13 +691,8 @@ fn gate_views(stage: &Stage) -> Vec<GateView> {
 }
 
 fn stage_view(store: &dyn Store, stage: &Stage, status: StageStatus) -> Result<StageView> {
-    let output = match &stage.writes {
-        Some(key) => store
-            .get(
-                &Namespace::new(stage.writes_namespace.clone())?,
-                &Key::new(key.clone())?,
-            )?
-            .map(|e| e.meta),
+    let output = match stage.output() {
+        Some((ns, key)) => store.get(ns, key)?.map(|e| e.meta),
         None => None,
     };
     // Quarantined when the last output its gates refused is newer than the stored one.
@@ -610,8 +714,8 @@ fn stage_view(store: &dyn Store, stage: &Stage, status: StageStatus) -> Result<S
         phase: stage.phase,
         agent_number: stage.agent_number,
         external: stage.external,
-        namespace: stage.writes_namespace.clone(),
-        writes: stage.writes.clone(),
+        namespace: stage.writes_namespace.to_string(),
+        writes: stage.writes.as_ref().map(ToString::to_string),
         reads: stage.reads.0.iter().map(|g| g.to_string()).collect(),
         depends_on: stage.depends_on.clone(),
         enforced: gates.iter().filter(|g| g.kind != "unchecked").count(),

@@ -141,6 +141,17 @@ pub(super) async fn stage(State(shared): State<Arc<Shared>>, Path(name): Path<St
     .await
 }
 
+/// `GET /api/stages/{name}/view`: the stage's output as its renderer draws it for a
+/// page (blocks: headings, tables, bars, charts).
+pub(super) async fn view(State(shared): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
+    answer(shared, move |shared| {
+        let pipeline = shared.pipeline()?;
+        let stage = stage_named(&pipeline, &name)?;
+        shared.service.document_view(&pipeline, &stage.name)
+    })
+    .await
+}
+
 /// `GET /api/stages/{name}/render`: the stage's output as its renderer writes it.
 pub(super) async fn render(
     State(shared): State<Arc<Shared>>,
@@ -149,17 +160,11 @@ pub(super) async fn render(
     answer(shared, move |shared| {
         let pipeline = shared.pipeline()?;
         let stage = stage_named(&pipeline, &name)?;
-        let key = stage.writes.clone().ok_or_else(|| {
+        let (ns, key) = stage.output().ok_or_else(|| {
             Error::not_found(format!("stage `{}` writes nothing to render", stage.name))
         })?;
-        let (ns, key) = (
-            Namespace::new(stage.writes_namespace.clone())?,
-            Key::new(key)?,
-        );
-        let entry = shared.service.retrieve(&ns, &key, None)?;
-        let text = shared
-            .service
-            .render(&entry.json(), &ns, &key, "markdown")?;
+        let entry = shared.service.retrieve(ns, key, None)?;
+        let text = shared.service.render(&entry.json(), ns, key, "markdown")?;
         Ok(Rendered {
             format: "markdown",
             text,

@@ -133,6 +133,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/pipeline", get(api::pipeline))
         .route("/api/stages/{name}", get(api::stage))
         .route("/api/stages/{name}/render", get(api::render))
+        .route("/api/stages/{name}/view", get(api::view))
         .route("/api/memory/namespaces", get(api::namespaces))
         .route("/api/memory/keys", get(api::keys))
         .route("/api/memory/entry", get(api::entry))

@@ -302,12 +302,19 @@ function gateReport(report) {
 
 async function documentView(stage, doc) {
   const box = h("div", { class: "card doc", id: "document" }, h("h3", {}, "Document"));
-  const perf = doc && doc.performance_requirements && doc.scalability_design;
-  if (perf) box.append(performanceDocument(doc));
+  // The page knows no stage: a stage's renderer draws its document as a view (blocks
+  // of headings, tables, bars and charts) and as markdown; the page draws either.
+  let drawn = false;
   if (stage.renders) {
     try {
+      box.append(drawView(await api("/api/stages/" + q(stage.name) + "/view")));
+      drawn = true;
+    } catch (e) {
+      // A renderer that offers no view: its markdown is the document.
+    }
+    try {
       const r = await api("/api/stages/" + q(stage.name) + "/render");
-      box.append(h("details", { open: !perf }, h("summary", {}, "As its renderer writes it"), markdown(r.text)));
+      box.append(h("details", { open: !drawn }, h("summary", {}, "As its renderer writes it"), markdown(r.text)));
     } catch (e) {
       box.append(errorBox(e));
     }
@@ -322,57 +329,45 @@ function table(headers, rows) {
 
 const PALETTE = ["#3a78c9", "#2e9d5b", "#d99a1e", "#9a6fd1", "#1f9fb3", "#d24545", "#6b7385", "#b5651d"];
 
-function performanceDocument(doc) {
-  const req = doc.performance_requirements, scale = doc.scalability_design;
-  const out = h("div", { id: "performance" });
-  out.append(h("h3", {}, `SLOs (${req.slos.length})`),
-    table(["SLO", "Metric", "Target", "Scope", "Priority"], req.slos.map((x) =>
-      [x.id, x.metric, `${x.comparison} ${x.target} ${x.unit}${x.percentile ? " at " + x.percentile : ""}`, x.scope, x.priority])));
-  out.append(h("h3", {}, "Latency budgets"));
-  for (const b of req.latency_budgets) {
-    const total = Math.max(b.total_ms, 1);
-    const segs = b.segments.map((g, i) => h("div", { style: { width: `${(100 * g.budget_ms / total).toFixed(2)}%`, background: PALETTE[i % PALETTE.length] }, title: `${g.component}: ${g.budget_ms} ms` }, `${g.component} ${g.budget_ms}`));
-    if (b.headroom_ms > 0) segs.push(h("div", { style: { width: `${(100 * b.headroom_ms / total).toFixed(2)}%`, background: "#b8bfcc" }, title: `headroom ${b.headroom_ms} ms` }, `headroom ${b.headroom_ms}`));
-    out.append(h("div", {}, h("strong", {}, b.endpoint || b.path), ` — ${b.total_ms} ms at ${b.percentile}`, b.over_budget ? h("span", { class: "fail" }, " over budget") : b.tight ? h("span", { class: "muted" }, " tight") : null),
-      h("div", { class: "bar budget" }, segs));
-  }
-  const scaled = scale.components.filter((c) => c.replicas && c.replicas.growth && c.replicas.growth.length);
-  if (scaled.length) {
-    out.append(h("h3", {}, "Replicas over the growth horizons"), replicasChart(scaled));
-  }
-  if (doc.caching_strategy && doc.caching_strategy.caches.length) {
-    // An entity decided not-cached has no layer, TTL or hit ratio: show the decision
-    // and its reason, not a cache that does not exist.
-    const dash = (v, f) => (v === undefined || v === null ? "—" : f(v));
-    out.append(h("h3", {}, "Caches"), table(["Entity", "Decision", "Layer", "TTL", "Expected hit ratio", "Why"],
-      doc.caching_strategy.caches.map((c) => [c.entity, c.invalidation.policy, dash(c.layer, (l) => l),
-        dash(c.ttl_seconds, (t) => t + " s"), dash(c.expected_hit_ratio, (r) => Math.round(r * 100) + "%"), c.invalidation.reason])));
-  }
-  if (doc.monitoring && doc.monitoring.alerts.length) {
-    out.append(h("h3", {}, "Alerts"), table(["Metric", "SLO", "Warning", "Critical", "Action"],
-      doc.monitoring.alerts.map((a) => [a.metric, a.slo, `${a.comparison} ${a.warning} ${a.unit}`, `${a.comparison} ${a.critical} ${a.unit}`, a.reason ? `${a.action} (${a.reason})` : a.action])));
+// A stage's view, block by block (docs/DESIGN.md, "A stage's view").
+function drawView(view) {
+  const out = h("div", { id: "view" });
+  for (const block of view.blocks) {
+    if (block.heading !== undefined) out.append(h("h3", {}, block.heading));
+    else if (block.table) out.append(table(block.table.headers, block.table.rows));
+    else if (block.bar) out.append(...bar(block.bar));
+    else if (block.lines) out.append(lineChart(block.lines));
   }
   return out;
 }
 
-function replicasChart(components) {
-  const horizons = components[0].replicas.growth.map((g) => g.horizon);
-  const labels = ["peak", ...horizons];
-  const series = components.map((c) => [c.replicas.peak, ...c.replicas.growth.map((g) => g.replicas)]);
-  const max = Math.max(1, ...series.flat());
+function bar(b) {
+  const total = Math.max(b.total, 1);
+  let colour = 0;
+  const segs = b.segments.map((g) => h("div", {
+    style: { width: `${(100 * g.value / total).toFixed(2)}%`, background: g.rest ? "#b8bfcc" : PALETTE[colour++ % PALETTE.length] },
+    title: `${g.label}: ${g.value} ${g.unit}`,
+  }, `${g.label} ${g.value}`));
+  const flag = b.flag ? h("span", { class: b.flag.tone }, " " + b.flag.text) : null;
+  return [h("div", {}, h("strong", {}, b.title), ` — ${b.note}`, flag), h("div", { class: "bar budget" }, segs)];
+}
+
+function lineChart(chart) {
+  const labels = chart.x, series = chart.series;
+  const max = Math.max(1, ...series.flatMap((l) => l.values));
   const W = 560, H = 220, L = 40, B = 30, T = 10, R = 150;
   const x = (i) => L + (i * (W - L - R)) / Math.max(1, labels.length - 1);
   const y = (v) => T + (H - T - B) * (1 - v / max);
   const parts = [s("line", { x1: L, y1: y(0), x2: W - R, y2: y(0), stroke: "#9aa3b5" })];
   labels.forEach((lab, i) => parts.push(s("text", { x: x(i), y: H - 10, "font-size": 10, "text-anchor": "middle", fill: "#6b7385" }, lab)));
   [0, max].forEach((v) => parts.push(s("text", { x: L - 6, y: y(v) + 4, "font-size": 10, "text-anchor": "end", fill: "#6b7385" }, v)));
-  series.forEach((vals, k) => {
+  series.forEach((line, k) => {
     const color = PALETTE[k % PALETTE.length];
-    parts.push(s("polyline", { points: vals.map((v, i) => `${x(i)},${y(v)}`).join(" "), fill: "none", stroke: color, "stroke-width": 2 }));
-    vals.forEach((v, i) => parts.push(s("circle", { cx: x(i), cy: y(v), r: 3, fill: color }, s("title", {}, `${components[k].name} ${labels[i]}: ${v}`))));
-    parts.push(s("text", { x: W - R + 8, y: T + 12 + k * 14, "font-size": 11, fill: color }, components[k].name));
+    parts.push(s("polyline", { points: line.values.map((v, i) => `${x(i)},${y(v)}`).join(" "), fill: "none", stroke: color, "stroke-width": 2 }));
+    line.values.forEach((v, i) => parts.push(s("circle", { cx: x(i), cy: y(v), r: 3, fill: color }, s("title", {}, `${line.name} ${labels[i]}: ${v}`))));
+    parts.push(s("text", { x: W - R + 8, y: T + 12 + k * 14, "font-size": 11, fill: color }, line.name));
   });
-  return s("svg", { width: W, height: H, class: "replicas", role: "img", "aria-label": "replicas over growth horizons" }, parts);
+  return s("svg", { width: W, height: H, class: "line-chart", role: "img", "aria-label": chart.label }, parts);
 }
 
 // A small Markdown reader for renderer output: headings, tables, lists, code, text.
