@@ -141,7 +141,12 @@ fn check_with(file: &Path, text: &str, read_files: bool) -> Result<(Pipeline, Pr
             return Err(Problems(c.problems));
         }
     };
-    let root = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    // `pipeline.toml` named bare has the current folder as its root, not an empty
+    // path (which no command can be started in).
+    let root = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let ns = manifest.pipeline.namespace.get_ref().clone();
     if let Err(e) = Namespace::new(ns.clone()) {
         c.at(
@@ -727,5 +732,21 @@ mod names {
         let p = &problems.0[0];
         assert_eq!((p.line, p.stage.as_deref()), (8, Some("s")), "{p}");
         assert!(p.message.contains("white space"), "{p}");
+    }
+}
+
+#[cfg(test)]
+mod root {
+    use std::path::Path;
+
+    use crate::pipeline::Pipeline;
+
+    #[test]
+    fn a_manifest_named_bare_has_the_current_folder_as_its_root() {
+        let text = "[pipeline]\nname = \"p\"\nnamespace = \"n\"\n\n[[stage]]\nname = \"s\"\ncomponent = \"s.wasm\"\nbuild = \"true\"\nwrites = \"k\"\n";
+        let p = Pipeline::parse(Path::new("pipeline.toml"), text).expect("it checks");
+        assert_eq!(p.root, Path::new("."));
+        let build = p.stages[0].build.as_ref().expect("a build command");
+        assert_eq!(build.dir, Path::new("."), "a command can be started there");
     }
 }
