@@ -41,6 +41,7 @@ fn pipeline_benches(c: &mut Criterion) {
     let options = RunOptions {
         force: true,
         parallelism: 2,
+        ..Default::default()
     };
     let first = executor::run(&pipeline, &runtime, memory.clone(), &options, &|_, _| {}).unwrap();
     assert!(first.passed && first.stages.len() == 48);
@@ -60,6 +61,7 @@ fn pipeline_benches(c: &mut Criterion) {
     let fresh = RunOptions {
         force: false,
         parallelism: 2,
+        ..Default::default()
     };
     group.bench_function("48-stage synthetic pipeline, all fresh (skipped)", |b| {
         b.iter(|| executor::run(&pipeline, &runtime, memory.clone(), &fresh, &|_, _| {}).unwrap())
@@ -118,6 +120,7 @@ fn default_pipeline_benches(c: &mut Criterion) {
     let options = RunOptions {
         force: true,
         parallelism: 2,
+        ..Default::default()
     };
     let first = executor::run(&pipeline, &runtime, store.clone(), &options, &|_, _| {}).unwrap();
     assert!(first.passed, "{first:?}");

@@ -93,6 +93,7 @@ fn workers(c: &mut Criterion) {
     let local = RunOptions {
         force: true,
         parallelism: 2,
+        ..Default::default()
     };
     let run_local = || {
         let summary =

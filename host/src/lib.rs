@@ -31,6 +31,7 @@ pub mod memory;
 pub mod pipeline;
 pub mod project;
 pub mod records;
+pub mod runner;
 pub mod runtime;
 pub mod server;
 pub mod service;

@@ -62,6 +62,21 @@ pub struct StageRun {
     pub config: Value,
     /// Every read the run made, with the revision it saw.
     pub inputs: Vec<Read>,
+    /// For an agent's output: how it was run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<AgentRun>,
+}
+
+/// How an agent produced an output: its runner, the attempt, and what it cost.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AgentRun {
+    /// The program started (the runner's `argv[0]`).
+    pub runner: String,
+    /// The attempt whose output this is (1 is the first).
+    pub attempt: u32,
+    /// What all the attempts cost, as the agent's CLI reported it.
+    #[serde(default)]
+    pub usage: crate::runner::Usage,
 }
 
 /// A document stored despite a failed gate.
@@ -219,6 +234,7 @@ mod tests {
                     key: "k".into(),
                     revision: Some(2),
                 }],
+                agent: None,
             }),
             ..Default::default()
         };

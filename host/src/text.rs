@@ -1,5 +1,6 @@
-//! Quoting what a user, an agent or a stage handed baton, in an error or a log line:
-//! briefly, so that a hostile or huge input is never echoed whole.
+//! Text for people: quoting what a user, an agent or a stage handed baton, in an
+//! error or a log line, briefly (a hostile or huge input is never echoed whole); and
+//! a stored document as a markdown block.
 
 /// The longest quote, in characters.
 pub const SHORT: usize = 60;
@@ -10,6 +11,14 @@ pub fn short(text: &str) -> String {
         Some((i, _)) => format!("{}…", &text[..i]),
         None => text.to_owned(),
     }
+}
+
+/// A stored document in markdown for a prompt or a person: a heading naming its key,
+/// namespace and revision, then the document in a JSON code block.
+pub fn json_block(ns: &str, key: &str, revision: Option<u64>, value: &serde_json::Value) -> String {
+    let pretty = serde_json::to_string_pretty(value).unwrap_or_default();
+    let revision = revision.map_or_else(String::new, |r| format!(", revision {r}"));
+    format!("## `{key}` (namespace `{ns}`{revision})\n\n```json\n{pretty}\n```\n")
 }
 
 #[cfg(test)]

@@ -42,6 +42,7 @@ const COMMANDS: &[&str] = &[
     "agent",
     "agent inputs",
     "agent output",
+    "agent brief",
     "import",
     "import claude-flow",
     "mcp",

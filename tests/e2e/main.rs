@@ -2,6 +2,7 @@
 //!
 //! One test binary, split by theme; `harness` holds the temp project and command helpers.
 
+mod agents;
 mod deep_json;
 mod fresh_tools;
 mod gate_components;

@@ -78,6 +78,7 @@ fn a_document_stored_during_a_run_is_not_overwritten_and_the_run_says_so() {
     let options = RunOptions {
         force: false,
         parallelism: 1,
+        ..Default::default()
     };
     let summary =
         baton::executor::run(&pipeline, &runtime, store.clone(), &options, &|_, _| {}).unwrap();

@@ -140,6 +140,10 @@ async def imported():
             await ok(s, "agent_output", {"stage": "requirements-extractor", "value": {"requirements": ["R1"]}})
             inputs = await ok(s, "agent_inputs", {"stage": "codebase-analyzer"})
             assert inputs["inputs"][0]["value"] == {"requirements": ["R1"]}, inputs
+            # The brief an agent run by baton gets: its context block and its inputs.
+            brief = (await ok(s, "agent_brief", {"stage": "codebase-analyzer"}))["brief"]
+            assert "===AGENT_CONTEXT===\nAGENT_ID: " in brief, brief
+            assert '"requirements": [\n    "R1"\n  ]' in brief, brief
             # `document`, the name of earlier versions, is still accepted.
             stored = await ok(s, "agent_output", {"stage": "codebase-analyzer", "document": {"modules": []}})
             after = by_name(await ok(s, "pipeline_status", {}))

@@ -7,9 +7,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Map, Value};
 
 use super::{CliError, Exit, output};
-use crate::service::{
-    OutputOptions, Service, StageInput, json_block, load_definitions, manifest_path,
-};
+use crate::service::{OutputOptions, Service, StageInput, brief, load_definitions, manifest_path};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum AgentCommand {
@@ -24,6 +22,21 @@ pub(super) enum AgentCommand {
     /// (`-` for standard input). A document an error-severity gate fails is refused
     /// with the gate report (exit 7); unchecked (prose) gates are listed, never block.
     Output(OutputArgs),
+    /// Print the brief `baton run` hands the stage's agent
+    ///
+    /// Its definition (the body of its `source` file), the `===AGENT_CONTEXT===` block
+    /// (with ids generated now: a run generates its own), its inputs as stored now,
+    /// the contract of its output (key, gates, schema) and how to hand it back.
+    Brief(BriefArgs),
+}
+
+#[derive(Debug, Args)]
+pub(super) struct BriefArgs {
+    /// The stage, by its name in pipeline.toml
+    stage: String,
+    /// The manifest [default: the nearest `pipeline.toml`]
+    #[arg(long, value_name = "FILE")]
+    pipeline: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -73,6 +86,12 @@ pub(super) struct OutputArgs {
 
 pub(super) fn run(ctx: &Service, cmd: AgentCommand) -> Result<(), CliError> {
     match cmd {
+        AgentCommand::Brief(args) => {
+            let pipeline =
+                load_definitions(&manifest_path(args.pipeline, &super::current_dir()?)?)?;
+            print!("{}", ctx.agent_brief(&pipeline, &args.stage)?);
+            Ok(())
+        }
         AgentCommand::Inputs(args) => {
             let pipeline =
                 load_definitions(&manifest_path(args.pipeline, &super::current_dir()?)?)?;
@@ -139,20 +158,16 @@ fn as_object(inputs: &[StageInput], namespace: &str) -> Value {
     Value::Object(map)
 }
 
-/// The inputs as a markdown context block.
+/// The inputs as a markdown context block, as a brief shows them.
 fn as_markdown(stage: &str, inputs: &[StageInput]) -> String {
-    let mut out = format!("# Inputs of stage `{stage}`\n");
-    if inputs.is_empty() {
-        out.push_str("\nThis stage reads nothing.\n");
-    }
-    for input in inputs {
-        out.push('\n');
-        out.push_str(&json_block(
-            &input.namespace,
-            &input.key,
-            Some(input.revision),
-            &input.value,
-        ));
-    }
-    out
+    let inputs: Vec<brief::Input> = inputs
+        .iter()
+        .map(|i| brief::Input {
+            namespace: i.namespace.clone(),
+            key: i.key.clone(),
+            revision: i.revision,
+            value: i.value.clone(),
+        })
+        .collect();
+    brief::inputs_markdown(stage, &inputs)
 }

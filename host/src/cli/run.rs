@@ -80,6 +80,7 @@ pub(super) fn run(global: &GlobalArgs, args: RunArgs) -> Result<(), CliError> {
     let options = RunOptions {
         force: args.force,
         parallelism,
+        ..Default::default()
     };
     let interactive = std::io::stderr().is_terminal();
     let (done, total) = (

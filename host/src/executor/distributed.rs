@@ -411,6 +411,7 @@ pub fn execute(
         let options = RunOptions {
             force,
             parallelism: 1,
+            ..Default::default()
         };
         Ok(run_stage(
             &pipeline,

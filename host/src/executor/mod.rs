@@ -15,6 +15,7 @@
 //! here, its commits fenced on the worker's lease, and [`wait`] follows the workflow to
 //! the same [`RunSummary`].
 
+mod agent;
 mod distributed;
 mod freshness;
 pub mod worker;
@@ -131,6 +132,8 @@ pub struct RunOptions {
     pub force: bool,
     /// Stages at once (at least 1).
     pub parallelism: usize,
+    /// Variables every agent a run starts gets besides its own (the store it reaches).
+    pub agent_env: Vec<(String, String)>,
 }
 
 /// Where a run stands: which stages started, how each ended, how many run now.
@@ -371,6 +374,19 @@ fn run_stage(
             .output()
             .map(|(n, k)| (n.clone(), k.clone()))
             .ok_or_else(|| anyhow::anyhow!("stage `{}` writes no key", stage.name))?;
+        if let (None, Some(runner)) = (&stage.component, &stage.runner) {
+            let (outcome, gates, agent) = agent::run(
+                pipeline,
+                stage,
+                runner,
+                runtime,
+                plugins,
+                memory.clone(),
+                options,
+                workflow_id,
+            )?;
+            return Ok(summary(outcome, gates, agent));
+        }
         let Some(component) = &stage.component else {
             let present = memory.get(&ns, &key)?.is_some();
             return Ok(summary(
@@ -455,6 +471,7 @@ fn run_stage(
                     component_sha256: plugin.sha256.clone(),
                     config: stage.config.clone(),
                     inputs: output.reads,
+                    agent: None,
                 }),
                 ..Default::default()
             },

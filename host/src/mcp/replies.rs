@@ -272,6 +272,15 @@ pub struct Inputs<'a> {
     pub inputs: Vec<StageInput>,
 }
 
+/// `agent_brief`.
+#[derive(Serialize)]
+pub struct Brief<'a> {
+    /// The stage.
+    pub stage: &'a str,
+    /// The brief, in markdown.
+    pub brief: String,
+}
+
 /// `pipeline_status`.
 #[derive(Serialize)]
 pub struct Status<'a> {

@@ -208,6 +208,18 @@ static TOOLS: &[ToolDef] = &[
         }
     ),
     tool!(
+        "agent_brief",
+        args::AgentInputs,
+        "The brief `baton run` hands a stage's agent: its definition, the ===AGENT_CONTEXT=== block (ids generated now), its inputs as stored, the contract of its output (key, gates, schema) and how to hand it back.",
+        |s: &Service, a: args::AgentInputs| {
+            let pipeline = definitions(s)?;
+            to_json(replies::Brief {
+                brief: s.agent_brief(&pipeline, &a.stage)?,
+                stage: &a.stage,
+            })
+        }
+    ),
+    tool!(
         "agent_output",
         args::AgentOutput,
         "Store a stage's output at the key it writes, through its quality gates (refused with the gate report if an enforced gate fails; unchecked prose gates are listed).",

@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use toml::Spanned;
 
-use super::manifest::{GateSpec, LimitsSpec, Manifest, StageSpec};
+use super::manifest::{GateSpec, LimitsSpec, Manifest, RunnerSpec, StageSpec};
 use super::{
-    Build, Gate, GateCheck, Input, Pipeline, Problem, ProblemKind, Problems, Render, Schema, Stage,
+    Build, Gate, GateCheck, Input, Pipeline, Problem, ProblemKind, Problems, RUNNER_PLACEHOLDERS,
+    Render, Runner, Schema, Stage,
 };
 use crate::memory::{Key, Namespace};
 use crate::runtime::{Grant, Grants, Limits, agent_name};
@@ -325,6 +326,7 @@ fn check_with(file: &Path, text: &str, read_files: bool) -> Result<(Pipeline, Pr
             None => base_limits.clone(),
         };
         let component = component(&mut c, spec, &root);
+        let runner = runner(&mut c, spec, manifest.runner.as_ref(), &root);
         let gates = gates(&mut c, spec, &root);
         let render = spec.render.as_ref().map(|r| {
             let path = root.join(r.component.get_ref());
@@ -382,6 +384,7 @@ fn check_with(file: &Path, text: &str, read_files: bool) -> Result<(Pipeline, Pr
             gates,
             depends_on,
             render,
+            runner,
         });
     }
 
@@ -638,6 +641,98 @@ fn gate_check(c: &mut Checker<'_>, stage: &str, gate: &GateSpec, root: &Path) ->
             })
         }
     }
+}
+
+/// The runner of an external stage: its `[stage.runner]` over the pipeline's
+/// `[runner]`, field by field; `None` when neither names a command (an agent started
+/// outside baton) or the stage is a component's.
+fn runner(
+    c: &mut Checker<'_>,
+    spec: &StageSpec,
+    default: Option<&RunnerSpec>,
+    root: &Path,
+) -> Option<Runner> {
+    let name = spec.name.get_ref();
+    let own = spec.runner.as_ref();
+    if !spec.external {
+        if let Some(command) = own.and_then(|r| r.command.as_ref()) {
+            c.at(
+                command.span(),
+                format!("stage `{name}` runs a component: only an external stage has a runner"),
+            );
+        }
+        return None;
+    }
+    let pick = |f: fn(&RunnerSpec) -> bool| own.filter(|r| f(r)).or(default.filter(|r| f(r)));
+    let command = pick(|r| r.command.is_some())?.command.as_ref()?;
+    if command.get_ref().is_empty() || command.get_ref()[0].trim().is_empty() {
+        c.at(
+            command.span(),
+            format!("the runner of stage `{name}` has an empty command"),
+        );
+        return None;
+    }
+    for arg in command.get_ref() {
+        for placeholder in placeholders(arg) {
+            if !RUNNER_PLACEHOLDERS.contains(&placeholder) {
+                c.at(
+                    command.span(),
+                    format!(
+                        "the runner of stage `{name}` names `{{{}}}`, which baton does not fill; it fills {}",
+                        short(placeholder),
+                        RUNNER_PLACEHOLDERS.map(|p| format!("`{{{p}}}`")).join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    let dir = pick(|r| r.dir.is_some())
+        .and_then(|r| r.dir.as_ref())
+        .map_or_else(|| root.to_path_buf(), |d| root.join(d));
+    let env = pick(|r| r.env.is_some())
+        .and_then(|r| r.env.clone())
+        .unwrap_or_default();
+    let mut timeout = std::time::Duration::from_secs(30 * 60);
+    if let Some(t) = pick(|r| r.timeout.is_some()).and_then(|r| r.timeout.as_ref()) {
+        match humantime::parse_duration(t.get_ref()) {
+            Ok(d) if !d.is_zero() => timeout = d,
+            _ => c.at(
+                t.span(),
+                format!(
+                    "timeout {:?} is not a duration such as `10m` or `90s`",
+                    t.get_ref()
+                ),
+            ),
+        }
+    }
+    let mut attempts = 3;
+    if let Some(a) = pick(|r| r.attempts.is_some()).and_then(|r| r.attempts.as_ref()) {
+        match *a.get_ref() {
+            0 => c.at(a.span(), "attempts must be at least 1"),
+            n => attempts = n,
+        }
+    }
+    Some(Runner {
+        command: command.get_ref().clone(),
+        dir,
+        env,
+        timeout,
+        attempts,
+    })
+}
+
+/// The `{name}` placeholders of `arg`.
+pub(crate) fn placeholders(arg: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = arg;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
+        out.push(&rest[open + 1..open + close]);
+        rest = &rest[open + close + 1..];
+    }
+    out
 }
 
 fn limits(c: &mut Checker<'_>, spec: &LimitsSpec, base: Limits) -> Limits {

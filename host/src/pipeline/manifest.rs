@@ -25,6 +25,43 @@ pub struct Manifest {
     /// The stages.
     #[serde(default, rename = "stage")]
     pub stages: Vec<StageSpec>,
+    /// How external stages' agents are started, unless a stage says otherwise.
+    #[serde(default)]
+    pub runner: Option<RunnerSpec>,
+}
+
+/// `[runner]` (every external stage's) or `[stage.runner]` (one stage's, field by
+/// field over the pipeline's): how baton starts the agent that does an external
+/// stage's work. No shell: `command` is spawned as it is, its placeholders filled.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunnerSpec {
+    /// The argv, such as `["claude", "-p", "--output-format", "json", "--model",
+    /// "{model}"]`. Placeholders: `{brief}` (the brief as one argument; it is also on
+    /// standard input), `{brief_file}`, `{model}` and `{allowed_tools}` (from the
+    /// agent's definition; an argument that is only an unknown one is left out, with
+    /// the flag before it), `{agent_id}`, `{workflow_id}`, `{stage}`, `{key}`,
+    /// `{namespace}`, `{schema_file}`.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
+    pub command: Option<Spanned<Vec<String>>>,
+    /// Its working folder, relative to the manifest [default: the manifest's folder].
+    #[serde(default)]
+    pub dir: Option<String>,
+    /// Environment variables it may see besides `PATH`, `HOME`, `LANG` and the ones
+    /// baton sets (`BATON_*`, `TRACEPARENT`).
+    #[serde(default)]
+    pub env: Option<Vec<String>>,
+    /// Its time limit, such as `10m` [default: 30m]; its whole process group is
+    /// killed then.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub timeout: Option<Spanned<String>>,
+    /// Attempts at an output its gates admit [default: 3]: a refused output sends
+    /// the agent back with the findings.
+    #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    pub attempts: Option<Spanned<u32>>,
 }
 
 /// `[pipeline]`.
@@ -180,6 +217,9 @@ pub struct StageSpec {
     /// How its output reads for people: a renderer component.
     #[serde(default)]
     pub render: Option<RenderSpec>,
+    /// How its agent is started (an external stage), over the pipeline's `[runner]`.
+    #[serde(default)]
+    pub runner: Option<RunnerSpec>,
 }
 
 /// `[stage.render]`: the stage's renderer (WIT world `renderer`), which turns its

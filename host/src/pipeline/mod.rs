@@ -152,7 +152,38 @@ pub struct Stage {
     pub depends_on: Vec<String>,
     /// Its renderer, if it offers one.
     pub render: Option<Render>,
+    /// How its agent is started, for an external stage baton runs itself.
+    pub runner: Option<Runner>,
 }
+
+/// How baton starts an external stage's agent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Runner {
+    /// The argv template.
+    pub command: Vec<String>,
+    /// The working folder, resolved.
+    pub dir: PathBuf,
+    /// Variables passed through from baton's environment.
+    pub env: Vec<String>,
+    /// The time limit of one attempt.
+    pub timeout: std::time::Duration,
+    /// Attempts at an admitted output.
+    pub attempts: u32,
+}
+
+/// The placeholders a runner's command may use.
+pub const RUNNER_PLACEHOLDERS: [&str; 10] = [
+    "brief",
+    "brief_file",
+    "model",
+    "allowed_tools",
+    "agent_id",
+    "workflow_id",
+    "stage",
+    "key",
+    "namespace",
+    "schema_file",
+];
 
 /// A stage's renderer component.
 #[derive(Clone, Debug)]

@@ -11,6 +11,7 @@ use super::gatekeeper::find_stage;
 use super::{Error, ErrorKind, Result, Service, Stored, Write, value_from_text};
 use crate::memory::{Key, Namespace, Writer};
 use crate::pipeline::{Pipeline, Stage};
+use crate::runner::brief;
 use crate::runtime::Read;
 
 /// One document a stage reads.
@@ -116,6 +117,52 @@ impl Service {
         let (_, ns, key) = output_slot(pipeline, stage)?;
         let value = value_from_text(text, must_be_json, &ns, &key)?;
         self.stage_output(pipeline, stage, value, output)
+    }
+}
+
+impl Service {
+    /// The brief `baton run` would hand stage `stage`'s agent now: its definition,
+    /// a context block with ids generated for it, its inputs as stored (a stage that
+    /// is not ready is an error naming what it lacks), its output's contract.
+    pub fn agent_brief(&self, pipeline: &Pipeline, stage: &str) -> Result<String> {
+        let inputs = self.stage_inputs(pipeline, stage)?;
+        let stage = find_stage(pipeline, stage)?;
+        let definition = match &stage.source {
+            Some(source) => {
+                let path = pipeline.root.join(source);
+                Some(std::fs::read_to_string(&path).map_err(|e| {
+                    Error::bad_input(format!(
+                        "cannot read the definition of stage `{}`, {}: {e}",
+                        stage.name,
+                        path.display()
+                    ))
+                })?)
+            }
+            None => None,
+        };
+        let workflow_id = format!("workflow-{}", uuid::Uuid::new_v4().simple());
+        let context = brief::Context {
+            agent_id: format!("{}-{}", stage.agent_name, uuid::Uuid::new_v4().simple()),
+            parent: format!("baton-{workflow_id}"),
+            workflow_id,
+            timestamp: crate::memory::Timestamp::now().to_string(),
+        };
+        let inputs: Vec<brief::Input> = inputs
+            .into_iter()
+            .map(|i| brief::Input {
+                namespace: i.namespace,
+                key: i.key,
+                revision: i.revision,
+                value: i.value,
+            })
+            .collect();
+        Ok(brief::brief(
+            stage,
+            definition.as_deref().map(brief::definition_body),
+            &context,
+            &inputs,
+            None,
+        ))
     }
 }
 

@@ -40,6 +40,7 @@ pub use component::ComponentRun;
 // The results of a run and of a worker, as the executor returns them.
 pub use crate::executor::worker::{Options as WorkerOptions, Report as WorkerReport, default_name};
 pub use crate::executor::{Outcome, RunOptions, RunSummary, StageSummary};
+pub use crate::runner::brief;
 pub use error::{Error, ErrorKind, Result};
 pub use gatekeeper::{blocked, find_stage};
 pub use handoff::{OutputOptions, StageInput};
@@ -289,10 +290,15 @@ impl Service {
         Ok(Namespace::new(given.unwrap_or(&self.default_namespace))?)
     }
 
-    /// Where compiled components are cached: beside the store (for a database, in
-    /// the project's `.baton`).
+    /// Where compiled components are cached: `$BATON_COMPONENT_CACHE` when set (a
+    /// folder several projects may share: entries are keyed by the component's
+    /// SHA-256 and the engine, and written whole), else beside the store (for a
+    /// database, in the project's `.baton`).
     pub fn cache_dir(&self) -> PathBuf {
-        self.cache_root.join("cache").join("components")
+        match std::env::var_os("BATON_COMPONENT_CACHE") {
+            Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+            _ => self.cache_root.join("cache").join("components"),
+        }
     }
 
     /// The component runtime, started on first use, its compile cache beside the store.

@@ -74,6 +74,9 @@ pub struct StageStatus {
     pub gates: GateCounts,
 }
 
+/// How long the memory server a run with agents starts waits without connections.
+const AGENT_SERVER_IDLE: std::time::Duration = std::time::Duration::from_secs(60);
+
 impl Service {
     /// Works as a `baton worker`: claims stages from the store's queue and runs them
     /// until idle (with `exit_when_idle`) or killed. Every slot's connection is
@@ -104,8 +107,19 @@ impl Service {
         progress: &(dyn Fn(&str, Option<&Outcome>) + Sync),
     ) -> Result<RunSummary> {
         let runtime = self.runtime()?;
+        let mut options = options.clone();
+        if pipeline.stages.iter().any(|s| s.runner.is_some()) {
+            // The agents it starts reach the store while the run holds it: through a
+            // memory server for a folder, and through the same location.
+            if self.store_path().is_ok() {
+                self.serve_store(AGENT_SERVER_IDLE)?;
+            }
+            options
+                .agent_env
+                .push(("BATON_STORE".into(), self.location().to_string()));
+        }
         let memory = self.store()?;
-        executor::run(pipeline, &runtime, memory, options, progress)
+        executor::run(pipeline, &runtime, memory, &options, progress)
             .map_err(|e| Error::new(ErrorKind::Failure, e))
     }
 

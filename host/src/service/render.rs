@@ -53,10 +53,4 @@ impl Service {
     }
 }
 
-/// A stored document in markdown for a prompt or a person: a heading naming its key,
-/// namespace and revision, then the document in a JSON code block.
-pub fn json_block(ns: &str, key: &str, revision: Option<u64>, value: &Value) -> String {
-    let pretty = serde_json::to_string_pretty(value).unwrap_or_default();
-    let revision = revision.map_or_else(String::new, |r| format!(", revision {r}"));
-    format!("## `{key}` (namespace `{ns}`{revision})\n\n```json\n{pretty}\n```\n")
-}
+pub use crate::text::json_block;

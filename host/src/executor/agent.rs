@@ -1,0 +1,428 @@
+//! An external stage baton runs itself: its agent started by its runner
+//! ([`crate::runner`]) with its brief, what it hands back admitted like a
+//! component's output, and a refused output sent back with the findings, up to the
+//! runner's attempts.
+//!
+//! The output is current against the agent's definition and runner (their SHA-256
+//! stands where a component's does) and the revisions of its inputs: a fresh agent
+//! stage is not run again. An agent that stores its output itself during its run
+//! (`baton agent output --agent ID`, MCP `agent_output`) has passed the same gates on
+//! the way in; what it prints is then not needed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::{Freshness, Plugins, RunOptions, event_ops, freshness};
+use crate::admission::{self, Admitted, Candidate, Decision, Inputs, Judge, Refusal, Refused};
+use crate::gates::{GateReport, read_declared};
+use crate::memory::{Store, Timestamp, Writer, sha256_hex};
+use crate::pipeline::{GateCheck, Pipeline, Runner, Stage};
+use crate::records::{AgentRun, Provenance, StageRun};
+use crate::runner::brief::{self, Context, Input};
+use crate::runner::{self, Launch, Usage};
+use crate::runtime::{Read, Runtime};
+
+use super::Outcome;
+
+/// How the agent's stage ended: its outcome, gates passed / total, and the agent id.
+pub(super) type Ended = (Outcome, Option<(usize, usize)>, Option<String>);
+
+/// What an agent's definition says of how to run it.
+#[derive(Debug, Default, PartialEq)]
+pub struct Said {
+    /// `model:`.
+    pub model: Option<String>,
+    /// `tools:`, comma-separated or a list.
+    pub tools: Vec<String>,
+}
+
+/// The `model` and `tools` of a definition's front matter.
+pub fn said(definition: &str) -> Said {
+    let mut out = Said::default();
+    let Some(rest) = definition.strip_prefix("---") else {
+        return out;
+    };
+    let front = rest.split("\n---").next().unwrap_or_default();
+    let mut in_tools = false;
+    for line in front.lines() {
+        let trimmed = line.trim();
+        if in_tools && let Some(item) = trimmed.strip_prefix("- ") {
+            out.tools
+                .push(item.trim().trim_matches(['"', '\'']).to_owned());
+            continue;
+        }
+        in_tools = false;
+        if let Some(v) = trimmed.strip_prefix("model:") {
+            let v = v.trim().trim_matches(['"', '\'']);
+            if !v.is_empty() {
+                out.model = Some(v.to_owned());
+            }
+        } else if let Some(v) = trimmed.strip_prefix("tools:") {
+            let v = v.trim().trim_matches(['[', ']']);
+            in_tools = v.is_empty();
+            out.tools.extend(
+                v.split(',')
+                    .map(|t| t.trim().trim_matches(['"', '\'']).to_owned())
+                    .filter(|t| !t.is_empty()),
+            );
+        }
+    }
+    out
+}
+
+/// Runs the agent of external stage `stage` with `runner`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn run(
+    pipeline: &Pipeline,
+    stage: &Stage,
+    runner: &Runner,
+    runtime: &Runtime,
+    plugins: &Plugins,
+    memory: Arc<dyn Store>,
+    options: &RunOptions,
+    workflow_id: &str,
+) -> anyhow::Result<Ended> {
+    let (ns, key) = stage
+        .output()
+        .map(|(n, k)| (n.clone(), k.clone()))
+        .ok_or_else(|| anyhow::anyhow!("stage `{}` writes no key", stage.name))?;
+    let definition = match &stage.source {
+        Some(source) => {
+            let path = pipeline.root.join(source);
+            Some(std::fs::read_to_string(&path).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot read the definition of stage `{}`, {}: {e}",
+                    stage.name,
+                    path.display()
+                )
+            })?)
+        }
+        None => None,
+    };
+    let body = definition.as_deref().map(brief::definition_body);
+    // What the output is current against, where a component's SHA-256 would be.
+    let sha = sha256_hex(
+        format!(
+            "{}\0{}",
+            body.unwrap_or_default(),
+            runner.command.join("\0")
+        )
+        .as_bytes(),
+    );
+    if !options.force && freshness(stage, &sha, memory.as_ref())? == Freshness::Fresh {
+        return Ok((Outcome::Fresh, None, None));
+    }
+    let mut inputs = Vec::new();
+    let mut reads = Vec::new();
+    let mut missing = Vec::new();
+    for (namespace, key, entry) in read_declared(memory.as_ref(), stage)? {
+        match entry {
+            Some(e) => {
+                reads.push(Read {
+                    namespace: namespace.clone(),
+                    key: key.clone(),
+                    revision: Some(e.meta.revision),
+                });
+                inputs.push(Input {
+                    value: e.json(),
+                    revision: e.meta.revision,
+                    namespace,
+                    key,
+                });
+            }
+            None => missing.push(format!("`{key}` in namespace `{namespace}`")),
+        }
+    }
+    if !missing.is_empty() {
+        return Ok((
+            Outcome::Failed(format!(
+                "its inputs are not all stored: {}",
+                missing.join(", ")
+            )),
+            None,
+            None,
+        ));
+    }
+    let key_revision = memory.get(&ns, &key)?.map_or(0, |e| e.meta.revision);
+    let agent_id = format!("{}-{}", stage.agent_name, uuid::Uuid::new_v4().simple());
+    let context = Context {
+        agent_id: agent_id.clone(),
+        workflow_id: workflow_id.to_owned(),
+        parent: format!("baton-{workflow_id}"),
+        timestamp: Timestamp::now().to_string(),
+    };
+    let said = definition.as_deref().map(said).unwrap_or_default();
+    let gates = plugins.gates(runtime, &pipeline.path, stage)?;
+    let writer = Writer::agent(&agent_id);
+    let name = &stage.agent_name;
+    let mut events: Vec<(String, Value)> = vec![(
+        format!("agent.{name}.started"),
+        json!({ "stage": stage.name, "runner": runner.command[0], "parent": context.parent }),
+    )];
+    let fail = |why: String, events: Vec<(String, Value)>| -> anyhow::Result<Ended> {
+        let mut events = events;
+        events.push((format!("agent.{name}.failed"), json!({ "error": why })));
+        memory.commit(&writer, event_ops(workflow_id, &agent_id, name, events)?)?;
+        Ok((Outcome::Failed(why), None, Some(agent_id.clone())))
+    };
+    let mut usage = Usage::default();
+    let mut findings: Option<(u32, GateReport)> = None;
+    for attempt in 1..=runner.attempts {
+        let text = brief::brief(
+            stage,
+            body,
+            &context,
+            &inputs,
+            findings.as_ref().map(|(a, r)| (*a, r)),
+        );
+        let brief_file = std::env::temp_dir().join(format!("baton-{agent_id}-{attempt}.md"));
+        let wants_file = runner.command.iter().any(|a| a.contains("{brief_file}"));
+        if wants_file {
+            crate::files::write_atomically(&brief_file, text.as_bytes())?;
+        }
+        let schema = stage.gates.iter().find_map(|g| match &g.check {
+            GateCheck::Schema { path, .. } => Some(path.display().to_string()),
+            _ => None,
+        });
+        let vars: HashMap<&'static str, Option<String>> = HashMap::from([
+            ("brief", Some(text.clone())),
+            ("brief_file", Some(brief_file.display().to_string())),
+            ("model", said.model.clone()),
+            (
+                "allowed_tools",
+                (!said.tools.is_empty()).then(|| said.tools.join(",")),
+            ),
+            ("agent_id", Some(agent_id.clone())),
+            ("workflow_id", Some(workflow_id.to_owned())),
+            ("stage", Some(stage.name.clone())),
+            ("key", Some(key.to_string())),
+            ("namespace", Some(ns.to_string())),
+            ("schema_file", schema),
+        ]);
+        let mut env = options.agent_env.clone();
+        env.extend([
+            ("BATON_AGENT_ID".to_owned(), agent_id.clone()),
+            ("BATON_WORKFLOW_ID".to_owned(), workflow_id.to_owned()),
+            ("BATON_STAGE".to_owned(), stage.name.clone()),
+            ("BATON_ATTEMPT".to_owned(), attempt.to_string()),
+        ]);
+        let ran = runner::launch(Launch {
+            runner,
+            vars,
+            brief: &text,
+            env,
+            output_limit: stage.limits.output_bytes,
+        });
+        if wants_file {
+            let _ = std::fs::remove_file(&brief_file);
+        }
+        let ran = match ran {
+            Ok(ran) => ran,
+            Err(e) => return fail(format!("{e}"), events),
+        };
+        let returned = runner::returned(&ran.stdout);
+        add(&mut usage, &returned.usage);
+        events.push((
+            format!("agent.{name}.attempt"),
+            json!({
+                "attempt": attempt,
+                "exit": ran.code,
+                "timed_out": ran.timed_out,
+                "elapsed_ms": ran.elapsed.as_secs_f64() * 1e3,
+                "output_bytes_dropped": ran.dropped,
+                "usage": returned.usage,
+            }),
+        ));
+        if ran.timed_out {
+            return fail(
+                format!(
+                    "the agent did not finish within {}: it was killed with its process group",
+                    humantime::format_duration(runner.timeout)
+                ),
+                events,
+            );
+        }
+        if ran.code != Some(0) {
+            let exit = ran
+                .code
+                .map_or_else(|| "a signal".to_owned(), |c| format!("code {c}"));
+            return fail(
+                format!(
+                    "the agent exited with {exit}: {}",
+                    crate::text::short(ran.stderr_tail.trim())
+                ),
+                events,
+            );
+        }
+        // Stored by the agent itself during its run: it passed the gates on its way in.
+        if let Some(entry) = memory.get(&ns, &key)?
+            && entry.meta.revision != key_revision
+        {
+            if entry.meta.writer == writer {
+                events.push((
+                    format!("agent.{name}.completed"),
+                    json!({ "key": key.as_str(), "stored_by_agent": true, "attempt": attempt }),
+                ));
+                memory.commit(&writer, event_ops(workflow_id, &agent_id, name, events)?)?;
+                return Ok((
+                    Outcome::Passed(entry.meta.revision),
+                    None,
+                    Some(agent_id.clone()),
+                ));
+            }
+            return fail(
+                format!(
+                    "key `{key}` in namespace `{ns}` was written by {} during the agent's run (revision {key_revision} when it started, {} now); nothing of the agent's was stored",
+                    entry.meta.writer, entry.meta.revision
+                ),
+                events,
+            );
+        }
+        let Some(document) = returned.document else {
+            let cut = match ran.dropped {
+                0 => String::new(),
+                n => format!(" (its output was cut: {n} bytes past the limit were dropped)"),
+            };
+            return fail(format!("the agent printed no JSON document{cut}"), events);
+        };
+        let judge = Judge {
+            gates: &gates,
+            inputs: Inputs::Read(&reads),
+        };
+        let refusal = Refusal::Quarantine(stage.name.clone());
+        let verdict = admission::judge(memory.as_ref(), &document, Some(judge), &writer, &refusal)
+            .map_err(refused)?;
+        if !verdict.admits() && attempt < runner.attempts {
+            let report = verdict.report.expect("a refusal has a report");
+            events.push((
+                format!("agent.{name}.refused"),
+                json!({ "attempt": attempt, "gate_report": report }),
+            ));
+            findings = Some((attempt, report));
+            continue;
+        }
+        let candidate = Candidate {
+            namespace: ns.clone(),
+            key: key.clone(),
+            value: document,
+            writer: writer.clone(),
+            provenance: Provenance {
+                run: Some(StageRun {
+                    stage: stage.name.clone(),
+                    agent_id: agent_id.clone(),
+                    workflow_id: workflow_id.to_owned(),
+                    component_sha256: sha.clone(),
+                    config: stage.config.clone(),
+                    inputs: reads.clone(),
+                    agent: Some(AgentRun {
+                        runner: runner.command[0].clone(),
+                        attempt,
+                        usage: usage.clone(),
+                    }),
+                }),
+                ..Default::default()
+            },
+            ttl: None,
+            if_revision: Some(key_revision),
+        };
+        let admitted = admission::admit(
+            memory.as_ref(),
+            candidate,
+            Some(judge),
+            &refusal,
+            &mut |decision| {
+                let mut all = events.clone();
+                all.push(match decision {
+                    Decision::Commit { report, .. } => (
+                        format!("agent.{name}.completed"),
+                        json!({ "key": key.as_str(), "attempt": attempt, "gates_passed": report.map_or(0, |r| r.gates_passed) }),
+                    ),
+                    Decision::Quarantine { reason, report } => (
+                        format!("agent.{name}.failed"),
+                        json!({ "error": reason.unwrap_or("gates failed"), "attempt": attempt, "gate_report": report }),
+                    ),
+                });
+                event_ops(workflow_id, &agent_id, name, all)
+            },
+        )
+        .map_err(refused)?;
+        let counts = |r: &Option<GateReport>| r.as_ref().map(|r| (r.gates_passed, r.gates.len()));
+        return Ok(match admitted {
+            Admitted::Committed { meta, report, .. } => (
+                Outcome::Passed(meta.revision),
+                counts(&report),
+                Some(agent_id.clone()),
+            ),
+            Admitted::Quarantined {
+                report,
+                reason: Some(why),
+            } => (
+                Outcome::Failed(why),
+                counts(&report),
+                Some(agent_id.clone()),
+            ),
+            Admitted::Quarantined {
+                report,
+                reason: None,
+            } => {
+                let failed = report
+                    .as_ref()
+                    .map(|r| r.failed().join(", "))
+                    .unwrap_or_default();
+                (
+                    Outcome::GateFailed(format!(
+                        "failed gates: {failed} (after {attempt} attempt{})",
+                        if attempt == 1 { "" } else { "s" }
+                    )),
+                    counts(&report),
+                    Some(agent_id.clone()),
+                )
+            }
+        });
+    }
+    unreachable!("the last attempt always ends the stage")
+}
+
+fn add(total: &mut Usage, more: &Usage) {
+    let sum_f = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (None, None) => None,
+        (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
+    };
+    let sum_u = |a: Option<u64>, b: Option<u64>| match (a, b) {
+        (None, None) => None,
+        (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+    };
+    total.cost_usd = sum_f(total.cost_usd, more.cost_usd);
+    total.input_tokens = sum_u(total.input_tokens, more.input_tokens);
+    total.output_tokens = sum_u(total.output_tokens, more.output_tokens);
+}
+
+fn refused(r: Refused) -> anyhow::Error {
+    match r {
+        Refused::Memory(e) => e.into(),
+        Refused::Other(e) => e,
+        Refused::Gates(report) => anyhow::anyhow!("gates refused: {}", report.failed().join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_definition_says_its_model_and_tools() {
+        let def = "---\nname: a\nmodel: sonnet\ntools: Read, Write, Bash\n---\nbody";
+        assert_eq!(
+            said(def),
+            Said {
+                model: Some("sonnet".into()),
+                tools: vec!["Read".into(), "Write".into(), "Bash".into()],
+            }
+        );
+        let listed = "---\ntools:\n  - Read\n  - \"Grep\"\nname: b\n---\n";
+        assert_eq!(said(listed).tools, vec!["Read", "Grep"]);
+        assert_eq!(said("no front matter"), Said::default());
+    }
+}

@@ -1,0 +1,304 @@
+//! Agents run by baton: an external stage with a runner is started by `baton run`
+//! with its brief, what it hands back is gated and stored with provenance, a refused
+//! output goes back with the findings, and a hostile agent is contained with its own
+//! reason. The agent is `tests/fixtures/agents/scripted_agent.py`, which behaves as
+//! `claude -p --output-format json` does (no model can be called from here).
+
+use serde_json::Value;
+
+use crate::harness::{Project, repo_root};
+
+const SYSTEM: &str = r#"{"name": "shop", "components": [{"name": "api"}]}"#;
+
+const DEFINITION: &str = "---\nname: performance-notes\nmodel: sonnet\ntools: Read, Grep\n---\n# Performance notes\n\nMARKER: from-the-definition\n\nWrite notes on the system's performance.\n";
+
+const SCHEMA: &str = r#"{"type": "object", "required": ["summary"], "properties": {"summary": {"type": "string", "minLength": 1}}}"#;
+
+/// A project with one external stage run by the scripted agent in `mode`, with
+/// `extra` added to its `[stage.runner]`.
+fn project(mode: &str, extra: &str) -> Project {
+    let agent = repo_root().join("tests/fixtures/agents/scripted_agent.py");
+    let p = Project::with_manifest(&format!(
+        r#"[pipeline]
+name = "agents"
+namespace = "coding-pipeline"
+
+[runner]
+command = ["python3", "{agent}", "{mode}"]
+timeout = "60s"
+
+[[input]]
+key = "coding/architecture/system"
+file = "system.json"
+
+[[stage]]
+name = "performance-notes"
+external = true
+source = "agents/notes.md"
+reads = ["coding/architecture/system"]
+writes = "coding/architecture/notes"
+
+[stage.runner]
+{extra}
+
+[[stage.gate]]
+name = "has-summary"
+rule = "the notes have a summary"
+schema = "notes.schema.json"
+"#,
+        agent = agent.display(),
+    ));
+    std::fs::write(p.root().join("system.json"), SYSTEM).unwrap();
+    std::fs::write(p.root().join("notes.schema.json"), SCHEMA).unwrap();
+    std::fs::create_dir_all(p.root().join("agents")).unwrap();
+    std::fs::write(p.root().join("agents/notes.md"), DEFINITION).unwrap();
+    p
+}
+
+fn stage(summary: &Value) -> &Value {
+    &summary["stages"][0]
+}
+
+fn events(p: &Project) -> Vec<Value> {
+    p.run(&["events", "--json"])
+        .json()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn an_agent_is_started_with_its_brief_and_its_output_is_gated_and_stored() {
+    let p = project("good", "");
+    let out = p.run(&["run", "--json"]);
+    let summary = out.json();
+    assert_eq!(stage(&summary)["outcome"]["status"], "passed", "{summary}");
+    let agent_id = stage(&summary)["agent_id"].as_str().unwrap().to_owned();
+    assert!(agent_id.starts_with("performanceNotes-"), "{agent_id}");
+    let stored = p
+        .run(&["memory", "retrieve", "coding/architecture/notes", "--json"])
+        .json();
+    let doc = &stored["value"];
+    // The context block carried the ids baton generated and records.
+    assert_eq!(doc["agent_id"], agent_id.as_str(), "{doc}");
+    assert_eq!(doc["workflow_id"], summary["workflow_id"], "{doc}");
+    assert_eq!(
+        doc["parent"],
+        format!("baton-{}", summary["workflow_id"].as_str().unwrap()),
+        "PARENT is the run"
+    );
+    // The brief carried the definition's body and the inputs at their revisions.
+    assert_eq!(doc["marker"], "from-the-definition");
+    assert_eq!(doc["inputs_seen"][0]["key"], "coding/architecture/system");
+    assert_eq!(doc["inputs_seen"][0]["revision"], 1);
+    // Provenance: the run, the runner, the attempt and what it cost.
+    let run = &stored["provenance"];
+    assert_eq!(run["agent_id"], agent_id.as_str());
+    assert_eq!(run["agent"]["runner"], "python3");
+    assert_eq!(run["agent"]["attempt"], 1);
+    assert_eq!(run["agent"]["usage"]["cost_usd"], 0.0125);
+    assert_eq!(run["gate_report"]["passed"], true);
+    assert_eq!(run["inputs"][0]["revision"], 1);
+    // Its events, under the id of its brief.
+    let names: Vec<String> = events(&p)
+        .iter()
+        .filter(|e| e["agent_id"] == agent_id.as_str())
+        .map(|e| e["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "agent.performanceNotes.started",
+            "agent.performanceNotes.attempt",
+            "agent.performanceNotes.completed"
+        ]
+    );
+    // Current against its definition, runner and inputs: not run again.
+    let again = p.run(&["run", "--json"]).json();
+    assert_eq!(stage(&again)["outcome"]["status"], "fresh", "{again}");
+    // A changed definition makes it stale: it runs again.
+    std::fs::write(
+        p.root().join("agents/notes.md"),
+        DEFINITION.replace("MARKER: from-the-definition", "MARKER: changed"),
+    )
+    .unwrap();
+    let third = p.run(&["run", "--json"]).json();
+    assert_eq!(stage(&third)["outcome"]["status"], "passed", "{third}");
+}
+
+#[test]
+fn a_refused_output_goes_back_with_the_findings_and_the_second_passes() {
+    let p = project("fix", "");
+    let summary = p.run(&["run", "--json"]).json();
+    assert_eq!(stage(&summary)["outcome"]["status"], "passed", "{summary}");
+    let stored = p
+        .run(&["memory", "retrieve", "coding/architecture/notes", "--json"])
+        .json();
+    assert_eq!(stored["value"]["findings_seen"], true);
+    assert_eq!(stored["provenance"]["agent"]["attempt"], 2);
+    assert_eq!(
+        stored["provenance"]["agent"]["usage"]["cost_usd"], 0.025,
+        "both attempts' cost"
+    );
+    let refused: Vec<Value> = events(&p)
+        .into_iter()
+        .filter(|e| e["name"] == "agent.performanceNotes.refused")
+        .collect();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(
+        refused[0]["attributes"]["gate_report"]["gates"][0]["name"],
+        "has-summary"
+    );
+}
+
+#[test]
+fn an_agent_refused_every_time_is_quarantined_after_its_attempts() {
+    let p = project("bad", "attempts = 2");
+    let out = p.run(&["run", "--json"]);
+    assert_eq!(out.code(), 7, "{}", out.stderr());
+    let summary = out.json();
+    let outcome = &stage(&summary)["outcome"];
+    assert_eq!(outcome["status"], "gate-failed", "{summary}");
+    assert!(
+        outcome["detail"]
+            .as_str()
+            .unwrap()
+            .contains("after 2 attempts"),
+        "{outcome}"
+    );
+    assert!(!p.keys().contains(&"coding/architecture/notes".to_owned()));
+    let quarantined = p
+        .run(&[
+            "memory",
+            "retrieve",
+            "performance-notes",
+            "-n",
+            "baton.quarantine",
+            "--json",
+        ])
+        .json();
+    assert_eq!(quarantined["value"]["gate_report"]["passed"], false);
+    let attempts = events(&p)
+        .iter()
+        .filter(|e| e["name"] == "agent.performanceNotes.attempt")
+        .count();
+    assert_eq!(attempts, 2);
+}
+
+#[test]
+fn an_agent_may_print_plain_text_or_store_its_output_itself() {
+    let p = project("plain", "");
+    let summary = p.run(&["run", "--json"]).json();
+    assert_eq!(stage(&summary)["outcome"]["status"], "passed", "{summary}");
+    let p = project("self", "");
+    let path = format!(
+        "{}:{}",
+        crate::harness::baton_bin().parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = p
+        .baton(&["run", "--json"])
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(stage(&summary)["outcome"]["status"], "passed", "{summary}");
+    let stored = p
+        .run(&["memory", "retrieve", "coding/architecture/notes", "--json"])
+        .json();
+    let agent_id = stage(&summary)["agent_id"].as_str().unwrap();
+    assert_eq!(stored["writer"], format!("agent:{agent_id}"), "{stored}");
+}
+
+#[test]
+fn hostile_agents_are_contained_each_with_its_reason_and_store_nothing() {
+    let pid_file = tempfile::NamedTempFile::new().unwrap();
+    let cases = [
+        (
+            "hang",
+            format!(
+                "command = [\"python3\", \"{}\", \"hang\", \"{}\"]\ntimeout = \"2s\"",
+                repo_root()
+                    .join("tests/fixtures/agents/scripted_agent.py")
+                    .display(),
+                pid_file.path().display()
+            ),
+            "did not finish within 2s",
+        ),
+        (
+            "flood",
+            String::new(),
+            "printed no JSON document (its output was cut",
+        ),
+        (
+            "exit1",
+            String::new(),
+            "exited with code 1: the model is unreachable",
+        ),
+    ];
+    for (mode, extra, reason) in cases {
+        let p = project(mode, &extra);
+        let out = p.run(&["run", "--json"]);
+        assert_eq!(out.code(), 6, "{mode}: {}", out.stderr());
+        let summary = out.json();
+        let outcome = &stage(&summary)["outcome"];
+        assert_eq!(outcome["status"], "failed", "{mode}: {summary}");
+        assert!(
+            outcome["detail"].as_str().unwrap().contains(reason),
+            "{mode}: {outcome}"
+        );
+        assert!(
+            !p.keys().contains(&"coding/architecture/notes".to_owned()),
+            "{mode} stored nothing"
+        );
+    }
+    // The hanging agent's grandchild died with its process group.
+    let pid: i32 = std::fs::read_to_string(pid_file.path())
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let alive = std::path::Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z ");
+    assert!(!alive, "the grandchild {pid} was killed with the agent");
+}
+
+#[test]
+fn the_brief_is_printable_and_says_what_the_agent_gets() {
+    let p = project("good", "");
+    p.run(&["run", "--json"]);
+    let out = p.run(&["agent", "brief", "performance-notes"]);
+    let brief = out.stdout();
+    for part in [
+        "MARKER: from-the-definition",
+        "===AGENT_CONTEXT===\nAGENT_ID: performanceNotes-",
+        "WORKFLOW_ID: workflow-",
+        "# Inputs of stage `performance-notes`",
+        "## `coding/architecture/system` (namespace `coding-pipeline`, revision 1)",
+        "key `coding/architecture/notes` in namespace `coding-pipeline`",
+        "`has-summary` (Error): the notes have a summary",
+        "\"required\": [\"summary\"]",
+        "baton agent output performance-notes --agent performanceNotes-",
+    ] {
+        assert!(brief.contains(part), "the brief lacks {part:?}:\n{brief}");
+    }
+    assert!(
+        !brief.contains("name: performance-notes"),
+        "no front matter"
+    );
+}
+
+#[test]
+fn a_runner_that_names_an_unknown_placeholder_is_refused_at_its_line() {
+    let p = project("good", "command = [\"agent\", \"{prompt}\"]");
+    let out = p.run(&["check"]);
+    assert_eq!(out.code(), 2, "{}", out.stderr());
+    assert!(
+        out.stderr()
+            .contains("names `{prompt}`, which baton does not fill"),
+        "{}",
+        out.stderr()
+    );
+}
