@@ -302,3 +302,58 @@ fn a_runner_that_names_an_unknown_placeholder_is_refused_at_its_line() {
         out.stderr()
     );
 }
+
+#[test]
+fn ctrl_c_on_a_run_kills_its_running_agents() {
+    let pid_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(pid_file.path(), "").unwrap();
+    let extra = format!(
+        "command = [\"python3\", \"{}\", \"hang\", \"{}\"]",
+        repo_root()
+            .join("tests/fixtures/agents/scripted_agent.py")
+            .display(),
+        pid_file.path().display()
+    );
+    let p = project("hang", &extra);
+    let mut run = std::process::Command::new(crate::harness::baton_bin())
+        .args(["run", "--json"])
+        .current_dir(p.root())
+        .env("BATON_SERVER", "never")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let grandchild = loop {
+        let text = std::fs::read_to_string(pid_file.path()).unwrap_or_default();
+        if let Ok(pid) = text.trim().parse::<i32>() {
+            break pid;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the agent never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let signalled = std::process::Command::new("kill")
+        .args(["-INT", &run.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(signalled.success());
+    let status = run.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(run.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(stderr.contains("stopped 1 running agent"), "{stderr}");
+    let dead = || {
+        !std::path::Path::new(&format!("/proc/{grandchild}")).exists()
+            || std::fs::read_to_string(format!("/proc/{grandchild}/stat"))
+                .unwrap_or_default()
+                .contains(") Z ")
+    };
+    let waited = std::time::Instant::now();
+    while !dead() && waited.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(dead(), "the agent's grandchild {grandchild} died with it");
+}

@@ -114,6 +114,9 @@ pub(super) fn run(global: &GlobalArgs, args: RunArgs) -> Result<(), CliError> {
             interruption()?,
         )?
     } else {
+        if pipeline.stages.iter().any(|s| s.runner.is_some()) {
+            stop_agents_on_interrupt()?;
+        }
         ctx.run(&pipeline, &options, &progress)?
     };
     if args.json {
@@ -208,6 +211,18 @@ fn interruption() -> Result<&'static AtomicBool, CliError> {
     })
     .map_err(|e| CliError::new(Exit::Failure, anyhow!("cannot handle Ctrl-C: {e}")))?;
     Ok(&INTERRUPTED)
+}
+
+/// On Ctrl-C (or SIGTERM, or SIGHUP) of a local run with agents: the agents run in
+/// process groups of their own, which the terminal's signal does not reach, so they
+/// are killed here before baton exits. What was committed stays.
+fn stop_agents_on_interrupt() -> Result<(), CliError> {
+    ctrlc::set_handler(|| {
+        let n = crate::service::stop_agents();
+        eprintln!("baton: interrupted: stopped {n} running agent(s)");
+        std::process::exit(130);
+    })
+    .map_err(|e| CliError::new(Exit::Failure, anyhow!("cannot handle Ctrl-C: {e}")))
 }
 
 /// `baton cancel`.

@@ -125,6 +125,7 @@ pub fn launch(launch: Launch<'_>) -> std::io::Result<Ran> {
         )
     })?;
     let group = child.id() as i32;
+    running().push(group);
     let mut stdin = child.stdin.take().expect("piped");
     let mut stdout = child.stdout.take().expect("piped");
     let mut stderr = child.stderr.take().expect("piped");
@@ -180,6 +181,7 @@ pub fn launch(launch: Launch<'_>) -> std::io::Result<Ran> {
         };
         // Whatever it left running in its group dies with it, and the pipes close.
         kill_group(group);
+        running().retain(|g| *g != group);
         let out = out.join().expect("the reader does not panic");
         let err = err.join().expect("the reader does not panic");
         (status.map(|s| (s, timed_out)), out, err)
@@ -194,6 +196,23 @@ pub fn launch(launch: Launch<'_>) -> std::io::Result<Ran> {
         elapsed: started.elapsed(),
         argv,
     })
+}
+
+/// The process groups of the agents running now. An agent is its own process
+/// group, so a Ctrl-C at the terminal does not reach it: the front end that handles
+/// the signal calls [`stop_all`].
+fn running() -> std::sync::MutexGuard<'static, Vec<i32>> {
+    static RUNNING: std::sync::Mutex<Vec<i32>> = std::sync::Mutex::new(Vec::new());
+    RUNNING.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Kills every agent running now, each with its process group; returns how many.
+pub fn stop_all() -> usize {
+    let groups = running().clone();
+    for group in &groups {
+        kill_group(*group);
+    }
+    groups.len()
 }
 
 /// Kills process group `group` (the agent and everything it started).

@@ -41,6 +41,9 @@ pub use component::ComponentRun;
 pub use crate::executor::worker::{Options as WorkerOptions, Report as WorkerReport, default_name};
 pub use crate::executor::{Outcome, RunOptions, RunSummary, StageSummary};
 pub use crate::runner::brief;
+/// Kills every agent this process runs now, with its process group (for a front
+/// end's Ctrl-C handler); returns how many.
+pub use crate::runner::stop_all as stop_agents;
 pub use error::{Error, ErrorKind, Result};
 pub use gatekeeper::{blocked, find_stage};
 pub use handoff::{OutputOptions, StageInput};
