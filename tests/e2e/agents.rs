@@ -1,7 +1,7 @@
 //! Agents run by baton: an external stage with a runner is started by `baton run`
 //! with its brief, what it hands back is gated and stored with provenance, a refused
 //! output goes back with the findings, and a hostile agent is contained with its own
-//! reason. The agent is `tests/fixtures/agents/scripted_agent.py`, which behaves as
+//! reason. The agent is `examples/agents/scripted_agent.py`, which behaves as
 //! `claude -p --output-format json` does (no model can be called from here).
 
 use serde_json::Value;
@@ -17,7 +17,7 @@ const SCHEMA: &str = r#"{"type": "object", "required": ["summary"], "properties"
 /// A project with one external stage run by the scripted agent in `mode`, with
 /// `extra` added to its `[stage.runner]`.
 fn project(mode: &str, extra: &str) -> Project {
-    let agent = repo_root().join("tests/fixtures/agents/scripted_agent.py");
+    let agent = repo_root().join("examples/agents/scripted_agent.py");
     let p = Project::with_manifest(&format!(
         r#"[pipeline]
 name = "agents"
@@ -219,7 +219,7 @@ fn hostile_agents_are_contained_each_with_its_reason_and_store_nothing() {
             format!(
                 "command = [\"python3\", \"{}\", \"hang\", \"{}\"]\ntimeout = \"2s\"",
                 repo_root()
-                    .join("tests/fixtures/agents/scripted_agent.py")
+                    .join("examples/agents/scripted_agent.py")
                     .display(),
                 pid_file.path().display()
             ),
@@ -310,7 +310,7 @@ fn ctrl_c_on_a_run_kills_its_running_agents() {
     let extra = format!(
         "command = [\"python3\", \"{}\", \"hang\", \"{}\"]",
         repo_root()
-            .join("tests/fixtures/agents/scripted_agent.py")
+            .join("examples/agents/scripted_agent.py")
             .display(),
         pid_file.path().display()
     );
@@ -356,4 +356,51 @@ fn ctrl_c_on_a_run_kills_its_running_agents() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert!(dead(), "the agent's grandchild {grandchild} died with it");
+}
+
+#[test]
+fn the_example_pipeline_of_agents_runs_around_the_architect() {
+    let store = tempfile::tempdir().unwrap();
+    let store = store.path().join("store");
+    let baton = |args: &[&str]| crate::harness::baton_in_repo(&store, args);
+    let (code, stdout, stderr) = baton(&[
+        "run",
+        "--pipeline",
+        "examples/agents/pipeline.toml",
+        "--json",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let summary: Value = serde_json::from_str(&stdout).unwrap();
+    let statuses: Vec<&str> = summary["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["outcome"]["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["passed", "passed", "passed"], "{summary}");
+    let get = |key: &str| -> Value {
+        let (_, out, _) = baton(&["memory", "retrieve", "-n", "coding-agents", key, "--json"]);
+        serde_json::from_str(&out).unwrap()
+    };
+    // The architect (a component) read the design the designer agent stored.
+    let system = get("coding/architecture/system");
+    assert!(
+        system["writer"]
+            .as_str()
+            .unwrap()
+            .starts_with("agent:systemDesigner-")
+    );
+    let architecture = get("coding/architecture/performance");
+    let read = architecture["provenance"]["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == "coding/architecture/system")
+        .cloned()
+        .unwrap();
+    assert_eq!(read["revision"], system["revision"]);
+    // The reviewer agent read the architecture and passed its gate.
+    let review = get("coding/review/performance");
+    assert_eq!(review["value"]["summary"], "6 SLOs reviewed for webshop");
+    assert_eq!(review["provenance"]["agent"]["attempt"], 1);
 }
