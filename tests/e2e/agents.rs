@@ -108,9 +108,9 @@ fn an_agent_is_started_with_its_brief_and_its_output_is_gated_and_stored() {
     assert_eq!(
         names,
         [
-            "agent.performanceNotes.started",
+            "agent.performanceNotes.launched",
             "agent.performanceNotes.attempt",
-            "agent.performanceNotes.completed"
+            "agent.performanceNotes.admitted"
         ]
     );
     // Current against its definition, runner and inputs: not run again.
@@ -403,4 +403,67 @@ fn the_example_pipeline_of_agents_runs_around_the_architect() {
     let review = get("coding/review/performance");
     assert_eq!(review["value"]["summary"], "6 SLOs reviewed for webshop");
     assert_eq!(review["provenance"]["agent"]["attempt"], 1);
+}
+
+#[test]
+fn seed_000_s_agent_run_by_baton_records_its_lifecycle_under_the_brief_s_ids() {
+    let p = project("seed000", "");
+    // The stage is seed 000's agent: its definition opens the brief.
+    std::fs::copy(
+        repo_root().join("tests/fixtures/import/seeds/000_73bbe2d957e36096.md"),
+        p.root().join("agents/notes.md"),
+    )
+    .unwrap();
+    let manifest = std::fs::read_to_string(p.root().join("pipeline.toml"))
+        .unwrap()
+        .replace(
+            "name = \"performance-notes\"",
+            "name = \"performance-architect\"",
+        );
+    std::fs::write(p.root().join("pipeline.toml"), manifest).unwrap();
+    let path = format!(
+        "{}:{}",
+        crate::harness::baton_bin().parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = p
+        .baton(&["run", "--json"])
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let summary: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(stage(&summary)["outcome"]["status"], "passed", "{summary}");
+    let agent_id = stage(&summary)["agent_id"].as_str().unwrap().to_owned();
+    assert!(agent_id.starts_with("performanceArchitect-"), "{agent_id}");
+    let workflow = summary["workflow_id"].as_str().unwrap();
+    // The agent's own lifecycle (through `baton mcp`) and the run's events about it:
+    // one workflow, one agent id, the run as the parent.
+    let mine: Vec<Value> = events(&p)
+        .into_iter()
+        .filter(|e| e["agent_id"] == agent_id.as_str())
+        .collect();
+    let names: Vec<&str> = mine.iter().map(|e| e["name"].as_str().unwrap()).collect();
+    for name in [
+        "agent.performanceArchitect.started",
+        "agent.performanceArchitect.architectureAnalyzed",
+        "agent.performanceArchitect.completed",
+        "agent.performanceArchitect.launched",
+        "agent.performanceArchitect.admitted",
+    ] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+    assert!(
+        mine.iter().all(|e| e["workflow_id"] == workflow),
+        "{mine:?}"
+    );
+    let started = mine
+        .iter()
+        .find(|e| e["name"] == "agent.performanceArchitect.started")
+        .unwrap();
+    assert_eq!(
+        started["parent_agent_id"],
+        format!("baton-{workflow}"),
+        "{started}"
+    );
 }

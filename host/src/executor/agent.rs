@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::{Freshness, Plugins, RunOptions, event_ops, freshness};
+use super::{Freshness, Plugins, RunOptions, freshness, sequenced_event_ops};
 use crate::admission::{self, Admitted, Candidate, Decision, Inputs, Judge, Refusal, Refused};
 use crate::gates::{GateReport, read_declared};
 use crate::memory::{Store, Timestamp, Writer, sha256_hex};
@@ -158,13 +158,13 @@ pub(super) fn run(
     let writer = Writer::agent(&agent_id);
     let name = &stage.agent_name;
     let mut events: Vec<(String, Value)> = vec![(
-        format!("agent.{name}.started"),
+        format!("agent.{name}.launched"),
         json!({ "stage": stage.name, "runner": runner.command[0], "parent": context.parent }),
     )];
     let fail = |why: String, events: Vec<(String, Value)>| -> anyhow::Result<Ended> {
         let mut events = events;
         events.push((format!("agent.{name}.failed"), json!({ "error": why })));
-        memory.commit(&writer, event_ops(workflow_id, &agent_id, name, events)?)?;
+        memory.commit(&writer, run_events(workflow_id, &agent_id, name, events)?)?;
         Ok((Outcome::Failed(why), None, Some(agent_id.clone())))
     };
     let mut usage = Usage::default();
@@ -248,10 +248,17 @@ pub(super) fn run(
             let exit = ran
                 .code
                 .map_or_else(|| "a signal".to_owned(), |c| format!("code {c}"));
+            // The reason is usually the last thing it said.
+            let last = ran
+                .stderr_tail
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("it said nothing on standard error");
             return fail(
                 format!(
                     "the agent exited with {exit}: {}",
-                    crate::text::short(ran.stderr_tail.trim())
+                    crate::text::short(last.trim())
                 ),
                 events,
             );
@@ -262,10 +269,10 @@ pub(super) fn run(
         {
             if entry.meta.writer == writer {
                 events.push((
-                    format!("agent.{name}.completed"),
+                    format!("agent.{name}.admitted"),
                     json!({ "key": key.as_str(), "stored_by_agent": true, "attempt": attempt }),
                 ));
-                memory.commit(&writer, event_ops(workflow_id, &agent_id, name, events)?)?;
+                memory.commit(&writer, run_events(workflow_id, &agent_id, name, events)?)?;
                 return Ok((
                     Outcome::Passed(entry.meta.revision),
                     None,
@@ -336,15 +343,15 @@ pub(super) fn run(
                 let mut all = events.clone();
                 all.push(match decision {
                     Decision::Commit { report, .. } => (
-                        format!("agent.{name}.completed"),
+                        format!("agent.{name}.admitted"),
                         json!({ "key": key.as_str(), "attempt": attempt, "gates_passed": report.map_or(0, |r| r.gates_passed) }),
                     ),
                     Decision::Quarantine { reason, report } => (
-                        format!("agent.{name}.failed"),
+                        format!("agent.{name}.quarantined"),
                         json!({ "error": reason.unwrap_or("gates failed"), "attempt": attempt, "gate_report": report }),
                     ),
                 });
-                event_ops(workflow_id, &agent_id, name, all)
+                run_events(workflow_id, &agent_id, name, all)
             },
         )
         .map_err(refused)?;
@@ -383,6 +390,19 @@ pub(super) fn run(
         });
     }
     unreachable!("the last attempt always ends the stage")
+}
+
+/// The run's events about an agent: `launched`, each `attempt`, each `refused`
+/// output, then `admitted`, `quarantined` or `failed`, numbered `run-0000`, … beside
+/// the agent's own lifecycle events (`started`, milestones, `completed`), which its
+/// definition records through the MCP tools under the same ids.
+fn run_events(
+    workflow: &str,
+    agent_id: &str,
+    name: &str,
+    events: Vec<(String, Value)>,
+) -> anyhow::Result<Vec<crate::memory::Op>> {
+    sequenced_event_ops(workflow, agent_id, name, "run-", events)
 }
 
 fn add(total: &mut Usage, more: &Usage) {

@@ -295,13 +295,26 @@ fn event_ops(
     agent_name: &str,
     events: Vec<(String, Value)>,
 ) -> anyhow::Result<Vec<Op>> {
+    sequenced_event_ops(workflow, agent_id, agent_name, "", events)
+}
+
+/// [`event_ops`] with each sequence number after `prefix`: an agent's own lifecycle
+/// calls (`start_agent`, …) number theirs from `0000`, so a run's events about that
+/// agent are `run-0000`, … beside them.
+fn sequenced_event_ops(
+    workflow: &str,
+    agent_id: &str,
+    agent_name: &str,
+    prefix: &str,
+    events: Vec<(String, Value)>,
+) -> anyhow::Result<Vec<Op>> {
     events
         .into_iter()
         .enumerate()
         .map(|(seq, (name, attributes))| {
             let mut event = Event::new(name, workflow, agent_id, attributes);
             event.agent_name = Some(agent_name.to_owned());
-            Ok(event.op(&format!("{seq:04}"))?)
+            Ok(event.op(&format!("{prefix}{seq:04}"))?)
         })
         .collect()
 }
