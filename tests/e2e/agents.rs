@@ -467,3 +467,23 @@ fn seed_000_s_agent_run_by_baton_records_its_lifecycle_under_the_brief_s_ids() {
         "{started}"
     );
 }
+
+#[test]
+fn status_tells_an_agent_stage_fresh_or_stale_as_it_tells_a_component() {
+    let p = project("good", "");
+    let state = |p: &Project| -> String {
+        let status = p.run(&["status", "--json"]).json();
+        let stages = status["stages"]
+            .as_array()
+            .or(status.as_array())
+            .unwrap()
+            .clone();
+        stages[0]["state"].as_str().unwrap().to_owned()
+    };
+    // Never run, its input never seeded: stale, as a component stage would be.
+    assert_eq!(state(&p), "stale");
+    p.run(&["run"]);
+    assert_eq!(state(&p), "fresh");
+    std::fs::write(p.root().join("system.json"), r#"{"name": "changed"}"#).unwrap();
+    assert_eq!(state(&p), "stale");
+}

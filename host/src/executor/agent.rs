@@ -72,6 +72,46 @@ pub fn said(definition: &str) -> Said {
     out
 }
 
+/// The text of `stage`'s agent definition (its `source`), if it names one.
+fn definition(pipeline: &Pipeline, stage: &Stage) -> anyhow::Result<Option<String>> {
+    let Some(source) = &stage.source else {
+        return Ok(None);
+    };
+    let path = pipeline.root.join(source);
+    std::fs::read_to_string(&path).map(Some).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot read the definition of stage `{}`, {}: {e}",
+            stage.name,
+            path.display()
+        )
+    })
+}
+
+/// What an agent stage's output is current against, where a component's SHA-256
+/// stands: its definition's body and its runner's argv.
+fn fingerprint(body: Option<&str>, runner: &Runner) -> String {
+    sha256_hex(
+        format!(
+            "{}\0{}",
+            body.unwrap_or_default(),
+            runner.command.join("\0")
+        )
+        .as_bytes(),
+    )
+}
+
+/// Whether the stored output of agent stage `stage` (run by `runner`) is current.
+pub fn agent_freshness(
+    pipeline: &Pipeline,
+    stage: &Stage,
+    runner: &Runner,
+    memory: &dyn Store,
+) -> anyhow::Result<Freshness> {
+    let definition = definition(pipeline, stage)?;
+    let sha = fingerprint(definition.as_deref().map(brief::definition_body), runner);
+    freshness(stage, &sha, memory)
+}
+
 /// Runs the agent of external stage `stage` with `runner`.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn run(
@@ -88,29 +128,9 @@ pub(super) fn run(
         .output()
         .map(|(n, k)| (n.clone(), k.clone()))
         .ok_or_else(|| anyhow::anyhow!("stage `{}` writes no key", stage.name))?;
-    let definition = match &stage.source {
-        Some(source) => {
-            let path = pipeline.root.join(source);
-            Some(std::fs::read_to_string(&path).map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot read the definition of stage `{}`, {}: {e}",
-                    stage.name,
-                    path.display()
-                )
-            })?)
-        }
-        None => None,
-    };
+    let definition = definition(pipeline, stage)?;
     let body = definition.as_deref().map(brief::definition_body);
-    // What the output is current against, where a component's SHA-256 would be.
-    let sha = sha256_hex(
-        format!(
-            "{}\0{}",
-            body.unwrap_or_default(),
-            runner.command.join("\0")
-        )
-        .as_bytes(),
-    );
+    let sha = fingerprint(body, runner);
     if !options.force && freshness(stage, &sha, memory.as_ref())? == Freshness::Fresh {
         return Ok((Outcome::Fresh, None, None));
     }

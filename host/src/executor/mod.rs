@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 pub use crate::records::{EVENTS_NAMESPACE, QUARANTINE_NAMESPACE};
+pub use agent::agent_freshness;
 use distributed::record_outcome;
 pub use distributed::{Bundles, POLL, Submitted, cancel, execute, submit, wait};
 pub use freshness::{Freshness, freshness};

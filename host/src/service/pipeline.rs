@@ -262,13 +262,25 @@ impl Service {
                 })
                 .cloned();
             let (state, why) = match (&stage.component, changed_input, stale_upstream) {
-                (Some(_), Some(key), _) => {
+                // Stages baton runs (a component, an agent with a runner) go stale with
+                // their inputs.
+                (c, Some(key), _) if c.is_some() || stage.runner.is_some() => {
                     (StageState::Stale, format!("input file for `{key}` changed"))
                 }
-                (Some(_), None, Some(up)) => (
+                (c, None, Some(up)) if c.is_some() || stage.runner.is_some() => (
                     StageState::Stale,
                     format!("stage `{up}` before it will run again"),
                 ),
+                // An agent baton runs is current as a component is.
+                (None, _, _) if stage.runner.is_some() && stage.writes.is_some() => {
+                    let runner = stage.runner.as_ref().expect("matched");
+                    match executor::agent_freshness(pipeline, stage, runner, &*memory) {
+                        Err(e) => (StageState::Failed, format!("{e:#}")),
+                        Ok(Freshness::Fresh) => (StageState::Fresh, String::new()),
+                        Ok(Freshness::Missing) => quarantined(&*memory, &stage.name)?,
+                        Ok(Freshness::Stale(why)) => (StageState::Stale, why),
+                    }
+                }
                 (None, _, _) if stage.writes.is_none() => (
                     StageState::Untracked,
                     "writes nothing: baton cannot tell when it is done".to_owned(),
@@ -294,7 +306,7 @@ impl Service {
                         ),
                     }
                 }
-                (Some(component), None, None) => match runtime.load(component) {
+                (Some(component), _, _) => match runtime.load(component) {
                     Err(e) => (StageState::Failed, format!("{e:#}")),
                     Ok((plugin, _)) => match executor::freshness(stage, &plugin.sha256, &*memory)
                         .map_err(|e| Error::new(ErrorKind::Store, e))?
