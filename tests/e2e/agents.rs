@@ -487,3 +487,73 @@ fn status_tells_an_agent_stage_fresh_or_stale_as_it_tells_a_component() {
     std::fs::write(p.root().join("system.json"), r#"{"name": "changed"}"#).unwrap();
     assert_eq!(state(&p), "stale");
 }
+
+#[test]
+fn a_run_says_what_its_agents_cost_and_its_budget_stops_starting_them() {
+    let agent = repo_root().join("examples/agents/scripted_agent.py");
+    let p = Project::with_manifest(&format!(
+        r#"[pipeline]
+name = "costs"
+namespace = "n"
+
+[runner]
+command = ["python3", "{}", "good"]
+
+[[stage]]
+name = "first"
+external = true
+writes = "k/first"
+
+[[stage]]
+name = "second"
+external = true
+reads = ["k/first"]
+writes = "k/second"
+"#,
+        agent.display()
+    ));
+    // Each attempt reports $0.0125: the first agent's spends a $0.01 budget.
+    let out = p.run(&["run", "--json", "--budget", "0.01"]);
+    assert_ne!(out.code(), 0);
+    let summary = out.json();
+    assert_eq!(
+        summary["stages"][0]["outcome"]["status"], "passed",
+        "{summary}"
+    );
+    assert_eq!(summary["stages"][0]["cost_usd"], 0.0125);
+    let second = &summary["stages"][1]["outcome"];
+    assert_eq!(second["status"], "blocked", "{summary}");
+    assert!(
+        second["detail"]
+            .as_str()
+            .unwrap()
+            .contains("$0.0125 of its $0.01 budget"),
+        "{second}"
+    );
+    assert_eq!(summary["cost_usd"], 0.0125);
+    assert!(!p.keys().contains(&"k/second".to_owned()));
+    // Without a budget the rest runs; status shows each stage's cost.
+    let summary = p.run(&["run", "--json"]).json();
+    assert_eq!(
+        summary["stages"][1]["outcome"]["status"], "passed",
+        "{summary}"
+    );
+    assert_eq!(
+        summary["cost_usd"], 0.0125,
+        "the first is fresh: only the second ran"
+    );
+    let status = p.run(&["status", "--json"]).json();
+    let stages = status["stages"]
+        .as_array()
+        .or(status.as_array())
+        .unwrap()
+        .clone();
+    assert!(stages.iter().all(|s| s["cost_usd"] == 0.0125), "{status}");
+    let refused = p.run(&["run", "--budget=-1"]);
+    assert_eq!(refused.code(), 2);
+    assert!(
+        refused.stderr().contains("is not a budget"),
+        "{}",
+        refused.stderr()
+    );
+}

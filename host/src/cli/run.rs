@@ -29,6 +29,10 @@ pub(super) struct RunArgs {
     /// and a second one quits at once
     #[arg(long, conflicts_with = "jobs")]
     distributed: bool,
+    /// Start no more agents once the run's agents have cost this many US dollars (as
+    /// their CLIs report it); the agent stages not started are blocked
+    #[arg(long, value_name = "USD", value_parser = budget, conflicts_with = "distributed")]
+    budget: Option<f64>,
     /// Print the summary as JSON
     #[arg(long)]
     json: bool,
@@ -80,6 +84,7 @@ pub(super) fn run(global: &GlobalArgs, args: RunArgs) -> Result<(), CliError> {
     let options = RunOptions {
         force: args.force,
         parallelism,
+        budget_usd: args.budget,
         ..Default::default()
     };
     let interactive = std::io::stderr().is_terminal();
@@ -140,6 +145,9 @@ pub(super) fn run(global: &GlobalArgs, args: RunArgs) -> Result<(), CliError> {
             "workflow {} ({} inputs written)",
             summary.workflow_id, summary.inputs_written
         );
+        if let Some(usd) = summary.cost_usd {
+            eprintln!("its agents cost ${usd:.4}, as their CLIs reported");
+        }
     }
     if summary.passed {
         return Ok(());
@@ -223,6 +231,17 @@ fn stop_agents_on_interrupt() -> Result<(), CliError> {
         std::process::exit(130);
     })
     .map_err(|e| CliError::new(Exit::Failure, anyhow!("cannot handle Ctrl-C: {e}")))
+}
+
+/// A budget in US dollars: a positive number.
+fn budget(text: &str) -> Result<f64, String> {
+    match text.trim_start_matches('$').parse::<f64>() {
+        Ok(usd) if usd.is_finite() && usd > 0.0 => Ok(usd),
+        _ => Err(format!(
+            "{:?} is not a budget: give US dollars, such as `5` or `0.50`",
+            crate::text::short(text)
+        )),
+    }
 }
 
 /// `baton cancel`.

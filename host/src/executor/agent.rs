@@ -26,8 +26,9 @@ use crate::runtime::{Read, Runtime};
 
 use super::Outcome;
 
-/// How the agent's stage ended: its outcome, gates passed / total, and the agent id.
-pub(super) type Ended = (Outcome, Option<(usize, usize)>, Option<String>);
+/// How the agent's stage ended: its outcome, gates passed / total, the agent id, and
+/// what its attempts cost (US dollars) when its CLI said.
+pub(super) type Ended = (Outcome, Option<(usize, usize)>, Option<String>, Option<f64>);
 
 /// What an agent's definition says of how to run it.
 #[derive(Debug, Default, PartialEq)]
@@ -132,7 +133,7 @@ pub(super) fn run(
     let body = definition.as_deref().map(brief::definition_body);
     let sha = fingerprint(body, runner);
     if !options.force && freshness(stage, &sha, memory.as_ref())? == Freshness::Fresh {
-        return Ok((Outcome::Fresh, None, None));
+        return Ok((Outcome::Fresh, None, None, None));
     }
     let mut inputs = Vec::new();
     let mut reads = Vec::new();
@@ -163,6 +164,7 @@ pub(super) fn run(
             )),
             None,
             None,
+            None,
         ));
     }
     let key_revision = memory.get(&ns, &key)?.map_or(0, |e| e.meta.revision);
@@ -181,13 +183,18 @@ pub(super) fn run(
         format!("agent.{name}.launched"),
         json!({ "stage": stage.name, "runner": runner.command[0], "parent": context.parent }),
     )];
+    let usage = std::cell::RefCell::new(Usage::default());
     let fail = |why: String, events: Vec<(String, Value)>| -> anyhow::Result<Ended> {
         let mut events = events;
         events.push((format!("agent.{name}.failed"), json!({ "error": why })));
         memory.commit(&writer, run_events(workflow_id, &agent_id, name, events)?)?;
-        Ok((Outcome::Failed(why), None, Some(agent_id.clone())))
+        Ok((
+            Outcome::Failed(why),
+            None,
+            Some(agent_id.clone()),
+            usage.borrow().cost_usd,
+        ))
     };
-    let mut usage = Usage::default();
     let mut findings: Option<(u32, GateReport)> = None;
     for attempt in 1..=runner.attempts {
         let text = brief::brief(
@@ -243,7 +250,7 @@ pub(super) fn run(
             Err(e) => return fail(format!("{e}"), events),
         };
         let returned = runner::returned(&ran.stdout);
-        add(&mut usage, &returned.usage);
+        add(&mut usage.borrow_mut(), &returned.usage);
         events.push((
             format!("agent.{name}.attempt"),
             json!({
@@ -297,6 +304,7 @@ pub(super) fn run(
                     Outcome::Passed(entry.meta.revision),
                     None,
                     Some(agent_id.clone()),
+                    usage.borrow().cost_usd,
                 ));
             }
             return fail(
@@ -346,7 +354,7 @@ pub(super) fn run(
                     agent: Some(AgentRun {
                         runner: runner.command[0].clone(),
                         attempt,
-                        usage: usage.clone(),
+                        usage: usage.borrow().clone(),
                     }),
                 }),
                 ..Default::default()
@@ -376,11 +384,13 @@ pub(super) fn run(
         )
         .map_err(refused)?;
         let counts = |r: &Option<GateReport>| r.as_ref().map(|r| (r.gates_passed, r.gates.len()));
+        let usd = usage.borrow().cost_usd;
         return Ok(match admitted {
             Admitted::Committed { meta, report, .. } => (
                 Outcome::Passed(meta.revision),
                 counts(&report),
                 Some(agent_id.clone()),
+                usd,
             ),
             Admitted::Quarantined {
                 report,
@@ -389,6 +399,7 @@ pub(super) fn run(
                 Outcome::Failed(why),
                 counts(&report),
                 Some(agent_id.clone()),
+                usd,
             ),
             Admitted::Quarantined {
                 report,
@@ -405,6 +416,7 @@ pub(super) fn run(
                     )),
                     counts(&report),
                     Some(agent_id.clone()),
+                    usd,
                 )
             }
         });

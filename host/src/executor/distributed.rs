@@ -184,6 +184,7 @@ pub fn cancel(queue: &JobQueue, workflow_id: &str, why: &str) -> anyhow::Result<
             gates: None,
             agent_id: None,
             spent: Default::default(),
+            cost_usd: None,
         };
         serde_json::to_string(&summary).expect("a summary serialises")
     };
@@ -246,11 +247,13 @@ pub fn wait(
                 .iter()
                 .all(|s| s.outcome.ok() || s.outcome.passes_over());
             tracing::debug!(workflow_id, elapsed = ?started.elapsed(), "workflow ended");
+            let costs: Vec<f64> = stages.iter().filter_map(|s| s.cost_usd).collect();
             return Ok(RunSummary {
                 workflow_id: workflow_id.to_owned(),
                 inputs_written,
-                stages,
                 passed,
+                cost_usd: (!costs.is_empty()).then(|| costs.iter().sum()),
+                stages,
             });
         }
         let running = jobs.iter().any(|j| j.state == JobState::Running);
@@ -434,6 +437,7 @@ fn summary(stage: &str, outcome: Outcome, started: Instant) -> StageSummary {
         gates: None,
         agent_id: None,
         spent: Default::default(),
+        cost_usd: None,
     }
 }
 

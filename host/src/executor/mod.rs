@@ -100,6 +100,9 @@ pub struct StageSummary {
     /// cache miss) and checking freshness, then running, gating and committing.
     #[serde(default)]
     pub spent: Spent,
+    /// What its agent's attempts cost, in US dollars, as the agent's CLI reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
 }
 
 /// Where a stage's time went, in milliseconds; what is left of `duration_ms` is the
@@ -124,6 +127,10 @@ pub struct RunSummary {
     pub stages: Vec<StageSummary>,
     /// Whether every stage ended well.
     pub passed: bool,
+    /// What the run's agents cost, in US dollars, as their CLIs reported (absent
+    /// when none reported a cost).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
 }
 
 /// Options of a run.
@@ -135,6 +142,9 @@ pub struct RunOptions {
     pub parallelism: usize,
     /// Variables every agent a run starts gets besides its own (the store it reaches).
     pub agent_env: Vec<(String, String)>,
+    /// Stop starting agents once their reported cost reaches this many US dollars;
+    /// the agent stages not started are blocked, saying so.
+    pub budget_usd: Option<f64>,
 }
 
 /// Where a run stands: which stages started, how each ended, how many run now.
@@ -175,6 +185,8 @@ pub fn run(
         running: 0,
     });
     let wake = Condvar::new();
+    // What the run's agents have cost so far, as their CLIs reported.
+    let cost: Mutex<Option<f64>> = Mutex::new(None);
     // A stage starts as soon as every stage it reads from has ended and one of the
     // `parallelism` slots is free: one slow stage holds back only the stages after it.
     std::thread::scope(|scope| {
@@ -213,14 +225,27 @@ pub fn run(
                     };
                     let stage = &pipeline.stages[i];
                     progress(&stage.name, None);
+                    let spent = *cost.lock().unwrap();
+                    let over_budget = options
+                        .budget_usd
+                        .filter(|budget| stage.runner.is_some() && spent.unwrap_or(0.0) >= *budget);
+                    let blocker = blocker.map(|b| format!("stage `{b}` did not pass")).or_else(|| {
+                        over_budget.map(|budget| {
+                            format!(
+                                "not started: the run's agents have cost ${:.4} of its ${budget} budget",
+                                spent.unwrap_or(0.0)
+                            )
+                        })
+                    });
                     let summary = match blocker {
-                        Some(b) => StageSummary {
+                        Some(why) => StageSummary {
                             stage: stage.name.clone(),
-                            outcome: Outcome::Blocked(format!("stage `{b}` did not pass")),
+                            outcome: Outcome::Blocked(why),
                             duration_ms: 0.0,
                             gates: None,
                             agent_id: None,
                             spent: Spent::default(),
+                            cost_usd: None,
                         },
                         None => run_stage(
                             pipeline,
@@ -232,6 +257,10 @@ pub fn run(
                             &workflow_id,
                         ),
                     };
+                    if let Some(usd) = summary.cost_usd {
+                        let mut total = cost.lock().unwrap();
+                        *total = Some(total.unwrap_or(0.0) + usd);
+                    }
                     progress(&stage.name, Some(&summary.outcome));
                     let mut st = state.lock().unwrap();
                     st.results[i] = Some(summary);
@@ -257,6 +286,7 @@ pub fn run(
         inputs_written,
         stages,
         passed,
+        cost_usd: cost.into_inner().unwrap(),
     })
 }
 
@@ -371,6 +401,7 @@ fn run_stage(
 ) -> StageSummary {
     let started = Instant::now();
     let spent = std::cell::Cell::new(Spent::default());
+    let cost = std::cell::Cell::new(None);
     let summary = |outcome, gates, agent_id| StageSummary {
         stage: stage.name.clone(),
         outcome,
@@ -378,6 +409,7 @@ fn run_stage(
         gates,
         agent_id,
         spent: spent.get(),
+        cost_usd: cost.get(),
     };
     let ms = |since: Instant| since.elapsed().as_secs_f64() * 1e3;
     let result = (|| -> anyhow::Result<StageSummary> {
@@ -389,7 +421,7 @@ fn run_stage(
             .map(|(n, k)| (n.clone(), k.clone()))
             .ok_or_else(|| anyhow::anyhow!("stage `{}` writes no key", stage.name))?;
         if let (None, Some(runner)) = (&stage.component, &stage.runner) {
-            let (outcome, gates, agent) = agent::run(
+            let (outcome, gates, agent, usd) = agent::run(
                 pipeline,
                 stage,
                 runner,
@@ -399,6 +431,7 @@ fn run_stage(
                 options,
                 workflow_id,
             )?;
+            cost.set(usd);
             return Ok(summary(outcome, gates, agent));
         }
         let Some(component) = &stage.component else {

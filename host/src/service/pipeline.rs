@@ -8,7 +8,7 @@ use crate::executor::worker;
 use crate::executor::{self, Bundles, Freshness, Outcome, RunOptions, RunSummary};
 use crate::memory::{Cancelled, Key, Namespace, RunningJob, Store};
 use crate::pipeline::{GateCounts, Pipeline, Stage};
-use crate::records::Quarantined;
+use crate::records::{Provenance, Quarantined};
 
 /// Where a stage stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -72,6 +72,10 @@ pub struct StageStatus {
     pub done: bool,
     /// How many of its gates are enforced, and which are prose only.
     pub gates: GateCounts,
+    /// What its agent's attempts cost for its stored output, in US dollars, as the
+    /// agent's CLI reported (an agent baton runs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
 }
 
 /// How long the memory server a run with agents starts waits without connections.
@@ -347,6 +351,13 @@ impl Service {
                     .cloned()
                     .collect(),
                 gates: stage.gate_counts(),
+                cost_usd: match (&stage.runner, stage.output()) {
+                    (Some(_), Some((ns, key))) => memory
+                        .get(ns, key)?
+                        .and_then(|e| Provenance::of(&e.meta))
+                        .and_then(|p| p.run?.agent?.usage.cost_usd),
+                    _ => None,
+                },
             });
         }
         Ok(out)

@@ -307,6 +307,9 @@ pub struct StageView {
     pub last_run: Option<LastRun>,
     /// Whether it has a renderer.
     pub renders: bool,
+    /// What its agent cost for its stored output, in US dollars.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
 }
 
 /// A gate, as a stage view lists it.
@@ -731,6 +734,7 @@ fn stage_view(store: &dyn Store, stage: &Stage, status: StageStatus) -> Result<S
         running: !status.running_on.is_empty(),
         last_run,
         renders: stage.render.is_some(),
+        cost_usd: status.cost_usd,
     })
 }
 

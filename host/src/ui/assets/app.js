@@ -228,7 +228,8 @@ async function stageView(name) {
       fact("Writes", st.writes ? memoryLink(st.namespace, st.writes) : "nothing"),
       fact("Reads", st.reads.join(", ") || "nothing"),
       fact("After", st.depends_on.length ? st.depends_on.map((x) => h("a", { href: "#/stage/" + q(x) }, x + " ")) : "—"),
-      fact("Last run", st.last_run ? `${when(st.last_run.at)} · revision ${st.last_run.revision} · ${st.last_run.workflow || ""}` : "never")),
+      fact("Last run", st.last_run ? `${when(st.last_run.at)} · revision ${st.last_run.revision} · ${st.last_run.workflow || ""}` : "never"),
+      st.cost_usd !== undefined ? fact("Agent cost", `$${st.cost_usd.toFixed(4)}`) : null),
     h("h3", {}, "Gates"),
     h("table", {}, h("tr", {}, ["Gate", "Rule", "Severity", "Check"].map((t) => h("th", {}, t))),
       st.gates.map((g) => h("tr", {}, h("td", {}, g.name), h("td", {}, g.rule), h("td", {}, g.severity), h("td", {}, g.kind)))));
