@@ -279,6 +279,8 @@ fn service(global: &GlobalArgs) -> Result<Service, CliError> {
         retention: global.retention,
         server: global.server,
         cwd: current_dir()?,
+        // Set by `baton run` for the agents it starts.
+        confined_to: std::env::var("BATON_STAGE").ok().filter(|s| !s.is_empty()),
     })
 }
 

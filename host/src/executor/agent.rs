@@ -275,17 +275,24 @@ pub(super) fn run(
             let exit = ran
                 .code
                 .map_or_else(|| "a signal".to_owned(), |c| format!("code {c}"));
-            // The reason is usually the last thing it said.
-            let last = ran
+            // The reason: its last line that says error, else the last thing it said.
+            let lines: Vec<&str> = ran
                 .stderr_tail
                 .lines()
+                .filter(|l| !l.trim().is_empty())
+                .collect();
+            let last = lines
+                .iter()
                 .rev()
-                .find(|l| !l.trim().is_empty())
+                .find(|l| l.to_ascii_lowercase().contains("error"))
+                .or(lines.last())
+                .copied()
                 .unwrap_or("it said nothing on standard error");
             return fail(
+                // Bounded: an agent's line is quoted, not echoed whole.
                 format!(
                     "the agent exited with {exit}: {}",
-                    crate::text::short(last.trim())
+                    last.trim().chars().take(400).collect::<String>()
                 ),
                 events,
             );

@@ -50,6 +50,16 @@ impl Gatekeeper {
 }
 
 impl Service {
+    /// Where stage `name` of the project's pipeline writes, if it does.
+    pub(super) fn output_of(&self, name: &str) -> Result<Option<(Namespace, Key)>> {
+        let mut keeper = self.gates.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(keeper
+            .pipeline()?
+            .and_then(|p| p.stages.iter().find(|s| s.name == name))
+            .and_then(|s| s.output())
+            .map(|(n, k)| (n.clone(), k.clone())))
+    }
+
     /// The stage of the project's pipeline that writes `key` in `namespace`, if any.
     pub fn producer(&self, namespace: &str, key: &str) -> Result<Option<Stage>> {
         let mut keeper = self.gates.lock().unwrap_or_else(|p| p.into_inner());

@@ -82,7 +82,7 @@ impl Service {
         output: &OutputOptions,
     ) -> Result<Stored> {
         let (stage, ns, key) = output_slot(pipeline, stage)?;
-        super::writable(&ns)?;
+        self.may_write(&ns, &key)?;
         // One store for the inputs' revisions and the gated write.
         let store = self.store()?;
         let seen = crate::gates::read_declared(&*store, stage)

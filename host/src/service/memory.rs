@@ -71,7 +71,7 @@ impl Service {
     /// Stores `write.value` at its key through the key's gates, with an audit event in
     /// the same commit; a refusal (a gate, a compare-and-swap) is audited too.
     pub fn store_value(&self, write: Write) -> Result<Stored> {
-        super::writable(&write.namespace)?;
+        self.may_write(&write.namespace, &write.key)?;
         let store = self.store()?;
         self.gated_put(&*store, write, "store", None)
     }
@@ -187,7 +187,7 @@ impl Service {
         if_revision: Option<u64>,
         writer: &Writer,
     ) -> Result<EntryMeta> {
-        super::writable(ns)?;
+        self.may_write(ns, key)?;
         let mut op = Op::delete(ns, key);
         if let Some(rev) = if_revision {
             op = op.if_revision(rev);
@@ -220,7 +220,7 @@ impl Service {
         if_revision: Option<u64>,
         override_gates: Option<String>,
     ) -> Result<Stored> {
-        super::writable(ns)?;
+        self.may_write(ns, key)?;
         let store = self.store()?;
         let old = match store.get_revision(ns, key, to)? {
             Some(entry) => entry,

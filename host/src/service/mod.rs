@@ -82,6 +82,9 @@ pub struct Settings {
     pub server: Policy,
     /// Where the project is looked for.
     pub cwd: PathBuf,
+    /// The stage an agent run by baton works for (`BATON_STAGE` in its
+    /// environment): the writes of this service are confined to that stage's key.
+    pub confined_to: Option<String>,
 }
 
 /// The operations of baton on one store and one project.
@@ -104,6 +107,8 @@ pub struct Service {
     watching: Mutex<Option<JobQueue>>,
     /// The memory server to start once the store a call opened itself is released.
     start_server: Mutex<Option<crate::server::StartServer>>,
+    /// The stage whose key alone this service may write, for an agent run by baton.
+    confined_to: Option<String>,
 }
 
 impl Drop for Service {
@@ -166,6 +171,7 @@ impl Service {
             keep_connection: false,
             watching: Mutex::new(None),
             start_server: Mutex::new(None),
+            confined_to: settings.confined_to.clone(),
         })
     }
 
@@ -325,6 +331,31 @@ pub fn writable(ns: &Namespace) -> Result<()> {
         "namespace `{ns}` belongs to baton: only baton writes it (reading it is allowed)"
     ))
     .hint("store documents in a namespace of your own, one that does not start with `baton.`"))
+}
+
+impl Service {
+    /// Refuses a write to `key` in `ns` that this service may not make: a `baton.*`
+    /// namespace (only baton writes those), or, for an agent run by baton, any key but
+    /// its own stage's, whatever its brief or its inputs told it.
+    pub(crate) fn may_write(&self, ns: &Namespace, key: &crate::memory::Key) -> Result<()> {
+        writable(ns)?;
+        let Some(stage) = &self.confined_to else {
+            return Ok(());
+        };
+        let own = self.output_of(stage)?;
+        match own {
+            Some((own_ns, own_key)) if own_ns == *ns && own_key == *key => Ok(()),
+            Some((own_ns, own_key)) => Err(Error::bad_input(format!(
+                "an agent run by baton for stage `{stage}` writes only its own key `{own_key}` in namespace `{own_ns}`; refused `{}` in namespace `{ns}`",
+                crate::text::short(key.as_str())
+            ))
+            .hint("hand back your output with `baton agent output` (or print it); other stages' keys are theirs")),
+            None => Err(Error::bad_input(format!(
+                "an agent run by baton for stage `{}` may write nothing: no such stage writes a key in this project",
+                crate::text::short(stage)
+            ))),
+        }
+    }
 }
 
 /// The manifest a call works on: `given`, else the nearest `pipeline.toml` above `cwd`.

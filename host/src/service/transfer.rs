@@ -109,9 +109,10 @@ impl Service {
                 value,
             } = read_record(&line, name, n + 1)?;
             let target = Namespace::new(parsed_meta.namespace.clone())?;
-            super::writable(&target).map_err(|e| {
-                e.context(format!("{name} line {}: key `{}`", n + 1, parsed_meta.key))
-            })?;
+            self.may_write(&target, &Key::new(parsed_meta.key.clone())?)
+                .map_err(|e| {
+                    e.context(format!("{name} line {}: key `{}`", n + 1, parsed_meta.key))
+                })?;
             if !parsed_meta.deleted {
                 let ns = target.clone();
                 let key = Key::new(parsed_meta.key.clone())?;
