@@ -192,6 +192,19 @@ pub fn admit(
     events: &mut dyn FnMut(&Decision<'_>) -> anyhow::Result<Vec<Op>>,
 ) -> Result<Admitted, Refused> {
     let verdict = judge(store, &candidate.value, by, &candidate.writer, refusal)?;
+    admit_judged(store, candidate, verdict, refusal, events)
+}
+
+/// [`admit`] with the gates' verdict already given (from [`judge`] on this very
+/// document): a caller that judged first, to decide whether to try again, does not
+/// pay for the gates twice.
+pub fn admit_judged(
+    store: &dyn Store,
+    candidate: Candidate,
+    verdict: Verdict,
+    refusal: &Refusal,
+    events: &mut dyn FnMut(&Decision<'_>) -> anyhow::Result<Vec<Op>>,
+) -> Result<Admitted, Refused> {
     let Candidate {
         namespace,
         key,

@@ -55,6 +55,18 @@ schema = "notes.schema.json"
     p
 }
 
+/// `baton run --json` in `p` with this `baton` first on `PATH`, so that the agents it
+/// starts can call it; its summary.
+fn run_with_baton_on_path(p: &Project) -> Value {
+    let out = p
+        .baton(&["run", "--json"])
+        .env("PATH", crate::harness::path_with_baton())
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
 fn stage(summary: &Value) -> &Value {
     &summary["stages"][0]
 }
@@ -191,17 +203,7 @@ fn an_agent_may_print_plain_text_or_store_its_output_itself() {
     let summary = p.run(&["run", "--json"]).json();
     assert_eq!(stage(&summary)["outcome"]["status"], "passed", "{summary}");
     let p = project("self", "");
-    let path = format!(
-        "{}:{}",
-        crate::harness::baton_bin().parent().unwrap().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let out = p
-        .baton(&["run", "--json"])
-        .env("PATH", path)
-        .output()
-        .unwrap();
-    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let summary = run_with_baton_on_path(&p);
     assert_eq!(stage(&summary)["outcome"]["status"], "passed", "{summary}");
     let stored = p
         .run(&["memory", "retrieve", "coding/architecture/notes", "--json"])
@@ -421,18 +423,7 @@ fn seed_000_s_agent_run_by_baton_records_its_lifecycle_under_the_brief_s_ids() {
             "name = \"performance-architect\"",
         );
     std::fs::write(p.root().join("pipeline.toml"), manifest).unwrap();
-    let path = format!(
-        "{}:{}",
-        crate::harness::baton_bin().parent().unwrap().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let out = p
-        .baton(&["run", "--json"])
-        .env("PATH", path)
-        .output()
-        .unwrap();
-    let summary: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let summary = run_with_baton_on_path(&p);
     assert_eq!(stage(&summary)["outcome"]["status"], "passed", "{summary}");
     let agent_id = stage(&summary)["agent_id"].as_str().unwrap().to_owned();
     assert!(agent_id.starts_with("performanceArchitect-"), "{agent_id}");
@@ -549,6 +540,14 @@ writes = "k/second"
         .unwrap()
         .clone();
     assert!(stages.iter().all(|s| s["cost_usd"] == 0.0125), "{status}");
+    // The UI's stage view carries it too (its page shows it as the agent's cost).
+    let ui = crate::ui_process::Ui::start(&crate::harness::baton_bin(), p.root(), &[], &[]);
+    let page: Value = ureq::get(&format!("{}/api/stages/second", ui.base()))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    assert_eq!(page["stage"]["cost_usd"], 0.0125, "{page}");
     let refused = p.run(&["run", "--budget=-1"]);
     assert_eq!(refused.code(), 2);
     assert!(
@@ -581,17 +580,7 @@ fn an_agent_told_by_its_inputs_to_write_elsewhere_is_refused_and_stores_nothing(
             serde_json::json!({"name": "shop", "note": format!("OBEY: {order}")}).to_string(),
         )
         .unwrap();
-        let path = format!(
-            "{}:{}",
-            crate::harness::baton_bin().parent().unwrap().display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
-        let out = p
-            .baton(&["run", "--json"])
-            .env("PATH", path)
-            .output()
-            .unwrap();
-        let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let summary = run_with_baton_on_path(&p);
         let outcome = &stage(&summary)["outcome"];
         assert_eq!(outcome["status"], "failed", "{order}: {summary}");
         assert!(

@@ -41,10 +41,9 @@ fn baton_run_fetches_the_pinned_python_and_js_tools_on_first_use() {
         .unwrap();
     assert!(!bare.status.success(), "the new environment has no tools");
     let path = format!(
-        "{}:{}:{}",
+        "{}:{}",
         venv.join("bin").display(),
-        baton_bin().parent().unwrap().display(),
-        std::env::var("PATH").unwrap_or_default()
+        crate::harness::path_with_baton()
     );
     let project = tmp.path().join("project");
     let cache = tmp.path().join("tools");

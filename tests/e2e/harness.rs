@@ -98,6 +98,16 @@ pub fn baton_cmd() -> assert_cmd::Command {
     cmd
 }
 
+/// `PATH` with the folder of the `baton` under test first, as an agent's hook, an
+/// agent baton starts, or a newcomer would find it.
+pub fn path_with_baton() -> String {
+    format!(
+        "{}:{}",
+        baton_bin().parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
 /// The path of the `baton` binary under test.
 pub fn baton_bin() -> PathBuf {
     assert_cmd::cargo::cargo_bin("baton")
@@ -185,14 +195,7 @@ pub fn shell_ok(dir: &Path, command: &str) -> String {
     let out = std::process::Command::new("sh")
         .args(["-c", command])
         .current_dir(dir)
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                baton_bin().parent().unwrap().display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        )
+        .env("PATH", path_with_baton())
         .env_remove("BATON_STORE")
         .env("BATON_SERVER", "never")
         .output()

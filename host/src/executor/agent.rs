@@ -14,8 +14,10 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::{Freshness, Plugins, RunOptions, freshness, sequenced_event_ops};
-use crate::admission::{self, Admitted, Candidate, Decision, Inputs, Judge, Refusal, Refused};
+use super::{
+    Freshness, Plugins, RunOptions, admitted_outcome, freshness, refused, sequenced_event_ops,
+};
+use crate::admission::{self, Candidate, Decision, Inputs, Judge, Refusal};
 use crate::gates::{GateReport, read_declared};
 use crate::memory::{Store, Timestamp, Writer, sha256_hex};
 use crate::pipeline::{GateCheck, Pipeline, Runner, Stage};
@@ -369,10 +371,11 @@ pub(super) fn run(
             ttl: None,
             if_revision: Some(key_revision),
         };
-        let admitted = admission::admit(
+        // Judged above: admitted on that verdict, the gates not run again.
+        let admitted = admission::admit_judged(
             memory.as_ref(),
             candidate,
-            Some(judge),
+            verdict,
             &refusal,
             &mut |decision| {
                 let mut all = events.clone();
@@ -390,43 +393,17 @@ pub(super) fn run(
             },
         )
         .map_err(refused)?;
-        let counts = |r: &Option<GateReport>| r.as_ref().map(|r| (r.gates_passed, r.gates.len()));
-        let usd = usage.borrow().cost_usd;
-        return Ok(match admitted {
-            Admitted::Committed { meta, report, .. } => (
-                Outcome::Passed(meta.revision),
-                counts(&report),
-                Some(agent_id.clone()),
-                usd,
-            ),
-            Admitted::Quarantined {
-                report,
-                reason: Some(why),
-            } => (
-                Outcome::Failed(why),
-                counts(&report),
-                Some(agent_id.clone()),
-                usd,
-            ),
-            Admitted::Quarantined {
-                report,
-                reason: None,
-            } => {
-                let failed = report
-                    .as_ref()
-                    .map(|r| r.failed().join(", "))
-                    .unwrap_or_default();
-                (
-                    Outcome::GateFailed(format!(
-                        "failed gates: {failed} (after {attempt} attempt{})",
-                        if attempt == 1 { "" } else { "s" }
-                    )),
-                    counts(&report),
-                    Some(agent_id.clone()),
-                    usd,
-                )
-            }
-        });
+        let note = format!(
+            " (after {attempt} attempt{})",
+            if attempt == 1 { "" } else { "s" }
+        );
+        let (outcome, gates) = admitted_outcome(admitted, &note);
+        return Ok((
+            outcome,
+            gates,
+            Some(agent_id.clone()),
+            usage.borrow().cost_usd,
+        ));
     }
     unreachable!("the last attempt always ends the stage")
 }
@@ -456,14 +433,6 @@ fn add(total: &mut Usage, more: &Usage) {
     total.cost_usd = sum_f(total.cost_usd, more.cost_usd);
     total.input_tokens = sum_u(total.input_tokens, more.input_tokens);
     total.output_tokens = sum_u(total.output_tokens, more.output_tokens);
-}
-
-fn refused(r: Refused) -> anyhow::Error {
-    match r {
-        Refused::Memory(e) => e.into(),
-        Refused::Other(e) => e,
-        Refused::Gates(report) => anyhow::anyhow!("gates refused: {}", report.failed().join(", ")),
-    }
 }
 
 #[cfg(test)]

@@ -350,6 +350,48 @@ fn sequenced_event_ops(
         .collect()
 }
 
+/// How a stage ends once admission decided on its output, with its gates passed /
+/// total; `note` follows a gate refusal's reason (an agent's attempts).
+fn admitted_outcome(admitted: Admitted, note: &str) -> (Outcome, Option<(usize, usize)>) {
+    let counts = |report: &Option<crate::gates::GateReport>| {
+        report.as_ref().map(|r| (r.gates_passed, r.gates.len()))
+    };
+    match admitted {
+        Admitted::Committed { meta, report, .. } => {
+            (Outcome::Passed(meta.revision), counts(&report))
+        }
+        Admitted::Quarantined {
+            report,
+            reason: Some(why),
+        } => (Outcome::Failed(why), counts(&report)),
+        Admitted::Quarantined {
+            report,
+            reason: None,
+        } => {
+            let failed = report
+                .as_ref()
+                .map(|r| r.failed().join(", "))
+                .unwrap_or_default();
+            (
+                Outcome::GateFailed(format!("failed gates: {failed}{note}")),
+                counts(&report),
+            )
+        }
+    }
+}
+
+/// What admission refused, as a run's error (a run quarantines a gate refusal, so
+/// only the memory, or reading inputs, ends here).
+fn refused(r: Refused) -> anyhow::Error {
+    match r {
+        Refused::Memory(e) => e.into(),
+        Refused::Other(e) => e,
+        Refused::Gates(report) => {
+            anyhow::anyhow!("gates refused: {}", report.failed().join(", "))
+        }
+    }
+}
+
 /// What a run loads once and its stages share: components by path (stages sharing
 /// a component load it once) and each stage's compiled gates.
 #[derive(Default)]
@@ -559,37 +601,9 @@ fn run_stage(
                 event_ops(workflow_id, &agent, name, all)
             },
         )
-        .map_err(|refused| match refused {
-            Refused::Memory(e) => anyhow::Error::from(e),
-            Refused::Other(e) => e,
-            Refused::Gates(report) => anyhow::anyhow!("gates refused: {}", report.failed().join(", ")),
-        })?;
-        let counts = |report: &Option<crate::gates::GateReport>| {
-            report.as_ref().map(|r| (r.gates_passed, r.gates.len()))
-        };
-        Ok(match admitted {
-            Admitted::Committed { meta, report, .. } => {
-                summary(Outcome::Passed(meta.revision), counts(&report), Some(agent))
-            }
-            Admitted::Quarantined {
-                report,
-                reason: Some(why),
-            } => summary(Outcome::Failed(why), counts(&report), Some(agent)),
-            Admitted::Quarantined {
-                report,
-                reason: None,
-            } => {
-                let failed = report
-                    .as_ref()
-                    .map(|r| r.failed().join(", "))
-                    .unwrap_or_default();
-                summary(
-                    Outcome::GateFailed(format!("failed gates: {failed}")),
-                    counts(&report),
-                    Some(agent),
-                )
-            }
-        })
+        .map_err(refused)?;
+        let (outcome, gates) = admitted_outcome(admitted, "");
+        Ok(summary(outcome, gates, Some(agent)))
     })();
     result.unwrap_or_else(|e| summary(Outcome::Failed(format!("{e:#}")), None, None))
 }

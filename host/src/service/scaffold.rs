@@ -67,96 +67,63 @@ pub fn scaffold(name: &str, dir: Option<PathBuf>, lang: Lang) -> Result<Scaffold
     Ok(Scaffolded { dir, created, next })
 }
 
-/// The sentence saying what was created, and the steps after it.
+/// The sentence saying what was created, and the steps after it: the language's
+/// own (install, test, build), then running the component and wiring it in.
 fn next_steps(name: &str, dir: &Path, lang: Lang) -> (String, String) {
     let d = dir.display();
     let wasm = format!("{}.wasm", name.replace('-', "_"));
-    let mut out = String::new();
-    let stored = "    (in a baton project whose memory holds `coding/architecture/system`, such as the baton repository after `baton run`, or with `--store DIR -n NAMESPACE`, the namespace that holds it)";
-    let created = match lang {
-        Lang::Js => {
-            let _ = writeln!(out, "next:");
-            let _ = writeln!(
-                out,
-                "  cd {d} && npm ci                                   # componentize-js, pinned by package-lock.json"
-            );
-            let _ = writeln!(
-                out,
-                "  npm test                                           # the stage's logic, natively"
-            );
-            let _ = writeln!(
-                out,
-                "  node build.mjs --world stage --entry component.js --wit wit/baton.wit --out {wasm}"
-            );
-            let _ = writeln!(
-                out,
-                "    (without `npm ci`, build.mjs fetches the pinned componentize-js into ~/.cache/baton/tools on first use)"
-            );
-            let _ = writeln!(
-                out,
-                "  baton stage run {wasm} --reads coding/architecture/system"
-            );
-            let _ = writeln!(out, "{stored}");
-            let _ = writeln!(out, "then add it to pipeline.toml:");
-            let _ = writeln!(
-                out,
-                "  [[stage]]\n  name = \"{name}\"\n  component = \"{d}/{wasm}\"\n  build = \"node {d}/build.mjs --world stage --entry {d}/component.js --wit {d}/wit/baton.wit --out {d}/{wasm}\"\n  reads = [\"coding/architecture/system\"]"
-            );
-            format!("created JavaScript stage `{name}` in {d}")
-        }
-        Lang::Python => {
-            let _ = writeln!(out, "next:");
-            let _ = writeln!(
-                out,
-                "  cd {d} && python3 -m pip install -r requirements.txt   # componentize-py and pytest, pinned"
-            );
-            let _ = writeln!(
-                out,
-                "  python3 -m pytest                                  # the stage's logic, natively"
-            );
-            let _ = writeln!(
-                out,
-                "  python3 build.py --world stage --app component --wit wit --out {wasm} --path ."
-            );
-            let _ = writeln!(
-                out,
-                "    (a Python without the pinned componentize-py gets it fetched into ~/.cache/baton/tools on first use)"
-            );
-            let _ = writeln!(
-                out,
-                "  baton stage run {wasm} --reads coding/architecture/system"
-            );
-            let _ = writeln!(out, "{stored}");
-            let _ = writeln!(out, "then add it to pipeline.toml:");
-            let _ = writeln!(
-                out,
-                "  [[stage]]\n  name = \"{name}\"\n  component = \"{d}/{wasm}\"\n  build = \"python3 {d}/build.py --world stage --app component --wit {d}/wit --out {d}/{wasm} --path {d}\"\n  reads = [\"coding/architecture/system\"]"
-            );
-            format!("created Python stage `{name}` in {d}")
-        }
-        Lang::Rust => {
-            let _ = writeln!(out, "next:");
-            let _ = writeln!(
-                out,
-                "  cd {d} && cargo test                              # the stage's logic, natively"
-            );
-            let _ = writeln!(
-                out,
-                "  cargo build --release --target wasm32-wasip2     # the component"
-            );
-            let _ = writeln!(
-                out,
-                "  baton stage run target/wasm32-wasip2/release/{wasm} --reads coding/architecture/system"
-            );
-            let _ = writeln!(out, "{stored}");
-            let _ = writeln!(out, "then add it to pipeline.toml:");
-            let _ = writeln!(
-                out,
-                "  [[stage]]\n  name = \"{name}\"\n  component = \"{d}/target/wasm32-wasip2/release/{wasm}\""
-            );
-            format!("created stage crate `{name}` in {d}")
-        }
+    let (created, steps, built, stage_extra) = match lang {
+        Lang::Js => (
+            format!("created JavaScript stage `{name}` in {d}"),
+            [
+                format!("cd {d} && npm ci                                   # componentize-js, pinned by package-lock.json"),
+                "npm test                                           # the stage's logic, natively".to_owned(),
+                format!("node build.mjs --world stage --entry component.js --wit wit/baton.wit --out {wasm}"),
+                "  (without `npm ci`, build.mjs fetches the pinned componentize-js into ~/.cache/baton/tools on first use)".to_owned(),
+            ],
+            wasm.clone(),
+            format!("\n  build = \"node {d}/build.mjs --world stage --entry {d}/component.js --wit {d}/wit/baton.wit --out {d}/{wasm}\"\n  reads = [\"coding/architecture/system\"]"),
+        ),
+        Lang::Python => (
+            format!("created Python stage `{name}` in {d}"),
+            [
+                format!("cd {d} && python3 -m pip install -r requirements.txt   # componentize-py and pytest, pinned"),
+                "python3 -m pytest                                  # the stage's logic, natively".to_owned(),
+                format!("python3 build.py --world stage --app component --wit wit --out {wasm} --path ."),
+                "  (a Python without the pinned componentize-py gets it fetched into ~/.cache/baton/tools on first use)".to_owned(),
+            ],
+            wasm.clone(),
+            format!("\n  build = \"python3 {d}/build.py --world stage --app component --wit {d}/wit --out {d}/{wasm} --path {d}\"\n  reads = [\"coding/architecture/system\"]"),
+        ),
+        Lang::Rust => (
+            format!("created stage crate `{name}` in {d}"),
+            [
+                format!("cd {d} && cargo test                              # the stage's logic, natively"),
+                "cargo build --release --target wasm32-wasip2     # the component".to_owned(),
+                String::new(),
+                String::new(),
+            ],
+            format!("target/wasm32-wasip2/release/{wasm}"),
+            String::new(),
+        ),
     };
+    let mut out = String::from("next:\n");
+    for step in steps.iter().filter(|s| !s.is_empty()) {
+        let _ = writeln!(out, "  {step}");
+    }
+    let _ = writeln!(
+        out,
+        "  baton stage run {built} --reads coding/architecture/system"
+    );
+    let _ = writeln!(
+        out,
+        "    (in a baton project whose memory holds `coding/architecture/system`, such as the baton repository after `baton run`, or with `--store DIR -n NAMESPACE`, the namespace that holds it)"
+    );
+    let _ = writeln!(out, "then add it to pipeline.toml:");
+    let _ = writeln!(
+        out,
+        "  [[stage]]\n  name = \"{name}\"\n  component = \"{d}/{built}\"{stage_extra}"
+    );
     (created, out)
 }
 
