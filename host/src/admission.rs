@@ -9,7 +9,10 @@
 //! gate refuses is either refused outright (a write from outside: nothing is stored,
 //! the caller is told why) or kept in quarantine with its report (a run's output,
 //! where nothing waits for an answer), never where other stages read. A run's output
-//! whose key changed under the run is quarantined too, so nothing is lost.
+//! whose key changed under the run is quarantined too, so nothing is lost. A stage
+//! with an approval gate has what its other gates admit held for a person
+//! ([`Held`]): [`approve`] commits it at its key later, [`reject`] keeps it aside
+//! with the reason, which the stage's next run hears.
 //!
 //! [`judge`] is the gate half alone, for a bulk import that commits its own way.
 
@@ -20,7 +23,7 @@ use serde_json::Value;
 use crate::gates::{GateReport, StageGates, inputs_declared, inputs_read};
 use crate::memory::{EntryMeta, Key, MemoryError, Namespace, Op, Store, Writer};
 use crate::pipeline::Stage;
-use crate::records::{GateOverride, Provenance, Quarantined};
+use crate::records::{Decided, GateOverride, Held, Provenance, Quarantined};
 use crate::runtime::Read;
 
 /// A document on its way in.
@@ -92,6 +95,11 @@ pub enum Decision<'a> {
         /// Why, when not (only) its gates: its key changed under the run.
         reason: Option<&'a str>,
     },
+    /// The document passed its gates and is held for a person's approval.
+    Hold {
+        /// The gates' report, the approval gates waiting.
+        report: &'a GateReport,
+    },
 }
 
 /// How a candidate was admitted.
@@ -112,6 +120,13 @@ pub enum Admitted {
         report: Option<GateReport>,
         /// Why, when not (only) its gates.
         reason: Option<String>,
+    },
+    /// Held for a person's approval under its stage's name.
+    Held {
+        /// The gates' report, the approval gates waiting.
+        report: GateReport,
+        /// The held record's revision.
+        meta: EntryMeta,
     },
 }
 
@@ -139,6 +154,8 @@ pub struct Verdict {
     pub report: Option<GateReport>,
     /// Recorded when an error gate failed and the writer overrode it.
     pub gate_override: Option<GateOverride>,
+    /// A person approves the document before it is stored: admitted, it is held.
+    pub hold: bool,
 }
 
 impl Verdict {
@@ -179,6 +196,7 @@ pub fn judge(
     Ok(Verdict {
         report: Some(report),
         gate_override,
+        hold: gates.awaits_approval(),
     })
 }
 
@@ -250,6 +268,26 @@ pub fn admit_judged(
         let ops = events(&decision).map_err(Refused::Other)?;
         return quarantine(value, None, stage, ops);
     }
+    if let (true, Some(report)) = (verdict.hold, verdict.report.as_ref()) {
+        let record = Held {
+            namespace: namespace.to_string(),
+            key: key.to_string(),
+            output: value,
+            gate_report: report.clone(),
+            provenance,
+            writer: writer.clone(),
+            if_revision,
+            held_at: crate::memory::Timestamp::now(),
+            rejected: None,
+        };
+        let mut ops = vec![record.op(&report.stage)?];
+        ops.extend(events(&Decision::Hold { report }).map_err(Refused::Other)?);
+        let mut metas = store.commit(&writer, ops)?;
+        return Ok(Admitted::Held {
+            report: report.clone(),
+            meta: metas.remove(0),
+        });
+    }
     let mut op = Op::put(&namespace, &key, value.clone());
     if provenance != Provenance::default() {
         op = op.provenance(provenance.to_value());
@@ -288,4 +326,67 @@ pub fn admit_judged(
         }
         (Err(e), _) => Err(Refused::Memory(e)),
     }
+}
+
+/// Commits stage `stage`'s held output `held` (at revision `at` of its record) at its
+/// key, approved by `decided`, with the events `events` builds, in one commit that
+/// also ends the hold. The key must still be where it was when the output was held
+/// (a run's compare-and-swap), and the record where it was read: a second approval,
+/// or a run that wrote the key since, is refused with [`MemoryError::Conflict`].
+pub fn approve(
+    store: &dyn Store,
+    stage: &str,
+    (at, held): (&EntryMeta, Held),
+    decided: Decided,
+    events: Vec<Op>,
+) -> Result<EntryMeta, Refused> {
+    let namespace = Namespace::new(held.namespace)?;
+    let key = Key::new(held.key)?;
+    let mut provenance = held.provenance;
+    provenance.approval = Some(decided.clone());
+    let mut put = Op::put(&namespace, &key, held.output).provenance(provenance.to_value());
+    if let Some(rev) = held.if_revision {
+        put = put.if_revision(rev);
+    }
+    let end_hold = Op::delete(
+        &Namespace::new(crate::records::APPROVAL_NAMESPACE)?,
+        &Key::new(stage)?,
+    )
+    .if_revision(at.revision);
+    commit_first(store, &decided.by, vec![put, end_hold], events)
+}
+
+/// Rejects stage `stage`'s held output `held` (at revision `at` of its record): it
+/// stays aside with `decided` (who, when, why), never committed, and the stage's
+/// next run hears the reason as findings.
+pub fn reject(
+    store: &dyn Store,
+    stage: &str,
+    (at, held): (&EntryMeta, Held),
+    decided: Decided,
+    events: Vec<Op>,
+) -> Result<EntryMeta, Refused> {
+    let by = decided.by.clone();
+    let record = Held {
+        rejected: Some(decided),
+        ..held
+    };
+    commit_first(
+        store,
+        &by,
+        vec![record.op(stage)?.if_revision(at.revision)],
+        events,
+    )
+}
+
+/// Commits `ops` then `events` as `by`, in one commit; the first op's revision.
+fn commit_first(
+    store: &dyn Store,
+    by: &Writer,
+    mut ops: Vec<Op>,
+    events: Vec<Op>,
+) -> Result<EntryMeta, Refused> {
+    ops.extend(events);
+    let mut metas = store.commit(by, ops)?;
+    Ok(metas.remove(0))
 }

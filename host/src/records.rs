@@ -5,8 +5,9 @@
 //!
 //! The memory stores provenance as JSON beside a revision ([`EntryMeta::provenance`])
 //! without knowing its shape; [`Provenance::of`] reads it back. Events live one per
-//! entry in [`EVENTS_NAMESPACE`], keyed `<workflow>/<agent>/<sequence>`, and outputs a
-//! gate refused in [`QUARANTINE_NAMESPACE`], keyed by stage.
+//! entry in [`EVENTS_NAMESPACE`], keyed `<workflow>/<agent>/<sequence>`, outputs a
+//! gate refused in [`QUARANTINE_NAMESPACE`], keyed by stage, and outputs held for a
+//! person's approval in [`APPROVAL_NAMESPACE`], keyed by stage.
 
 use std::path::PathBuf;
 
@@ -21,6 +22,8 @@ use crate::runtime::Read;
 pub const EVENTS_NAMESPACE: &str = "baton.events";
 /// Where outputs that failed their gates are kept, keyed by stage name.
 pub const QUARANTINE_NAMESPACE: &str = "baton.quarantine";
+/// Where outputs wait for a person's approval, keyed by stage name.
+pub const APPROVAL_NAMESPACE: &str = "baton.approval";
 
 /// Where a stored revision came from, and the gates it passed on the way in.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -45,6 +48,21 @@ pub struct Provenance {
     /// against.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inputs_seen: Option<Vec<Read>>,
+    /// Held for a person's approval, then approved: by whom, when, with their note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Decided>,
+}
+
+/// A person's decision on a held output.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Decided {
+    /// Who decided (`person:<name>`).
+    pub by: Writer,
+    /// When.
+    pub at: Timestamp,
+    /// Their note (approving) or reason (rejecting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// The stage run behind an output: what a stage is fresh against.
@@ -192,28 +210,98 @@ impl Quarantined {
     /// The op that keeps this record as stage `stage`'s last refused output (the one
     /// writer: [`crate::admission::admit`]).
     pub fn op(&self, stage: &str) -> Result<Op, MemoryError> {
-        let value = serde_json::to_value(self).expect("a quarantine record serialises");
-        Ok(Op::put(
-            &Namespace::new(QUARANTINE_NAMESPACE)?,
-            &Key::new(stage)?,
-            value,
-        ))
+        record_op(QUARANTINE_NAMESPACE, stage, self)
     }
 
     /// Stage `stage`'s last refused output, if any (the one reader), with the
     /// revision it is at. A record that does not read as one is reported as corrupt.
     pub fn read(store: &dyn Store, stage: &str) -> Result<Option<(EntryMeta, Self)>, MemoryError> {
-        let ns = Namespace::new(QUARANTINE_NAMESPACE)?;
-        let Some(entry) = store.get(&ns, &Key::new(stage)?)? else {
-            return Ok(None);
-        };
-        let record = serde_json::from_slice(&entry.value).map_err(|e| MemoryError::Corrupt {
-            path: PathBuf::from(QUARANTINE_NAMESPACE),
-            what: format!("key `{stage}`, revision {}", entry.meta.revision),
-            reason: e.to_string(),
-        })?;
-        Ok(Some((entry.meta, record)))
+        read_record(store, QUARANTINE_NAMESPACE, stage)
     }
+}
+
+/// An output its gates admitted that waits for a person (its stage has an approval
+/// gate): not at its key, not read by later stages, until `baton approve` commits it
+/// or `baton reject` sends it back.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Held {
+    /// The namespace it is bound for.
+    pub namespace: String,
+    /// The key it is bound for.
+    pub key: String,
+    /// The output as it was handed in.
+    pub output: Value,
+    /// The gates' verdict on it (the approval gates waiting).
+    pub gate_report: GateReport,
+    /// Where it came from, as it will be committed.
+    pub provenance: Provenance,
+    /// Who handed it in.
+    pub writer: Writer,
+    /// The revision its key must still be at when it is approved (a run's
+    /// compare-and-swap), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub if_revision: Option<u64>,
+    /// When it was held.
+    pub held_at: Timestamp,
+    /// The person's rejection, once rejected: the stage's next run gets the reason
+    /// as findings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected: Option<Decided>,
+}
+
+impl Held {
+    /// The op that holds this record for stage `stage` (the writers:
+    /// [`crate::admission`]'s hold and reject).
+    pub fn op(&self, stage: &str) -> Result<Op, MemoryError> {
+        record_op(APPROVAL_NAMESPACE, stage, self)
+    }
+
+    /// Stage `stage`'s held (or rejected) output, if any, with the revision it is at.
+    pub fn read(store: &dyn Store, stage: &str) -> Result<Option<(EntryMeta, Self)>, MemoryError> {
+        read_record(store, APPROVAL_NAMESPACE, stage)
+    }
+
+    /// Whether it still waits for a person (not rejected).
+    pub fn waiting(&self) -> bool {
+        self.rejected.is_none()
+    }
+
+    /// Once rejected: why, as a heading and findings for the stage's next brief,
+    /// as a refused gate's are.
+    pub fn findings(&self) -> Option<(String, GateReport)> {
+        let r = self.rejected.as_ref()?;
+        let by = r.by.to_string();
+        Some((
+            format!("your last output was rejected by {by}"),
+            GateReport::rejected(&self.gate_report, &by, r.reason.as_deref().unwrap_or("")),
+        ))
+    }
+}
+
+fn record_op(namespace: &str, stage: &str, record: &impl Serialize) -> Result<Op, MemoryError> {
+    let value = serde_json::to_value(record).expect("a record serialises");
+    Ok(Op::put(
+        &Namespace::new(namespace)?,
+        &Key::new(stage)?,
+        value,
+    ))
+}
+
+fn read_record<T: serde::de::DeserializeOwned>(
+    store: &dyn Store,
+    namespace: &str,
+    stage: &str,
+) -> Result<Option<(EntryMeta, T)>, MemoryError> {
+    let ns = Namespace::new(namespace)?;
+    let Some(entry) = store.get(&ns, &Key::new(stage)?)? else {
+        return Ok(None);
+    };
+    let record = serde_json::from_slice(&entry.value).map_err(|e| MemoryError::Corrupt {
+        path: PathBuf::from(namespace),
+        what: format!("key `{stage}`, revision {}", entry.meta.revision),
+        reason: e.to_string(),
+    })?;
+    Ok(Some((entry.meta, record)))
 }
 
 #[cfg(test)]

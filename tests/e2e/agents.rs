@@ -594,3 +594,177 @@ fn an_agent_told_by_its_inputs_to_write_elsewhere_is_refused_and_stores_nothing(
         assert!(!p.keys().contains(&"coding/architecture/notes".to_owned()));
     }
 }
+
+/// `project(mode)` whose stage's gates end with a person's approval, and a second
+/// agent stage that reads what the first stores.
+fn held_project(mode: &str) -> Project {
+    let p = project(mode, "");
+    let manifest = p.root().join("pipeline.toml");
+    let mut text = std::fs::read_to_string(&manifest).unwrap();
+    text.push_str(
+        r#"
+[[stage.gate]]
+name = "signed-off"
+rule = "A performance engineer signs the notes off"
+approval = true
+
+[[stage]]
+name = "notes-reader"
+external = true
+reads = ["coding/architecture/notes"]
+writes = "coding/review/notes"
+"#,
+    );
+    std::fs::write(&manifest, text).unwrap();
+    p
+}
+
+fn launches(p: &Project, agent: &str) -> usize {
+    events(p)
+        .iter()
+        .filter(|e| e["name"] == format!("agent.{agent}.launched"))
+        .count()
+}
+
+#[test]
+fn an_approval_gate_holds_the_output_until_a_person_rejects_or_approves_it() {
+    let p = held_project("good");
+    let out = p.run(&["run", "--json"]);
+    assert_ne!(out.code(), 0, "a held output is not a finished run");
+    let summary = out.json();
+    let first = &summary["stages"][0];
+    assert_eq!(first["outcome"]["status"], "awaiting-approval", "{summary}");
+    assert!(
+        first["outcome"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("baton approve performance-notes"),
+        "{summary}"
+    );
+    assert_eq!(summary["stages"][1]["outcome"]["status"], "blocked");
+    assert!(
+        summary["stages"][1]["outcome"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("awaits a person's approval"),
+        "{summary}"
+    );
+    // Held: not at its key, where later stages read.
+    let absent = p.run(&["memory", "retrieve", "coding/architecture/notes"]);
+    assert_eq!(absent.code(), 3, "{}", absent.stderr());
+    let status = p.run(&["status", "--json"]).json();
+    assert_eq!(status[0]["state"], "held", "{status}");
+    assert_eq!(status[0]["ready"], false);
+    let held = p.run(&["held", "--json"]).json();
+    assert_eq!(held[0]["stage"], "performance-notes", "{held}");
+    assert!(held[0]["output"]["summary"].is_string(), "{held}");
+    let gate = &held[0]["gate_report"]["gates"][1];
+    assert_eq!(
+        (gate["name"].as_str(), gate["approval"].as_bool()),
+        (Some("signed-off"), Some(true))
+    );
+    // A second run leaves a held output alone: no agent is launched for it.
+    let again = p.run(&["run", "--json"]).json();
+    assert_eq!(again["stages"][0]["outcome"]["status"], "awaiting-approval");
+    assert_eq!(launches(&p, "performanceNotes"), 1);
+
+    // Rejected from the command line, with a reason: nothing stored, and the next
+    // run sends the agent back with the reason as findings.
+    let no_reason = p.run(&[
+        "reject",
+        "performance-notes",
+        "--reason",
+        " ",
+        "--as",
+        "alice",
+    ]);
+    assert_eq!(no_reason.code(), 2, "{}", no_reason.stderr());
+    let rejected = p
+        .run(&[
+            "reject",
+            "performance-notes",
+            "--reason",
+            "name the p99 budget of each endpoint",
+            "--as",
+            "alice",
+            "--json",
+        ])
+        .json();
+    assert_eq!(rejected["by"], "person:alice", "{rejected}");
+    let status = p.run(&["status", "--json"]).json();
+    assert_ne!(status[0]["state"], "held", "{status}");
+    assert!(
+        status[0]["why"]
+            .as_str()
+            .unwrap()
+            .contains("rejected by person:alice"),
+        "{status}"
+    );
+    let brief = p.run(&["agent", "brief", "performance-notes"]).stdout();
+    assert!(
+        brief.contains("# Findings: your last output was rejected by person:alice")
+            && brief.contains("name the p99 budget of each endpoint"),
+        "{brief}"
+    );
+    let third = p.run(&["run", "--json"]).json();
+    assert_eq!(
+        third["stages"][0]["outcome"]["status"], "awaiting-approval",
+        "{third}"
+    );
+    assert_eq!(launches(&p, "performanceNotes"), 2);
+    let held = p.run(&["held", "performance-notes", "--json"]).json();
+    let findings = held["output"]["findings"].to_string();
+    assert!(
+        findings.contains("rejected by person:alice")
+            && findings.contains("name the p99 budget of each endpoint"),
+        "the agent heard the reason: {held}"
+    );
+
+    // Approved through MCP (an agent confined to its stage may not): stored with who
+    // approved, and the stage after it runs.
+    let decided = crate::mcp::client(p.root(), &["decide", "performance-notes", "bob"]);
+    crate::mcp::stop_server(&p);
+    assert_eq!(decided["approved"]["by"], "person:bob", "{decided}");
+    let stored = p
+        .run(&["memory", "retrieve", "coding/architecture/notes", "--json"])
+        .json();
+    assert_eq!(
+        stored["provenance"]["approval"]["by"], "person:bob",
+        "{stored}"
+    );
+    assert_eq!(
+        stored["provenance"]["approval"]["reason"],
+        "budgets look right"
+    );
+    assert_eq!(stored["provenance"]["agent"]["attempt"], 1);
+    assert_eq!(stored["revision"], decided["approved"]["revision"]);
+    let approved_events = events(&p)
+        .into_iter()
+        .filter(|e| e["name"] == "stage.performance-notes.approved")
+        .count();
+    assert_eq!(approved_events, 1);
+    let last = p.run(&["run", "--json"]).json();
+    assert_eq!(last["stages"][0]["outcome"]["status"], "fresh", "{last}");
+    assert_eq!(last["stages"][1]["outcome"]["status"], "passed", "{last}");
+    assert_eq!(last["passed"], true);
+    // A document stored from outside waits for a person too.
+    let stored_by_hand = p.run(&[
+        "memory",
+        "store",
+        "coding/architecture/notes",
+        r#"{"summary": "by hand"}"#,
+    ]);
+    assert_eq!(stored_by_hand.code(), 0, "{}", stored_by_hand.stderr());
+    assert!(
+        stored_by_hand
+            .stderr()
+            .contains("for a person's approval (stage `performance-notes`)"),
+        "{}",
+        stored_by_hand.stderr()
+    );
+    let unchanged = p
+        .run(&["memory", "retrieve", "coding/architecture/notes", "--json"])
+        .json();
+    assert_eq!(unchanged["revision"], stored["revision"], "{unchanged}");
+    assert_eq!(p.run(&["status", "--json"]).json()[0]["state"], "held");
+}

@@ -641,3 +641,91 @@ fn five_hundred_stages_are_drawn_and_the_page_still_answers() {
         Duration::from_secs(30),
     );
 }
+
+#[test]
+fn a_held_output_is_rejected_then_approved_from_the_page() {
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    let p = gated_project();
+    // The first stage's output waits for a person; the second's gate is dropped.
+    let manifest = p.root().join("pipeline.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let text = text.replace(
+        "writes = \"out/first\"\nconfig = { reads = [\"in/a\"], tag = \"one\" }\n",
+        "writes = \"out/first\"\nconfig = { reads = [\"in/a\"], tag = \"one\" }\n\n[[stage.gate]]\nname = \"looked-at\"\nrule = \"Someone has read it\"\napproval = true\n",
+    );
+    let text = &text[..text.find("[[stage.gate]]\nname = \"has-verdict\"").unwrap()];
+    std::fs::write(&manifest, text).unwrap();
+    let run = p.run(&["run", "--json"]);
+    assert_eq!(
+        run.json()["stages"][0]["outcome"]["status"],
+        "awaiting-approval",
+        "{}",
+        run.stderr()
+    );
+    let ui = Ui::start(p.root(), &[], &[]);
+    browser.open(&format!("{}#/stage/first", ui.base()));
+    browser.wait_for(
+        "the held output",
+        "const c = document.querySelector('#held'); return c && c.dataset.held === 'waiting' && document.querySelector('#stage-view').dataset.state === 'held'",
+        Duration::from_secs(30),
+    );
+    // Rejecting needs a reason: the page says so and nothing changes.
+    browser.click("#held button#reject");
+    let said = browser.wait_for(
+        "the refusal",
+        "const e = document.querySelector('#held .message.error'); return e && e.innerText",
+        Duration::from_secs(30),
+    );
+    assert!(said.as_str().unwrap().contains("needs a reason"), "{said}");
+    browser.eval(
+        "const t = document.getElementById('decision-reason'); t.value = arguments[0]; t.dispatchEvent(new Event('input'));",
+        json!(["tag it two"]),
+    );
+    browser.click("#held button#reject");
+    browser.wait_for(
+        "the rejection",
+        "const c = document.querySelector('#held'); return c && c.dataset.held === 'rejected'",
+        Duration::from_secs(30),
+    );
+    let held = p.run(&["held", "first", "--json"]).json();
+    assert_eq!(held["rejected"]["reason"], "tag it two", "{held}");
+    assert!(
+        held["rejected"]["by"]
+            .as_str()
+            .unwrap()
+            .starts_with("person:"),
+        "{held}"
+    );
+    // Run again: held again, and the page shows it live; approve it there.
+    let again = p.run(&["run", "--json"]).json();
+    assert_eq!(
+        again["stages"][0]["outcome"]["status"], "awaiting-approval",
+        "{again}"
+    );
+    browser.wait_for(
+        "held again",
+        "const c = document.querySelector('#held'); return c && c.dataset.held === 'waiting'",
+        Duration::from_secs(30),
+    );
+    browser.click("#held button#approve");
+    browser.wait_for(
+        "`first` fresh once approved",
+        "const v = document.querySelector('#stage-view'); return v && v.dataset.state === 'fresh' && !document.querySelector('#held')",
+        Duration::from_secs(30),
+    );
+    browser.screenshot(&screenshots().join("approved.png"));
+    let stored = p
+        .run(&["memory", "retrieve", "out/first", "-n", "n", "--json"])
+        .json();
+    assert!(
+        stored["provenance"]["approval"]["by"]
+            .as_str()
+            .unwrap()
+            .starts_with("person:"),
+        "{stored}"
+    );
+    let last = p.run(&["run", "--json"]).json();
+    assert_eq!(last["stages"][1]["outcome"]["status"], "passed", "{last}");
+}

@@ -155,6 +155,27 @@ async def imported():
             }))
 
 
+async def decide(stage, by):
+    """A person's decision on a held output through MCP: an agent confined to its stage
+    may not decide; a rejection needs a reason; the person approves."""
+    async with stdio_client(server({"BATON_STAGE": stage})) as (r, w):
+        async with ClientSession(r, w) as s:
+            await s.initialize()
+            refused, is_error = await call(s, "approve_output", {"stage": stage, "by": "the-agent"})
+            assert is_error and "cannot approve" in refused["error"], refused
+    async with stdio_client(server()) as (r, w):
+        async with ClientSession(r, w) as s:
+            await s.initialize()
+            held = await ok(s, "held_outputs", {"stage": stage})
+            assert len(held) == 1 and held[0]["stage"] == stage, held
+            no_reason, is_error = await call(s, "reject_output", {"stage": stage, "by": by})
+            assert is_error and "needs a reason" in no_reason["error"], no_reason
+            approved = await ok(s, "approve_output", {"stage": stage, "by": by, "reason": "budgets look right"})
+            again, is_error = await call(s, "approve_output", {"stage": stage, "by": by})
+            assert is_error and "no output held" in again["error"], again
+            print(json.dumps({"held": held[0], "approved": approved}))
+
+
 async def hostile():
     """Malformed and hostile calls: each answered clearly, and the server keeps serving."""
     async with stdio_client(server()) as (r, w):
@@ -238,6 +259,7 @@ def main():
         "seed000": lambda: seed000(*args),
         "handoff": lambda: handoff(*args),
         "hostile": hostile,
+        "decide": lambda: decide(*args),
         "imported": imported,
         "disconnect": disconnect,
         "writer": lambda: writer(args[0], int(args[1])),

@@ -337,6 +337,17 @@ fn print_stored(stored: &Stored, json: bool, verb: &str) -> Result<(), CliError>
     if stored.overridden {
         eprintln!("warning: storing despite failed gates, as `--override-gates` asks");
     }
+    if let Some(held) = &stored.held {
+        if json {
+            return output::json(held);
+        }
+        let stage = &held.held_for_approval;
+        eprintln!(
+            "held `{}` in namespace `{}` for a person's approval (stage `{stage}`): `baton approve {stage}` stores it, `baton reject {stage} --reason TEXT` sends it back",
+            held.key, held.namespace
+        );
+        return Ok(());
+    }
     let meta = &stored.meta;
     if json {
         return output::json(meta);

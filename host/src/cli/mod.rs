@@ -7,6 +7,7 @@
 //! a code that says what kind of failure it was ([`Exit`]).
 
 mod agent;
+mod approval;
 mod check;
 mod error;
 mod gate;
@@ -150,11 +151,25 @@ enum Command {
     /// commit that landed before the cancel stays. The stages end as `cancelled`, and
     /// a `baton run --distributed` following the workflow prints them so and exits 6.
     Cancel(run::CancelArgs),
-    /// Show each stage as fresh, stale (and why), missing, awaiting or failed, and
-    /// which worker runs it now
+    /// Show each stage as fresh, stale (and why), missing, awaiting, held for a
+    /// person's approval or failed, and which worker runs it now
     Status(run::StatusArgs),
     /// Read the recorded events, by workflow or agent
     Events(run::EventsArgs),
+    /// Store a stage's output that its approval gate holds for a person
+    ///
+    /// A stage with a gate `approval = true` has the output that passes its other
+    /// gates held: not at its key, not read by the stages after it. Approving commits
+    /// it at its key with who approved (and the note) in its provenance; the next
+    /// `baton run` goes on with the stages that read it.
+    Approve(approval::ApproveArgs),
+    /// Send a stage's held output back, with the reason
+    ///
+    /// Nothing is stored. The next `baton run` runs the stage again; an agent stage's
+    /// agent gets the reason in its brief as findings, as a refused gate's.
+    Reject(approval::RejectArgs),
+    /// List the outputs held for a person's approval, or show one
+    Held(approval::HeldArgs),
     /// Check `pipeline.toml` without running anything: every problem, with its line
     Check(check::CheckArgs),
     /// Check documents against quality gates
@@ -192,7 +207,8 @@ enum Command {
     /// `emit_agent_event`, `complete_agent`, `start_workflow`, `emit_workflow_event`,
     /// `complete_workflow`, `emit_system_event`, `get_events`) and of the pipeline
     /// (`gate_check`, `pipeline_status`, `events_query`, `agent_inputs`,
-    /// `agent_output`). Point an `.mcp.json` entry named `claude-flow` or `eventuali`
+    /// `agent_output`, `agent_brief`, and a person's `held_outputs`, `approve_output`,
+    /// `reject_output`). Point an `.mcp.json` entry named `claude-flow` or `eventuali`
     /// at `baton mcp` and agents written for those servers work unchanged.
     Mcp {
         #[command(flatten)]
@@ -235,6 +251,9 @@ pub fn main() -> ExitCode {
         Command::Cancel(args) => run::cancel(&plain, args),
         Command::Status(args) => run::status(&plain, args),
         Command::Events(args) => run::events(&plain, args),
+        Command::Approve(args) => approval::approve(&plain, args),
+        Command::Reject(args) => approval::reject(&plain, args),
+        Command::Held(args) => approval::held(&plain, args),
         Command::Gate { command } => service(&plain).and_then(|svc| gate::run(&svc, command)),
         Command::Agent { options, command } => {
             service(&with(&options)).and_then(|svc| agent::run(&svc, command))

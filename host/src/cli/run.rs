@@ -313,6 +313,7 @@ pub(super) fn label(o: &Outcome) -> &'static str {
         Outcome::Untracked => "skipped",
         Outcome::Failed(_) => "failed",
         Outcome::GateFailed(_) => "gate-fail",
+        Outcome::AwaitingApproval(_) => "held",
         Outcome::Blocked(_) => "blocked",
         Outcome::Cancelled(_) => "cancelled",
     }
@@ -329,6 +330,7 @@ fn detail(o: &Outcome) -> String {
         }
         Outcome::Failed(e)
         | Outcome::GateFailed(e)
+        | Outcome::AwaitingApproval(e)
         | Outcome::Blocked(e)
         | Outcome::Cancelled(e) => e.clone(),
     }
@@ -350,6 +352,8 @@ pub(super) fn status(global: &GlobalArgs, args: StatusArgs) -> Result<(), CliErr
                 format!("running on {} ({})", job.worker, job.workflow)
             } else if s.done {
                 "done".to_owned()
+            } else if s.state == crate::service::StageState::Held {
+                format!("`baton approve {0}` or `baton reject {0}`", s.stage)
             } else if s.ready {
                 "ready".to_owned()
             } else if !s.waiting_on.is_empty() {

@@ -61,6 +61,10 @@ pub(super) fn run(global: &GlobalArgs, args: UiArgs) -> Result<(), CliError> {
         port: args.port,
         token: token.clone(),
         manifest,
+        person: std::env::var("USER")
+            .ok()
+            .filter(|u| !u.trim().is_empty())
+            .unwrap_or_else(|| "ui".to_owned()),
     };
     crate::ui::serve(ctx, options, |address| {
         let fragment = if bind.is_loopback() {

@@ -21,7 +21,7 @@ use crate::admission::{self, Candidate, Decision, Inputs, Judge, Refusal};
 use crate::gates::{GateReport, read_declared};
 use crate::memory::{Store, Timestamp, Writer, sha256_hex};
 use crate::pipeline::{GateCheck, Pipeline, Runner, Stage};
-use crate::records::{AgentRun, Provenance, StageRun};
+use crate::records::{AgentRun, Held, Provenance, StageRun};
 use crate::runner::brief::{self, Context, Input};
 use crate::runner::{self, Launch, Usage};
 use crate::runtime::{Read, Runtime};
@@ -197,14 +197,17 @@ pub(super) fn run(
             usage.borrow().cost_usd,
         ))
     };
-    let mut findings: Option<(u32, GateReport)> = None;
+    // A person's rejection of the stage's last held output: the first brief carries
+    // their reason as findings, as a refused gate's.
+    let mut findings: Option<(String, GateReport)> =
+        Held::read(memory.as_ref(), &stage.name)?.and_then(|(_, held)| held.findings());
     for attempt in 1..=runner.attempts {
         let text = brief::brief(
             stage,
             body,
             &context,
             &inputs,
-            findings.as_ref().map(|(a, r)| (*a, r)),
+            findings.as_ref().map(|(why, r)| (why.as_str(), r)),
         );
         let brief_file = std::env::temp_dir().join(format!("baton-{agent_id}-{attempt}.md"));
         let wants_file = runner.command.iter().any(|a| a.contains("{brief_file}"));
@@ -299,6 +302,24 @@ pub(super) fn run(
                 events,
             );
         }
+        // Handed in by the agent itself during its run and held for a person.
+        if let Some((_, held)) = Held::read(memory.as_ref(), &stage.name)?
+            && held.writer == writer
+            && held.waiting()
+        {
+            events.push((
+                format!("agent.{name}.held"),
+                json!({ "key": key.as_str(), "stored_by_agent": true, "attempt": attempt }),
+            ));
+            memory.commit(&writer, run_events(workflow_id, &agent_id, name, events)?)?;
+            let gates = Some((held.gate_report.gates_passed, held.gate_report.gates.len()));
+            return Ok((
+                super::awaiting_approval(&stage.name),
+                gates,
+                Some(agent_id.clone()),
+                usage.borrow().cost_usd,
+            ));
+        }
         // Stored by the agent itself during its run: it passed the gates on its way in.
         if let Some(entry) = memory.get(&ns, &key)?
             && entry.meta.revision != key_revision
@@ -344,7 +365,10 @@ pub(super) fn run(
                 format!("agent.{name}.refused"),
                 json!({ "attempt": attempt, "gate_report": report }),
             ));
-            findings = Some((attempt, report));
+            findings = Some((
+                format!("your output of attempt {attempt} was refused"),
+                report,
+            ));
             continue;
         }
         let candidate = Candidate {
@@ -387,6 +411,10 @@ pub(super) fn run(
                     Decision::Quarantine { reason, report } => (
                         format!("agent.{name}.quarantined"),
                         json!({ "error": reason.unwrap_or("gates failed"), "attempt": attempt, "gate_report": report }),
+                    ),
+                    Decision::Hold { report } => (
+                        format!("agent.{name}.held"),
+                        json!({ "key": key.as_str(), "attempt": attempt, "gates_passed": report.gates_passed }),
                     ),
                 });
                 run_events(workflow_id, &agent_id, name, all)

@@ -60,6 +60,9 @@ pub enum Outcome {
     Failed(String),
     /// The output failed an error gate; it is in quarantine.
     GateFailed(String),
+    /// The output passed its gates and is held for a person's approval (what to do,
+    /// as text); a held output from an earlier run is not run again.
+    AwaitingApproval(String),
     /// Not run because a stage it reads from did not pass.
     Blocked(String),
     /// Its distributed workflow was cancelled before it ended (why, as text): it did
@@ -208,7 +211,15 @@ pub fn run(
                                     .find(|&&j| {
                                         st.results[j].as_ref().is_some_and(|r| !r.outcome.ok())
                                     })
-                                    .map(|&j| pipeline.stages[j].name.clone());
+                                    .map(|&j| {
+                                        let name = &pipeline.stages[j].name;
+                                        match st.results[j].as_ref().map(|r| &r.outcome) {
+                                            Some(Outcome::AwaitingApproval(_)) => format!(
+                                                "stage `{name}` awaits a person's approval"
+                                            ),
+                                            _ => format!("stage `{name}` did not pass"),
+                                        }
+                                    });
                                 break Some((i, blocker));
                             }
                             // Nothing ready: done when nothing runs that could make a
@@ -229,7 +240,7 @@ pub fn run(
                     let over_budget = options
                         .budget_usd
                         .filter(|budget| stage.runner.is_some() && spent.unwrap_or(0.0) >= *budget);
-                    let blocker = blocker.map(|b| format!("stage `{b}` did not pass")).or_else(|| {
+                    let blocker = blocker.or_else(|| {
                         over_budget.map(|budget| {
                             format!(
                                 "not started: the run's agents have cost ${:.4} of its ${budget} budget",
@@ -377,7 +388,27 @@ fn admitted_outcome(admitted: Admitted, note: &str) -> (Outcome, Option<(usize, 
                 counts(&report),
             )
         }
+        Admitted::Held { report, .. } => {
+            let counts = counts(&Some(report.clone()));
+            (awaiting_approval(&report.stage), counts)
+        }
     }
+}
+
+/// The outcome of stage `stage`, whose output is held for a person's approval.
+fn awaiting_approval(stage: &str) -> Outcome {
+    Outcome::AwaitingApproval(format!(
+        "held for a person's approval: `baton approve {stage}` stores it, `baton reject {stage} --reason TEXT` sends it back"
+    ))
+}
+
+/// Whether stage `stage` has an output held for a person from an earlier run: it is
+/// not run again until they decide (unless forced).
+fn held_from_before(stage: &Stage, memory: &dyn Store, force: bool) -> anyhow::Result<bool> {
+    if force || !stage.awaits_approval() {
+        return Ok(false);
+    }
+    Ok(crate::records::Held::read(memory, &stage.name)?.is_some_and(|(_, h)| h.waiting()))
 }
 
 /// What admission refused, as a run's error (a run quarantines a gate refusal, so
@@ -462,6 +493,9 @@ fn run_stage(
             .output()
             .map(|(n, k)| (n.clone(), k.clone()))
             .ok_or_else(|| anyhow::anyhow!("stage `{}` writes no key", stage.name))?;
+        if held_from_before(stage, memory.as_ref(), options.force)? {
+            return Ok(summary(awaiting_approval(&stage.name), None, None));
+        }
         if let (None, Some(runner)) = (&stage.component, &stage.runner) {
             let (outcome, gates, agent, usd) = agent::run(
                 pipeline,
@@ -596,6 +630,10 @@ fn run_stage(
                     Decision::Quarantine { report, .. } => (
                         format!("agent.{name}.failed"),
                         json!({ "error": "gates failed", "gate_report": report }),
+                    ),
+                    Decision::Hold { report } => (
+                        format!("agent.{name}.held"),
+                        json!({ "key": stage.key(), "gates_passed": report.gates_passed }),
                     ),
                 });
                 event_ops(workflow_id, &agent, name, all)

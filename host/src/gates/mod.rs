@@ -12,7 +12,9 @@
 //! document through. Gate components run under their stage's limits. The same check
 //! runs for a stage's output and for a document stored from outside (`baton memory
 //! store`, `agent output`, `import`). A gate with neither (an imported agent's prose
-//! rule) is unchecked: it appears in every report as such and never blocks.
+//! rule) is unchecked: it appears in every report as such and never blocks. An
+//! approval gate is a person's: the report lists it as awaiting them, and
+//! [`crate::admission`] holds a document the other gates admit until they decide.
 
 mod report;
 
@@ -54,6 +56,8 @@ enum Check {
     },
     /// Prose only: reported, never checked.
     Unchecked,
+    /// A person checks it: reported as awaiting approval, never failed here.
+    Approval,
 }
 
 impl StageGates {
@@ -74,6 +78,7 @@ impl StageGates {
         for gate in &stage.gates {
             let check = match &gate.check {
                 GateCheck::Unchecked => Check::Unchecked,
+                GateCheck::Approval => Check::Approval,
                 GateCheck::Schema {
                     path,
                     schema,
@@ -142,6 +147,13 @@ impl StageGates {
         self.gates.is_empty()
     }
 
+    /// Whether a person approves a document the other gates admit before it is stored.
+    pub fn awaits_approval(&self) -> bool {
+        self.gates
+            .iter()
+            .any(|g| matches!(g.check, Check::Approval))
+    }
+
     /// Whether a gate component is among the gates: only those see the inputs, so
     /// callers fetch inputs only then.
     pub fn needs_inputs(&self) -> bool {
@@ -158,7 +170,7 @@ impl StageGates {
             .iter()
             .map(|gate| {
                 let findings = match &gate.check {
-                    Check::Unchecked => Vec::new(),
+                    Check::Unchecked | Check::Approval => Vec::new(),
                     Check::Schema { pointer, schema } => {
                         let validator = schema.validator().expect("compiled with the gates");
                         schema_findings(document, pointer, validator)
@@ -197,6 +209,7 @@ impl StageGates {
                     severity: gate.severity,
                     passed: findings.is_empty(),
                     unchecked: matches!(gate.check, Check::Unchecked),
+                    approval: matches!(gate.check, Check::Approval),
                     findings,
                 }
             })

@@ -34,6 +34,9 @@ pub struct GateResult {
     /// Prose only: nothing checked this rule.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unchecked: bool,
+    /// A person checks this rule ([`crate::admission`] holds the document for them).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub approval: bool,
     /// What it found; empty when it passed.
     pub findings: Vec<Finding>,
 }
@@ -73,7 +76,10 @@ impl GateReport {
             stage: stage.into(),
             key: key.into(),
             passed: errors == 0,
-            gates_passed: gates.iter().filter(|g| g.passed && !g.unchecked).count(),
+            gates_passed: gates
+                .iter()
+                .filter(|g| g.passed && !g.unchecked && !g.approval)
+                .count(),
             unchecked: gates.iter().filter(|g| g.unchecked).count(),
             errors,
             warnings,
@@ -86,6 +92,27 @@ impl GateReport {
     /// The report on a document for a key with no gates: it passes.
     pub fn empty(stage: &str, key: &str) -> Self {
         Self::new(stage, key, Vec::new())
+    }
+
+    /// A person's rejection of a held document, as a report of its failed approval
+    /// gates: it goes back to an agent as findings, as a refused gate's do.
+    pub fn rejected(held: &GateReport, by: &str, reason: &str) -> Self {
+        let gates = held
+            .gates
+            .iter()
+            .filter(|g| g.approval)
+            .map(|g| GateResult {
+                passed: false,
+                findings: vec![Finding {
+                    pointer: String::new(),
+                    expected: "a person's approval".into(),
+                    actual: format!("rejected by {by}"),
+                    message: reason.to_owned(),
+                }],
+                ..g.clone()
+            })
+            .collect();
+        Self::new(&held.stage, &held.key, gates)
     }
 
     /// The names of the gates that failed, warnings included.
@@ -106,6 +133,14 @@ impl fmt::Display for GateReport {
                 writeln!(
                     f,
                     "  ----  {}  ({}) unchecked: prose only",
+                    gate.name, gate.rule
+                )?;
+                continue;
+            }
+            if gate.approval && gate.passed {
+                writeln!(
+                    f,
+                    "  wait  {}  ({}) a person approves or rejects it",
                     gate.name, gate.rule
                 )?;
                 continue;

@@ -225,6 +225,25 @@ pub struct AgentInputs {
     pub stage: String,
 }
 
+/// `approve_output`, `reject_output`: a person's decision on a held output.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct Decide {
+    /// The stage whose approval gate holds the output.
+    pub stage: String,
+    /// Who decides: a person's name, recorded as `person:NAME`.
+    pub by: String,
+    /// Approving: a note recorded in the output's provenance. Rejecting: why, which
+    /// the stage's agent hears as findings on its next run (required).
+    pub reason: Option<String>,
+}
+
+/// `held_outputs`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct Held {
+    /// Only this stage's held output [default: every one].
+    pub stage: Option<String>,
+}
+
 /// `agent_output`.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct AgentOutput {

@@ -50,11 +50,14 @@ pub struct StoredReply<'a> {
     pub key: &'a str,
     /// The namespace.
     pub namespace: &'a str,
-    /// Always true.
+    /// False when the document is held for a person's approval instead.
     pub stored: bool,
+    /// The stage whose approval gate holds the document (`approve_output`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_for_approval: Option<&'a str>,
     /// When.
     pub stored_at: Timestamp,
-    /// The revision written.
+    /// The revision written (when held: of the held record).
     pub revision: u64,
     /// Its size in bytes.
     pub size: u64,
@@ -84,11 +87,13 @@ impl<'a> StoredReply<'a> {
     /// The reply for `stored` in namespace `ns`.
     pub fn of(ns: &'a str, stored: &'a Stored) -> Self {
         let meta = &stored.meta;
+        let held = stored.held.as_ref();
         Self {
             success: true,
-            key: &meta.key,
+            key: held.map_or(&meta.key, |h| &h.key),
             namespace: ns,
-            stored: true,
+            stored: held.is_none(),
+            held_for_approval: held.map(|h| h.held_for_approval.as_str()),
             stored_at: meta.written_at,
             revision: meta.revision,
             size: meta.size,

@@ -220,6 +220,31 @@ static TOOLS: &[ToolDef] = &[
         }
     ),
     tool!(
+        "held_outputs",
+        args::Held,
+        "The outputs held for a person's approval (a stage with an approval gate), or one stage's: the document, its gates' report, who handed it in and when, and a rejection if one was made.",
+        |s: &Service, a: args::Held| match a.stage {
+            Some(stage) => to_json(s.held_output(&stage)?.into_iter().collect::<Vec<_>>()),
+            None => to_json(s.held_outputs()?),
+        }
+    ),
+    tool!(
+        "approve_output",
+        args::Decide,
+        "A person approves a stage's held output: it is stored at its key, with who approved (and `reason`, as a note) in its provenance, and the stages after it may run. An agent confined to its stage cannot approve.",
+        |s: &Service, a: args::Decide| to_json(s.approve(&a.stage, &a.by, a.reason)?)
+    ),
+    tool!(
+        "reject_output",
+        args::Decide,
+        "A person rejects a stage's held output, giving `reason`: nothing is stored, and the stage's next run sends its agent back with the reason as findings. An agent confined to its stage cannot reject.",
+        |s: &Service, a: args::Decide| to_json(s.reject(
+            &a.stage,
+            &a.by,
+            a.reason.unwrap_or_default()
+        )?)
+    ),
+    tool!(
         "agent_output",
         args::AgentOutput,
         "Store a stage's output at the key it writes, through its quality gates (refused with the gate report if an enforced gate fails; unchecked prose gates are listed).",

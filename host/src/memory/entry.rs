@@ -89,7 +89,8 @@ impl Clock {
     }
 }
 
-/// Who wrote a revision: `cli`, `stage:<name>`, `agent:<id>` or `import`.
+/// Who wrote a revision: `cli`, `stage:<name>`, `agent:<id>`, `person:<name>` or
+/// `import`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Writer(pub String);
@@ -106,6 +107,10 @@ impl Writer {
     /// An agent outside baton, by its id.
     pub fn agent(id: &str) -> Self {
         Self(format!("agent:{id}"))
+    }
+    /// A person, by the name they give (approving or rejecting a held output).
+    pub fn person(name: &str) -> Self {
+        Self(format!("person:{name}"))
     }
 }
 

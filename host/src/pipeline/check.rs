@@ -10,7 +10,7 @@ use toml::Spanned;
 use super::manifest::{GateSpec, LimitsSpec, Manifest, RunnerSpec, StageSpec};
 use super::{
     Build, Gate, GateCheck, Input, Pipeline, Problem, ProblemKind, Problems, RUNNER_PLACEHOLDERS,
-    Render, Runner, Schema, Stage,
+    Render, Runner, Schema, Severity, Stage,
 };
 use crate::memory::{Key, Namespace};
 use crate::runtime::{Grant, Grants, Limits, agent_name};
@@ -545,18 +545,42 @@ fn gates(c: &mut Checker<'_>, spec: &StageSpec, root: &Path) -> Vec<Gate> {
 
 fn gate_check(c: &mut Checker<'_>, stage: &str, gate: &GateSpec, root: &Path) -> Option<GateCheck> {
     let name = gate.name.get_ref();
+    // The fields a check needs, given to a gate that has no such check.
+    let stray = |with_check: bool| {
+        [
+            ("schema", with_check && gate.schema.is_some()),
+            ("component", with_check && gate.component.is_some()),
+            ("pointer", gate.pointer.is_some()),
+            ("build", gate.build.is_some()),
+            ("config", gate.config.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(field, given)| given.then_some(field))
+    };
+    if gate.approval {
+        if let Some(field) = stray(true) {
+            c.at(
+                gate.name.span(),
+                format!("gate `{name}` of stage `{stage}` waits for a person's approval and has `{field}`; a person's gate checks nothing else (give the check its own gate)"),
+            );
+            return None;
+        }
+        if gate.severity == Severity::Warning {
+            c.at(
+                gate.name.span(),
+                format!("gate `{name}` of stage `{stage}` waits for a person's approval, which cannot be a warning: drop `severity`"),
+            );
+            return None;
+        }
+        return Some(GateCheck::Approval);
+    }
     match (&gate.schema, &gate.component) {
         (Some(_), Some(component)) => {
             c.at(component.span(), format!("gate `{name}` of stage `{stage}` has both a `schema` and a `component`; give one"));
             None
         }
         (None, None) => {
-            let stray = [
-                ("pointer", gate.pointer.is_some()),
-                ("build", gate.build.is_some()),
-                ("config", gate.config.is_some()),
-            ];
-            if let Some((field, _)) = stray.iter().find(|(_, given)| *given) {
+            if let Some(field) = stray(false) {
                 c.at(
                     gate.name.span(),
                     format!("gate `{name}` of stage `{stage}` has `{field}` but neither a `schema` nor a `component` for it"),
@@ -827,6 +851,26 @@ mod names {
         let p = &problems.0[0];
         assert_eq!((p.line, p.stage.as_deref()), (8, Some("s")), "{p}");
         assert!(p.message.contains("white space"), "{p}");
+    }
+
+    #[test]
+    fn an_approval_gate_is_a_person_s_alone_and_blocks() {
+        let base = "[pipeline]\nname = \"p\"\nnamespace = \"n\"\n\n[[stage]]\nname = \"s\"\nexternal = true\nwrites = \"k\"\n\n[[stage.gate]]\nname = \"signed\"\nrule = \"r\"\napproval = true\n";
+        let p = Pipeline::parse(std::path::Path::new("pipeline.toml"), base).expect("it checks");
+        assert!(p.stages[0].awaits_approval());
+        for (extra, says) in [
+            ("schema = \"x.json\"\n", "has `schema`"),
+            ("severity = \"warning\"\n", "cannot be a warning"),
+        ] {
+            let problems = Pipeline::parse(
+                std::path::Path::new("pipeline.toml"),
+                &format!("{base}{extra}"),
+            )
+            .expect_err("refused");
+            let p = &problems.0[0];
+            assert_eq!((p.line, p.stage.as_deref()), (11, Some("s")), "{p}");
+            assert!(p.message.contains(says), "{p}");
+        }
     }
 }
 

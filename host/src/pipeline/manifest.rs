@@ -236,7 +236,8 @@ pub struct RenderSpec {
 }
 
 /// `[[stage.gate]]`. With neither `schema` nor `component` it is an unchecked gate:
-/// its rule is recorded and reported as prose only; it blocks nothing.
+/// its rule is recorded and reported as prose only; it blocks nothing. With
+/// `approval = true` a person checks it: the output is held until `baton approve`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GateSpec {
@@ -266,6 +267,11 @@ pub struct GateSpec {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, serde_json::Value>")]
     pub config: Option<toml::Table>,
+    /// A person checks this rule: an output that passes the other gates is held (not
+    /// stored at its key, not read by later stages) until `baton approve STAGE`;
+    /// `baton reject STAGE --reason` sends an agent back with the reason.
+    #[serde(default)]
+    pub approval: bool,
 }
 
 /// How a failing gate is treated.

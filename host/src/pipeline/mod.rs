@@ -221,6 +221,9 @@ pub enum GateCheck {
     },
     /// Prose only: recorded and reported, never checked, never blocking.
     Unchecked,
+    /// A person checks it: an output that passes the other gates is held until a
+    /// person approves or rejects it.
+    Approval,
     /// A gate component.
     Component {
         /// The `.wasm` file, resolved.
@@ -339,6 +342,13 @@ impl Stage {
             enforced: self.gates.len() - unchecked.len(),
             unchecked,
         }
+    }
+
+    /// Whether a person approves its output before it is stored (an approval gate).
+    pub fn awaits_approval(&self) -> bool {
+        self.gates
+            .iter()
+            .any(|g| matches!(g.check, GateCheck::Approval))
     }
 }
 

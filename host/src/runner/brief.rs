@@ -82,7 +82,7 @@ pub fn brief(
     definition: Option<&str>,
     context: &Context,
     inputs: &[Input],
-    findings: Option<(u32, &GateReport)>,
+    findings: Option<(&str, &GateReport)>,
 ) -> String {
     let mut o = String::new();
     let _ = writeln!(
@@ -135,6 +135,9 @@ pub fn brief(
                 ),
                 GateCheck::Component { .. } => "checked by baton (a gate component)".to_owned(),
                 GateCheck::Unchecked => "not checked by baton: a rule to follow".to_owned(),
+                GateCheck::Approval => {
+                    "checked by a person: your output is held until they approve it".to_owned()
+                }
             };
             let _ = writeln!(o, "- `{}` ({:?}): {} ({how})", g.name, g.severity, g.rule);
         }
@@ -156,11 +159,8 @@ pub fn brief(
         "\n# Handing it back\n\nPrint the document as your final answer: one JSON object (a ```json block is fine). Or store it yourself with `baton agent output {} --agent {}` (or the MCP tool `agent_output`). Either way it goes through the gates above; a refused document comes back to you with the findings.",
         stage.name, context.agent_id
     );
-    if let Some((attempt, report)) = findings {
-        let _ = writeln!(
-            o,
-            "\n# Findings: your output of attempt {attempt} was refused\n"
-        );
+    if let Some((why, report)) = findings {
+        let _ = writeln!(o, "\n# Findings: {why}\n");
         for gate in report.gates.iter().filter(|g| !g.passed) {
             for f in &gate.findings {
                 let _ = writeln!(

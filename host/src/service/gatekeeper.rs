@@ -197,7 +197,7 @@ fn refusal(override_reason: Option<&str>) -> Refusal {
 }
 
 /// The service's error for what admission refused.
-fn refused(refused: Refused) -> Error {
+pub(super) fn refused(refused: Refused) -> Error {
     match refused {
         Refused::Gates(report) => blocked(&report)
             .hint("fix the document, check it with `baton gate check`, or pass `--override-gates REASON` to record an override")

@@ -156,12 +156,14 @@ impl Service {
                 value: i.value,
             })
             .collect();
+        let rejected = crate::records::Held::read(&*self.store()?, &stage.name)?
+            .and_then(|(_, held)| held.findings());
         Ok(brief::brief(
             stage,
             definition.as_deref().map(brief::definition_body),
             &context,
             &inputs,
-            None,
+            rejected.as_ref().map(|(why, r)| (why.as_str(), r)),
         ))
     }
 }

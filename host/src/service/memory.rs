@@ -59,12 +59,27 @@ impl Write {
 /// A document stored: its new revision, and what its gates said.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Stored {
-    /// The revision written.
+    /// The revision written (when held: the revision of the held record).
     pub meta: EntryMeta,
     /// The gates' report, when the key is gated.
     pub report: Option<GateReport>,
     /// Whether a failed gate was overridden.
     pub overridden: bool,
+    /// When its stage has an approval gate: the document is held for a person, not
+    /// stored at its key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held: Option<HeldFor>,
+}
+
+/// A document held for a person's approval instead of stored.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct HeldFor {
+    /// The stage whose approval gate holds it (`baton approve STAGE`).
+    pub held_for_approval: String,
+    /// The namespace it is bound for.
+    pub namespace: String,
+    /// The key it is bound for.
+    pub key: String,
 }
 
 impl Service {
@@ -110,6 +125,7 @@ impl Service {
         if !tags.is_empty() {
             what["tags"] = tags.into();
         }
+        let (ns_name, key_name) = (ns.to_string(), key.to_string());
         let candidate = Candidate {
             namespace: ns,
             key,
@@ -129,13 +145,18 @@ impl Service {
             override_gates.as_deref(),
             &mut |decision| {
                 let mut what = what.clone();
-                if let Decision::Commit {
-                    report: Some(report),
-                    overridden,
-                } = decision
-                {
-                    what["gates_passed"] = report.passed.into();
-                    what["gates_overridden"] = (*overridden).into();
+                match decision {
+                    Decision::Commit {
+                        report: Some(report),
+                        overridden,
+                    } => {
+                        what["gates_passed"] = report.passed.into();
+                        what["gates_overridden"] = (*overridden).into();
+                    }
+                    Decision::Hold { report } => {
+                        what["held_for_approval"] = report.stage.clone().into();
+                    }
+                    _ => {}
                 }
                 let event = audit
                     .success(what)
@@ -152,6 +173,17 @@ impl Service {
                 meta,
                 report,
                 overridden,
+                held: None,
+            }),
+            Ok(Admitted::Held { report, meta }) => Ok(Stored {
+                meta,
+                held: Some(HeldFor {
+                    held_for_approval: report.stage.clone(),
+                    namespace: ns_name,
+                    key: key_name,
+                }),
+                report: Some(report),
+                overridden: false,
             }),
             Ok(Admitted::Quarantined { .. }) => {
                 unreachable!("a write from outside a run is refused, never quarantined")

@@ -17,6 +17,7 @@
 //! loop. Nothing here prints.
 
 mod agents;
+mod approval;
 mod audit;
 mod component;
 mod error;
@@ -36,6 +37,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 pub use agents::{AgentEvent, EventAck, EventFilter};
+pub use approval::{HeldOutput, Ruling};
 pub use component::ComponentRun;
 // The results of a run and of a worker, as the executor returns them.
 pub use crate::executor::worker::{Options as WorkerOptions, Report as WorkerReport, default_name};
@@ -48,7 +50,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use gatekeeper::{blocked, find_stage};
 pub use handoff::{OutputOptions, StageInput};
 pub use import::{AgentImport, ImportOutcome, ImportProblem, import_agents};
-pub use memory::{Stored, Write};
+pub use memory::{HeldFor, Stored, Write};
 pub use memory::{select, value_from_text};
 pub use pipeline::{StageState, StageStatus};
 pub use render::json_block;

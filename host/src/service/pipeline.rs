@@ -8,7 +8,7 @@ use crate::executor::worker;
 use crate::executor::{self, Bundles, Freshness, Outcome, RunOptions, RunSummary};
 use crate::memory::{Cancelled, Key, Namespace, RunningJob, Store};
 use crate::pipeline::{GateCounts, Pipeline, Stage};
-use crate::records::{Provenance, Quarantined};
+use crate::records::{Held, Provenance, Quarantined};
 
 /// Where a stage stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -28,6 +28,8 @@ pub enum StageState {
     Awaiting,
     /// An external stage that writes nothing: baton cannot tell when it is done.
     Untracked,
+    /// Its output passed its gates and waits for a person's approval.
+    Held,
 }
 
 impl StageState {
@@ -41,6 +43,7 @@ impl StageState {
             StageState::External => "external",
             StageState::Awaiting => "awaiting",
             StageState::Untracked => "untracked",
+            StageState::Held => "held",
         }
     }
 }
@@ -321,6 +324,13 @@ impl Service {
                     },
                 },
             };
+            let (state, why) = match held(&*memory, stage)? {
+                Some(Ok(waiting)) => (StageState::Held, waiting),
+                Some(Err(rejected)) if state != StageState::Fresh => {
+                    (state, format!("{why}; {rejected}"))
+                }
+                _ => (state, why),
+            };
             let waiting_on: Vec<String> = stage
                 .depends_on
                 .iter()
@@ -337,7 +347,7 @@ impl Service {
             out.push(StageStatus {
                 stage: stage.name.clone(),
                 ready: !current
-                    && state != StageState::Untracked
+                    && !matches!(state, StageState::Untracked | StageState::Held)
                     && waiting_on.is_empty()
                     && missing.is_empty(),
                 state,
@@ -362,6 +372,26 @@ impl Service {
         }
         Ok(out)
     }
+}
+
+/// Stage `stage`'s output held for a person: `Ok(why)` while it waits, `Err(why)`
+/// once rejected (its next run sends it back); `None` without one.
+fn held(memory: &dyn Store, stage: &Stage) -> Result<Option<std::result::Result<String, String>>> {
+    if !stage.awaits_approval() {
+        return Ok(None);
+    }
+    let name = &stage.name;
+    Ok(Held::read(memory, name)?.map(|(_, h)| match &h.rejected {
+        None => Ok(format!(
+            "its output (by {}, held {}) waits for a person: `baton approve {name}` stores it, `baton reject {name} --reason TEXT` sends it back",
+            h.writer, h.held_at
+        )),
+        Some(r) => Err(format!(
+            "its last output was rejected by {}: {:?}; the next run sends it back with that reason",
+            r.by,
+            crate::text::short(r.reason.as_deref().unwrap_or_default())
+        )),
+    }))
 }
 
 /// The reads of `stage` that nothing in `pipeline` produces (no stage writes them, no

@@ -157,6 +157,11 @@ pub enum CheckView {
         /// Always true.
         unchecked: bool,
     },
+    /// A person approves the output.
+    Approval {
+        /// Always true.
+        approval: bool,
+    },
 }
 
 impl CheckedPipeline {
@@ -224,6 +229,7 @@ impl CheckedPipeline {
                                     config: config.clone(),
                                 },
                                 GateCheck::Unchecked => CheckView::Unchecked { unchecked: true },
+                                GateCheck::Approval => CheckView::Approval { approval: true },
                             },
                         })
                         .collect(),
@@ -354,6 +360,8 @@ pub struct StagePage {
     pub runs: Vec<RunEvents>,
     /// Its last refused output.
     pub quarantine: Option<QuarantineView>,
+    /// Its output held for a person's approval, or rejected by one.
+    pub held: Option<super::HeldOutput>,
 }
 
 /// A stored document with its metadata.
@@ -625,7 +633,12 @@ impl Service {
         }
         runs.reverse();
         runs.truncate(10);
+        let held = match stage.awaits_approval() {
+            true => self.held_output(&stage.name)?,
+            false => None,
+        };
         Ok(StagePage {
+            held,
             stage: view,
             provenance: output.as_ref().and_then(|e| Provenance::of(&e.meta)),
             output: output.map(|e| OutputView {
@@ -688,6 +701,7 @@ fn gate_views(stage: &Stage) -> Vec<GateView> {
                 GateCheck::Schema { .. } => "schema",
                 GateCheck::Component { .. } => "component",
                 GateCheck::Unchecked => "unchecked",
+                GateCheck::Approval => "approval",
             },
         })
         .collect()

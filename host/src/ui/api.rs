@@ -63,6 +63,17 @@ struct RollbackRequest {
     if_revision: Option<u64>,
 }
 
+/// `POST /api/stages/{name}/approve` and `/reject`'s body.
+#[derive(serde::Deserialize)]
+struct DecideRequest {
+    /// Who decides [default: the person who started `baton ui`].
+    #[serde(default)]
+    by: Option<String>,
+    /// The note (approving) or the reason (rejecting, required).
+    #[serde(default)]
+    reason: Option<String>,
+}
+
 /// Runs `f` on a blocking thread and answers with its JSON or its error.
 async fn answer<T: Serialize + Send + 'static>(
     shared: Arc<Shared>,
@@ -251,4 +262,33 @@ pub(super) async fn rollback(
         )
     })
     .await
+}
+
+/// `POST /api/stages/{name}/approve {by?, reason?}` stores the stage's held output;
+/// `POST /api/stages/{name}/reject {by?, reason}` sends it back.
+pub(super) async fn decide(
+    State(shared): State<Arc<Shared>>,
+    Path((name, decision)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Response {
+    answer(shared, move |shared| {
+        let request = decide_request(&body)?;
+        let by = request.by.unwrap_or_else(|| shared.person.clone());
+        match decision.as_str() {
+            "approve" => shared.service.approve(&name, &by, request.reason),
+            "reject" => shared
+                .service
+                .reject(&name, &by, request.reason.unwrap_or_default()),
+            other => Err(Error::not_found(format!(
+                "no decision `{}`: approve or reject",
+                crate::text::short(other)
+            ))),
+        }
+    })
+    .await
+}
+
+fn decide_request(body: &[u8]) -> Result<DecideRequest> {
+    serde_json::from_slice(body)
+        .map_err(|e| Error::bad_input(format!("the request does not read: {e}")))
 }

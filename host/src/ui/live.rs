@@ -43,14 +43,24 @@ pub(super) fn watch(shared: Arc<Shared>, tell: tokio::sync::watch::Sender<u64>) 
     });
 }
 
-/// A hash of what the pages show: every key's revision, the manifest's and the input
-/// files' modification times.
+/// A hash of what the pages show: every key's revision, the held outputs, the
+/// manifest's and the input files' modification times.
 fn fingerprint(shared: &Shared) -> crate::service::Result<u64> {
     let mut h = DefaultHasher::new();
     for meta in shared.service.list(None, "")? {
         (meta.namespace, meta.key, meta.revision).hash(&mut h);
     }
     shared.service.running()?.hash(&mut h);
+    // Outputs held for a person live in a namespace of baton's own, which `list`
+    // leaves out: a held output, a rejection and an approval are changes too.
+    for held in shared.service.held_outputs()? {
+        (
+            held.stage,
+            held.held_at.to_string(),
+            held.rejected.is_some(),
+        )
+            .hash(&mut h);
+    }
     let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     modified(&shared.manifest).hash(&mut h);
     if let Ok(pipeline) = shared.pipeline() {

@@ -10,7 +10,7 @@
 //!
 //! Safety: by default the server listens on 127.0.0.1 only and refuses requests whose
 //! `Host` is not that address (a DNS-rebinding page cannot talk to it). Every write
-//! (rollback) needs the server's token in an `X-Baton-Token` header: the page served
+//! (rollback, approving or rejecting a held output) needs the server's token in an `X-Baton-Token` header: the page served
 //! on loopback carries it, and a cross-site page can neither read it nor send the
 //! header. Listening on another address needs `--bind` and `--token`; then every API
 //! call needs the token, and the page takes it from the URL's `#token=` fragment.
@@ -44,6 +44,9 @@ pub struct Options {
     pub token: String,
     /// The manifest it shows.
     pub manifest: PathBuf,
+    /// Who approves or rejects a held output from the page (`person:NAME`), unless
+    /// the request names someone.
+    pub person: String,
 }
 
 /// What every handler shares.
@@ -51,6 +54,7 @@ pub(crate) struct Shared {
     service: Service,
     manifest: PathBuf,
     token: String,
+    person: String,
     loopback: bool,
     port: u16,
     /// The manifest, loaded, with the modification time it was loaded at.
@@ -106,6 +110,7 @@ pub fn serve(service: Service, options: Options, ready: impl FnOnce(SocketAddr))
             service,
             manifest: options.manifest,
             token: options.token,
+            person: options.person,
             loopback: options.bind.is_loopback(),
             port: address.port(),
             pipeline: Mutex::new(None),
@@ -139,6 +144,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/memory/entry", get(api::entry))
         .route("/api/memory/diff", get(api::diff))
         .route("/api/memory/rollback", post(api::rollback))
+        .route("/api/stages/{name}/{decision}", post(api::decide))
         .route("/api/live", get(live::stream))
         .fallback(|| async { api::error(Error::not_found("no such page")) })
         .layer(axum::middleware::from_fn_with_state(shared.clone(), guard))

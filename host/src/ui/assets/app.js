@@ -133,7 +133,7 @@ live();
 
 // ---- pipeline ----------------------------------------------------------------
 
-const STATES = ["fresh", "running", "stale", "ready", "waiting", "failed", "quarantined", "external", "awaiting", "untracked"];
+const STATES = ["fresh", "running", "stale", "ready", "waiting", "held", "failed", "quarantined", "external", "awaiting", "untracked"];
 
 async function pipelineView() {
   const p = await api("/api/pipeline");
@@ -241,6 +241,7 @@ async function stageView(name) {
       gateReport(rec.gate_report),
       h("details", {}, h("summary", {}, "The refused output"), h("pre", {}, json(rec.output)))));
   }
+  if (d.held) view.append(heldCard(st.name, d.held));
   if (d.provenance) {
     const pr = d.provenance;
     view.append(h("h3", {}, "Current output"));
@@ -291,7 +292,7 @@ function gateReport(report) {
     h("tr", {}, ["Gate", "Result", "Severity", "Findings"].map((t) => h("th", {}, t))),
     report.gates.map((g) => h("tr", { "data-gate": g.name, "data-passed": String(g.passed) },
       h("td", {}, h("strong", {}, g.name), h("div", { class: "muted" }, g.rule)),
-      h("td", {}, g.unchecked ? h("span", { class: "muted" }, "unchecked") : g.passed ? h("span", { class: "pass" }, "pass") : h("span", { class: "fail" }, "fail")),
+      h("td", {}, g.unchecked ? h("span", { class: "muted" }, "unchecked") : g.approval && g.passed ? h("span", { class: "muted" }, "a person decides") : g.passed ? h("span", { class: "pass" }, "pass") : h("span", { class: "fail" }, "fail")),
       h("td", {}, g.severity),
       h("td", {}, g.findings.map((f) => h("div", { class: "finding" },
         h("code", {}, f.pointer || "/"), " ", f.message,
@@ -480,6 +481,36 @@ async function diff(ns, key, from, to, box) {
   } catch (e) {
     box.replaceChildren(errorBox(e));
   }
+}
+
+// An output held for a person: the document, its gates' report, and the decision
+// (approve stores it; reject, with a reason, sends the agent back with it).
+// What a person has typed survives the page's live redraws.
+const drafts = {};
+function heldCard(stage, held) {
+  const status = h("div", { class: "status" });
+  const reason = h("textarea", { id: "decision-reason", placeholder: "Why (required to reject; a note when approving)",
+    oninput: () => { drafts[stage] = reason.value; } });
+  reason.value = drafts[stage] || "";
+  const decide = async (verdict) => {
+    try {
+      await api(`/api/stages/${q(stage)}/${verdict}`, { method: "POST", body: JSON.stringify({ reason: reason.value || null }) });
+      delete drafts[stage];
+      render();
+    } catch (e) {
+      status.replaceChildren(errorBox(e));
+    }
+  };
+  const rejected = held.rejected;
+  return h("div", { class: "card", id: "held", "data-held": rejected ? "rejected" : "waiting" },
+    h("h3", {}, rejected ? "Rejected " : "Held for your approval ", h("span", { class: "muted" }, `${writer(held.writer)} · ${when(held.held_at)}`)),
+    rejected ? h("p", {}, `Rejected by ${writer(rejected.by)} ${when(rejected.at)}: `, h("q", {}, rejected.reason || "")) : null,
+    gateReport(held.gate_report),
+    h("details", { open: !rejected }, h("summary", {}, "The held output"), h("pre", {}, json(held.output))),
+    rejected ? null : h("div", { class: "actions" }, reason,
+      h("button", { id: "approve", onclick: () => decide("approve") }, "Approve and store"),
+      h("button", { id: "reject", class: "secondary", onclick: () => decide("reject") }, "Reject")),
+    status);
 }
 
 async function rollback(ns, key, revision, head, status) {
