@@ -51,6 +51,7 @@ fn tool_calls(c: &mut Criterion) {
         retention: None,
         server: Policy::Never,
         cwd: dir.path().to_path_buf(),
+        manifest: None,
         confined_to: None,
     })
     .unwrap()

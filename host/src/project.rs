@@ -35,6 +35,18 @@ impl Project {
             })
     }
 
+    /// The project of the manifest at `manifest` (any file name).
+    pub fn at(manifest: &Path) -> Self {
+        let root = match manifest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        Self {
+            root,
+            manifest: manifest.to_path_buf(),
+        }
+    }
+
     /// Where the project's embedded store lives.
     pub fn store_path(&self) -> PathBuf {
         self.root.join(".baton").join("store")

@@ -16,7 +16,7 @@ const SCHEMA: &str = r#"{"type": "object", "required": ["summary"], "properties"
 
 /// A project with one external stage run by the scripted agent in `mode`, with
 /// `extra` added to its `[stage.runner]`.
-fn project(mode: &str, extra: &str) -> Project {
+pub(crate) fn project(mode: &str, extra: &str) -> Project {
     let agent = repo_root().join("examples/agents/scripted_agent.py");
     let p = Project::with_manifest(&format!(
         r#"[pipeline]

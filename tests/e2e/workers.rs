@@ -236,9 +236,15 @@ fn two_workers_run_the_default_pipeline_each_stage_once() {
     expected.sort();
     assert_eq!(recorded, expected);
     // The outputs are where a local run looks: it finds every stage fresh.
+    assert_fresh_locally(&repo_root(), &url);
+}
+
+/// A local `baton run` in `dir` on `url` finds every stage fresh: the workers' outputs
+/// are where it looks, current.
+fn assert_fresh_locally(dir: &Path, url: &str) {
     let out = crate::harness::baton_cmd()
-        .current_dir(repo_root())
-        .args(["--store", &url, "run", "--json"])
+        .current_dir(dir)
+        .args(["--store", url, "run", "--json"])
         .output()
         .unwrap();
     let local: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -311,6 +317,7 @@ fn queue_with(url: &str, id: &str, jobs: Vec<(String, Vec<String>)>) -> JobQueue
                 force: false,
             },
             jobs,
+            agents: Vec::new(),
         })
         .unwrap();
     queue
@@ -727,4 +734,159 @@ fn ctrl_c_cancels_the_workflow_a_distributed_run_enqueued() {
     assert!(worker.finished().is_empty(), "{:?}", worker.finished());
     p.run(&["--store", &url, "memory", "get", "k/slow"])
         .fails(3, &["k/slow"]);
+}
+
+/// The agents' project of `agents::project` with a component stage beside its agent,
+/// and a second agent stage reading what the first stores.
+fn agents_project(mode: &str) -> Project {
+    let p = crate::agents::project(mode, "");
+    let echo = component("echo");
+    let manifest = p.root().join("pipeline.toml");
+    let mut text = std::fs::read_to_string(&manifest).unwrap();
+    text.push_str(&format!(
+        r#"
+[[stage]]
+name = "notes-reader"
+external = true
+reads = ["coding/architecture/notes"]
+writes = "coding/review/notes"
+
+[[stage]]
+name = "echo"
+component = "{echo}"
+reads = ["coding/architecture/system"]
+writes = "coding/echo/system"
+config = {{ reads = ["coding/architecture/system"] }}
+"#,
+        echo = echo.display()
+    ));
+    std::fs::write(&manifest, text).unwrap();
+    p
+}
+
+#[test]
+fn agent_stages_run_on_the_workers_that_run_agents() {
+    let Some(url) = crate::postgres::database() else {
+        return;
+    };
+    let p = agents_project("good");
+    let run = submit(p.root(), &url);
+    let workers = [
+        Worker::start(&url, &["-j", "1", "--agents"]),
+        Worker::start(&url, &["-j", "1", "--agents"]),
+    ];
+    let plain = Worker::start(&url, &["-j", "1"]);
+    let (code, out, err) = finish(run, Duration::from_secs(300));
+    assert_eq!(code, Some(0), "{err}");
+    let summary: Value = serde_json::from_str(&out).unwrap();
+    let stages = statuses(&summary);
+    assert!(stages.iter().all(|(_, s)| s == "passed"), "{stages:?}");
+    // Each stage once; the agents' only on the workers that run agents.
+    let recorded = |w: &Worker| -> Vec<String> {
+        w.finished()
+            .into_iter()
+            .filter(|r| r["recorded"] == json!(true))
+            .map(|r| r["summary"]["stage"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let mut by_agents: Vec<String> = workers.iter().flat_map(recorded).collect();
+    by_agents.sort();
+    let mut by_plain = recorded(&plain);
+    for agent in ["notes-reader", "performance-notes"] {
+        assert!(!by_plain.contains(&agent.to_owned()), "{by_plain:?}");
+    }
+    by_plain.extend(by_agents.iter().filter(|s| *s == "echo").cloned());
+    assert_eq!(
+        by_agents
+            .iter()
+            .filter(|s| *s != "echo")
+            .collect::<Vec<_>>(),
+        ["notes-reader", "performance-notes"]
+    );
+    assert_eq!(by_plain.iter().filter(|s| *s == "echo").count(), 1);
+    // The definition travelled with the workflow, and the output is current for a
+    // local run.
+    let stored = crate::harness::baton_cmd()
+        .current_dir(p.root())
+        .args([
+            "--store",
+            &url,
+            "memory",
+            "retrieve",
+            "coding/architecture/notes",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let stored: Value = serde_json::from_slice(&stored.stdout).unwrap();
+    assert_eq!(stored["value"]["marker"], "from-the-definition", "{stored}");
+    assert_eq!(stored["provenance"]["agent"]["runner"], "python3");
+    assert_eq!(stored["value"]["workflow_id"], summary["workflow_id"]);
+    assert_fresh_locally(p.root(), &url);
+}
+
+#[test]
+fn baton_cancel_stops_an_agent_running_on_a_worker_with_its_process_group() {
+    let Some(url) = crate::postgres::database() else {
+        return;
+    };
+    let pid_file = tempfile::NamedTempFile::new().unwrap();
+    let pid_path = pid_file.path().display().to_string();
+    let p = crate::agents::project(
+        "hang",
+        &format!(
+            "command = [\"python3\", \"{}\", \"hang\", \"{pid_path}\"]",
+            repo_root()
+                .join("examples/agents/scripted_agent.py")
+                .display()
+        ),
+    );
+    let (mut run, _out, err) = submit_logged(p.root(), &url);
+    let worker = Worker::start(&url, &["-j", "1", "--agents", "--lease", "1s"]);
+    let start = Instant::now();
+    let grandchild: i32 = loop {
+        let text = std::fs::read_to_string(pid_file.path()).unwrap_or_default();
+        if let Ok(pid) = text.trim().parse() {
+            break pid;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the agent never started:\n{}",
+            worker.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let alive = |pid: i32| {
+        Path::new(&format!("/proc/{pid}")).exists()
+            && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .unwrap_or_default()
+                .contains(") Z ")
+    };
+    assert!(alive(grandchild));
+    let workflow = enqueued(&err);
+    let cancel = crate::harness::baton_cmd()
+        .args(["--store", &url, "cancel", &workflow])
+        .output()
+        .unwrap();
+    assert!(
+        cancel.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cancel.stderr)
+    );
+    // The worker notices at its next renewal and kills the agent's whole group.
+    let start = Instant::now();
+    while alive(grandchild) {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the agent's grandchild outlived the cancel:\n{}",
+            worker.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    worker.wait_for("lost      performance-notes", Duration::from_secs(30));
+    assert_eq!(
+        exit_code(&mut run, Duration::from_secs(60)),
+        Some(6),
+        "a cancelled run exits 6"
+    );
 }

@@ -299,6 +299,9 @@ fn service(global: &GlobalArgs) -> Result<Service, CliError> {
         server: global.server,
         cwd: current_dir()?,
         // Set by `baton run` for the agents it starts.
+        manifest: std::env::var_os(crate::service::PIPELINE_VAR)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from),
         confined_to: std::env::var("BATON_STAGE").ok().filter(|s| !s.is_empty()),
     })
 }

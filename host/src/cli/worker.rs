@@ -23,6 +23,11 @@ pub(super) struct WorkerArgs {
     /// The name its leases carry [default: HOST:PID]
     #[arg(long)]
     name: Option<String>,
+    /// Run agent stages too: their runner's CLI (`claude`, …) and its credentials are
+    /// on this machine. Only such workers claim them; each agent works in the
+    /// worker's current folder and reaches the same database
+    #[arg(long)]
+    agents: bool,
     /// Print each finished stage as a line of JSON on stdout
     #[arg(long)]
     json: bool,
@@ -45,6 +50,7 @@ pub(super) fn run(global: &GlobalArgs, args: WorkerArgs) -> Result<(), CliError>
         lease: args.lease,
         exit_when_idle: args.exit_when_idle,
         name: args.name.unwrap_or_else(default_name),
+        agents: args.agents,
     };
     let json = args.json;
     let report = |r: Report<'_>| match r {

@@ -239,6 +239,14 @@ pub(super) fn run(
             ("BATON_WORKFLOW_ID".to_owned(), workflow_id.to_owned()),
             ("BATON_STAGE".to_owned(), stage.name.clone()),
             ("BATON_ATTEMPT".to_owned(), attempt.to_string()),
+            // Its `baton` calls find this pipeline (and its gates) wherever it runs.
+            (
+                "BATON_PIPELINE".to_owned(),
+                std::path::absolute(&pipeline.path)
+                    .unwrap_or_else(|_| pipeline.path.clone())
+                    .display()
+                    .to_string(),
+            ),
         ]);
         let ran = runner::launch(Launch {
             runner,
@@ -246,6 +254,7 @@ pub(super) fn run(
             brief: &text,
             env,
             output_limit: stage.limits.output_bytes,
+            stop: options.stop.as_deref(),
         });
         if wants_file {
             let _ = std::fs::remove_file(&brief_file);
@@ -267,6 +276,12 @@ pub(super) fn run(
                 "usage": returned.usage,
             }),
         ));
+        if ran.stopped {
+            return fail(
+                "the agent was stopped with its process group: its stage was cancelled, or its worker lost the stage's lease".to_owned(),
+                events,
+            );
+        }
         if ran.timed_out {
             return fail(
                 format!(

@@ -87,6 +87,12 @@ pub fn submit(pipeline: &Pipeline, queue: &JobQueue, force: bool) -> anyhow::Res
             .iter()
             .map(|s| (s.name.clone(), s.depends_on.clone()))
             .collect(),
+        agents: pipeline
+            .stages
+            .iter()
+            .filter(|s| s.component.is_none() && s.runner.is_some())
+            .map(|s| s.name.clone())
+            .collect(),
     })?;
     Ok(Submitted {
         workflow_id,
@@ -144,12 +150,24 @@ fn bundle(pipeline: &Pipeline) -> anyhow::Result<(String, Vec<BundleFile>)> {
             by_content(file)?;
         }
     }
+    // An agent works in the worker's own folder ([`Bundles`]): a runner's `dir`
+    // names one on the submitter's machine.
+    if let Some(runner) = doc.get_mut("runner").and_then(|r| r.as_table_mut()) {
+        runner.remove("dir");
+    }
     for stage in tables(&mut doc, "stage") {
-        for field in ["build", "source", "render"] {
+        for field in ["build", "render"] {
             stage.remove(field);
         }
-        if let Some(component) = stage.get_mut("component") {
-            by_content(component)?;
+        if let Some(runner) = stage.get_mut("runner").and_then(|r| r.as_table_mut()) {
+            runner.remove("dir");
+        }
+        // An agent's definition travels with the workflow: its brief opens with it,
+        // and it is what the agent's output is current against.
+        for field in ["component", "source"] {
+            if let Some(file) = stage.get_mut(field) {
+                by_content(file)?;
+            }
         }
         for gate in tables(stage, "gate") {
             gate.remove("build");
@@ -341,8 +359,16 @@ impl Bundles {
         }
         let manifest = self.dir.join(format!("{workflow_id}.toml"));
         write_whole(&manifest, workflow.manifest.as_bytes())?;
-        let pipeline = Pipeline::load(&manifest)
+        let mut pipeline = Pipeline::load(&manifest)
             .map_err(|p| anyhow!("the manifest of {workflow_id} does not check:\n{p}"))?;
+        // An agent works in the worker's folder (where the worker was started: a
+        // checkout of the project, say), not in the cache of fetched files.
+        let here = std::env::current_dir().context("cannot read the worker's folder")?;
+        for stage in &mut pipeline.stages {
+            if let Some(runner) = &mut stage.runner {
+                runner.dir = here.clone();
+            }
+        }
         let pipeline = Arc::new(pipeline);
         pipelines.insert(workflow_id.to_owned(), (pipeline.clone(), workflow.force));
         Ok((pipeline, workflow.force))
@@ -361,11 +387,14 @@ fn write_whole(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 /// Runs the stage `claim` holds, with its commits fenced on the claim's lease.
+/// `base` carries what the agents it starts get (their environment, the flag that
+/// stops them).
 pub fn execute(
     queue: &JobQueue,
     runtime: &Runtime,
     bundles: &Bundles,
     claim: &Claim,
+    base: &RunOptions,
 ) -> StageSummary {
     let lease = &claim.lease;
     let started = Instant::now();
@@ -414,7 +443,7 @@ pub fn execute(
         let options = RunOptions {
             force,
             parallelism: 1,
-            ..Default::default()
+            ..base.clone()
         };
         Ok(run_stage(
             &pipeline,

@@ -148,6 +148,9 @@ pub struct RunOptions {
     /// Stop starting agents once their reported cost reaches this many US dollars;
     /// the agent stages not started are blocked, saying so.
     pub budget_usd: Option<f64>,
+    /// Set to stop the running agents (a worker that lost its stage's lease: the
+    /// workflow was cancelled, or another worker has the stage now).
+    pub stop: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// Where a run stands: which stages started, how each ended, how many run now.

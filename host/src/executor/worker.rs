@@ -2,19 +2,22 @@
 //! and running them, on any machine that reaches the database.
 //!
 //! A worker runs `slots` stages at once, each slot on connections of its own. A slot
-//! claims the first ready stage, renews its lease every third of the lease while the
-//! stage runs, and records the stage's outcome, fenced on the lease (a slot that lost
-//! its lease records nothing and says so). With nothing to claim, a slot sleeps until
+//! claims the first ready stage (an agent's only if the worker runs agents), renews
+//! its lease every third of the lease while the stage runs (stopping a running agent
+//! once the lease is lost: its workflow was cancelled), and records the stage's
+//! outcome, fenced on the lease (a slot that lost its lease records nothing and says
+//! so). With nothing to claim, a slot sleeps until
 //! the database notifies it of new work, or one poll interval. A worker killed
 //! mid-stage holds its stages only until their leases expire; the next worker claims
 //! them again. Database failures are reported and retried: a worker outlives a
 //! restart of PostgreSQL. The outcome is recorded and read back by this module's
 //! [`super::distributed`] sibling alone, as a [`StageSummary`].
 
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
-use super::{Bundles, POLL, StageSummary, execute, record_outcome};
+use super::{Bundles, POLL, RunOptions, StageSummary, execute, record_outcome};
 use crate::memory::{Claim, JobQueue, MemoryError};
 use crate::runtime::Runtime;
 
@@ -29,6 +32,9 @@ pub struct Options {
     pub exit_when_idle: bool,
     /// The name the worker's leases carry (host and process, by default).
     pub name: String,
+    /// Whether it runs agent stages (their CLIs are installed here): only such
+    /// workers claim them.
+    pub agents: bool,
 }
 
 /// What a worker tells its front end.
@@ -60,18 +66,22 @@ pub fn default_name() -> String {
 }
 
 /// Runs a worker on `queues` (one per slot) until it is idle (with
-/// `exit_when_idle`) or killed; `bundles` keeps the workflows' files.
+/// `exit_when_idle`) or killed; `bundles` keeps the workflows' files, and `agent_env`
+/// is what the agents it starts get besides their own variables.
 pub fn work(
     runtime: &Runtime,
     bundles: &Bundles,
     queues: &[JobQueue],
     options: &Options,
+    agent_env: &[(String, String)],
     report: &(dyn Fn(Report<'_>) + Sync),
 ) {
     std::thread::scope(|scope| {
         for (slot, queue) in queues.iter().enumerate() {
             let owner = format!("{}/{slot}", options.name);
-            scope.spawn(move || slot_loop(queue, runtime, bundles, options, &owner, report));
+            scope.spawn(move || {
+                slot_loop(queue, runtime, bundles, options, agent_env, &owner, report)
+            });
         }
     });
 }
@@ -81,11 +91,12 @@ fn slot_loop(
     runtime: &Runtime,
     bundles: &Bundles,
     options: &Options,
+    agent_env: &[(String, String)],
     owner: &str,
     report: &(dyn Fn(Report<'_>) + Sync),
 ) {
     loop {
-        let claim = match queue.claim(owner, options.lease) {
+        let claim = match queue.claim_as(owner, options.lease, options.agents) {
             Ok(claim) => claim,
             Err(e) => {
                 report(Report::Trouble(&e));
@@ -101,8 +112,16 @@ fn slot_loop(
             continue;
         };
         report(Report::Claimed(&claim));
-        let summary = with_lease(queue, &claim, options.lease, report, || {
-            execute(queue, runtime, bundles, &claim)
+        // Set when the lease is lost (the workflow was cancelled, or another worker
+        // has the stage): a running agent is stopped then, not left to finish.
+        let stop = Arc::new(AtomicBool::new(false));
+        let base = RunOptions {
+            agent_env: agent_env.to_vec(),
+            stop: Some(stop.clone()),
+            ..Default::default()
+        };
+        let summary = with_lease(queue, &claim, options.lease, &stop, report, || {
+            execute(queue, runtime, bundles, &claim, &base)
         });
         // The outcome is recorded even if the database blinked: the stage's commit
         // (if any) is already durable, and a lost outcome would run the stage again.
@@ -123,11 +142,13 @@ fn slot_loop(
     }
 }
 
-/// Runs `work` while renewing `claim`'s lease every third of `lease`.
+/// Runs `work` while renewing `claim`'s lease every third of `lease`; `lost` is set
+/// once the lease no longer holds.
 fn with_lease<T>(
     queue: &JobQueue,
     claim: &Claim,
     lease: Duration,
+    lost: &AtomicBool,
     report: &(dyn Fn(Report<'_>) + Sync),
     work: impl FnOnce() -> T,
 ) -> T {
@@ -137,8 +158,12 @@ fn with_lease<T>(
             while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(lease / 3) {
                 match queue.renew(&claim.lease, lease) {
                     Ok(true) => {}
-                    // Lost: the stage's commit will be refused; nothing more to renew.
-                    Ok(false) => return,
+                    // Lost: the stage's commit will be refused, and a running agent
+                    // is stopped; nothing more to renew.
+                    Ok(false) => {
+                        lost.store(true, Ordering::Relaxed);
+                        return;
+                    }
                     Err(e) => report(Report::Trouble(&e)),
                 }
             }

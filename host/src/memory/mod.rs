@@ -79,6 +79,19 @@ pub fn open_database(url: &str, options: StoreOptions) -> Result<std::sync::Arc<
     Ok(std::sync::Arc::new(PostgresStore::open(url, options)?))
 }
 
+impl Location {
+    /// The location whole, password included: what a process baton starts (an agent)
+    /// is given to reach the same store. Never for showing: [`Display`] redacts.
+    ///
+    /// [`Display`]: std::fmt::Display
+    pub fn for_child(&self) -> String {
+        match self {
+            Location::Dir(path) => path.display().to_string(),
+            Location::Postgres(url) => url.clone(),
+        }
+    }
+}
+
 impl std::fmt::Display for Location {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

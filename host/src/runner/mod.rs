@@ -44,6 +44,9 @@ pub struct Launch<'a> {
     pub env: Vec<(String, String)>,
     /// The most of standard output kept.
     pub output_limit: usize,
+    /// Set by someone else to stop the agent (its stage was cancelled, or its
+    /// worker lost the stage's lease): its process group is killed within a poll.
+    pub stop: Option<&'a std::sync::atomic::AtomicBool>,
 }
 
 /// How an agent's run ended.
@@ -53,6 +56,8 @@ pub struct Ran {
     pub code: Option<i32>,
     /// Whether its time limit ended it.
     pub timed_out: bool,
+    /// Whether [`Launch::stop`] ended it.
+    pub stopped: bool,
     /// What it printed, up to the limit.
     pub stdout: Vec<u8>,
     /// Bytes it printed past the limit (read and dropped).
@@ -167,11 +172,18 @@ pub fn launch(launch: Launch<'_>) -> std::io::Result<Ran> {
         });
         let deadline = started + launch.runner.timeout;
         let mut timed_out = false;
+        let mut stopped = false;
+        let stop = launch.stop;
         let status = loop {
             match child.try_wait() {
                 Ok(Some(status)) => break Ok(status),
                 Ok(None) if Instant::now() >= deadline => {
                     timed_out = true;
+                    kill_group(group);
+                    break child.wait();
+                }
+                Ok(None) if stop.is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed)) => {
+                    stopped = true;
                     kill_group(group);
                     break child.wait();
                 }
@@ -184,12 +196,13 @@ pub fn launch(launch: Launch<'_>) -> std::io::Result<Ran> {
         running().retain(|g| *g != group);
         let out = out.join().expect("the reader does not panic");
         let err = err.join().expect("the reader does not panic");
-        (status.map(|s| (s, timed_out)), out, err)
+        (status.map(|s| (s, timed_out, stopped)), out, err)
     });
-    let (status, timed_out) = status?;
+    let (status, timed_out, stopped) = status?;
     Ok(Ran {
         code: status.code(),
         timed_out,
+        stopped,
         stdout: out.0,
         dropped: out.1,
         stderr_tail: err,

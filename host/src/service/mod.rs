@@ -84,6 +84,9 @@ pub struct Settings {
     pub server: Policy,
     /// Where the project is looked for.
     pub cwd: PathBuf,
+    /// The manifest, when given rather than looked for (`BATON_PIPELINE`, which
+    /// `baton run` sets for the agents it starts).
+    pub manifest: Option<PathBuf>,
     /// The stage an agent run by baton works for (`BATON_STAGE` in its
     /// environment): the writes of this service are confined to that stage's key.
     pub confined_to: Option<String>,
@@ -124,7 +127,10 @@ impl Drop for Service {
 impl Service {
     /// Finds the project above `settings.cwd` and the store it uses.
     pub fn resolve(settings: Settings) -> Result<Self> {
-        let project = Project::discover(&settings.cwd);
+        let project = match &settings.manifest {
+            Some(manifest) => Some(Project::at(manifest)),
+            None => Project::discover(&settings.cwd),
+        };
         let memory = match &project {
             Some(p) => p
                 .memory_settings()
@@ -360,9 +366,15 @@ impl Service {
     }
 }
 
-/// The manifest a call works on: `given`, else the nearest `pipeline.toml` above `cwd`.
+/// The manifest a call works on: `given`, else `BATON_PIPELINE` (set by `baton run`
+/// for the agents it starts, wherever they work), else the nearest `pipeline.toml`
+/// above `cwd`.
 pub fn manifest_path(given: Option<PathBuf>, cwd: &Path) -> Result<PathBuf> {
-    if let Some(path) = given {
+    if let Some(path) = given.or_else(|| {
+        std::env::var_os(PIPELINE_VAR)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    }) {
         return Ok(path);
     }
     Project::discover(cwd).map(|p| p.manifest).ok_or_else(|| {
@@ -372,6 +384,9 @@ pub fn manifest_path(given: Option<PathBuf>, cwd: &Path) -> Result<PathBuf> {
         .hint("pass `--pipeline FILE`")
     })
 }
+
+/// The variable naming the manifest of the agent's pipeline.
+pub const PIPELINE_VAR: &str = "BATON_PIPELINE";
 
 /// Loads and checks the manifest at `path`, its problems as one error.
 pub fn load_pipeline(path: &Path) -> Result<Pipeline> {

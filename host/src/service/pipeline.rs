@@ -100,8 +100,10 @@ impl Service {
             .collect::<Result<Vec<_>>>()?;
         let runtime = self.runtime()?;
         let bundles = Bundles::new(self.bundle_dir());
+        // The agents it starts reach the same database.
+        let agent_env = [("BATON_STORE".to_owned(), self.location().for_child())];
         started();
-        worker::work(&runtime, &bundles, &queues, options, report);
+        worker::work(&runtime, &bundles, &queues, options, &agent_env, report);
         Ok(())
     }
 
@@ -123,7 +125,7 @@ impl Service {
             }
             options
                 .agent_env
-                .push(("BATON_STORE".into(), self.location().to_string()));
+                .push(("BATON_STORE".into(), self.location().for_child()));
         }
         let memory = self.store()?;
         executor::run(pipeline, &runtime, memory, &options, progress)

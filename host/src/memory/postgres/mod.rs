@@ -93,6 +93,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX baton_jobs_open ON baton_jobs (workflow, position) WHERE state <> 'done';
     CREATE SEQUENCE baton_lease_tokens;
     "#,
+    // 3: a job whose stage is an agent's, which only a worker that runs agents claims.
+    r#"
+    ALTER TABLE baton_jobs ADD COLUMN agent boolean NOT NULL DEFAULT false;
+    "#,
 ];
 
 /// The PostgreSQL-backed [`Store`].

@@ -101,6 +101,9 @@ pub struct Submission {
     pub workflow: WorkflowRow,
     /// Each stage, in pipeline order, with the stages it waits for.
     pub jobs: Vec<(String, Vec<String>)>,
+    /// The stages whose agent baton starts: only a worker that runs agents claims
+    /// them.
+    pub agents: Vec<String>,
 }
 
 /// A stage a worker runs now.
@@ -270,10 +273,11 @@ impl JobQueue {
                 &[&w.id, &w.manifest, &w.files, &w.force],
             )?;
             for (position, (stage, depends_on)) in submission.jobs.iter().enumerate() {
+                let agent = submission.agents.contains(stage);
                 tx.execute(
-                    "INSERT INTO baton_jobs (workflow, stage, position, depends_on)
-                     VALUES ($1, $2, $3, $4)",
-                    &[&w.id, stage, &(position as i32), depends_on],
+                    "INSERT INTO baton_jobs (workflow, stage, position, depends_on, agent)
+                     VALUES ($1, $2, $3, $4, $5)",
+                    &[&w.id, stage, &(position as i32), depends_on, &agent],
                 )?;
             }
             tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &w.id])?;
@@ -283,8 +287,15 @@ impl JobQueue {
 
     /// Claims the first ready job (oldest workflow first, then pipeline order) for
     /// `owner`, with a lease of `lease`; `None` when no job is ready. A job whose
-    /// lease expired is ready again.
+    /// lease expired is ready again. An agent's job is left to workers that run
+    /// agents ([`Self::claim_as`]).
     pub fn claim(&self, owner: &str, lease: Duration) -> Result<Option<Claim>> {
+        self.claim_as(owner, lease, false)
+    }
+
+    /// [`Self::claim`], agents' jobs included when `agents` (the worker has the agent
+    /// CLIs its pipelines name).
+    pub fn claim_as(&self, owner: &str, lease: Duration, agents: bool) -> Result<Option<Claim>> {
         let row = self.with_conn(|c| {
             c.query_opt(
                 "UPDATE baton_jobs j SET state = 'running', lease_owner = $1,
@@ -296,6 +307,7 @@ impl JobQueue {
                      JOIN baton_workflows w ON w.id = c.workflow
                      WHERE (c.state = 'queued'
                             OR (c.state = 'running' AND c.lease_expires < clock_timestamp()))
+                       AND (NOT c.agent OR $3)
                        AND NOT EXISTS (
                            SELECT 1 FROM baton_jobs d
                            WHERE d.workflow = c.workflow AND d.stage = ANY (c.depends_on)
@@ -306,7 +318,7 @@ impl JobQueue {
                  ) AS next
                  WHERE j.workflow = next.workflow AND j.stage = next.stage
                  RETURNING j.workflow, j.stage, j.lease_token, j.attempts",
-                &[&owner, &lease.as_secs_f64()],
+                &[&owner, &lease.as_secs_f64(), &agents],
             )
         })?;
         Ok(row.map(|r| Claim {
