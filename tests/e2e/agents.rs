@@ -768,3 +768,44 @@ fn an_approval_gate_holds_the_output_until_a_person_rejects_or_approves_it() {
     assert_eq!(unchanged["revision"], stored["revision"], "{unchanged}");
     assert_eq!(p.run(&["status", "--json"]).json()[0]["state"], "held");
 }
+
+#[test]
+fn a_runner_that_resumes_sends_the_findings_alone_to_the_agent_s_session() {
+    let p = project("fix", "resume = [\"--resume\", \"{session_id}\"]");
+    let summary = p.run(&["run", "--json"]).json();
+    assert_eq!(stage(&summary)["outcome"]["status"], "passed", "{summary}");
+    let agent_id = stage(&summary)["agent_id"].as_str().unwrap().to_owned();
+    let stored = p
+        .run(&["memory", "retrieve", "coding/architecture/notes", "--json"])
+        .json();
+    assert_eq!(stored["provenance"]["agent"]["attempt"], 2);
+    let doc = &stored["value"];
+    assert_eq!(
+        doc["resumed_session"],
+        format!("session-{agent_id}"),
+        "the session the first attempt's answer named: {doc}"
+    );
+    assert_eq!(doc["whole_brief"], false, "the findings alone: {doc}");
+    assert!(
+        doc["findings"][0].as_str().unwrap().contains("has-summary"),
+        "{doc}"
+    );
+    let attempts: Vec<Value> = events(&p)
+        .into_iter()
+        .filter(|e| e["name"] == "agent.performanceNotes.attempt")
+        .map(|e| e["attributes"]["resumed_session"].clone())
+        .collect();
+    assert_eq!(
+        attempts,
+        [Value::Null, Value::String(format!("session-{agent_id}"))]
+    );
+    // `{session_id}` is known in `resume` alone.
+    let p = project("fix", "command = [\"agent\", \"{session_id}\"]");
+    let out = p.run(&["check"]);
+    assert_eq!(out.code(), 2, "{}", out.stderr());
+    assert!(
+        out.stderr().contains("names `{session_id}`"),
+        "{}",
+        out.stderr()
+    );
+}

@@ -7,7 +7,9 @@
 //! stands where a component's does) and the revisions of its inputs: a fresh agent
 //! stage is not run again. An agent that stores its output itself during its run
 //! (`baton agent output --agent ID`, MCP `agent_output`) has passed the same gates on
-//! the way in; what it prints is then not needed.
+//! the way in; what it prints is then not needed. A runner with `resume` sends a
+//! refused attempt's findings alone to the session the agent's CLI named (Claude
+//! Code's `--resume`), instead of starting afresh with the whole brief.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -201,14 +203,29 @@ pub(super) fn run(
     // their reason as findings, as a refused gate's.
     let mut findings: Option<(String, GateReport)> =
         Held::read(memory.as_ref(), &stage.name)?.and_then(|(_, held)| held.findings());
+    // The session of the last attempt, when the agent's CLI named one: a runner that
+    // can resume it sends the findings alone to the agent that already has the brief.
+    let mut session: Option<String> = None;
+    let resumable = runner.resume.clone();
+    let resumed_runner = Runner {
+        command: runner.command.iter().chain(&resumable).cloned().collect(),
+        ..runner.clone()
+    };
     for attempt in 1..=runner.attempts {
-        let text = brief::brief(
-            stage,
-            body,
-            &context,
-            &inputs,
-            findings.as_ref().map(|(why, r)| (why.as_str(), r)),
-        );
+        let resuming = match (&session, &findings) {
+            (Some(_), Some(_)) if !resumable.is_empty() => session.clone(),
+            _ => None,
+        };
+        let text = match (&resuming, &findings) {
+            (Some(_), Some((why, report))) => brief::findings(why, report),
+            _ => brief::brief(
+                stage,
+                body,
+                &context,
+                &inputs,
+                findings.as_ref().map(|(why, r)| (why.as_str(), r)),
+            ),
+        };
         let brief_file = std::env::temp_dir().join(format!("baton-{agent_id}-{attempt}.md"));
         let wants_file = runner.command.iter().any(|a| a.contains("{brief_file}"));
         if wants_file {
@@ -232,6 +249,7 @@ pub(super) fn run(
             ("key", Some(key.to_string())),
             ("namespace", Some(ns.to_string())),
             ("schema_file", schema),
+            ("session_id", resuming.clone()),
         ]);
         let mut env = options.agent_env.clone();
         env.extend([
@@ -249,7 +267,11 @@ pub(super) fn run(
             ),
         ]);
         let ran = runner::launch(Launch {
-            runner,
+            runner: if resuming.is_some() {
+                &resumed_runner
+            } else {
+                runner
+            },
             vars,
             brief: &text,
             env,
@@ -265,6 +287,7 @@ pub(super) fn run(
         };
         let returned = runner::returned(&ran.stdout);
         add(&mut usage.borrow_mut(), &returned.usage);
+        session = returned.session.clone();
         events.push((
             format!("agent.{name}.attempt"),
             json!({
@@ -274,6 +297,7 @@ pub(super) fn run(
                 "elapsed_ms": ran.elapsed.as_secs_f64() * 1e3,
                 "output_bytes_dropped": ran.dropped,
                 "usage": returned.usage,
+                "resumed_session": resuming,
             }),
         ));
         if ran.stopped {

@@ -696,15 +696,31 @@ fn runner(
         );
         return None;
     }
-    for arg in command.get_ref() {
+    let resume = pick(|r| r.resume.is_some()).and_then(|r| r.resume.as_ref());
+    // `{session_id}` is known only when resuming.
+    let args = command
+        .get_ref()
+        .iter()
+        .map(|a| (a, command.span(), false))
+        .chain(
+            resume
+                .into_iter()
+                .flat_map(|r| r.get_ref().iter().map(|a| (a, r.span(), true))),
+        );
+    for (arg, span, resuming) in args {
         for placeholder in placeholders(arg) {
-            if !RUNNER_PLACEHOLDERS.contains(&placeholder) {
+            let known = RUNNER_PLACEHOLDERS.contains(&placeholder)
+                || (resuming && placeholder == "session_id");
+            if !known {
+                let mut filled = RUNNER_PLACEHOLDERS.map(|p| format!("`{{{p}}}`")).join(", ");
+                if resuming {
+                    filled.push_str(", and in `resume` `{session_id}`");
+                }
                 c.at(
-                    command.span(),
+                    span.clone(),
                     format!(
-                        "the runner of stage `{name}` names `{{{}}}`, which baton does not fill; it fills {}",
+                        "the runner of stage `{name}` names `{{{}}}`, which baton does not fill; it fills {filled}",
                         short(placeholder),
-                        RUNNER_PLACEHOLDERS.map(|p| format!("`{{{p}}}`")).join(", ")
                     ),
                 );
             }
@@ -742,6 +758,7 @@ fn runner(
         env,
         timeout,
         attempts,
+        resume: resume.map(|r| r.get_ref().clone()).unwrap_or_default(),
     })
 }
 

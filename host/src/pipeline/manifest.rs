@@ -62,6 +62,13 @@ pub struct RunnerSpec {
     #[serde(default)]
     #[schemars(with = "Option<u32>")]
     pub attempts: Option<Spanned<u32>>,
+    /// Arguments added to `command` on a later attempt when the agent's last answer
+    /// named its session (Claude Code's `session_id`), such as `["--resume",
+    /// "{session_id}"]`: the agent goes on in its session and is sent the findings
+    /// alone. Without it, each attempt starts afresh with the whole brief.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
+    pub resume: Option<Spanned<Vec<String>>>,
 }
 
 /// `[pipeline]`.

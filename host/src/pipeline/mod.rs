@@ -169,6 +169,9 @@ pub struct Runner {
     pub timeout: std::time::Duration,
     /// Attempts at an admitted output.
     pub attempts: u32,
+    /// Arguments added on a later attempt to resume the agent's session (empty:
+    /// every attempt starts afresh); they may name `{session_id}`.
+    pub resume: Vec<String>,
 }
 
 /// The placeholders a runner's command may use.

@@ -160,29 +160,38 @@ pub fn brief(
         stage.name, context.agent_id
     );
     if let Some((why, report)) = findings {
-        let _ = writeln!(o, "\n# Findings: {why}\n");
-        for gate in report.gates.iter().filter(|g| !g.passed) {
-            for f in &gate.findings {
-                let _ = writeln!(
-                    o,
-                    "- gate `{}` at `{}`: expected {}, found {}: {}",
-                    gate.name,
-                    if f.pointer.is_empty() {
-                        "/"
-                    } else {
-                        &f.pointer
-                    },
-                    f.expected,
-                    f.actual,
-                    f.message
-                );
-            }
-            if gate.findings.is_empty() {
-                let _ = writeln!(o, "- gate `{}` failed", gate.name);
-            }
-        }
-        let _ = writeln!(o, "\nFix these and hand back the whole document again.");
+        o.push_str(&self::findings(why, report));
     }
+    o
+}
+
+/// The findings that send an agent back: `why` (its output was refused, or a person
+/// rejected it) and every failed gate's findings. The end of a brief, or all of what a
+/// resumed session is sent.
+pub fn findings(why: &str, report: &GateReport) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "\n# Findings: {why}\n");
+    for gate in report.gates.iter().filter(|g| !g.passed) {
+        for f in &gate.findings {
+            let _ = writeln!(
+                o,
+                "- gate `{}` at `{}`: expected {}, found {}: {}",
+                gate.name,
+                if f.pointer.is_empty() {
+                    "/"
+                } else {
+                    &f.pointer
+                },
+                f.expected,
+                f.actual,
+                f.message
+            );
+        }
+        if gate.findings.is_empty() {
+            let _ = writeln!(o, "- gate `{}` failed", gate.name);
+        }
+    }
+    let _ = writeln!(o, "\nFix these and hand back the whole document again.");
     o
 }
 
