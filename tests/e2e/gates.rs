@@ -384,14 +384,28 @@ writes = "coding/review"
     );
     let unresolved = "reads `inputs/spec` in namespace `coding-pipeline`, which no stage writes";
     p.run(&["check"]).fails(2, &[unresolved]);
-    // A run is refused while the memory lacks it (issue 30: it names what to store).
-    p.run(&["run"]).fails(
-        2,
-        &[
-            "cannot run",
-            "stage `reviewer` reads `coding-pipeline:inputs/spec`",
-            "hint: store each",
-        ],
+    // A run runs the rest and blocks the stage, naming what to store (issue 26; issue
+    // 30 refused the whole run).
+    let run = p.run(&["run"]);
+    assert_eq!(run.code(), 6, "{}", run.stderr());
+    for said in ["1 stage(s) cannot run", "hint: store each"] {
+        assert!(run.stderr().contains(said), "{}", run.stderr());
+    }
+    let summary = p.run(&["run", "--json"]);
+    let reviewer = summary.json()["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == "reviewer")
+        .cloned()
+        .unwrap();
+    assert_eq!(reviewer["outcome"]["status"], "blocked", "{reviewer}");
+    assert!(
+        reviewer["outcome"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("cannot run: it reads `coding-pipeline:inputs/spec`"),
+        "{reviewer}"
     );
 
     // Storing the very document the pipeline lacks works, and prints no log line

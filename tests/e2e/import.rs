@@ -317,13 +317,24 @@ fn a_partial_pipeline_runs_once_its_earlier_phases_are_stored_by_hand() {
         table.contains("needs `coding-pipeline:coding/understanding/requirements` and 4 more"),
         "{table}"
     );
-    // A run is refused, naming each read the memory lacks and how to seed it.
-    p.run(&["run"]).fails(
-        2,
-        &[
-            "stage `performance-architect` reads `coding-pipeline:coding/architecture/integration`",
-            "hint: store each (`baton memory store -n NAMESPACE KEY < document.json`)",
-        ],
+    // A run runs the rest and blocks the stage, naming each read the memory lacks
+    // and how to seed it.
+    let run = p.run(&["run"]);
+    assert_eq!(run.code(), 6, "{}", run.stderr());
+    assert!(
+        run.stdout()
+            .contains("cannot run: it reads `coding-pipeline:coding/understanding/requirements`")
+            && run
+                .stdout()
+                .contains("`coding-pipeline:coding/architecture/integration`"),
+        "{}",
+        run.stdout()
+    );
+    assert!(
+        run.stderr()
+            .contains("hint: store each (`baton memory store -n NAMESPACE KEY < document.json`)"),
+        "{}",
+        run.stderr()
     );
     for key in baton_performance::inputs::keys::ARCHITECT_READS {
         let stored = p.run(&["memory", "store", "-n", "coding-pipeline", key, "{}"]);

@@ -77,7 +77,22 @@ pub(super) fn run(global: &GlobalArgs, args: RunArgs) -> Result<(), CliError> {
     let manifest = manifest_path(args.pipeline, &super::current_dir()?)?;
     let pipeline = load_definitions(&manifest)?;
     let ctx = super::service(global)?;
-    let pipeline = ctx.runnable(pipeline, &manifest)?;
+    // A distributed run is all or nothing; a local one runs what can run.
+    let (pipeline, cannot_run) = if args.distributed {
+        (ctx.runnable(pipeline, &manifest)?, Default::default())
+    } else {
+        let cannot_run = ctx.cannot_run(&pipeline)?;
+        if !cannot_run.is_empty() {
+            eprintln!(
+                "baton: {} stage(s) cannot run: they read what no stage writes, no input seeds and the memory does not hold; the rest runs",
+                cannot_run.len()
+            );
+            eprintln!(
+                "hint: store each (`baton memory store -n NAMESPACE KEY < document.json`), or seed it with an `[[input]]`; `baton status` shows which stages need what"
+            );
+        }
+        (pipeline, cannot_run)
+    };
     let parallelism = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -85,6 +100,7 @@ pub(super) fn run(global: &GlobalArgs, args: RunArgs) -> Result<(), CliError> {
         force: args.force,
         parallelism,
         budget_usd: args.budget,
+        cannot_run,
         ..Default::default()
     };
     let interactive = std::io::stderr().is_terminal();

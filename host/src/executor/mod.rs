@@ -151,6 +151,9 @@ pub struct RunOptions {
     /// Set to stop the running agents (a worker that lost its stage's lease: the
     /// workflow was cancelled, or another worker has the stage now).
     pub stop: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// Stages that cannot run, each with why (the reads nothing provides): they are
+    /// blocked, saying so, and the rest of the pipeline runs.
+    pub cannot_run: HashMap<String, String>,
 }
 
 /// Where a run stands: which stages started, how each ended, how many run now.
@@ -243,7 +246,14 @@ pub fn run(
                     let over_budget = options
                         .budget_usd
                         .filter(|budget| stage.runner.is_some() && spent.unwrap_or(0.0) >= *budget);
-                    let blocker = blocker.or_else(|| {
+                    // Its own missing reads say more than a stage before it that
+                    // did not pass.
+                    let blocker = options
+                        .cannot_run
+                        .get(&stage.name)
+                        .cloned()
+                        .or(blocker)
+                        .or_else(|| {
                         over_budget.map(|budget| {
                             format!(
                                 "not started: the run's agents have cost ${:.4} of its ${budget} budget",

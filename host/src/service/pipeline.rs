@@ -195,26 +195,62 @@ impl Service {
             })
     }
 
-    /// Whether `pipeline` (loaded with [`super::load_definitions`] from `path`) can
-    /// run. A read that no stage writes and no input seeds (one phase of a larger
-    /// pipeline) is fine while the memory holds it; the run is refused, naming each,
-    /// only for those it lacks.
-    pub fn runnable(&self, pipeline: Pipeline, path: &std::path::Path) -> Result<Pipeline> {
+    /// The stages of `pipeline` that can never run as things stand, each with the
+    /// reads it lacks: a read that no stage writes and no input seeds (one phase of a
+    /// larger pipeline, an imported agent reading what no agent stores) is fine while
+    /// the memory holds it. A local run runs the rest and blocks these, saying so.
+    pub fn unrunnable(&self, pipeline: &Pipeline) -> Result<Vec<(String, Vec<String>)>> {
         // A pipeline whose every read has a producer (the usual case) needs no store.
         let all_produced = pipeline
             .stages
             .iter()
-            .all(|s| s.reads.0.iter().all(|g| produced(&pipeline, g)));
+            .all(|s| s.reads.0.iter().all(|g| produced(pipeline, g)));
         if all_produced {
-            return Ok(pipeline);
+            return Ok(Vec::new());
         }
         let memory = self.store()?;
         let mut lacking = Vec::new();
         for stage in &pipeline.stages {
-            for read in missing_reads(&pipeline, stage, &*memory)? {
-                lacking.push(format!("stage `{}` reads `{read}`", stage.name));
+            let reads = missing_reads(pipeline, stage, &*memory)?;
+            if !reads.is_empty() {
+                lacking.push((stage.name.clone(), reads));
             }
         }
+        Ok(lacking)
+    }
+
+    /// [`Self::unrunnable`] as a local run blocks them: each stage with why, in a
+    /// sentence naming the reads it lacks.
+    pub fn cannot_run(
+        &self,
+        pipeline: &Pipeline,
+    ) -> Result<std::collections::HashMap<String, String>> {
+        Ok(self
+            .unrunnable(pipeline)?
+            .into_iter()
+            .map(|(stage, reads)| {
+                let why = format!(
+                    "cannot run: it reads {}, which no stage writes, no input seeds and the memory does not hold",
+                    reads.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ")
+                );
+                (stage, why)
+            })
+            .collect())
+    }
+
+    /// `pipeline` (loaded with [`super::load_definitions`] from `path`) if every stage
+    /// can run ([`Self::unrunnable`]); else an error naming what each lacks (a
+    /// distributed run, which is all or nothing).
+    pub fn runnable(&self, pipeline: Pipeline, path: &std::path::Path) -> Result<Pipeline> {
+        let lacking: Vec<String> = self
+            .unrunnable(&pipeline)?
+            .into_iter()
+            .flat_map(|(stage, reads)| {
+                reads
+                    .into_iter()
+                    .map(move |read| format!("stage `{stage}` reads `{read}`"))
+            })
+            .collect();
         if lacking.is_empty() {
             return Ok(pipeline);
         }
