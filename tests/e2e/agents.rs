@@ -747,6 +747,34 @@ fn an_approval_gate_holds_the_output_until_a_person_rejects_or_approves_it() {
     assert_eq!(last["stages"][0]["outcome"]["status"], "fresh", "{last}");
     assert_eq!(last["stages"][1]["outcome"]["status"], "passed", "{last}");
     assert_eq!(last["passed"], true);
+    // An import carries an approved revision over, and approves nothing itself.
+    let exported = p
+        .run(&["memory", "export", "-n", "coding-pipeline"])
+        .stdout();
+    let line = exported
+        .lines()
+        .find(|l| l.contains("\"key\":\"coding/architecture/notes\""))
+        .expect("the approved revision is exported");
+    let mut unapproved: Value = serde_json::from_str(line).unwrap();
+    unapproved["provenance"]
+        .as_object_mut()
+        .unwrap()
+        .remove("approval");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let other = elsewhere.path().display().to_string();
+    p.run_with_stdin(
+        &["--store", &other, "memory", "import"],
+        unapproved.to_string(),
+    )
+    .fails(
+        7,
+        &[
+            "waits for a person's approval (stage `performance-notes`)",
+            "an import approves nothing",
+        ],
+    );
+    p.run_with_stdin(&["--store", &other, "memory", "import"], line.to_owned())
+        .ok();
     // A document stored from outside waits for a person too.
     let stored_by_hand = p.run(&[
         "memory",

@@ -201,8 +201,10 @@ pub(super) fn run(
     };
     // A person's rejection of the stage's last held output: the first brief carries
     // their reason as findings, as a refused gate's.
-    let mut findings: Option<(String, GateReport)> =
-        Held::read(memory.as_ref(), &stage.name)?.and_then(|(_, held)| held.findings());
+    let mut findings: Option<(String, GateReport)> = match stage.awaits_approval() {
+        true => Held::read(memory.as_ref(), &stage.name)?.and_then(|(_, held)| held.findings()),
+        false => None,
+    };
     // The session of the last attempt, when the agent's CLI named one: a runner that
     // can resume it sends the findings alone to the agent that already has the brief.
     let mut session: Option<String> = None;
@@ -342,7 +344,8 @@ pub(super) fn run(
             );
         }
         // Handed in by the agent itself during its run and held for a person.
-        if let Some((_, held)) = Held::read(memory.as_ref(), &stage.name)?
+        if stage.awaits_approval()
+            && let Some((_, held)) = Held::read(memory.as_ref(), &stage.name)?
             && held.writer == writer
             && held.waiting()
         {

@@ -129,6 +129,25 @@ impl Service {
                         audit.refused(&*store, what, &e);
                         e
                     })?;
+                // A person's gate: only a revision a person approved (in the store it
+                // was exported from) is imported; an import approves nothing.
+                let approved = Provenance::of(&parsed_meta).is_some_and(|p| p.approval.is_some());
+                if verdict.hold && !approved {
+                    let stage = verdict.report.as_ref().map_or("", |r| r.stage.as_str());
+                    let e = Error::new(
+                        ErrorKind::GateFailed,
+                        anyhow::anyhow!(
+                            "{name} line {}: revision {} of key `{key}` waits for a person's approval (stage `{stage}`) and carries none: an import approves nothing",
+                            n + 1,
+                            parsed_meta.revision
+                        ),
+                    )
+                    .hint("store it with `baton memory store` to hold it for approval, then `baton approve`");
+                    let what =
+                        json!({ "source": name, "namespace": ns.as_str(), "key": key.as_str() });
+                    audit.refused(&*store, what, &e);
+                    return Err(e);
+                }
                 if verdict.gate_override.is_some() {
                     overrides.push(json!({
                         "namespace": ns.as_str(),
