@@ -328,6 +328,27 @@ fn writes_need_the_token_and_pass_the_gates() {
     let (status, stored) = rollback(Some(&token), body);
     assert_eq!(status, 200, "{stored}");
     assert_eq!(stored["meta"]["revision"], 3);
+    // A person's decision is a write too: no token, no decision; with it, a stage
+    // that holds nothing says so.
+    let decide = |token: Option<&str>, verdict: &str| {
+        let mut r = ureq::post(&format!(
+            "{}/api/stages/performance-architect/{verdict}",
+            ui.base()
+        ));
+        if let Some(t) = token {
+            r = r.set("X-Baton-Token", t);
+        }
+        reply(r.send_json(json!({"reason": "looks right"})))
+    };
+    assert_eq!(decide(None, "approve").0, 403);
+    assert_eq!(decide(None, "reject").0, 403);
+    let (status, e) = decide(Some(&token), "approve");
+    assert_eq!(status, 404, "{e}");
+    assert!(
+        e["error"].as_str().unwrap().contains("no output held"),
+        "{e}"
+    );
+    assert_eq!(decide(Some(&token), "overrule").0, 404);
     let value = baton_ok(&repo_root(), &store, &["memory", "retrieve", "notes/y"]);
     assert_eq!(
         serde_json::from_str::<Value>(&value).unwrap(),
