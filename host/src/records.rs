@@ -51,6 +51,9 @@ pub struct Provenance {
     /// Held for a person's approval, then approved: by whom, when, with their note.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<Decided>,
+    /// The tags it was stored with (`memory store --tag`, `memory_store`'s `tags`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
 }
 
 /// A person's decision on a held output.

@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use baton::memory::{
-    Clock, Key, MemoryError, Namespace, Op, PostgresStore, SledStore, Store, StoreOptions, Writer,
+    Clock, Key, MemoryError, Namespace, Op, PostgresStore, SearchQuery, SledStore, Store,
+    StoreOptions, Writer,
 };
 use proptest::prelude::*;
 use serde_json::json;
@@ -254,6 +255,34 @@ fn check_agreement(
         .map(|m| (m.namespace, m.key))
         .collect();
     prop_assert_eq!(listed, live_keys, "step {}: list", step);
+    // Search agrees too: a search for every live value of a namespace finds exactly
+    // its live keys (a value's number is a word of its document), never a key that is
+    // deleted, expired or rewritten since.
+    for ns in 0..NAMESPACES.len() {
+        let live: BTreeMap<&str, i64> = (0..KEYS.len())
+            .filter_map(|key| {
+                let (_, v) = model.keys.get(&(ns, key))?.live(now)?;
+                Some((KEYS[key], v))
+            })
+            .collect();
+        if live.is_empty() {
+            continue;
+        }
+        let words: BTreeSet<String> = live.values().map(|v| v.unsigned_abs().to_string()).collect();
+        let text = words.into_iter().collect::<Vec<_>>().join(" ");
+        let query = SearchQuery::new(text.clone())
+            .in_namespace(&Namespace::new(NAMESPACES[ns]).unwrap())
+            .limit(10);
+        let found: BTreeMap<String, i64> = store
+            .search(&query)
+            .unwrap()
+            .into_iter()
+            .map(|h| (h.entry.meta.key.clone(), h.entry.json().as_i64().unwrap()))
+            .collect();
+        let expected: BTreeMap<String, i64> =
+            live.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+        prop_assert_eq!(found, expected, "step {}: search {:?} in {}", step, text, NAMESPACES[ns]);
+    }
     Ok(())
 }
 

@@ -58,6 +58,9 @@ impl Store for Interloper {
     fn import(&self, e: Vec<Entry>) -> Result<ImportReport> {
         self.inner.import(e)
     }
+    fn search(&self, q: &baton::memory::SearchQuery) -> Result<Vec<baton::memory::Hit>> {
+        self.inner.search(q)
+    }
     fn purge_expired(&self) -> Result<u64> {
         self.inner.purge_expired()
     }

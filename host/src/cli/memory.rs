@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use serde_json::Value;
 
 use super::{CliError, Exit, GlobalArgs, output};
-use crate::memory::{EntryMeta, Key, Namespace, Writer};
+use crate::memory::{EntryMeta, Key, Namespace, SearchQuery, Timestamp, Writer, search};
 use crate::service::{Service, Stored, Write as StoreWrite, select, value_from_text};
 
 #[derive(Debug, Subcommand)]
@@ -181,21 +181,51 @@ pub(super) struct ListArgs {
 
 #[derive(Debug, Args)]
 pub(super) struct SearchArgs {
-    /// The text to find
+    /// Words to find, and "quoted phrases": matched as words (any case or accent,
+    /// English word forms), ranked best first
     #[arg(value_name = "QUERY", required_unless_present = "query")]
     query_pos: Option<String>,
-    /// The text to find (same as the positional QUERY)
+    /// The words to find (same as the positional QUERY)
     #[arg(short, long, conflicts_with = "query_pos")]
     query: Option<String>,
     /// Only this namespace [default: all but baton's own `baton.*`]
     #[arg(short, long, env = "BATON_NAMESPACE")]
     namespace: Option<String>,
-    /// Stop after this many matches
-    #[arg(long, default_value_t = 100)]
+    /// Only keys starting with this
+    #[arg(short, long, default_value = "")]
+    prefix: String,
+    /// Only documents stored with this tag (repeat: with every one)
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+    /// Only documents this stage wrote
+    #[arg(long, value_name = "STAGE")]
+    stage: Option<String>,
+    /// Only documents written at or after this: a time (2026-12-03T10:00:00Z, 2026-12-03)
+    /// or how long ago (2h, 3days)
+    #[arg(long, value_name = "WHEN")]
+    after: Option<String>,
+    /// Only documents written before this (as --after)
+    #[arg(long, value_name = "WHEN")]
+    before: Option<String>,
+    /// Only matches at least this similar, 0 to 1 (about the share of the query's words
+    /// and phrases a document holds)
+    #[arg(long, default_value_t = 0.0, value_parser = similarity)]
+    threshold: f64,
+    /// Stop after this many matches (at most 1000)
+    #[arg(long, default_value_t = 20)]
     limit: usize,
-    /// Print JSON for scripts
+    /// Print JSON for scripts: each match with its similarity, the words it matched,
+    /// its snippet and its value
     #[arg(long)]
     json: bool,
+}
+
+/// A similarity, 0 to 1.
+fn similarity(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("{text:?} is not a number from 0 to 1")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -442,27 +472,46 @@ fn list(ctx: &Service, args: ListArgs) -> Result<(), CliError> {
 }
 
 fn search(ctx: &Service, args: SearchArgs) -> Result<(), CliError> {
-    let query = args.query_pos.or(args.query).unwrap_or_default();
-    let ns = args.namespace.map(Namespace::new).transpose()?;
-    let found = ctx.search(ns.as_ref(), &query, args.limit)?;
+    let text = args.query_pos.or(args.query).unwrap_or_default();
+    let now = Timestamp::now();
+    let when = |flag: &str, text: Option<String>| {
+        text.map(|t| search::parse_when(&t, now))
+            .transpose()
+            .map_err(|e| CliError::new(Exit::BadInput, anyhow!("--{flag}: {e}")))
+    };
+    let query = SearchQuery {
+        namespace: args.namespace,
+        key_prefix: args.prefix,
+        tags: args.tags,
+        stage: args.stage,
+        after: when("after", args.after)?,
+        before: when("before", args.before)?,
+        limit: args.limit.min(search::MAX_LIMIT),
+        threshold: args.threshold,
+        ..SearchQuery::new(text)
+    };
+    let hits = ctx.search(&query)?;
     if args.json {
-        let docs: Vec<Value> = found
-            .iter()
-            .map(|e| {
-                let mut doc = serde_json::to_value(&e.meta).unwrap_or_default();
-                doc["value"] = e.json();
-                doc
-            })
-            .collect();
-        return output::json(&docs);
+        return output::json(&hits.iter().map(search::Hit::view).collect::<Vec<_>>());
     }
-    if found.is_empty() {
-        eprintln!("no entries contain {query:?}");
+    if hits.is_empty() {
+        eprintln!("nothing matches {:?}", query.text);
         return Ok(());
     }
     output::table(
-        &META_HEADER,
-        &found.iter().map(|e| meta_row(&e.meta)).collect::<Vec<_>>(),
+        &["SIMILARITY", "NAMESPACE", "KEY", "REV", "MATCH"],
+        &hits
+            .iter()
+            .map(|h| {
+                vec![
+                    format!("{:.2}", h.similarity),
+                    h.entry.meta.namespace.clone(),
+                    h.entry.meta.key.clone(),
+                    h.entry.meta.revision.to_string(),
+                    h.snippet.clone(),
+                ]
+            })
+            .collect::<Vec<_>>(),
     )
 }
 

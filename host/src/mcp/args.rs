@@ -45,14 +45,27 @@ pub struct MemoryKey {
 /// `memory_search`.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct MemorySearch {
-    /// The text to find in keys and values, ignoring case.
+    /// Words to find in keys and values, and "quoted phrases": any case or accent,
+    /// English word forms; best matches first.
     pub query: String,
     /// Only this namespace [default: every users' namespace].
     pub namespace: Option<String>,
-    /// Most results (default 10).
+    /// Most results (default 10, at most 1000).
     pub limit: Option<u32>,
-    /// Accepted for claude-flow's callers; matching is by text, so every match has similarity 1.
+    /// The least similarity, 0 to 1 (about the share of the query's words and phrases
+    /// a document holds) [default: 0].
     pub threshold: Option<f64>,
+    /// Only keys starting with this.
+    pub prefix: Option<String>,
+    /// Only documents stored with every one of these tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Only documents this stage wrote.
+    pub stage: Option<String>,
+    /// Only documents written at or after this: an RFC 3339 time or how long ago (`2h`).
+    pub after: Option<String>,
+    /// Only documents written before this: an RFC 3339 time or how long ago (`2h`).
+    pub before: Option<String>,
 }
 
 /// `memory_list`.

@@ -153,10 +153,15 @@ pub struct SearchHit<'a> {
     pub namespace: &'a str,
     /// The document.
     pub value: Value,
-    /// How well it matches.
+    /// How well it matches, 0 to 1: about the share of the query's words and phrases
+    /// it holds.
     pub similarity: f64,
     /// Its revision.
     pub revision: u64,
+    /// The query's words and phrases it holds.
+    pub matched: &'a [String],
+    /// Where it matched, the matched words marked `**so**`.
+    pub snippet: &'a str,
 }
 
 /// `memory_search`.

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::{args, replies};
-use crate::memory::{Key, Namespace, Writer};
+use crate::memory::{Key, Namespace, SearchQuery, Timestamp, Writer, search};
 use crate::records::Event;
 use crate::service::{
     AgentEvent, Error, ErrorKind, EventFilter, OutputOptions, Result, Service, Stored, Write,
@@ -452,16 +452,41 @@ fn memory_retrieve(s: &Service, a: args::MemoryKey) -> Result<Value> {
 }
 
 fn memory_search(s: &Service, a: args::MemorySearch) -> Result<Value> {
-    let ns = a.namespace.map(Namespace::new).transpose()?;
-    let found = s.search(ns.as_ref(), &a.query, a.limit.unwrap_or(10) as usize)?;
-    let results: Vec<replies::SearchHit<'_>> = found
+    let now = Timestamp::now();
+    let when = |name: &str, text: Option<String>| {
+        text.map(|t| search::parse_when(&t, now))
+            .transpose()
+            .map_err(|e| Error::new(ErrorKind::BadInput, anyhow::anyhow!("{name}: {e}")))
+    };
+    let threshold = a.threshold.unwrap_or(0.0);
+    if !(0.0..=1.0).contains(&threshold) {
+        return Err(Error::new(
+            ErrorKind::BadInput,
+            anyhow::anyhow!("threshold: {threshold} is not from 0 to 1"),
+        ));
+    }
+    let query = SearchQuery {
+        namespace: a.namespace,
+        key_prefix: a.prefix.unwrap_or_default(),
+        tags: a.tags,
+        stage: a.stage,
+        after: when("after", a.after)?,
+        before: when("before", a.before)?,
+        limit: (a.limit.unwrap_or(10) as usize).min(search::MAX_LIMIT),
+        threshold,
+        ..SearchQuery::new(a.query.clone())
+    };
+    let hits = s.search(&query)?;
+    let results: Vec<replies::SearchHit<'_>> = hits
         .iter()
-        .map(|e| replies::SearchHit {
-            key: &e.meta.key,
-            namespace: &e.meta.namespace,
-            value: e.json(),
-            similarity: 1.0,
-            revision: e.meta.revision,
+        .map(|h| replies::SearchHit {
+            key: &h.entry.meta.key,
+            namespace: &h.entry.meta.namespace,
+            value: h.entry.json(),
+            similarity: h.similarity,
+            revision: h.entry.meta.revision,
+            matched: &h.matched,
+            snippet: &h.snippet,
         })
         .collect();
     to_json(replies::Searched {

@@ -33,6 +33,14 @@ pub enum MemoryError {
         /// The key.
         key: String,
     },
+    /// A search query that cannot be searched.
+    #[error("cannot search for {query:?}: {reason}")]
+    InvalidQuery {
+        /// The query's start.
+        query: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A record to import is malformed.
     #[error(
         "cannot import revision {revision} of key `{key}` in namespace `{namespace}`: {reason}"

@@ -33,6 +33,7 @@ mod error;
 mod name;
 mod op;
 mod postgres;
+pub mod search;
 mod sled_store;
 mod wait;
 
@@ -46,6 +47,7 @@ pub use postgres::{
     Cancelled, Claim, JobQueue, JobRow, JobState, Lease, PostgresStore, RunningJob, Submission,
     WorkflowRow, redact,
 };
+pub use search::{Hit, SearchQuery};
 pub(crate) use sled_store::prepare_dir;
 pub use sled_store::{DEFAULT_LOCK_TIMEOUT, DEFAULT_RETENTION, SledStore, StoreOptions};
 pub(crate) use wait::until as wait_until;
@@ -233,39 +235,7 @@ pub trait Store: Send + Sync {
         Ok(out)
     }
 
-    /// Live entries whose key or value contains `needle`, ignoring ASCII case.
-    fn search(
-        &self,
-        namespace: Option<&Namespace>,
-        needle: &str,
-        limit: usize,
-    ) -> Result<Vec<Entry>> {
-        let needle = needle.to_ascii_lowercase();
-        let mut found = Vec::new();
-        for meta in self.list(namespace, "")? {
-            if found.len() >= limit {
-                break;
-            }
-            let ns = Namespace::new(meta.namespace.clone())?;
-            let key = Key::new(meta.key.clone())?;
-            let Some(entry) = self.get(&ns, &key)? else {
-                continue;
-            };
-            let hit = contains_ignore_case(meta.key.as_bytes(), needle.as_bytes())
-                || contains_ignore_case(&entry.value, needle.as_bytes());
-            if hit {
-                found.push(entry);
-            }
-        }
-        Ok(found)
-    }
-}
-
-fn contains_ignore_case(haystack: &[u8], lower_needle: &[u8]) -> bool {
-    lower_needle.is_empty()
-        || haystack.windows(lower_needle.len()).any(|w| {
-            w.iter()
-                .zip(lower_needle)
-                .all(|(a, b)| a.to_ascii_lowercase() == *b)
-        })
+    /// The live documents matching `query`'s words and filters, most similar first
+    /// (see [`search`] for what that means on every backend).
+    fn search(&self, query: &SearchQuery) -> Result<Vec<Hit>>;
 }

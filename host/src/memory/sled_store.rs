@@ -7,6 +7,10 @@
 //! | `h` ns `\0` key | the head: current revision's metadata and the oldest retained revision |
 //! | `r` ns `\0` key `\0` revision (u64 BE) | a revision: u32 BE metadata length, metadata JSON, value bytes |
 //! | `x` expiry ms (u64 BE) ns `\0` key | the expiry index, oldest first |
+//! | `g` | the generation: one more with every commit (u64 BE) |
+//!
+//! Each head carries the generation that last changed it, which the search index
+//! ([`super::search::index`], in the folder's `search/`) catches up from.
 //!
 //! A commit reads what it needs, builds one `sled::Batch`, applies it atomically and
 //! flushes before returning, all under an in-process writer lock; sled's directory
@@ -15,14 +19,20 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::search::index::{Change, SearchIndex};
+use super::search::{self, Hit, SearchQuery};
 use super::{
     Clock, Entry, EntryMeta, ImportReport, Key, MemoryError, Namespace, Op, Result, Stats, Store,
     Timestamp, Writer,
 };
+
+/// The key of the store's generation.
+const GENERATION: &[u8] = b"g";
 
 /// Revisions kept per key unless configured otherwise.
 pub const DEFAULT_RETENTION: u64 = 16;
@@ -57,6 +67,11 @@ pub struct SledStore {
     retention: u64,
     clock: Clock,
     writer: Mutex<()>,
+    /// The generation of the last commit (see the module's table).
+    generation: AtomicU64,
+    /// The search index, opened by the first search; before that, commits only stamp
+    /// their heads and the search catches up.
+    search: Mutex<Option<SearchIndex>>,
     /// baton's own lock on the store, held while open; dropped after `db`.
     _lock: Option<std::fs::File>,
 }
@@ -66,6 +81,9 @@ struct Head {
     meta: EntryMeta,
     /// Oldest retained revision; `meta.revision + 1` when none is retained.
     oldest: u64,
+    /// The generation of the commit that last changed it (0: before generations).
+    #[serde(default)]
+    changed: u64,
 }
 
 impl SledStore {
@@ -105,12 +123,15 @@ impl SledStore {
             }
         })?;
         tracing::debug!(path = %path.display(), waited_ms = started.elapsed().as_millis() as u64, "store open");
+        let generation = read_generation(&db, &path)?;
         Ok(Self {
             db,
             path,
             retention: options.retention.max(1),
             clock: options.clock,
             writer: Mutex::new(()),
+            generation: AtomicU64::new(generation),
+            search: Mutex::new(None),
             _lock: Some(lock),
         })
     }
@@ -139,13 +160,13 @@ impl SledStore {
         let retention = retention.max(1);
         let _guard = self.lock_writer();
         let now = self.clock.now();
-        let mut pending = Pending::new();
+        let mut pending = self.pending();
         let reclaimed = self.reclaim_expired(now, &mut pending)?;
         let mut metas = Vec::with_capacity(ops.len());
         for op in ops {
             metas.push(self.apply_op(writer, now, op, retention, &mut pending)?);
         }
-        self.apply(pending.batch)?;
+        self.apply(pending)?;
         tracing::debug!(writes = metas.len(), reclaimed, "commit durable");
         Ok(metas)
     }
@@ -162,6 +183,8 @@ impl SledStore {
             retention: DEFAULT_RETENTION,
             clock: Clock::System,
             writer: Mutex::new(()),
+            generation: AtomicU64::new(1),
+            search: Mutex::new(None),
             _lock: None,
         })
     }
@@ -226,11 +249,71 @@ impl SledStore {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn apply(&self, batch: sled::Batch) -> Result<()> {
+    /// A commit under construction, of the next generation (under the writer lock).
+    fn pending(&self) -> Pending {
+        Pending::new(self.generation.load(Ordering::SeqCst) + 1)
+    }
+
+    /// Applies `pending` atomically and durably with its generation; then, if the
+    /// search index is open, hands it the changed keys.
+    fn apply(&self, mut pending: Pending) -> Result<()> {
+        let generation = pending.generation;
+        pending
+            .batch
+            .insert(GENERATION, &generation.to_be_bytes());
         self.db
-            .apply_batch(batch)
+            .apply_batch(pending.batch)
             .map_err(|e| backend(&self.path, e))?;
         self.db.flush().map_err(|e| backend(&self.path, e))?;
+        self.generation.store(generation, Ordering::SeqCst);
+        let mut index = self.lock_search();
+        if let Some(index) = index.as_mut() {
+            for head in pending.heads.values() {
+                self.index_head(index, head, generation)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn lock_search(&self) -> std::sync::MutexGuard<'_, Option<SearchIndex>> {
+        self.search
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Indexes `head`'s live value, or removes it from the index.
+    fn index_head(&self, index: &mut SearchIndex, head: &Head, generation: u64) -> Result<()> {
+        let meta = &head.meta;
+        let live = !meta.deleted && head.oldest <= meta.revision;
+        let value = match live {
+            true => self.read_revision(&meta.namespace, &meta.key, meta.revision)?,
+            false => None,
+        };
+        let change = Change {
+            meta,
+            value: value.as_ref().map(|e| e.value.as_slice()),
+        };
+        index.apply(&[change], generation)
+    }
+
+    /// Brings `index` level with the store: every head changed after the generation it
+    /// holds (every head, for a new index) is indexed again.
+    fn catch_up(&self, index: &mut SearchIndex) -> Result<()> {
+        let target = self.generation.load(Ordering::SeqCst);
+        if index.seen >= target {
+            return Ok(());
+        }
+        let (from, started) = (index.seen, Instant::now());
+        let mut changed = 0u64;
+        for item in self.heads(None) {
+            let (_, head) = item?;
+            if from == 0 || head.changed > from {
+                self.index_head(index, &head, target)?;
+                changed += 1;
+            }
+        }
+        index.seen = index.seen.max(target);
+        tracing::debug!(from, target, changed, ms = started.elapsed().as_millis() as u64, "search index caught up");
         Ok(())
     }
 
@@ -299,6 +382,7 @@ impl SledStore {
             Head {
                 meta: meta.clone(),
                 oldest,
+                changed: 0,
             },
         )?;
         Ok(meta)
@@ -324,13 +408,16 @@ impl SledStore {
 struct Pending {
     batch: sled::Batch,
     heads: HashMap<Vec<u8>, Head>,
+    /// The generation the commit makes, stamped on every head it changes.
+    generation: u64,
 }
 
 impl Pending {
-    fn new() -> Self {
+    fn new(generation: u64) -> Self {
         Self {
             batch: sled::Batch::default(),
             heads: HashMap::new(),
+            generation,
         }
     }
 
@@ -341,7 +428,8 @@ impl Pending {
         }
     }
 
-    fn set_head(&mut self, hk: Vec<u8>, head: Head) -> Result<()> {
+    fn set_head(&mut self, hk: Vec<u8>, mut head: Head) -> Result<()> {
+        head.changed = self.generation;
         self.batch.insert(
             hk.clone(),
             serde_json::to_vec(&head).expect("a head serialises"),
@@ -448,7 +536,7 @@ impl Store for SledStore {
 
     fn import(&self, entries: Vec<Entry>) -> Result<ImportReport> {
         let _guard = self.lock_writer();
-        let mut pending = Pending::new();
+        let mut pending = self.pending();
         let mut report = ImportReport::default();
         for entry in entries {
             let meta = &entry.meta;
@@ -496,22 +584,41 @@ impl Store for SledStore {
                     Head {
                         meta: meta.clone(),
                         oldest,
+                        changed: 0,
                     }
                 }
             };
             pending.set_head(hk, head)?;
             report.imported += 1;
         }
-        self.apply(pending.batch)?;
+        self.apply(pending)?;
         Ok(report)
     }
 
     fn purge_expired(&self) -> Result<u64> {
         let _guard = self.lock_writer();
-        let mut pending = Pending::new();
+        let mut pending = self.pending();
         let reclaimed = self.reclaim_expired(self.clock.now(), &mut pending)?;
-        self.apply(pending.batch)?;
+        self.apply(pending)?;
         Ok(reclaimed)
+    }
+
+    fn search(&self, query: &SearchQuery) -> Result<Vec<Hit>> {
+        let parsed = search::parse(&query.text)?;
+        let mut guard = self.lock_search();
+        let index = match guard.as_mut() {
+            Some(index) => index,
+            None => {
+                let dir = (!self.path.starts_with("<temporary>")).then_some(self.path.as_path());
+                guard.insert(SearchIndex::open(dir)?)
+            }
+        };
+        self.catch_up(index)?;
+        index.commit()?;
+        let index = &*index;
+        search::judge(self, query, &parsed, &mut |offset, count| {
+            index.candidates(query, &parsed, offset, count)
+        })
     }
 
     fn stats(&self) -> Result<Stats> {
@@ -637,6 +744,16 @@ fn is_lock_error(e: &sled::Error) -> bool {
 }
 
 /// Up to `base` of pseudo-random extra wait, so that waiting processes spread out.
+/// The generation stored in `db`; 1 for a store from before generations (or new), so
+/// that a new index, at 0, is always behind.
+fn read_generation(db: &sled::Db, path: &Path) -> Result<u64> {
+    let bytes = db.get(GENERATION).map_err(|e| backend(path, e))?;
+    Ok(bytes
+        .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
+        .map_or(1, u64::from_be_bytes)
+        .max(1))
+}
+
 fn head_key(ns: &str, key: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(2 + ns.len() + key.len());
     k.push(b'h');

@@ -325,6 +325,7 @@ fn answer(
         }
         (Request::Import { entries }, Some(store)) => store.import(entries).map(Reply::Imported),
         (Request::PurgeExpired, Some(store)) => store.purge_expired().map(Reply::Purged),
+        (Request::Search(query), Some(store)) => store.search(&query).map(Reply::Hits),
         (Request::Stats, Some(store)) => store.stats().map(|mut stats| {
             stats.retention = retention.max(1);
             Reply::Stats(stats)

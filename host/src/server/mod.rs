@@ -41,7 +41,7 @@ const SPAWN_MARKER_STALE: Duration = Duration::from_secs(10);
 /// How long a server started in the background lives without connections.
 pub const DEFAULT_IDLE: Duration = Duration::from_secs(300);
 /// The protocol's version: part of [`build_id`].
-const PROTOCOL: u32 = 1;
+const PROTOCOL: u32 = 2;
 /// The longest socket path the kernel accepts (`sun_path` less its NUL).
 const MAX_SOCKET_PATH: usize = 107;
 

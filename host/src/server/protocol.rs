@@ -12,7 +12,8 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::memory::{
-    Entry, EntryMeta, ImportReport, Key, MemoryError, Namespace, Op, Stats, Timestamp, Writer,
+    Entry, EntryMeta, Hit, ImportReport, Key, MemoryError, Namespace, Op, SearchQuery, Stats,
+    Timestamp, Writer,
 };
 
 /// The largest frame either side accepts: a bogus length cannot make a peer allocate
@@ -113,6 +114,7 @@ pub enum Request {
     },
     PurgeExpired,
     Stats,
+    Search(SearchQuery),
     /// The server's [`ServerStatus`].
     Status,
     /// Stop once the requests in flight are answered.
@@ -130,6 +132,7 @@ pub enum Reply {
     Imported(ImportReport),
     Purged(u64),
     Stats(Stats),
+    Hits(Vec<Hit>),
     Status(ServerStatus),
     /// The server is stopping and did not carry out the request.
     Stopping,
@@ -149,6 +152,7 @@ impl Reply {
             Reply::Imported(_) => "Imported",
             Reply::Purged(_) => "Purged",
             Reply::Stats(_) => "Stats",
+            Reply::Hits(_) => "Hits",
             Reply::Status(_) => "Status",
             Reply::Stopping => "Stopping",
             Reply::Failed(_) => "Failed",

@@ -11,7 +11,8 @@ use std::sync::Mutex;
 
 use super::protocol::{Hello, Reply, Request, ServerStatus, Welcome, read_frame, write_frame};
 use crate::memory::{
-    Entry, EntryMeta, ImportReport, Key, MemoryError, Namespace, Op, Result, Stats, Store, Writer,
+    Entry, EntryMeta, Hit, ImportReport, Key, MemoryError, Namespace, Op, Result, SearchQuery,
+    Stats, Store, Writer,
 };
 
 /// A connection to the memory server of one store.
@@ -262,6 +263,13 @@ impl Store for RemoteStore {
         match self.call(&Request::PurgeExpired)? {
             Reply::Purged(n) => Ok(n),
             other => Err(self.unexpected("purge", &other)),
+        }
+    }
+
+    fn search(&self, query: &SearchQuery) -> Result<Vec<Hit>> {
+        match self.call(&Request::Search(query.clone()))? {
+            Reply::Hits(hits) => Ok(hits),
+            other => Err(self.unexpected("search", &other)),
         }
     }
 

@@ -137,6 +137,7 @@ impl From<MemoryError> for Error {
         let kind = match &e {
             MemoryError::InvalidNamespace { .. }
             | MemoryError::InvalidKey { .. }
+            | MemoryError::InvalidQuery { .. }
             | MemoryError::InvalidImport { .. }
             | MemoryError::AppendOnly { .. } => ErrorKind::BadInput,
             MemoryError::NotFound { .. } => ErrorKind::NotFound,

@@ -11,8 +11,8 @@ use super::{Error, ErrorKind, Result, Service};
 use crate::admission::{Admitted, Candidate, Decision};
 use crate::gates::GateReport;
 use crate::memory::{
-    Entry, EntryMeta, Key, MemoryError, Namespace, Op, Stats, Store, Writer, is_reserved,
-    sha256_hex,
+    Entry, EntryMeta, Hit, Key, MemoryError, Namespace, Op, SearchQuery, Stats, Store, Writer,
+    is_reserved, sha256_hex,
 };
 use crate::records::Provenance;
 
@@ -33,7 +33,8 @@ pub struct Write {
     pub if_revision: Option<u64>,
     /// Store even if a gate fails, recording this reason.
     pub override_gates: Option<String>,
-    /// Tags, recorded in the write's audit event.
+    /// Tags, recorded in the document's provenance (a search may filter by them) and
+    /// in the write's audit event.
     pub tags: Vec<String>,
     /// The inputs an external stage's agent had (recorded in the provenance).
     pub inputs_seen: Option<Vec<crate::runtime::Read>>,
@@ -123,7 +124,7 @@ impl Service {
             what["to_revision"] = rev.into();
         }
         if !tags.is_empty() {
-            what["tags"] = tags.into();
+            what["tags"] = tags.clone().into();
         }
         let (ns_name, key_name) = (ns.to_string(), key.to_string());
         let candidate = Candidate {
@@ -134,6 +135,7 @@ impl Service {
             provenance: Provenance {
                 rolled_back_from,
                 inputs_seen,
+                tags,
                 ..Default::default()
             },
             ttl,
@@ -291,15 +293,13 @@ impl Service {
         Ok(metas)
     }
 
-    /// Live entries whose key or value contains `query`, ignoring case; baton's own
-    /// namespaces only when named.
-    pub fn search(&self, ns: Option<&Namespace>, query: &str, limit: usize) -> Result<Vec<Entry>> {
-        let mut found = self.store()?.search(ns, query, usize::MAX)?;
-        if ns.is_none() {
-            found.retain(|e| !is_reserved(&e.meta.namespace));
+    /// The live documents matching `query`, most similar first (see
+    /// [`crate::memory::search`]); baton's own namespaces only when named.
+    pub fn search(&self, query: &SearchQuery) -> Result<Vec<Hit>> {
+        if let Some(ns) = &query.namespace {
+            Namespace::new(ns.clone())?;
         }
-        found.truncate(limit);
-        Ok(found)
+        Ok(self.store()?.search(query)?)
     }
 
     /// Namespaces with their live key counts; baton's own only with `all`.

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::Shared;
-use crate::memory::{Key, Namespace, Writer};
+use crate::memory::{Hit, Key, Namespace, SearchQuery, Writer};
 use crate::pipeline::{Pipeline, Stage};
 use crate::service::{Error, ErrorKind, Result, find_stage};
 
@@ -189,8 +189,9 @@ pub(super) async fn namespaces(State(shared): State<Arc<Shared>>) -> Response {
     answer(shared, |shared| shared.service.namespaces(true)).await
 }
 
-/// `GET /api/memory/keys?namespace=&prefix=&q=`: the live keys (with `q`, those whose
-/// key or value contains it).
+/// `GET /api/memory/keys?namespace=&prefix=&q=`: the live keys starting with
+/// `prefix`; with `q`, the documents matching it best first, each with its similarity,
+/// the words it matched and its snippet (as `baton memory search --json`).
 pub(super) async fn keys(State(shared): State<Arc<Shared>>, Query(params): Params) -> Response {
     answer(shared, move |shared| {
         let ns = params
@@ -198,18 +199,26 @@ pub(super) async fn keys(State(shared): State<Arc<Shared>>, Query(params): Param
             .filter(|n| !n.is_empty())
             .map(|n| Namespace::new(n.clone()))
             .transpose()?;
+        let prefix = params.get("prefix").map(String::as_str).unwrap_or("");
         match params.get("q").filter(|q| !q.is_empty()) {
-            Some(q) => Ok(shared
-                .service
-                .search(ns.as_ref(), q, 500)?
-                .into_iter()
-                .map(|e| e.meta)
-                .collect::<Vec<_>>()),
+            Some(q) => {
+                let mut query = SearchQuery::new(q.clone()).limit(200);
+                query.namespace = ns.map(|n| n.as_str().to_owned());
+                query.key_prefix = prefix.to_owned();
+                Ok(shared
+                    .service
+                    .search(&query)?
+                    .iter()
+                    .map(Hit::view)
+                    .collect::<Vec<_>>())
+            }
             None => {
-                let prefix = params.get("prefix").map(String::as_str).unwrap_or("");
                 let mut list = shared.service.list(ns.as_ref(), prefix)?;
                 list.truncate(2000);
-                Ok(list)
+                Ok(list
+                    .iter()
+                    .map(|m| serde_json::to_value(m).unwrap_or_default())
+                    .collect())
             }
         }
     })

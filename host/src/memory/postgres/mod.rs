@@ -32,6 +32,7 @@ pub use queue::{
     Cancelled, Claim, JobQueue, JobRow, JobState, Lease, RunningJob, Submission, WorkflowRow,
 };
 
+use super::search::{self, Hit, SearchQuery};
 use super::{
     Clock, Entry, EntryMeta, ImportReport, Key, MemoryError, Namespace, Op, Result, Stats, Store,
     Timestamp, Writer,
@@ -97,7 +98,45 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE baton_jobs ADD COLUMN agent boolean NOT NULL DEFAULT false;
     "#,
+    // 4: full-text search. Each head's words (its key's weighted A, its value's D),
+    // folded by baton and stemmed by PostgreSQL, written in the commit that writes the
+    // head. NULL: not yet analysed (heads from before this migration), which the
+    // first search fills in.
+    r#"
+    ALTER TABLE baton_heads ADD COLUMN search tsvector;
+    CREATE INDEX baton_heads_search ON baton_heads USING GIN (search);
+    CREATE INDEX baton_heads_unsearched ON baton_heads (namespace, key) WHERE search IS NULL;
+    "#,
 ];
+
+/// The folded words of a key and of its live value (none for a tombstone), which
+/// PostgreSQL analyses into the head's search vector: the key's words weighted A, the
+/// value's D.
+fn search_words(key: &str, value: Option<&[u8]>) -> (String, String) {
+    match value {
+        Some(v) => (search::fold(key), search::fold(&search::value_text(v))),
+        None => (String::new(), String::new()),
+    }
+}
+
+/// The candidates of a search: `$1` the clauses' folded words, `$2` whether each is a
+/// phrase, `$3` now (ms), `$4` the namespace (NULL: the users'), `$5` offset, `$6`
+/// count. The clauses are ORed (a clause of stop words only is left out), ranked by
+/// `ts_rank_cd` with weights (D, C, B, A) that count a word in the key 1.5 times one in
+/// the value, as on the embedded store.
+const CANDIDATES: &str = "
+    SELECT namespace, key, ts_rank_cd('{0.6, 0.2, 0.4, 0.9}', search, q)::float8
+    FROM baton_heads, (
+        SELECT string_agg('(' || t::text || ')', ' | ')::tsquery FROM (
+            SELECT CASE WHEN p THEN phraseto_tsquery('english', w)
+                        ELSE plainto_tsquery('english', w) END
+            FROM unnest($1::text[], $2::bool[]) AS c(w, p)
+        ) AS parts(t) WHERE numnode(t) > 0
+    ) AS query(q)
+    WHERE search @@ q AND (expires_at_ms IS NULL OR expires_at_ms > $3)
+      AND CASE WHEN $4::text IS NULL THEN NOT starts_with(namespace, 'baton.')
+               ELSE namespace = $4::text END
+    ORDER BY 3 DESC, namespace, key OFFSET $5 LIMIT $6";
 
 /// The PostgreSQL-backed [`Store`].
 pub struct PostgresStore {
@@ -344,25 +383,104 @@ impl PostgresStore {
         .transpose()
     }
 
-    fn set_head(&self, tx: &mut Tx<'_>, head: &Head) -> Result<()> {
+    /// Writes `head`; with `value`, the head's live value changed to it and its search
+    /// vector is written too.
+    fn set_head(&self, tx: &mut Tx<'_>, head: &Head, value: Option<&[u8]>) -> Result<()> {
         let meta = serde_json::to_string(&head.meta).expect("metadata serialises");
         let expires = head.meta.expires_at.map(|t| t.millis() as i64);
-        tx.execute(
-            "INSERT INTO baton_heads (namespace, key, revision, oldest, expires_at_ms, meta)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (namespace, key) DO UPDATE SET revision = $3, oldest = $4,
-                 expires_at_ms = $5, meta = $6",
-            &[
-                &head.meta.namespace,
-                &head.meta.key,
-                &(head.meta.revision as i64),
-                &(head.oldest as i64),
-                &expires,
-                &meta,
-            ],
-        )
+        let live = value.filter(|_| !head.meta.deleted);
+        let (key_words, value_words) = search_words(&head.meta.key, live);
+        let (ns, key, revision, oldest) = (
+            &head.meta.namespace,
+            &head.meta.key,
+            head.meta.revision as i64,
+            head.oldest as i64,
+        );
+        match value {
+            Some(_) => tx.execute(
+                "INSERT INTO baton_heads (namespace, key, revision, oldest, expires_at_ms, meta, search)
+                 VALUES ($1, $2, $3, $4, $5, $6,
+                     setweight(to_tsvector('english', $7), 'A') || setweight(to_tsvector('english', $8), 'D'))
+                 ON CONFLICT (namespace, key) DO UPDATE SET revision = $3, oldest = $4,
+                     expires_at_ms = $5, meta = $6, search = EXCLUDED.search",
+                &[ns, key, &revision, &oldest, &expires, &meta, &key_words, &value_words],
+            ),
+            None => tx.execute(
+                "INSERT INTO baton_heads (namespace, key, revision, oldest, expires_at_ms, meta)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (namespace, key) DO UPDATE SET revision = $3, oldest = $4,
+                     expires_at_ms = $5, meta = $6",
+                &[ns, key, &revision, &oldest, &expires, &meta],
+            ),
+        }
         .map_err(|e| self.err(e))?;
         Ok(())
+    }
+
+    /// Analyses the heads whose search vector is missing (written before migration 4),
+    /// a batch at a time, each batch its own commit.
+    fn fill_search_vectors(&self) -> Result<()> {
+        loop {
+            let filled = self.with_commit(|tx, _| {
+                let rows = tx
+                    .query(
+                        "SELECT namespace, key, revision, oldest <= revision AND NOT (meta::jsonb ? 'deleted')
+                         FROM baton_heads WHERE search IS NULL LIMIT 500",
+                        &[],
+                    )
+                    .map_err(|e| self.err(e))?;
+                for row in &rows {
+                    let (ns, key, revision, live): (&str, &str, i64, bool) =
+                        (row.get(0), row.get(1), row.get(2), row.get(3));
+                    let entry = match live {
+                        true => self.revision(tx, ns, key, revision as u64)?,
+                        false => None,
+                    };
+                    let (a, b) = search_words(key, entry.as_ref().map(|e| e.value.as_slice()));
+                    tx.execute(
+                        "UPDATE baton_heads SET search =
+                             setweight(to_tsvector('english', $3), 'A') || setweight(to_tsvector('english', $4), 'D')
+                         WHERE namespace = $1 AND key = $2",
+                        &[&ns, &key, &a, &b],
+                    )
+                    .map_err(|e| self.err(e))?;
+                }
+                Ok(rows.len())
+            })?;
+            if filled < 500 {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The candidates for `parsed` in `query`'s namespace, best first by `ts_rank_cd`.
+    fn candidates(
+        &self,
+        query: &SearchQuery,
+        parsed: &search::Parsed,
+        offset: usize,
+        count: usize,
+    ) -> Result<Vec<search::Candidate>> {
+        let words: Vec<&str> = parsed.folded.iter().map(String::as_str).collect();
+        let phrases: Vec<bool> = parsed.clauses.iter().map(|c| c.is_phrase()).collect();
+        let now = self.clock.now().millis() as i64;
+        let (offset, count) = (offset as i64, count as i64);
+        self.with_tx(|tx, _| {
+            let rows = tx
+                .query(
+                    CANDIDATES,
+                    &[&words, &phrases, &now, &query.namespace, &offset, &count],
+                )
+                .map_err(|e| self.err(e))?;
+            Ok(rows
+                .iter()
+                .map(|r| search::Candidate {
+                    namespace: r.get(0),
+                    key: r.get(1),
+                    rank: r.get(2),
+                })
+                .collect())
+        })
     }
 
     fn insert_revision(&self, tx: &mut Tx<'_>, meta: &EntryMeta, value: &[u8]) -> Result<()> {
@@ -423,7 +541,8 @@ impl PostgresStore {
             )
             .map_err(|e| self.err(e))?;
             tx.execute(
-                "UPDATE baton_heads SET oldest = $3 WHERE namespace = $1 AND key = $2",
+                "UPDATE baton_heads SET oldest = $3, search = ''::tsvector
+                 WHERE namespace = $1 AND key = $2",
                 &[&ns, &key, &(revision + 1)],
             )
             .map_err(|e| self.err(e))?;
@@ -449,8 +568,10 @@ impl PostgresStore {
             .as_ref()
             .map_or(1, |h| h.oldest)
             .max((revision + 1).saturating_sub(retention));
-        // The revision, the retention bound and the head in one statement.
+        // The revision, the retention bound and the head (with its words) in one statement.
         let text = serde_json::to_string(&meta).expect("metadata serialises");
+        let (key_words, value_words) =
+            search_words(&k, (!meta.deleted).then_some(value.as_slice()));
         let expires = meta.expires_at.map(|t| t.millis() as i64);
         tx.execute(
             "WITH rev AS (
@@ -460,10 +581,11 @@ impl PostgresStore {
                  DELETE FROM baton_revisions
                  WHERE namespace = $1 AND key = $2 AND revision < $6
              )
-             INSERT INTO baton_heads (namespace, key, revision, oldest, expires_at_ms, meta)
-             VALUES ($1, $2, $3, $6, $7, $4)
+             INSERT INTO baton_heads (namespace, key, revision, oldest, expires_at_ms, meta, search)
+             VALUES ($1, $2, $3, $6, $7, $4,
+                 setweight(to_tsvector('english', $8), 'A') || setweight(to_tsvector('english', $9), 'D'))
              ON CONFLICT (namespace, key) DO UPDATE SET revision = $3, oldest = $6,
-                 expires_at_ms = $7, meta = $4",
+                 expires_at_ms = $7, meta = $4, search = EXCLUDED.search",
             &[
                 &ns,
                 &k,
@@ -472,6 +594,8 @@ impl PostgresStore {
                 &value,
                 &(oldest as i64),
                 &expires,
+                &key_words,
+                &value_words,
             ],
         )
         .map_err(|e| self.err(e))?;
@@ -670,16 +794,23 @@ impl Store for PostgresStore {
                 }
                 self.insert_revision(tx, meta, &entry.value)?;
                 let head = match self.head(tx, ns.as_str(), k.as_str())? {
-                    Some(h) if h.meta.revision >= meta.revision => Head {
-                        oldest: h.oldest.min(meta.revision),
-                        meta: h.meta,
-                    },
-                    previous => Head {
-                        oldest: previous.map_or(meta.revision, |h| h.oldest.min(meta.revision)),
-                        meta: meta.clone(),
-                    },
+                    Some(h) if h.meta.revision >= meta.revision => (
+                        Head {
+                            oldest: h.oldest.min(meta.revision),
+                            meta: h.meta,
+                        },
+                        None,
+                    ),
+                    previous => (
+                        Head {
+                            oldest: previous
+                                .map_or(meta.revision, |h| h.oldest.min(meta.revision)),
+                            meta: meta.clone(),
+                        },
+                        Some(entry.value.as_slice()),
+                    ),
                 };
-                self.set_head(tx, &head)?;
+                self.set_head(tx, &head.0, head.1)?;
                 report.imported += 1;
             }
             Ok(report)
@@ -688,6 +819,24 @@ impl Store for PostgresStore {
 
     fn purge_expired(&self) -> Result<u64> {
         self.with_commit(|tx, now| self.reclaim_expired(tx, now))
+    }
+
+    fn search(&self, query: &SearchQuery) -> Result<Vec<Hit>> {
+        let parsed = search::parse(&query.text)?;
+        let unfilled: bool = self.with_tx(|tx, _| {
+            tx.query_one(
+                "SELECT EXISTS (SELECT 1 FROM baton_heads WHERE search IS NULL)",
+                &[],
+            )
+            .map(|r| r.get(0))
+            .map_err(|e| self.err(e))
+        })?;
+        if unfilled {
+            self.fill_search_vectors()?;
+        }
+        search::judge(self, query, &parsed, &mut |offset, count| {
+            self.candidates(query, &parsed, offset, count)
+        })
     }
 
     fn stats(&self) -> Result<Stats> {

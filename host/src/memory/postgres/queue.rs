@@ -575,4 +575,8 @@ impl Store for FencedStore {
     fn stats(&self) -> Result<Stats> {
         self.inner.stats()
     }
+
+    fn search(&self, query: &crate::memory::SearchQuery) -> Result<Vec<crate::memory::Hit>> {
+        self.inner.search(query)
+    }
 }

@@ -406,6 +406,12 @@ function markdown(text) {
 
 // ---- memory ------------------------------------------------------------------
 
+// A search hit's snippet, its matched words (between `**`) in <mark>.
+function marked(snippet) {
+  return h("span", { class: "snippet" },
+    snippet.split("**").map((part, i) => (i % 2 ? h("mark", {}, part) : part)));
+}
+
 async function memoryView(params) {
   const ns = params.get("ns") || "";
   const key = params.get("key") || "";
@@ -428,7 +434,11 @@ async function memoryView(params) {
   const list = h("div", { class: "keys card", id: "keys" },
     keys.length ? keys.map((m) => h("a", { href: `#/memory?ns=${q(m.namespace)}&key=${q(m.key)}${search ? "&q=" + q(search) : ""}`,
       class: m.key === key && m.namespace === ns ? "active" : null, "data-key": m.key },
-      m.key, h("span", { class: "muted" }, ` · ${m.namespace} · r${m.revision}`))) : h("p", { class: "muted" }, "No keys."));
+      m.key, h("span", { class: "muted" }, ` · ${m.namespace} · r${m.revision}`),
+      m.snippet === undefined ? null : h("div", { class: "hit" },
+        h("span", { class: "similarity", title: "similarity: about the share of the query's words it holds" },
+          m.similarity.toFixed(2)), " ", marked(m.snippet)))) :
+      h("p", { class: "muted" }, search ? "Nothing matches." : "No keys."));
   const right = h("div", { id: "entry" });
   if (ns && key) right.append(await entryView(ns, key, params));
   else right.append(h("p", { class: "muted" }, "Pick a key."));
