@@ -28,6 +28,7 @@ mod postgres_backend;
 pub(crate) mod python_stages;
 mod runtime;
 mod scaffold;
+mod search;
 mod service_layer;
 mod ui;
 #[path = "../support/ui.rs"]

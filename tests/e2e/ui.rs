@@ -522,6 +522,34 @@ fn the_default_pipeline_shows_every_stage_fresh_in_the_browser() {
         Duration::from_secs(30),
     );
     browser.screenshot(&screenshots().join("memory.png"));
+    // The search box: ranked hits, each with its similarity and its words marked.
+    browser.open(&format!("{}#/memory?q=latency%20budgets", ui.base()));
+    let marks = browser.wait_for(
+        "search hits with their words marked",
+        "const m = [...document.querySelectorAll('#keys .hit mark')].map(e => e.textContent);
+         return m.length ? m : null",
+        Duration::from_secs(30),
+    );
+    let marks: Vec<String> = serde_json::from_value(marks).unwrap();
+    assert!(
+        marks.iter().all(|m| {
+            let m = m.to_lowercase();
+            m.starts_with("latenc") || m.starts_with("budget")
+        }),
+        "{marks:?}"
+    );
+    let similarities = browser.eval(
+        "return [...document.querySelectorAll('#keys .hit .similarity')].map(e => Number(e.textContent))",
+        json!([]),
+    );
+    let similarities: Vec<f64> = serde_json::from_value(similarities).unwrap();
+    assert!(
+        !similarities.is_empty()
+            && similarities.windows(2).all(|w| w[0] >= w[1])
+            && similarities.iter().all(|s| *s > 0.0 && *s <= 1.0),
+        "{similarities:?}"
+    );
+    browser.screenshot(&screenshots().join("search.png"));
 }
 
 #[test]

@@ -118,7 +118,20 @@ async def handoff(namespace):
             out = await ok(s, "memory_store", {"key": "coding/handoff/summary", "value": {"read": read}, "namespace": namespace, "tags": ["phase-3"]})
             listed = await ok(s, "memory_list", {"namespace": namespace, "limit": 100})
             assert any(e["key"] == "coding/handoff/summary" for e in listed["entries"]), listed
-            found = await ok(s, "memory_search", {"query": "phase", "namespace": namespace})
+            found = await ok(s, "memory_search", {"query": "handoff summary", "namespace": namespace})
+            # Ranked: the key holding both words first, with a real similarity and why.
+            top = found["results"][0]
+            assert top["key"] == "coding/handoff/summary", found
+            assert 0.5 < top["similarity"] < 1 and top["matched"] == ["handoff", "summary"], top
+            assert "**handoff**" in top["snippet"], top
+            assert all(0 < h["similarity"] <= top["similarity"] for h in found["results"]), found
+            # The tag it was stored with is a filter, and the threshold is honoured.
+            tagged = await ok(s, "memory_search", {"query": "coding", "namespace": namespace, "tags": ["phase-3"]})
+            assert [h["key"] for h in tagged["results"]] == ["coding/handoff/summary"], tagged
+            none = await ok(s, "memory_search", {"query": "handoff summary", "namespace": namespace, "threshold": 0.99})
+            assert none["total"] == 0, none
+            refused = await s.call_tool("memory_search", {"query": "\"\" the", "namespace": namespace})
+            assert refused.is_error and "no word to search for" in refused.content[0].text, refused
             history = await ok(s, "memory_history", {"key": "coding/handoff/summary", "namespace": namespace})
             assert len(history["revisions"]) == 1
             status = await ok(s, "pipeline_status", {})
