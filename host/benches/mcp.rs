@@ -4,6 +4,10 @@
 //! the client's own time. The Python client's view, the whole round trip over
 //! stdio, is `tests/mcp/client.py bench` (docs/BENCHMARKS.md).
 //!
+//! Then the whole round trip through a plain client: the real `baton mcp` process,
+//! JSON-RPC lines written to its standard input and read from its output by this
+//! bench, nothing else in between (`mcp-stdio/…`).
+//!
 //! Run: `cargo bench -p baton --bench mcp`
 
 // criterion_group! and criterion_main! generate undocumented public functions.
@@ -79,9 +83,89 @@ fn tool_calls(c: &mut Criterion) {
     let _ = server.join();
 }
 
+/// A `baton mcp` process and its pipes, spoken to a line at a time.
+struct Stdio {
+    child: std::process::Child,
+    input: std::process::ChildStdin,
+    output: std::io::BufReader<std::process::ChildStdout>,
+    line: String,
+}
+
+impl Stdio {
+    fn call(&mut self, request: &str) -> &str {
+        use std::io::{BufRead, Write};
+        self.input.write_all(request.as_bytes()).unwrap();
+        self.input.flush().unwrap();
+        self.line.clear();
+        self.output.read_line(&mut self.line).unwrap();
+        assert!(!self.line.contains("\"isError\":true"), "{}", self.line);
+        &self.line
+    }
+}
+
+fn over_stdio(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("pipeline.toml"),
+        "[pipeline]\nname = \"bench\"\nnamespace = \"coding-pipeline\"\n",
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+        .arg("mcp")
+        .current_dir(dir.path())
+        .env("BATON_SERVER", "auto")
+        .env_remove("BATON_STORE")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut mcp = Stdio {
+        input: child.stdin.take().unwrap(),
+        output: std::io::BufReader::new(child.stdout.take().unwrap()),
+        child,
+        line: String::new(),
+    };
+    mcp.call(concat!(
+        r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","#,
+        r#""capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}"#,
+        "\n"
+    ));
+    {
+        use std::io::Write;
+        mcp.input
+            .write_all(b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n")
+            .unwrap();
+    }
+    let doc = json!({ "components": (0..8).map(|i| json!({"id": format!("service-{i}"), "capacity_rps": 800})).collect::<Vec<_>>() });
+    let request = |tool: &str, arguments: Value| {
+        let mut line = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": tool, "arguments": arguments}})
+        .to_string();
+        line.push('\n');
+        line
+    };
+    let store = request("memory_store", json!({"key": "coding/architecture/system", "value": doc}));
+    let retrieve = request("memory_retrieve", json!({"key": "coding/architecture/system"}));
+    mcp.call(&store);
+    // The first store started a memory server; the calls after it go through it.
+    mcp.call(&store);
+    c.bench_function("mcp-stdio/memory_retrieve (1 KiB, plain client, whole round trip)", |b| {
+        b.iter(|| black_box(mcp.call(&retrieve).len()))
+    });
+    c.bench_function("mcp-stdio/memory_store durable (1 KiB, plain client, whole round trip)", |b| {
+        b.iter(|| black_box(mcp.call(&store).len()))
+    });
+    drop(mcp.input);
+    let _ = mcp.child.wait();
+    let _ = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["memory", "server", "stop"])
+        .current_dir(dir.path())
+        .output();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(200).measurement_time(Duration::from_secs(5));
-    targets = tool_calls
+    targets = tool_calls, over_stdio
 }
 criterion_main!(benches);

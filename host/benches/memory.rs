@@ -95,6 +95,13 @@ fn as_commands(c: &mut Criterion) {
         b.iter(|| run("never", &retrieve))
     });
     run("never", &["memory", "server", "start", "--idle", "10m"]);
+    // The floor a hook's command is measured against, spawned the same way.
+    group.bench_function("/bin/true (a process that does nothing)", |b| {
+        b.iter(|| {
+            let status = Command::new("/bin/true").current_dir(dir.path()).output().unwrap();
+            assert!(status.status.success());
+        })
+    });
     group.bench_function("baton memory store (durable, 1 KiB, memory server)", |b| {
         b.iter(|| run("auto", &store))
     });
