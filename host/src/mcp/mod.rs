@@ -52,11 +52,9 @@ pub fn serve(service: Service) -> anyhow::Result<()> {
         let handler = Handler {
             service: Arc::new(service.keep_connection()),
         };
-        let transport = rmcp::transport::async_rw::AsyncRwTransport::new_server(
-            tokio::io::stdin(),
-            tokio::io::stdout(),
-        )
-        .with_max_line_length(MAX_LINE_BYTES);
+        let (input, output) = stdio();
+        let transport = rmcp::transport::async_rw::AsyncRwTransport::new_server(input, output)
+            .with_max_line_length(MAX_LINE_BYTES);
         let running = handler
             .serve(transport)
             .await
@@ -67,6 +65,35 @@ pub fn serve(service: Service) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("the MCP session failed: {e}"))?;
         anyhow::Ok(())
     })
+}
+
+type Input = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
+type Output = Box<dyn tokio::io::AsyncWrite + Send + Unpin>;
+
+/// Standard input and output for the transport. Pipes (as MCP clients start their
+/// servers) are read and written on the runtime's own reactor; tokio's `stdin()` and
+/// `stdout()` would hand every read and write to a blocking thread and back, two
+/// thread hops per message. Anything else (a terminal, a file) goes that way.
+fn stdio() -> (Input, Output) {
+    use std::os::fd::AsFd as _;
+    use tokio::net::unix::pipe;
+    let input: Input = match std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .and_then(pipe::Receiver::from_owned_fd)
+    {
+        Ok(pipe) => Box::new(pipe),
+        Err(_) => Box::new(tokio::io::stdin()),
+    };
+    let output: Output = match std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .and_then(pipe::Sender::from_owned_fd)
+    {
+        Ok(pipe) => Box::new(pipe),
+        Err(_) => Box::new(tokio::io::stdout()),
+    };
+    (input, output)
 }
 
 /// The MCP handler: the tool table over one service.

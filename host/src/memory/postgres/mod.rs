@@ -119,24 +119,27 @@ fn search_words(key: &str, value: Option<&[u8]>) -> (String, String) {
     }
 }
 
-/// The candidates of a search: `$1` the clauses' folded words, `$2` whether each is a
+/// The candidates of a search, with their live values: `$1` the clauses' folded words, `$2` whether each is a
 /// phrase, `$3` now (ms), `$4` the namespace (NULL: the users'), `$5` offset, `$6`
 /// count. The clauses are ORed (a clause of stop words only is left out), ranked by
 /// `ts_rank_cd` with weights (D, C, B, A) that count a word in the key 1.5 times one in
 /// the value, as on the embedded store.
 const CANDIDATES: &str = "
-    SELECT namespace, key, ts_rank_cd('{0.6, 0.2, 0.4, 0.9}', search, q)::float8
-    FROM baton_heads, (
+    SELECT h.namespace, h.key, ts_rank_cd('{0.6, 0.2, 0.4, 0.9}', h.search, q)::float8,
+           h.meta, r.value
+    FROM baton_heads AS h
+    JOIN baton_revisions AS r
+      ON r.namespace = h.namespace AND r.key = h.key AND r.revision = h.revision, (
         SELECT string_agg('(' || t::text || ')', ' | ')::tsquery FROM (
             SELECT CASE WHEN p THEN phraseto_tsquery('english', w)
                         ELSE plainto_tsquery('english', w) END
             FROM unnest($1::text[], $2::bool[]) AS c(w, p)
         ) AS parts(t) WHERE numnode(t) > 0
     ) AS query(q)
-    WHERE search @@ q AND (expires_at_ms IS NULL OR expires_at_ms > $3)
-      AND CASE WHEN $4::text IS NULL THEN NOT starts_with(namespace, 'baton.')
-               ELSE namespace = $4::text END
-    ORDER BY 3 DESC, namespace, key OFFSET $5 LIMIT $6";
+    WHERE h.search @@ q AND (h.expires_at_ms IS NULL OR h.expires_at_ms > $3)
+      AND CASE WHEN $4::text IS NULL THEN NOT starts_with(h.namespace, 'baton.')
+               ELSE h.namespace = $4::text END
+    ORDER BY 3 DESC, h.namespace, h.key OFFSET $5 LIMIT $6";
 
 /// The PostgreSQL-backed [`Store`].
 pub struct PostgresStore {
@@ -472,14 +475,21 @@ impl PostgresStore {
                     &[&words, &phrases, &now, &query.namespace, &offset, &count],
                 )
                 .map_err(|e| self.err(e))?;
-            Ok(rows
-                .iter()
-                .map(|r| search::Candidate {
-                    namespace: r.get(0),
-                    key: r.get(1),
-                    rank: r.get(2),
+            rows.iter()
+                .map(|r| {
+                    let (ns, key): (String, String) = (r.get(0), r.get(1));
+                    let meta = self.decode_meta(&ns, &key, r.get(3))?;
+                    Ok(search::Candidate {
+                        rank: r.get(2),
+                        entry: (!meta.deleted).then(|| Entry {
+                            meta,
+                            value: r.get(4),
+                        }),
+                        namespace: ns,
+                        key,
+                    })
                 })
-                .collect())
+                .collect()
         })
     }
 

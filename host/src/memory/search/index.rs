@@ -270,6 +270,7 @@ impl SearchIndex {
                 namespace: text(f.namespace),
                 key: text(f.key),
                 rank: f64::from(score),
+                entry: None,
             });
         }
         Ok(out)

@@ -365,6 +365,9 @@ pub(crate) struct Candidate {
     pub namespace: String,
     pub key: String,
     pub rank: f64,
+    /// Its live revision, when the backend read it with the candidate (in the same
+    /// snapshot, TTL applied); else [`judge`] reads it.
+    pub entry: Option<Entry>,
 }
 
 /// Judges the candidates a backend found, best first by its rank, as the module says:
@@ -382,7 +385,7 @@ pub(crate) fn judge(
     if limit == 0 {
         return Ok(Vec::new());
     }
-    let page = (limit * 4).max(100);
+    let page = (limit * 3).max(30);
     let mut analyzer = analyzer();
     let mut hits = Vec::new();
     let mut offset = 0;
@@ -391,11 +394,17 @@ pub(crate) fn judge(
         let exhausted = candidates.len() < page;
         offset += candidates.len();
         for c in candidates {
-            let (Ok(ns), Ok(key)) = (Namespace::new(c.namespace), Key::new(c.key)) else {
-                continue;
-            };
-            let Some(entry) = store.get(&ns, &key)? else {
-                continue; // gone since it was indexed
+            let entry = match c.entry {
+                Some(entry) => entry,
+                None => {
+                    let (Ok(ns), Ok(key)) = (Namespace::new(c.namespace), Key::new(c.key)) else {
+                        continue;
+                    };
+                    match store.get(&ns, &key)? {
+                        Some(entry) => entry,
+                        None => continue, // gone since it was indexed
+                    }
+                }
             };
             if !query.admits(&entry.meta) {
                 continue;
