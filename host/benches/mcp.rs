@@ -144,17 +144,25 @@ fn over_stdio(c: &mut Criterion) {
         line.push('\n');
         line
     };
-    let store = request("memory_store", json!({"key": "coding/architecture/system", "value": doc}));
-    let retrieve = request("memory_retrieve", json!({"key": "coding/architecture/system"}));
+    let store = request(
+        "memory_store",
+        json!({"key": "coding/architecture/system", "value": doc}),
+    );
+    let retrieve = request(
+        "memory_retrieve",
+        json!({"key": "coding/architecture/system"}),
+    );
     mcp.call(&store);
     // The first store started a memory server; the calls after it go through it.
     mcp.call(&store);
-    c.bench_function("mcp-stdio/memory_retrieve (1 KiB, plain client, whole round trip)", |b| {
-        b.iter(|| black_box(mcp.call(&retrieve).len()))
-    });
-    c.bench_function("mcp-stdio/memory_store durable (1 KiB, plain client, whole round trip)", |b| {
-        b.iter(|| black_box(mcp.call(&store).len()))
-    });
+    c.bench_function(
+        "mcp-stdio/memory_retrieve (1 KiB, plain client, whole round trip)",
+        |b| b.iter(|| black_box(mcp.call(&retrieve).len())),
+    );
+    c.bench_function(
+        "mcp-stdio/memory_store durable (1 KiB, plain client, whole round trip)",
+        |b| b.iter(|| black_box(mcp.call(&store).len())),
+    );
     drop(mcp.input);
     let _ = mcp.child.wait();
     let _ = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))

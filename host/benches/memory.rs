@@ -98,7 +98,10 @@ fn as_commands(c: &mut Criterion) {
     // The floor a hook's command is measured against, spawned the same way.
     group.bench_function("/bin/true (a process that does nothing)", |b| {
         b.iter(|| {
-            let status = Command::new("/bin/true").current_dir(dir.path()).output().unwrap();
+            let status = Command::new("/bin/true")
+                .current_dir(dir.path())
+                .output()
+                .unwrap();
             assert!(status.status.success());
         })
     });

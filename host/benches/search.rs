@@ -49,7 +49,11 @@ fn fill(store: &dyn Store, n: usize) {
             .map(|i| {
                 let text: Vec<String> = (0..40).map(|_| word()).collect();
                 let key = Key::new(format!("docs/{i:06}")).unwrap();
-                Op::put(&ns, &key, json!({"title": format!("document {i}"), "text": text.join(" ")}))
+                Op::put(
+                    &ns,
+                    &key,
+                    json!({"title": format!("document {i}"), "text": text.join(" ")}),
+                )
             })
             .collect();
         store.commit(&Writer::cli(), ops).unwrap();

@@ -268,7 +268,10 @@ fn check_agreement(
         if live.is_empty() {
             continue;
         }
-        let words: BTreeSet<String> = live.values().map(|v| v.unsigned_abs().to_string()).collect();
+        let words: BTreeSet<String> = live
+            .values()
+            .map(|v| v.unsigned_abs().to_string())
+            .collect();
         let text = words.into_iter().collect::<Vec<_>>().join(" ");
         let query = SearchQuery::new(text.clone())
             .in_namespace(&Namespace::new(NAMESPACES[ns]).unwrap())
@@ -281,7 +284,14 @@ fn check_agreement(
             .collect();
         let expected: BTreeMap<String, i64> =
             live.iter().map(|(k, v)| (k.to_string(), *v)).collect();
-        prop_assert_eq!(found, expected, "step {}: search {:?} in {}", step, text, NAMESPACES[ns]);
+        prop_assert_eq!(
+            found,
+            expected,
+            "step {}: search {:?} in {}",
+            step,
+            text,
+            NAMESPACES[ns]
+        );
     }
     Ok(())
 }

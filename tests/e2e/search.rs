@@ -22,9 +22,30 @@ const NS: &str = "coding-pipeline";
 /// Words of the generated documents: the example documents' words, but never
 /// "listings", "tariff" or "quokka", so that the known answers stay unique.
 const VOCABULARY: [&str; 24] = [
-    "window", "reading", "every", "checkout", "latency", "cache", "service", "device",
-    "order", "booking", "sorts", "rollup", "budget", "throughput", "queue", "retry",
-    "gateway", "index", "scan", "registry", "ack", "p99", "error", "capacity",
+    "window",
+    "reading",
+    "every",
+    "checkout",
+    "latency",
+    "cache",
+    "service",
+    "device",
+    "order",
+    "booking",
+    "sorts",
+    "rollup",
+    "budget",
+    "throughput",
+    "queue",
+    "retry",
+    "gateway",
+    "index",
+    "scan",
+    "registry",
+    "ack",
+    "p99",
+    "error",
+    "capacity",
 ];
 
 fn ns() -> Namespace {
@@ -85,7 +106,10 @@ fn finds_the_right_document_first(store: &dyn Store) {
     load_corpus(store);
     let cases = [
         // A phrase from one document; its words are in many generated ones.
-        (r#""re-sorts each window on every reading""#, "examples/telemetry/analysis"),
+        (
+            r#""re-sorts each window on every reading""#,
+            "examples/telemetry/analysis",
+        ),
         // Two words far apart in one document (and a plural to stem).
         ("listings checkouts", "examples/webshop/requirements"),
         // Stemmed forms of the document's words.
@@ -100,7 +124,12 @@ fn finds_the_right_document_first(store: &dyn Store) {
             .search(&SearchQuery::new(query).in_namespace(&ns()))
             .unwrap();
         assert!(!hits.is_empty(), "{query}: nothing found");
-        assert_eq!(hits[0].entry.meta.key, best, "{query}: {:#?}", &hits[..hits.len().min(3)]);
+        assert_eq!(
+            hits[0].entry.meta.key,
+            best,
+            "{query}: {:#?}",
+            &hits[..hits.len().min(3)]
+        );
         assert!(
             hits.windows(2).all(|w| w[0].similarity >= w[1].similarity),
             "{query}: not ordered by similarity"
@@ -121,14 +150,25 @@ fn finds_the_right_document_first(store: &dyn Store) {
     let phrase = store
         .search(&SearchQuery::new(r#""reading every window""#).in_namespace(&ns()))
         .unwrap();
-    assert!(phrase.is_empty(), "{:?}", phrase.iter().map(|h| &h.entry.meta.key).collect::<Vec<_>>());
+    assert!(
+        phrase.is_empty(),
+        "{:?}",
+        phrase.iter().map(|h| &h.entry.meta.key).collect::<Vec<_>>()
+    );
     // The threshold means the share of the query held: half of "listings quokka" is
     // held by a few documents (two of them known), all of it by none.
     let mut q = SearchQuery::new("listings quokka").in_namespace(&ns());
     let half = store.search(&q).unwrap();
     let found: Vec<&str> = half.iter().map(|h| h.entry.meta.key.as_str()).collect();
-    assert!(found.contains(&"notes/quokka-retro") && found.contains(&"examples/webshop/requirements"), "{found:?}");
-    assert!(half.iter().all(|h| h.similarity > 0.33 && h.similarity < 0.67), "{half:#?}");
+    assert!(
+        found.contains(&"notes/quokka-retro") && found.contains(&"examples/webshop/requirements"),
+        "{found:?}"
+    );
+    assert!(
+        half.iter()
+            .all(|h| h.similarity > 0.33 && h.similarity < 0.67),
+        "{half:#?}"
+    );
     q.threshold = 0.67;
     assert_eq!(store.search(&q).unwrap().len(), 0);
     // The limit, and the filters: key prefix, the writer's stage, tags, time.
@@ -137,19 +177,35 @@ fn finds_the_right_document_first(store: &dyn Store) {
     q.key_prefix = "examples/".into();
     q.limit = 100;
     let examples = store.search(&q).unwrap();
-    assert!(!examples.is_empty() && examples.iter().all(|h| h.entry.meta.key.starts_with("examples/")));
+    assert!(
+        !examples.is_empty()
+            && examples
+                .iter()
+                .all(|h| h.entry.meta.key.starts_with("examples/"))
+    );
     q.stage = Some("performance-architect".into());
-    assert!(store.search(&q).unwrap().is_empty(), "the CLI wrote these, no stage");
+    assert!(
+        store.search(&q).unwrap().is_empty(),
+        "the CLI wrote these, no stage"
+    );
     q.stage = None;
     q.tags = vec!["reviewed".into()];
     assert!(store.search(&q).unwrap().is_empty(), "nothing is tagged");
     q.tags.clear();
     q.after = Some(baton::memory::Timestamp(u64::MAX / 2));
-    assert!(store.search(&q).unwrap().is_empty(), "nothing is from the future");
+    assert!(
+        store.search(&q).unwrap().is_empty(),
+        "nothing is from the future"
+    );
     // With no namespace named, baton's own are left out.
     let audit = Namespace::new("baton.notes").unwrap();
     store
-        .put(&Writer::cli(), &audit, &Key::new("e/1").unwrap(), json!({"text": "quokka"}))
+        .put(
+            &Writer::cli(),
+            &audit,
+            &Key::new("e/1").unwrap(),
+            json!({"text": "quokka"}),
+        )
         .unwrap();
     let everywhere: Vec<String> = store
         .search(&SearchQuery::new("quokka"))
@@ -179,12 +235,22 @@ fn follows_every_change_at_once(open: &dyn Fn(StoreOptions) -> Box<dyn Store>) {
     });
     let key = Key::new("coding/architecture/performance").unwrap();
     store
-        .put(&Writer::cli(), &ns(), &key, json!({"slo": "p99 latency under 200 ms"}))
+        .put(
+            &Writer::cli(),
+            &ns(),
+            &key,
+            json!({"slo": "p99 latency under 200 ms"}),
+        )
         .unwrap();
     assert_eq!(keys(&*store, "latency"), [key.as_str()]);
     // A new revision replaces the old words.
     store
-        .put(&Writer::cli(), &ns(), &key, json!({"slo": "throughput of 500 orders"}))
+        .put(
+            &Writer::cli(),
+            &ns(),
+            &key,
+            json!({"slo": "throughput of 500 orders"}),
+        )
         .unwrap();
     assert!(keys(&*store, "latency").is_empty());
     assert_eq!(keys(&*store, "throughput"), [key.as_str()]);
@@ -205,7 +271,9 @@ fn follows_every_change_at_once(open: &dyn Fn(StoreOptions) -> Box<dyn Store>) {
     store
         .commit(
             &Writer::cli(),
-            vec![Op::put(&ns(), &brief, json!({"text": "ephemeral"})).ttl(Duration::from_millis(50))],
+            vec![
+                Op::put(&ns(), &brief, json!({"text": "ephemeral"})).ttl(Duration::from_millis(50)),
+            ],
         )
         .unwrap();
     assert_eq!(keys(&*store, "ephemeral"), [brief.as_str()]);
@@ -217,12 +285,20 @@ fn follows_every_change_at_once(open: &dyn Fn(StoreOptions) -> Box<dyn Store>) {
 fn refuses_hostile_queries(store: &dyn Store) {
     let hostile = Namespace::new("hostile").unwrap();
     store
-        .put(&Writer::cli(), &hostile, &Key::new("k").unwrap(), json!({"text": "plain words"}))
+        .put(
+            &Writer::cli(),
+            &hostile,
+            &Key::new("k").unwrap(),
+            json!({"text": "plain words"}),
+        )
         .unwrap();
     let huge = "words ".repeat(20_000);
     let refused = |text: &str| match store.search(&SearchQuery::new(text)) {
         Err(MemoryError::InvalidQuery { query, reason }) => {
-            assert!(query.chars().count() <= 61, "the error quotes the query briefly");
+            assert!(
+                query.chars().count() <= 61,
+                "the error quotes the query briefly"
+            );
             reason
         }
         other => panic!("{text:.40?}: {other:?}"),
@@ -238,7 +314,9 @@ fn refuses_hostile_queries(store: &dyn Store) {
         "title:plain*",
         "\u{1b}[2J plain\u{0}",
     ] {
-        let hits = store.search(&SearchQuery::new(text).in_namespace(&hostile)).unwrap();
+        let hits = store
+            .search(&SearchQuery::new(text).in_namespace(&hostile))
+            .unwrap();
         assert_eq!(hits.len(), 1, "{text}");
     }
 }
@@ -289,10 +367,18 @@ fn a_missing_or_stale_index_is_rebuilt_from_the_store() {
     // Behind: written by a process that never searched.
     let store = SledStore::open(&path, StoreOptions::default()).unwrap();
     store
-        .put(&Writer::cli(), &ns(), &Key::new("notes/wombat").unwrap(), json!("wombat"))
+        .put(
+            &Writer::cli(),
+            &ns(),
+            &Key::new("notes/wombat").unwrap(),
+            json!("wombat"),
+        )
         .unwrap();
     store
-        .commit(&Writer::cli(), vec![Op::delete(&ns(), &Key::new("notes/quokka-retro").unwrap())])
+        .commit(
+            &Writer::cli(),
+            vec![Op::delete(&ns(), &Key::new("notes/quokka-retro").unwrap())],
+        )
         .unwrap();
     drop(store);
     let store = SledStore::open(&path, StoreOptions::default()).unwrap();
@@ -306,7 +392,10 @@ fn a_missing_or_stale_index_is_rebuilt_from_the_store() {
     drop(store);
     std::fs::write(path.join("search/meta.json"), "{ not json").unwrap();
     let store = SledStore::open(&path, StoreOptions::default()).unwrap();
-    assert_eq!(keys(&store, "listings checkouts")[0], "examples/webshop/requirements");
+    assert_eq!(
+        keys(&store, "listings checkouts")[0],
+        "examples/webshop/requirements"
+    );
 }
 
 /// Through the real binary: the memory server commits a store and a delete, holds
@@ -323,20 +412,41 @@ fn a_server_killed_between_a_commit_and_its_index_leaves_search_agreeing() {
             .unwrap()
     };
     let ok = |out: std::process::Output| {
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     };
     ok(served(&["memory", "server", "start"]));
-    ok(served(&["memory", "store", "notes/quokka", r#"{"text":"quokka sightings"}"#]));
+    ok(served(&[
+        "memory",
+        "store",
+        "notes/quokka",
+        r#"{"text":"quokka sightings"}"#,
+    ]));
     // The server's index is open from here on; what follows it holds uncommitted.
-    let found: Value = serde_json::from_str(&ok(served(&["memory", "search", "quokka", "--json"]))).unwrap();
+    let found: Value =
+        serde_json::from_str(&ok(served(&["memory", "search", "quokka", "--json"]))).unwrap();
     assert_eq!(found[0]["key"], "notes/quokka");
-    ok(served(&["memory", "store", "notes/wombat", r#"{"text":"wombat burrows"}"#]));
+    ok(served(&[
+        "memory",
+        "store",
+        "notes/wombat",
+        r#"{"text":"wombat burrows"}"#,
+    ]));
     ok(served(&["memory", "delete", "-k", "notes/quokka"]));
     let status: Value =
         serde_json::from_str(&ok(served(&["memory", "server", "status", "--json"]))).unwrap();
     let pid = status["pid"].as_u64().unwrap().to_string();
-    assert!(Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-KILL", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let gone = std::time::Instant::now();
     let alive = || {
         Command::new("kill")
@@ -347,12 +457,19 @@ fn a_server_killed_between_a_commit_and_its_index_leaves_search_agreeing() {
             .success()
     };
     while alive() {
-        assert!(gone.elapsed() < Duration::from_secs(10), "the server outlived SIGKILL");
+        assert!(
+            gone.elapsed() < Duration::from_secs(10),
+            "the server outlived SIGKILL"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     // No server: this command opens the store itself.
     let search = |q: &str| -> Value {
-        serde_json::from_str(&ok(p.baton(&["memory", "search", q, "--json"]).output().unwrap())).unwrap()
+        serde_json::from_str(&ok(p
+            .baton(&["memory", "search", q, "--json"])
+            .output()
+            .unwrap()))
+        .unwrap()
     };
     assert_eq!(search("quokka"), json!([]));
     assert_eq!(search("burrow")[0]["key"], "notes/wombat");

@@ -258,9 +258,7 @@ impl SledStore {
     /// search index is open, hands it the changed keys.
     fn apply(&self, mut pending: Pending) -> Result<()> {
         let generation = pending.generation;
-        pending
-            .batch
-            .insert(GENERATION, &generation.to_be_bytes());
+        pending.batch.insert(GENERATION, &generation.to_be_bytes());
         self.db
             .apply_batch(pending.batch)
             .map_err(|e| backend(&self.path, e))?;
@@ -313,7 +311,13 @@ impl SledStore {
             }
         }
         index.seen = index.seen.max(target);
-        tracing::debug!(from, target, changed, ms = started.elapsed().as_millis() as u64, "search index caught up");
+        tracing::debug!(
+            from,
+            target,
+            changed,
+            ms = started.elapsed().as_millis() as u64,
+            "search index caught up"
+        );
         Ok(())
     }
 

@@ -813,8 +813,7 @@ impl Store for PostgresStore {
                     ),
                     previous => (
                         Head {
-                            oldest: previous
-                                .map_or(meta.revision, |h| h.oldest.min(meta.revision)),
+                            oldest: previous.map_or(meta.revision, |h| h.oldest.min(meta.revision)),
                             meta: meta.clone(),
                         },
                         Some(entry.value.as_slice()),

@@ -107,8 +107,7 @@ impl SearchIndex {
                     tracing::warn!(index = %dir.display(), error = %e, "search index unreadable: rebuilding it from the store");
                     let _ = std::fs::remove_dir_all(dir);
                     std::fs::create_dir_all(dir).map_err(|e| failed(Some(dir), "create", e))?;
-                    Index::create_in_dir(dir, schema)
-                        .map_err(|e| failed(Some(dir), "create", e))?
+                    Index::create_in_dir(dir, schema).map_err(|e| failed(Some(dir), "create", e))?
                 }
             },
         };
@@ -247,13 +246,18 @@ impl SearchIndex {
                 )),
             ),
         };
-        let whole = BooleanQuery::new(vec![(Occur::Must, Box::new(BooleanQuery::new(words))), scope]);
+        let whole = BooleanQuery::new(vec![
+            (Occur::Must, Box::new(BooleanQuery::new(words))),
+            scope,
+        ]);
         let searcher = self.reader.searcher();
         let d = self.dir.as_deref();
         let top = searcher
             .search(
                 &whole,
-                &TopDocs::with_limit(count).and_offset(offset).order_by_score(),
+                &TopDocs::with_limit(count)
+                    .and_offset(offset)
+                    .order_by_score(),
             )
             .map_err(|e| failed(d, "search", e))?;
         let mut out = Vec::with_capacity(top.len());

@@ -108,7 +108,9 @@ impl SearchQuery {
         let provenance = meta.provenance.as_ref();
         let stage_ok = self.stage.as_ref().is_none_or(|stage| {
             meta.writer.0.strip_prefix("stage:") == Some(stage.as_str())
-                || provenance.and_then(|p| p.get("stage")).and_then(|s| s.as_str())
+                || provenance
+                    .and_then(|p| p.get("stage"))
+                    .and_then(|s| s.as_str())
                     == Some(stage.as_str())
         });
         let tags_ok = self.tags.is_empty() || {
@@ -178,7 +180,9 @@ pub fn parse_when(text: &str, now: Timestamp) -> std::result::Result<Timestamp, 
         return Ok(Timestamp(since.as_millis() as u64));
     }
     match humantime::parse_duration(text) {
-        Ok(ago) => Ok(Timestamp(now.millis().saturating_sub(ago.as_millis() as u64))),
+        Ok(ago) => Ok(Timestamp(
+            now.millis().saturating_sub(ago.as_millis() as u64),
+        )),
         Err(_) => Err(format!(
             "{:?} is neither a time (2026-12-03T10:00:00Z, 2026-12-03) nor how long ago (2h, 3days)",
             short(text)
@@ -450,10 +454,9 @@ fn holds(clause: &Clause, at: &Positions) -> bool {
         let Some(base) = start.checked_sub(*first_offset) else {
             return false;
         };
-        clause.terms[1..].iter().all(|(offset, term)| {
-            at.get(term)
-                .is_some_and(|ps| ps.contains(&(base + offset)))
-        })
+        clause.terms[1..]
+            .iter()
+            .all(|(offset, term)| at.get(term).is_some_and(|ps| ps.contains(&(base + offset))))
     })
 }
 
@@ -561,7 +564,11 @@ mod tests {
     #[test]
     fn words_are_folded_stemmed_and_stop_words_dropped() {
         let parsed = parse("The Caching of RÉSUMÉS").unwrap();
-        let terms: Vec<_> = parsed.clauses.iter().map(|c| c.terms[0].1.clone()).collect();
+        let terms: Vec<_> = parsed
+            .clauses
+            .iter()
+            .map(|c| c.terms[0].1.clone())
+            .collect();
         assert_eq!(terms, ["cach", "resum"]);
     }
 
@@ -585,7 +592,14 @@ mod tests {
         let long = "word ".repeat(MAX_QUERY_BYTES);
         let e = parse(&long).unwrap_err().to_string();
         assert!(e.contains("at most 4096 bytes"), "{e}");
-        for empty in ["", "   ", "\"\"", "the of a", "\u{1}\u{7f}", "+-&|!(){}[]^~*?:\\/"] {
+        for empty in [
+            "",
+            "   ",
+            "\"\"",
+            "the of a",
+            "\u{1}\u{7f}",
+            "+-&|!(){}[]^~*?:\\/",
+        ] {
             let e = parse(empty).unwrap_err().to_string();
             assert!(e.contains("no word to search for"), "{empty:?}: {e}");
         }
