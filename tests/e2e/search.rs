@@ -2,7 +2,8 @@
 //! PostgreSQL on a throwaway server): the right document first for queries whose best
 //! answer is known, over the example systems' documents and a few hundred generated
 //! ones; deletes, TTL expiry and rollbacks seen at once; hostile queries refused with a
-//! reason; and through the real binary, a memory server killed with SIGKILL between a
+//! reason; a database from before search analysed by its first search; and through
+//! the real binary, a memory server killed with SIGKILL between a
 //! commit and the index's leaves search agreeing with the memory.
 
 use std::process::Command;
@@ -474,4 +475,41 @@ fn a_server_killed_between_a_commit_and_its_index_leaves_search_agreeing() {
     assert_eq!(search("quokka"), json!([]));
     assert_eq!(search("burrow")[0]["key"], "notes/wombat");
     assert_eq!(search("burrow")[0]["snippet"], "text wombat **burrows**");
+}
+
+/// A database migrated from before search (its heads have no search vector yet) is
+/// searchable at once: the first search analyses those heads.
+#[test]
+fn postgres_heads_from_before_search_are_analysed_by_the_first_search() {
+    let Some(url) = crate::postgres::database() else {
+        return;
+    };
+    let store = PostgresStore::open(&url, StoreOptions::default()).unwrap();
+    load_corpus(&store);
+    assert_eq!(keys(&store, "brulee"), ["notes/menu"]);
+    store
+        .commit(
+            &Writer::cli(),
+            vec![Op::delete(&ns(), &Key::new("notes/menu").unwrap())],
+        )
+        .unwrap();
+    // As migration 4 leaves a database written before it: no vectors at all.
+    let mut client = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+    let unanalysed = client
+        .execute("UPDATE baton_heads SET search = NULL", &[])
+        .unwrap();
+    assert!(unanalysed > 300, "{unanalysed}");
+    assert_eq!(
+        keys(&store, "listings checkouts")[0],
+        "examples/webshop/requirements"
+    );
+    assert!(
+        keys(&store, "brulee").is_empty(),
+        "a deleted key stays unfound"
+    );
+    let left: i64 = client
+        .query_one("SELECT count(*) FROM baton_heads WHERE search IS NULL", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
 }
