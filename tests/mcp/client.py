@@ -132,6 +132,8 @@ async def handoff(namespace):
             assert none["total"] == 0, none
             refused = await s.call_tool("memory_search", {"query": "\"\" the", "namespace": namespace})
             assert refused.is_error and "no word to search for" in refused.content[0].text, refused
+            beyond = await s.call_tool("memory_search", {"query": "handoff", "namespace": namespace, "threshold": 2})
+            assert beyond.is_error and "not from 0 to 1" in beyond.content[0].text, beyond
             history = await ok(s, "memory_history", {"key": "coding/handoff/summary", "namespace": namespace})
             assert len(history["revisions"]) == 1
             status = await ok(s, "pipeline_status", {})

@@ -486,7 +486,7 @@ fn search(ctx: &Service, args: SearchArgs) -> Result<(), CliError> {
         stage: args.stage,
         after: when("after", args.after)?,
         before: when("before", args.before)?,
-        limit: args.limit.min(search::MAX_LIMIT),
+        limit: args.limit,
         threshold: args.threshold,
         ..SearchQuery::new(text)
     };

@@ -458,13 +458,6 @@ fn memory_search(s: &Service, a: args::MemorySearch) -> Result<Value> {
             .transpose()
             .map_err(|e| Error::new(ErrorKind::BadInput, anyhow::anyhow!("{name}: {e}")))
     };
-    let threshold = a.threshold.unwrap_or(0.0);
-    if !(0.0..=1.0).contains(&threshold) {
-        return Err(Error::new(
-            ErrorKind::BadInput,
-            anyhow::anyhow!("threshold: {threshold} is not from 0 to 1"),
-        ));
-    }
     let query = SearchQuery {
         namespace: a.namespace,
         key_prefix: a.prefix.unwrap_or_default(),
@@ -472,8 +465,8 @@ fn memory_search(s: &Service, a: args::MemorySearch) -> Result<Value> {
         stage: a.stage,
         after: when("after", a.after)?,
         before: when("before", a.before)?,
-        limit: (a.limit.unwrap_or(10) as usize).min(search::MAX_LIMIT),
-        threshold,
+        limit: a.limit.unwrap_or(10) as usize,
+        threshold: a.threshold.unwrap_or(0.0),
         ..SearchQuery::new(a.query.clone())
     };
     let hits = s.search(&query)?;

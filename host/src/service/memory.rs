@@ -299,6 +299,12 @@ impl Service {
         if let Some(ns) = &query.namespace {
             Namespace::new(ns.clone())?;
         }
+        if !(0.0..=1.0).contains(&query.threshold) {
+            return Err(Error::bad_input(format!(
+                "threshold: {} is not from 0 to 1",
+                query.threshold
+            )));
+        }
         Ok(self.store()?.search(query)?)
     }
 

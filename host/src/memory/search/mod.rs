@@ -315,17 +315,14 @@ pub(crate) fn parse(text: &str) -> Result<Parsed> {
     Ok(Parsed { clauses, folded })
 }
 
-/// The start of `text`, for an error message.
+/// The start of `text` without its control characters, for an error message.
 fn short(text: &str) -> String {
-    let mut end = text.len().min(60);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    let mut out: String = text[..end].chars().filter(|c| !c.is_control()).collect();
-    if end < text.len() {
-        out.push('…');
-    }
-    out
+    let head: String = text
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(crate::text::SHORT + 1)
+        .collect();
+    crate::text::short(&head)
 }
 
 /// The text a document is searched by, besides its key: the object keys and every
