@@ -255,13 +255,15 @@ fn delete_writes_a_tombstone_and_keeps_history() {
 #[test]
 fn expired_entries_are_gone_everywhere_and_reclaimed() {
     let p = Project::new();
+    // Long enough that a loaded machine still searches before it expires.
+    let stored = std::time::Instant::now();
     p.run(&[
         "memory",
         "store",
         "short",
         "\"ephemeral needle\"",
         "--ttl",
-        "300ms",
+        "3s",
     ])
     .ok();
     p.run(&[
@@ -281,7 +283,8 @@ fn expired_entries_are_gone_everywhere_and_reclaimed() {
             .len(),
         2
     );
-    std::thread::sleep(std::time::Duration::from_millis(400));
+    let expired = stored + std::time::Duration::from_millis(3_200);
+    std::thread::sleep(expired.saturating_duration_since(std::time::Instant::now()));
     p.run(&["memory", "retrieve", "short"])
         .fails(3, &["key `short` not found"]);
     p.run(&["memory", "history", "short"])
