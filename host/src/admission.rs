@@ -184,7 +184,26 @@ pub fn judge(
         (true, Inputs::Read(reads)) => inputs_read(store, reads).map_err(Refused::Other)?,
         (true, Inputs::Declared(stage)) => inputs_declared(store, stage).map_err(Refused::Other)?,
     };
-    let report = gates.check(value, &inputs);
+    let span = tracing::info_span!(
+        "gate check",
+        baton.stage = tracing::field::Empty,
+        baton.key = tracing::field::Empty,
+        baton.gates.total = tracing::field::Empty,
+        baton.gates.passed = tracing::field::Empty,
+        baton.gate.findings = tracing::field::Empty,
+        baton.outcome = tracing::field::Empty,
+    );
+    let report = span.in_scope(|| gates.check(value, &inputs));
+    span.record("baton.stage", report.stage.as_str());
+    span.record("baton.key", report.key.as_str());
+    span.record("baton.gates.total", report.gates.len());
+    span.record("baton.gates.passed", report.gates_passed);
+    span.record("baton.gate.findings", report.errors + report.warnings);
+    span.record(
+        "baton.outcome",
+        if report.passed { "passed" } else { "refused" },
+    );
+    drop(span);
     let gate_override = match (report.passed, refusal) {
         (true, _) | (false, Refusal::Quarantine(_)) => None,
         (false, Refusal::Override(reason)) => Some(GateOverride {
@@ -217,6 +236,43 @@ pub fn admit(
 /// document): a caller that judged first, to decide whether to try again, does not
 /// pay for the gates twice.
 pub fn admit_judged(
+    store: &dyn Store,
+    candidate: Candidate,
+    verdict: Verdict,
+    refusal: &Refusal,
+    events: &mut dyn FnMut(&Decision<'_>) -> anyhow::Result<Vec<Op>>,
+) -> Result<Admitted, Refused> {
+    let span = tracing::info_span!(
+        "memory commit",
+        baton.namespace = %candidate.namespace,
+        baton.key = %candidate.key,
+        baton.writer = %candidate.writer.0,
+        baton.outcome = tracing::field::Empty,
+        baton.revision = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+    );
+    let admitted = span.in_scope(|| commit(store, candidate, verdict, refusal, events));
+    match &admitted {
+        Ok(Admitted::Committed { meta, .. }) => {
+            span.record("baton.outcome", "committed");
+            span.record("baton.revision", meta.revision);
+        }
+        Ok(Admitted::Quarantined { .. }) => {
+            span.record("baton.outcome", "quarantined");
+        }
+        Ok(Admitted::Held { .. }) => {
+            span.record("baton.outcome", "held");
+        }
+        Err(_) => {
+            span.record("baton.outcome", "refused");
+            span.record("otel.status_code", "ERROR");
+        }
+    }
+    admitted
+}
+
+/// [`admit_judged`]'s work, in its span.
+fn commit(
     store: &dyn Store,
     candidate: Candidate,
     verdict: Verdict,

@@ -17,8 +17,8 @@
 //!   (sled embedded, or PostgreSQL), and the [`server`] that keeps a sled store open
 //!   between short commands. The [`project`] is the folder holding `pipeline.toml`,
 //!   where the store lives.
-//! - Below everything: [`files`] (writing a file whole) and [`text`] (quoting input
-//!   briefly in messages).
+//! - Below everything: [`files`] (writing a file whole), [`text`] (quoting input
+//!   briefly in messages) and [`telemetry`] (log lines, and traces exported over OTLP).
 
 pub mod admission;
 pub mod cli;
@@ -35,5 +35,6 @@ pub mod runner;
 pub mod runtime;
 pub mod server;
 pub mod service;
+pub mod telemetry;
 pub mod text;
 pub mod ui;

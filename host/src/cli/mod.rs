@@ -236,10 +236,68 @@ enum Command {
     },
 }
 
+impl Command {
+    /// The command's name, as typed.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Memory { .. } => "memory",
+            Command::Run { .. } => "run",
+            Command::Cancel(_) => "cancel",
+            Command::Status(_) => "status",
+            Command::Events(_) => "events",
+            Command::Approve(_) => "approve",
+            Command::Reject(_) => "reject",
+            Command::Held(_) => "held",
+            Command::Check(_) => "check",
+            Command::Gate { .. } => "gate",
+            Command::PipelineSchema => "pipeline-schema",
+            Command::Stage { .. } => "stage",
+            Command::Agent { .. } => "agent",
+            Command::Import { .. } => "import",
+            Command::Mcp { .. } => "mcp",
+            Command::Worker(_) => "worker",
+            Command::Ui { .. } => "ui",
+        }
+    }
+
+    /// Whether it serves until stopped rather than doing one thing.
+    fn serves(&self) -> bool {
+        matches!(
+            self,
+            Command::Mcp { .. }
+                | Command::Worker(_)
+                | Command::Ui { .. }
+                | Command::Memory {
+                    command: memory::MemoryCommand::Server(_),
+                    ..
+                }
+        )
+    }
+}
+
 /// Parses the command line, runs the command and returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.top.verbose);
+    let telemetry = crate::telemetry::init(cli.top.verbose);
+    // The command's span: every span of the command is in it, and it continues the
+    // trace of whoever started this process (`TRACEPARENT`), such as an agent's hook.
+    // A server's (MCP, a worker, the UI, the memory server) units of work are each
+    // their own trace instead.
+    let span = match cli.command.serves() {
+        true => tracing::Span::none(),
+        false => {
+            tracing::info_span!("command", otel.name = %format!("baton {}", cli.command.name()))
+        }
+    };
+    crate::telemetry::continue_from_environment(&span);
+    let code = span.in_scope(|| execute(cli));
+    drop(span);
+    drop(telemetry);
+    code
+}
+
+/// Runs the parsed command line.
+fn execute(cli: Cli) -> ExitCode {
     let top = &cli.top;
     let with = |options: &StoreOptions| GlobalArgs::resolve(top, Some(options));
     let plain = GlobalArgs::resolve(top, None);
@@ -272,22 +330,6 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => error::report(e),
     }
-}
-
-fn init_tracing(verbose: u8) {
-    use tracing_subscriber::EnvFilter;
-    let default = match verbose {
-        0 => "warn",
-        1 => "baton=debug,info",
-        _ => "baton=trace,debug",
-    };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .try_init();
 }
 
 /// The service a command works with: the store and project its flags name.

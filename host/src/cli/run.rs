@@ -113,7 +113,7 @@ pub(super) fn run(global: &GlobalArgs, args: RunArgs) -> Result<(), CliError> {
         None => {}
         Some(o) => {
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            eprintln!("  [{n}/{total}] {:<9} {stage}", label(o));
+            eprintln!("  [{n}/{total}] {:<9} {stage}", o.label());
         }
     };
     let summary = if args.distributed {
@@ -149,7 +149,7 @@ pub(super) fn run(global: &GlobalArgs, args: RunArgs) -> Result<(), CliError> {
             .map(|s| {
                 vec![
                     s.stage.clone(),
-                    label(&s.outcome).into(),
+                    s.outcome.label().into(),
                     time(s),
                     s.gates.map_or("-".into(), |(p, t)| format!("{p}/{t}")),
                     detail(&s.outcome),
@@ -318,21 +318,6 @@ fn time(s: &StageSummary) -> String {
         parts.push(format!("run {}", show(run)));
     }
     format!("{} ({})", show(s.duration_ms), parts.join(", "))
-}
-
-pub(super) fn label(o: &Outcome) -> &'static str {
-    match o {
-        Outcome::Passed(_) => "passed",
-        Outcome::Fresh => "fresh",
-        Outcome::External => "external",
-        Outcome::AwaitingExternal => "awaiting",
-        Outcome::Untracked => "skipped",
-        Outcome::Failed(_) => "failed",
-        Outcome::GateFailed(_) => "gate-fail",
-        Outcome::AwaitingApproval(_) => "held",
-        Outcome::Blocked(_) => "blocked",
-        Outcome::Cancelled(_) => "cancelled",
-    }
 }
 
 fn detail(o: &Outcome) -> String {

@@ -71,7 +71,7 @@ pub(super) fn run(global: &GlobalArgs, args: WorkerArgs) -> Result<(), CliError>
             } else {
                 eprintln!(
                     "  {:<9} {} ({:.1} ms)",
-                    super::run::label(&summary.outcome),
+                    summary.outcome.label(),
                     summary.stage,
                     summary.duration_ms
                 );

@@ -268,17 +268,40 @@ pub(super) fn run(
                     .to_string(),
             ),
         ]);
-        let ran = runner::launch(Launch {
-            runner: if resuming.is_some() {
-                &resumed_runner
-            } else {
-                runner
-            },
-            vars,
-            brief: &text,
-            env,
-            output_limit: stage.limits.output_bytes,
-            stop: options.stop.as_deref(),
+        // The attempt's span, as OpenTelemetry's GenAI conventions name an agent's
+        // invocation; the agent continues its trace through `TRACEPARENT`.
+        let span = tracing::info_span!(
+            "invoke_agent",
+            otel.name = %format!("invoke_agent {name}"),
+            otel.kind = "client",
+            gen_ai.operation.name = "invoke_agent",
+            gen_ai.agent.name = %name,
+            gen_ai.agent.id = %agent_id,
+            gen_ai.request.model = said.model.as_deref(),
+            gen_ai.usage.input_tokens = tracing::field::Empty,
+            gen_ai.usage.output_tokens = tracing::field::Empty,
+            baton.stage = %stage.name,
+            baton.attempt = attempt,
+            baton.cost_usd = tracing::field::Empty,
+            baton.exit_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        );
+        if let Some(traceparent) = crate::telemetry::traceparent(&span) {
+            env.push((crate::telemetry::TRACEPARENT.to_owned(), traceparent));
+        }
+        let ran = span.in_scope(|| {
+            runner::launch(Launch {
+                runner: if resuming.is_some() {
+                    &resumed_runner
+                } else {
+                    runner
+                },
+                vars,
+                brief: &text,
+                env,
+                output_limit: stage.limits.output_bytes,
+                stop: options.stop.as_deref(),
+            })
         });
         if wants_file {
             let _ = std::fs::remove_file(&brief_file);
@@ -288,6 +311,22 @@ pub(super) fn run(
             Err(e) => return fail(format!("{e}"), events),
         };
         let returned = runner::returned(&ran.stdout);
+        if let Some(tokens) = returned.usage.input_tokens {
+            span.record("gen_ai.usage.input_tokens", tokens);
+        }
+        if let Some(tokens) = returned.usage.output_tokens {
+            span.record("gen_ai.usage.output_tokens", tokens);
+        }
+        if let Some(usd) = returned.usage.cost_usd {
+            span.record("baton.cost_usd", usd);
+        }
+        if let Some(code) = ran.code {
+            span.record("baton.exit_code", code);
+        }
+        if ran.code != Some(0) || ran.timed_out || ran.stopped {
+            span.record("otel.status_code", "ERROR");
+        }
+        drop(span);
         add(&mut usage.borrow_mut(), &returned.usage);
         session = returned.session.clone();
         events.push((

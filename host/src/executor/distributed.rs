@@ -81,6 +81,7 @@ pub fn submit(pipeline: &Pipeline, queue: &JobQueue, force: bool) -> anyhow::Res
             manifest,
             files: files.iter().map(|f| f.name.clone()).collect(),
             force,
+            traceparent: crate::telemetry::traceparent(&tracing::Span::current()),
         },
         jobs: pipeline
             .stages
@@ -445,15 +446,20 @@ pub fn execute(
             parallelism: 1,
             ..base.clone()
         };
-        Ok(run_stage(
-            &pipeline,
-            stage,
-            runtime,
-            &bundles.plugins,
-            queue.fenced(lease.clone()),
-            &options,
-            &lease.workflow,
-        ))
+        let span = super::stage_span(tracing::Span::current().id(), &pipeline, stage);
+        let summary = span.in_scope(|| {
+            run_stage(
+                &pipeline,
+                stage,
+                runtime,
+                &bundles.plugins,
+                queue.fenced(lease.clone()),
+                &options,
+                &lease.workflow,
+            )
+        });
+        super::record_stage(&span, &summary);
+        Ok(summary)
     })();
     result.unwrap_or_else(|e| summary(&lease.stage, Outcome::Failed(format!("{e:#}")), started))
 }

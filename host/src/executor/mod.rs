@@ -77,6 +77,22 @@ impl Outcome {
         matches!(self, Outcome::AwaitingExternal | Outcome::Untracked)
     }
 
+    /// Its one-word name, as `baton run` prints it and traces record it.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Passed(_) => "passed",
+            Outcome::Fresh => "fresh",
+            Outcome::External => "external",
+            Outcome::AwaitingExternal => "awaiting",
+            Outcome::Untracked => "skipped",
+            Outcome::Failed(_) => "failed",
+            Outcome::GateFailed(_) => "gate-fail",
+            Outcome::AwaitingApproval(_) => "held",
+            Outcome::Blocked(_) => "blocked",
+            Outcome::Cancelled(_) => "cancelled",
+        }
+    }
+
     /// Whether the stage's key holds a good, current output after this run.
     pub fn ok(&self) -> bool {
         matches!(
@@ -174,6 +190,15 @@ pub fn run(
     progress: &(dyn Fn(&str, Option<&Outcome>) + Sync),
 ) -> anyhow::Result<RunSummary> {
     let workflow_id = format!("workflow-{}", uuid::Uuid::new_v4().simple());
+    let workflow = tracing::info_span!(
+        "workflow",
+        otel.name = %format!("workflow {}", pipeline.name),
+        baton.pipeline = %pipeline.name,
+        baton.workflow.id = %workflow_id,
+        baton.stages = pipeline.stages.len(),
+        baton.passed = tracing::field::Empty,
+    );
+    let _entered = workflow.enter();
     let inputs_written = seed_inputs(pipeline, memory.as_ref())?;
     let plugins = Plugins::default();
     let parallelism = options.parallelism.max(1);
@@ -271,15 +296,22 @@ pub fn run(
                             spent: Spent::default(),
                             cost_usd: None,
                         },
-                        None => run_stage(
-                            pipeline,
-                            stage,
-                            runtime,
-                            &plugins,
-                            memory.clone(),
-                            options,
-                            &workflow_id,
-                        ),
+                        None => {
+                            let span = stage_span(workflow.id(), pipeline, stage);
+                            let summary = span.in_scope(|| {
+                                run_stage(
+                                    pipeline,
+                                    stage,
+                                    runtime,
+                                    &plugins,
+                                    memory.clone(),
+                                    options,
+                                    &workflow_id,
+                                )
+                            });
+                            record_stage(&span, &summary);
+                            summary
+                        }
                     };
                     if let Some(usd) = summary.cost_usd {
                         let mut total = cost.lock().unwrap();
@@ -305,6 +337,7 @@ pub fn run(
     let passed = stages
         .iter()
         .all(|s| s.outcome.ok() || s.outcome.passes_over());
+    workflow.record("baton.passed", passed);
     Ok(RunSummary {
         workflow_id,
         inputs_written,
@@ -312,6 +345,44 @@ pub fn run(
         passed,
         cost_usd: cost.into_inner().unwrap(),
     })
+}
+
+/// The span of a run of `stage`, in `parent` (its workflow's, or a worker's claim);
+/// [`record_stage`] fills in how it ended.
+fn stage_span(parent: Option<tracing::Id>, pipeline: &Pipeline, stage: &Stage) -> tracing::Span {
+    tracing::info_span!(
+        parent: parent,
+        "stage",
+        otel.name = %format!("stage {}", stage.name),
+        baton.pipeline = %pipeline.name,
+        baton.stage = %stage.name,
+        baton.namespace = stage.output().map(|(ns, _)| ns.to_string()),
+        baton.key = stage.output().map(|(_, key)| key.to_string()),
+        baton.outcome = tracing::field::Empty,
+        baton.revision = tracing::field::Empty,
+        baton.gates.passed = tracing::field::Empty,
+        baton.gates.total = tracing::field::Empty,
+        baton.cost_usd = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+    )
+}
+
+/// Records how a stage ended on its span.
+fn record_stage(span: &tracing::Span, summary: &StageSummary) {
+    span.record("baton.outcome", summary.outcome.label());
+    if let Outcome::Passed(revision) = summary.outcome {
+        span.record("baton.revision", revision);
+    }
+    if let Some((passed, total)) = summary.gates {
+        span.record("baton.gates.passed", passed);
+        span.record("baton.gates.total", total);
+    }
+    if let Some(usd) = summary.cost_usd {
+        span.record("baton.cost_usd", usd);
+    }
+    if matches!(summary.outcome, Outcome::Failed(_) | Outcome::GateFailed(_)) {
+        span.record("otel.status_code", "ERROR");
+    }
 }
 
 fn seed_inputs(pipeline: &Pipeline, memory: &dyn Store) -> anyhow::Result<usize> {

@@ -120,9 +120,21 @@ fn slot_loop(
             stop: Some(stop.clone()),
             ..Default::default()
         };
+        // The claim's span continues the trace of the workflow's submitter.
+        let span = tracing::info_span!(
+            "claim",
+            otel.name = %format!("worker claim {}", claim.lease.stage),
+            otel.kind = "consumer",
+            baton.workflow.id = %claim.lease.workflow,
+            baton.stage = %claim.lease.stage,
+            baton.worker = %owner,
+            baton.claim.attempt = claim.attempts,
+        );
+        crate::telemetry::continue_trace(&span, claim.traceparent.as_deref());
         let summary = with_lease(queue, &claim, options.lease, &stop, report, || {
-            execute(queue, runtime, bundles, &claim, &base)
+            span.in_scope(|| execute(queue, runtime, bundles, &claim, &base))
         });
+        drop(span);
         // The outcome is recorded even if the database blinked: the stage's commit
         // (if any) is already durable, and a lost outcome would run the stage again.
         let recorded = loop {

@@ -126,7 +126,7 @@ impl ServerHandler for Handler {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let Some(tool) = tools::find(&request.name) else {
             return Err(ErrorData::invalid_params(
@@ -137,10 +137,27 @@ impl ServerHandler for Handler {
                 .ok(),
             ));
         };
+        // The call's span, as OpenTelemetry's MCP conventions name it; it continues
+        // the caller's trace when the request carries `_meta.traceparent`.
+        let span = tracing::info_span!(
+            "mcp",
+            otel.name = %format!("tools/call {}", tool.name),
+            otel.kind = "server",
+            mcp.method.name = "tools/call",
+            gen_ai.tool.name = tool.name,
+            gen_ai.operation.name = "execute_tool",
+            jsonrpc.request.id = %context.id,
+            error.type = tracing::field::Empty,
+        );
+        crate::telemetry::continue_trace(&span, context.meta.get_traceparent());
         let service = self.service.clone();
         let arguments = request.arguments.unwrap_or_default();
         let result = tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
             let result = (tool.call)(&service, arguments);
+            if result.is_error == Some(true) {
+                span.record("error.type", "tool_error");
+            }
             if result.is_error == Some(true)
                 && result
                     .structured_content

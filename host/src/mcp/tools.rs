@@ -22,7 +22,8 @@ pub const MAX_VALUE_BYTES: usize = 16 << 20;
 
 /// One tool.
 pub struct ToolDef {
-    name: &'static str,
+    /// The tool's name.
+    pub name: &'static str,
     description: &'static str,
     schema: fn() -> Value,
     /// Answers a call with these arguments.

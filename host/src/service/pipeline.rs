@@ -149,7 +149,18 @@ impl Service {
     ) -> Result<RunSummary> {
         let queue = self.queue()?;
         let failure = |e| Error::new(ErrorKind::Failure, e);
+        // The workflow's span: the workers' stages continue its trace.
+        let workflow = tracing::info_span!(
+            "workflow",
+            otel.name = %format!("workflow {}", pipeline.name),
+            baton.pipeline = %pipeline.name,
+            baton.workflow.id = tracing::field::Empty,
+            baton.stages = pipeline.stages.len(),
+            baton.distributed = true,
+        );
+        let _entered = workflow.enter();
         let enqueued = executor::submit(pipeline, &queue, options.force).map_err(failure)?;
+        workflow.record("baton.workflow.id", enqueued.workflow_id.as_str());
         tracing::info!(
             workflow = enqueued.workflow_id,
             files_uploaded = enqueued.files_uploaded,

@@ -107,6 +107,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX baton_heads_search ON baton_heads USING GIN (search);
     CREATE INDEX baton_heads_unsearched ON baton_heads (namespace, key) WHERE search IS NULL;
     "#,
+    // 5: the trace a distributed workflow's stages continue: the submitter's W3C
+    // `traceparent` (NULL when it traced nothing).
+    r#"
+    ALTER TABLE baton_workflows ADD COLUMN traceparent text;
+    "#,
 ];
 
 /// The folded words of a key and of its live value (none for a tombstone), which

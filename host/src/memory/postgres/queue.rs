@@ -50,6 +50,8 @@ pub struct Claim {
     pub lease: Lease,
     /// How many times it was claimed, this claim included.
     pub attempts: u32,
+    /// The trace its workflow's submitter started (W3C `traceparent`), if any.
+    pub traceparent: Option<String>,
 }
 
 /// Where a job stands.
@@ -92,6 +94,8 @@ pub struct WorkflowRow {
     pub files: Vec<String>,
     /// Whether fresh stages run again.
     pub force: bool,
+    /// The trace the submitter started (W3C `traceparent`), which its stages continue.
+    pub traceparent: Option<String>,
 }
 
 /// What `baton run --distributed` enqueues.
@@ -269,8 +273,9 @@ impl JobQueue {
         let w = &submission.workflow;
         self.session(true, |tx| {
             tx.execute(
-                "INSERT INTO baton_workflows (id, manifest, files, force) VALUES ($1, $2, $3, $4)",
-                &[&w.id, &w.manifest, &w.files, &w.force],
+                "INSERT INTO baton_workflows (id, manifest, files, force, traceparent)
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[&w.id, &w.manifest, &w.files, &w.force, &w.traceparent],
             )?;
             for (position, (stage, depends_on)) in submission.jobs.iter().enumerate() {
                 let agent = submission.agents.contains(stage);
@@ -303,7 +308,7 @@ impl JobQueue {
                      lease_expires = clock_timestamp() + make_interval(secs => $2),
                      attempts = j.attempts + 1
                  FROM (
-                     SELECT c.workflow, c.stage FROM baton_jobs c
+                     SELECT c.workflow, c.stage, w.traceparent FROM baton_jobs c
                      JOIN baton_workflows w ON w.id = c.workflow
                      WHERE (c.state = 'queued'
                             OR (c.state = 'running' AND c.lease_expires < clock_timestamp()))
@@ -317,7 +322,7 @@ impl JobQueue {
                      FOR UPDATE OF c SKIP LOCKED
                  ) AS next
                  WHERE j.workflow = next.workflow AND j.stage = next.stage
-                 RETURNING j.workflow, j.stage, j.lease_token, j.attempts",
+                 RETURNING j.workflow, j.stage, j.lease_token, j.attempts, next.traceparent",
                 &[&owner, &lease.as_secs_f64(), &agents],
             )
         })?;
@@ -328,6 +333,7 @@ impl JobQueue {
                 token: r.get(2),
             },
             attempts: r.get::<_, i32>(3) as u32,
+            traceparent: r.get(4),
         }))
     }
 
@@ -414,7 +420,7 @@ impl JobQueue {
     pub fn workflow(&self, id: &str) -> Result<Option<WorkflowRow>> {
         self.with_conn(|c| {
             Ok(c.query_opt(
-                "SELECT id, manifest, files, force FROM baton_workflows WHERE id = $1",
+                "SELECT id, manifest, files, force, traceparent FROM baton_workflows WHERE id = $1",
                 &[&id],
             )?
             .map(|r| WorkflowRow {
@@ -422,6 +428,7 @@ impl JobQueue {
                 manifest: r.get(1),
                 files: r.get(2),
                 force: r.get(3),
+                traceparent: r.get(4),
             }))
         })
     }
