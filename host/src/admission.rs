@@ -196,9 +196,13 @@ pub fn judge(
     let report = span.in_scope(|| gates.check(value, &inputs));
     span.record("baton.stage", report.stage.as_str());
     span.record("baton.key", report.key.as_str());
-    span.record("baton.gates.total", report.gates.len());
-    span.record("baton.gates.passed", report.gates_passed);
-    span.record("baton.gate.findings", report.errors + report.warnings);
+    // Integers as i64: the OpenTelemetry layer records unsigned ones as text.
+    span.record("baton.gates.total", report.gates.len() as i64);
+    span.record("baton.gates.passed", report.gates_passed as i64);
+    span.record(
+        "baton.gate.findings",
+        (report.errors + report.warnings) as i64,
+    );
     span.record(
         "baton.outcome",
         if report.passed { "passed" } else { "refused" },
@@ -255,7 +259,7 @@ pub fn admit_judged(
     match &admitted {
         Ok(Admitted::Committed { meta, .. }) => {
             span.record("baton.outcome", "committed");
-            span.record("baton.revision", meta.revision);
+            span.record("baton.revision", meta.revision as i64);
         }
         Ok(Admitted::Quarantined { .. }) => {
             span.record("baton.outcome", "quarantined");

@@ -2,7 +2,7 @@
 //!
 //! One test binary, split by theme; `harness` holds the temp project and command helpers.
 
-mod agents;
+pub(crate) mod agents;
 mod deep_json;
 mod fresh_tools;
 mod gate_components;
@@ -25,14 +25,16 @@ pub(crate) mod pipeline_run;
 #[path = "../support/postgres.rs"]
 pub(crate) mod postgres;
 mod postgres_backend;
+mod progress;
 pub(crate) mod python_stages;
 mod runtime;
 mod scaffold;
 mod search;
 mod service_layer;
+pub(crate) mod traces;
 mod ui;
 #[path = "../support/ui.rs"]
 mod ui_process;
 #[path = "../support/webdriver.rs"]
 mod webdriver;
-mod workers;
+pub(crate) mod workers;

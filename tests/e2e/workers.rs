@@ -35,9 +35,20 @@ impl Worker {
     /// [`Self::start`], its fetched files and compiled components in `cache` (as two
     /// workers on one machine share them) when given.
     fn start_sharing(cache: Option<&Path>, url: &str, args: &[&str]) -> Self {
+        Self::start_with(cache, url, args, &[])
+    }
+
+    /// [`Self::start_sharing`] with `env` set too.
+    fn start_with(
+        cache: Option<&Path>,
+        url: &str,
+        args: &[&str],
+        env: &[(&'static str, String)],
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (out, err) = (dir.path().join("out"), dir.path().join("err"));
         let child = Command::new(baton_bin())
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .current_dir(dir.path())
             .args(["--store", url, "worker", "--json"])
             .args(args)
@@ -101,7 +112,13 @@ impl Drop for Worker {
 
 /// `baton --store url run --distributed --json` started in `dir`.
 fn submit(dir: &Path, url: &str) -> Child {
+    submit_with(dir, url, &[])
+}
+
+/// [`submit`] with `env` set too.
+fn submit_with(dir: &Path, url: &str, env: &[(&'static str, String)]) -> Child {
     Command::new(baton_bin())
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(dir)
         .args(["--store", url, "run", "--distributed", "--json"])
         .env("BATON_SERVER", "never")
@@ -163,7 +180,7 @@ fn finish(mut child: Child, limit: Duration) -> (Option<i32>, String, String) {
 }
 
 /// A project of a slow stage (about two seconds of work) and a stage reading it.
-fn slow_project() -> Project {
+pub(crate) fn slow_project() -> Project {
     let echo = component("echo");
     Project::with_manifest(&format!(
         r#"[pipeline]
@@ -208,12 +225,18 @@ fn two_workers_run_the_default_pipeline_each_stage_once() {
         return;
     };
     component("echo"); // the guests are built (the run's build commands find them current)
-    let run = submit(&repo_root(), &url);
+    // Every process exports its spans to one receiver: the run is one trace.
+    let receiver = crate::traces::Receiver::start();
+    let env = receiver
+        .as_ref()
+        .map(|r| r.env().to_vec())
+        .unwrap_or_default();
+    let run = submit_with(&repo_root(), &url, &env);
     // Two workers of one machine, sharing their cache: each file is written whole.
     let cache = tempfile::tempdir().unwrap();
     let workers = [
-        Worker::start_sharing(Some(cache.path()), &url, &["-j", "1"]),
-        Worker::start_sharing(Some(cache.path()), &url, &["-j", "1"]),
+        Worker::start_with(Some(cache.path()), &url, &["-j", "1"], &env),
+        Worker::start_with(Some(cache.path()), &url, &["-j", "1"], &env),
     ];
     let (code, out, err) = finish(run, Duration::from_secs(300));
     assert_eq!(code, Some(0), "{err}");
@@ -235,8 +258,58 @@ fn two_workers_run_the_default_pipeline_each_stage_once() {
     let mut expected: Vec<String> = stages.iter().map(|(s, _)| s.clone()).collect();
     expected.sort();
     assert_eq!(recorded, expected);
+    if let Some(receiver) = receiver {
+        assert_one_distributed_trace(&receiver, &summary);
+    }
     // The outputs are where a local run looks: it finds every stage fresh.
     assert_fresh_locally(&repo_root(), &url);
+}
+
+/// The submitter's and both workers' spans are one trace: each worker's claim is a
+/// child of the submitter's workflow, and its stage (with its gate check and commit)
+/// is inside the claim.
+fn assert_one_distributed_trace(receiver: &crate::traces::Receiver, summary: &Value) {
+    use crate::traces::{assert_one_trace, children, names, one};
+    let claims = |spans: &[Value]| {
+        spans
+            .iter()
+            .filter(|s| s["name"].as_str().unwrap().starts_with("worker claim "))
+            .count()
+    };
+    let spans = receiver.spans_when(|spans| claims(spans) >= 9);
+    assert_one_trace(&spans);
+    let root = one(&spans, "baton run");
+    let workflow = one(&spans, "workflow coding-phase-3-performance");
+    assert_eq!(workflow["parent_span_id"], root["span_id"]);
+    assert_eq!(workflow["attributes"]["baton.distributed"], true);
+    assert_eq!(
+        workflow["attributes"]["baton.workflow.id"],
+        summary["workflow_id"]
+    );
+    let claimed = children(&spans, workflow);
+    assert_eq!(claimed.len(), 9, "{}", names(&spans).join(", "));
+    let workers: std::collections::BTreeSet<&str> = claimed
+        .iter()
+        .map(|c| {
+            let worker = c["attributes"]["baton.worker"].as_str().unwrap();
+            worker.rsplit_once('/').map_or(worker, |(w, _)| w)
+        })
+        .collect();
+    assert!(!workers.is_empty());
+    for claim in claimed {
+        let stage = claim["attributes"]["baton.stage"].as_str().unwrap();
+        assert_eq!(claim["name"], format!("worker claim {stage}"));
+        let inside = children(&spans, claim);
+        assert_eq!(inside.len(), 1, "{claim}");
+        assert_eq!(inside[0]["name"], format!("stage {stage}"));
+        assert_eq!(inside[0]["attributes"]["baton.outcome"], "passed");
+        let steps: Vec<&str> = children(&spans, inside[0])
+            .iter()
+            .map(|s| s["name"].as_str().unwrap())
+            .collect();
+        assert!(steps.contains(&"gate check"), "{steps:?}");
+        assert!(steps.contains(&"memory commit"), "{steps:?}");
+    }
 }
 
 /// A local `baton run` in `dir` on `url` finds every stage fresh: the workers' outputs
@@ -315,6 +388,7 @@ fn queue_with(url: &str, id: &str, jobs: Vec<(String, Vec<String>)>) -> JobQueue
                 manifest: String::new(),
                 files: Vec::new(),
                 force: false,
+                traceparent: None,
             },
             jobs,
             agents: Vec::new(),

@@ -14,6 +14,7 @@ mod gate;
 mod import;
 mod memory;
 mod output;
+mod progress;
 mod run;
 mod server;
 mod stage;

@@ -1,6 +1,5 @@
 //! `baton run`, `baton cancel`, `baton status` and `baton events`.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -103,28 +102,19 @@ pub(super) fn run(global: &GlobalArgs, args: RunArgs) -> Result<(), CliError> {
         cannot_run,
         ..Default::default()
     };
-    let interactive = std::io::stderr().is_terminal();
-    let (done, total) = (
-        std::sync::atomic::AtomicUsize::new(0),
-        pipeline.stages.len(),
-    );
-    let progress = |stage: &str, outcome: Option<&Outcome>| match outcome {
-        None if interactive => eprintln!("  running   {stage}"),
-        None => {}
-        Some(o) => {
-            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            eprintln!("  [{n}/{total}] {:<9} {stage}", o.label());
-        }
-    };
+    let live = super::progress::RunProgress::new(&pipeline, super::progress::wanted(args.json));
+    let progress = |stage: &str, ended: Option<&StageSummary>| live.update(stage, ended);
     let summary = if args.distributed {
         let idle = |waited: std::time::Duration| {
-            eprintln!(
+            live.suspend(|| eprintln!(
                 "baton: no worker has claimed a stage for {}s; start one: `baton worker --store URL`",
                 waited.as_secs()
-            )
+            ))
         };
         let submitted = |workflow: &str| {
-            eprintln!("enqueued {workflow}: Ctrl-C or `baton cancel {workflow}` cancels it");
+            live.suspend(|| {
+                eprintln!("enqueued {workflow}: Ctrl-C or `baton cancel {workflow}` cancels it")
+            });
         };
         ctx.run_distributed(
             &pipeline,
@@ -140,6 +130,7 @@ pub(super) fn run(global: &GlobalArgs, args: RunArgs) -> Result<(), CliError> {
         }
         ctx.run(&pipeline, &options, &progress)?
     };
+    live.finish();
     if args.json {
         output::json(&summary)?;
     } else {

@@ -281,7 +281,7 @@ pub(super) fn run(
             gen_ai.usage.input_tokens = tracing::field::Empty,
             gen_ai.usage.output_tokens = tracing::field::Empty,
             baton.stage = %stage.name,
-            baton.attempt = attempt,
+            baton.attempt = i64::from(attempt),
             baton.cost_usd = tracing::field::Empty,
             baton.exit_code = tracing::field::Empty,
             otel.status_code = tracing::field::Empty,
@@ -312,10 +312,10 @@ pub(super) fn run(
         };
         let returned = runner::returned(&ran.stdout);
         if let Some(tokens) = returned.usage.input_tokens {
-            span.record("gen_ai.usage.input_tokens", tokens);
+            span.record("gen_ai.usage.input_tokens", tokens as i64);
         }
         if let Some(tokens) = returned.usage.output_tokens {
-            span.record("gen_ai.usage.output_tokens", tokens);
+            span.record("gen_ai.usage.output_tokens", tokens as i64);
         }
         if let Some(usd) = returned.usage.cost_usd {
             span.record("baton.cost_usd", usd);

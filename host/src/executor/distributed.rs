@@ -219,7 +219,7 @@ pub fn wait(
     queue: &JobQueue,
     workflow_id: &str,
     inputs_written: usize,
-    progress: &(dyn Fn(&str, Option<&Outcome>) + Sync),
+    progress: &(dyn Fn(&str, Option<&StageSummary>) + Sync),
     idle: &dyn Fn(Duration),
     interrupted: &AtomicBool,
 ) -> anyhow::Result<RunSummary> {
@@ -253,7 +253,7 @@ pub fn wait(
             if job.state == JobState::Done {
                 progress(
                     &job.stage,
-                    Some(&summary_of(job.outcome.as_deref(), &job.stage)?.outcome),
+                    Some(&summary_of(job.outcome.as_deref(), &job.stage)?),
                 );
             }
         }

@@ -187,7 +187,7 @@ pub fn run(
     runtime: &Runtime,
     memory: Arc<dyn Store>,
     options: &RunOptions,
-    progress: &(dyn Fn(&str, Option<&Outcome>) + Sync),
+    progress: &(dyn Fn(&str, Option<&StageSummary>) + Sync),
 ) -> anyhow::Result<RunSummary> {
     let workflow_id = format!("workflow-{}", uuid::Uuid::new_v4().simple());
     let workflow = tracing::info_span!(
@@ -195,7 +195,7 @@ pub fn run(
         otel.name = %format!("workflow {}", pipeline.name),
         baton.pipeline = %pipeline.name,
         baton.workflow.id = %workflow_id,
-        baton.stages = pipeline.stages.len(),
+        baton.stages = pipeline.stages.len() as i64,
         baton.passed = tracing::field::Empty,
     );
     let _entered = workflow.enter();
@@ -317,7 +317,7 @@ pub fn run(
                         let mut total = cost.lock().unwrap();
                         *total = Some(total.unwrap_or(0.0) + usd);
                     }
-                    progress(&stage.name, Some(&summary.outcome));
+                    progress(&stage.name, Some(&summary));
                     let mut st = state.lock().unwrap();
                     st.results[i] = Some(summary);
                     st.running -= 1;
@@ -371,11 +371,11 @@ fn stage_span(parent: Option<tracing::Id>, pipeline: &Pipeline, stage: &Stage) -
 fn record_stage(span: &tracing::Span, summary: &StageSummary) {
     span.record("baton.outcome", summary.outcome.label());
     if let Outcome::Passed(revision) = summary.outcome {
-        span.record("baton.revision", revision);
+        span.record("baton.revision", revision as i64);
     }
     if let Some((passed, total)) = summary.gates {
-        span.record("baton.gates.passed", passed);
-        span.record("baton.gates.total", total);
+        span.record("baton.gates.passed", passed as i64);
+        span.record("baton.gates.total", total as i64);
     }
     if let Some(usd) = summary.cost_usd {
         span.record("baton.cost_usd", usd);

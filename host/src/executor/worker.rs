@@ -128,7 +128,7 @@ fn slot_loop(
             baton.workflow.id = %claim.lease.workflow,
             baton.stage = %claim.lease.stage,
             baton.worker = %owner,
-            baton.claim.attempt = claim.attempts,
+            baton.claim.attempt = i64::from(claim.attempts),
         );
         crate::telemetry::continue_trace(&span, claim.traceparent.as_deref());
         let summary = with_lease(queue, &claim, options.lease, &stop, report, || {

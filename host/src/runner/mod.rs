@@ -5,8 +5,9 @@
 //! The command is an argv template from `pipeline.toml` (`[runner]`), filled here and
 //! spawned directly: no shell. The agent gets its brief ([`brief`]) on standard input
 //! (and as `{brief}` or `{brief_file}` where the template asks), an environment of
-//! `PATH`, `HOME`, `LANG`, the variables its runner lists and baton's own, and its own
-//! process group. At its time limit, and in any case once it exits, the whole group is
+//! `PATH`, `HOME`, `LANG`, the OpenTelemetry configuration (`OTEL_*` but its headers,
+//! so that its own `baton` calls export where baton does), the variables its runner lists and baton's
+//! own (`TRACEPARENT` among them), and its own process group. At its time limit, and in any case once it exits, the whole group is
 //! killed: a grandchild it left behind dies with it. What it prints is bounded: past
 //! the limit the rest is read and dropped, so a flood cannot grow baton's memory, and
 //! the run goes on. [`returned`] reads the document out of what it printed.
@@ -118,6 +119,12 @@ pub fn launch(launch: Launch<'_>) -> std::io::Result<Ran> {
             command.env(name, value);
         }
     }
+    command.envs(std::env::vars_os().filter(|(name, _)| {
+        name.to_str()
+            // Headers may hold a collector's credentials: a runner lists them in
+            // its `env` to hand them on.
+            .is_some_and(|n| n.starts_with("OTEL_") && !n.contains("HEADERS"))
+    }));
     command.envs(launch.env.iter().map(|(k, v)| (k, v)));
     let mut child = command.spawn().map_err(|e| {
         std::io::Error::new(

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::{Error, ErrorKind, Result, Service};
 use crate::executor::worker;
-use crate::executor::{self, Bundles, Freshness, Outcome, RunOptions, RunSummary};
+use crate::executor::{self, Bundles, Freshness, RunOptions, RunSummary, StageSummary};
 use crate::memory::{Cancelled, Key, Namespace, RunningJob, Store};
 use crate::pipeline::{GateCounts, Pipeline, Stage};
 use crate::records::{Held, Provenance, Quarantined};
@@ -113,7 +113,7 @@ impl Service {
         &self,
         pipeline: &Pipeline,
         options: &RunOptions,
-        progress: &(dyn Fn(&str, Option<&Outcome>) + Sync),
+        progress: &(dyn Fn(&str, Option<&StageSummary>) + Sync),
     ) -> Result<RunSummary> {
         let runtime = self.runtime()?;
         let mut options = options.clone();
@@ -142,7 +142,7 @@ impl Service {
         &self,
         pipeline: &Pipeline,
         options: &RunOptions,
-        progress: &(dyn Fn(&str, Option<&Outcome>) + Sync),
+        progress: &(dyn Fn(&str, Option<&StageSummary>) + Sync),
         submitted: &dyn Fn(&str),
         idle: &dyn Fn(std::time::Duration),
         interrupted: &std::sync::atomic::AtomicBool,
@@ -155,7 +155,7 @@ impl Service {
             otel.name = %format!("workflow {}", pipeline.name),
             baton.pipeline = %pipeline.name,
             baton.workflow.id = tracing::field::Empty,
-            baton.stages = pipeline.stages.len(),
+            baton.stages = pipeline.stages.len() as i64,
             baton.distributed = true,
         );
         let _entered = workflow.enter();

@@ -1,0 +1,78 @@
+//! `baton run`'s progress on a pseudo-terminal (`tests/support/pty_run.py`): live, a
+//! running stage's line with its elapsed time and the run's line saying what waits on
+//! what; with `NO_COLOR`, or off a terminal, plain lines with no terminal control.
+
+use std::process::Command;
+
+use crate::harness::{Project, baton_bin, repo_root};
+use crate::workers::slow_project as slow_then_after;
+
+/// `baton run` in `p` on a pseudo-terminal, with `env`: its exit code and all it
+/// wrote to the terminal.
+fn on_a_terminal(p: &Project, env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let out = Command::new("python3")
+        .arg(repo_root().join("tests/support/pty_run.py"))
+        .arg(baton_bin())
+        .arg("run")
+        .current_dir(p.root())
+        .env("BATON_SERVER", "never")
+        .env("TERM", "xterm-256color")
+        .env_remove("NO_COLOR")
+        .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
+        .output()
+        .expect("python3 runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn a_run_on_a_terminal_shows_what_runs_for_how_long_and_what_waits_on_what() {
+    let p = slow_then_after();
+    let (code, screen) = on_a_terminal(&p, &[]);
+    assert_eq!(code, Some(0), "{screen}");
+    // Drawn live: the lines are redrawn in place.
+    assert!(
+        screen.contains("\x1b["),
+        "no terminal control in: {screen:?}"
+    );
+    // The slow stage's line, with its elapsed time once a second passed.
+    assert!(
+        screen.contains("running   1s  slow"),
+        "no running line with its elapsed time: {screen:?}"
+    );
+    // The run's line: one running, the other waiting on it.
+    assert!(
+        screen.contains("0/2 ended · 1 running · 1 waiting: after (on slow)"),
+        "no run line: {screen:?}"
+    );
+    // Each ended stage leaves its line; the summary table follows.
+    assert!(screen.contains("[1/2] passed    slow"), "{screen:?}");
+    assert!(screen.contains("[2/2] passed    after"), "{screen:?}");
+    assert!(screen.contains("STAGE"), "{screen:?}");
+}
+
+#[test]
+fn with_no_color_a_terminal_gets_plain_lines() {
+    let p = slow_then_after();
+    let (code, screen) = on_a_terminal(&p, &[("NO_COLOR", "1")]);
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(!screen.contains('\x1b'), "terminal control in: {screen:?}");
+    let lines: Vec<&str> = screen.lines().map(str::trim_end).collect();
+    for expected in [
+        "  running   slow",
+        "  [1/2] passed    slow",
+        "  running   after",
+        "  [2/2] passed    after",
+    ] {
+        assert!(lines.contains(&expected), "no {expected:?} in {lines:?}");
+    }
+    // Off a terminal: the ended stages' lines only.
+    let out = p.run(&["run", "--force"]);
+    let stderr = String::from_utf8_lossy(&out.0.stderr).into_owned();
+    assert!(!stderr.contains('\x1b'), "{stderr:?}");
+    assert!(!stderr.contains("running"), "{stderr:?}");
+    assert!(stderr.contains("[2/2] passed    after"), "{stderr:?}");
+}
