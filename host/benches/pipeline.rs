@@ -1,6 +1,7 @@
 //! Pipeline benchmarks: a synthetic 48-stage pipeline shaped like the coding pipeline
 //! (7 phases, each stage reading 3 to 7 earlier keys), end to end with durable
-//! commits; and gate checking of a 1 MiB document.
+//! commits, and under `baton`'s tracing subscriber with no exporter and exporting;
+//! and gate checking of a 1 MiB document.
 //!
 //! Run: `cargo bench -p baton --bench pipeline`
 
@@ -68,6 +69,39 @@ fn pipeline_benches(c: &mut Criterion) {
     });
     group.finish();
 
+    // The same forced run under the subscriber `baton` installs: with no OTLP endpoint
+    // (what every run pays for its spans), and exporting to a local receiver that
+    // answers every request with 200 (what export costs the run).
+    let forced = || {
+        let summary =
+            executor::run(&pipeline, &runtime, memory.clone(), &options, &|_, _| {}).unwrap();
+        assert!(summary.passed);
+    };
+    let mut group = c.benchmark_group("tracing");
+    group.sample_size(10);
+    // SAFETY: set before any other thread of the bench reads the environment.
+    unsafe { std::env::remove_var("OTEL_EXPORTER_OTLP_ENDPOINT") };
+    let (subscriber, telemetry) = baton::telemetry::subscriber(0);
+    assert!(!telemetry.exporting());
+    tracing::subscriber::with_default(subscriber, || {
+        group.bench_function("48-stage pipeline, every stage run, no exporter", |b| {
+            b.iter(forced)
+        });
+    });
+    let sink = sink();
+    // SAFETY: as above; the exporter reads it once, when built.
+    unsafe { std::env::set_var("OTEL_EXPORTER_OTLP_ENDPOINT", &sink) };
+    let (subscriber, telemetry) = baton::telemetry::subscriber(0);
+    assert!(telemetry.exporting());
+    tracing::subscriber::with_default(subscriber, || {
+        group.bench_function("48-stage pipeline, every stage run, exporting", |b| {
+            b.iter(forced)
+        });
+    });
+    drop(telemetry);
+    unsafe { std::env::remove_var("OTEL_EXPORTER_OTLP_ENDPOINT") };
+    group.finish();
+
     // Gate checking of a 1 MiB document against a schema gate on every SLO.
     let gate_dir = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -101,6 +135,49 @@ fn pipeline_benches(c: &mut Criterion) {
     );
 
     default_pipeline_benches(c);
+}
+
+/// An HTTP endpoint on 127.0.0.1 that reads each request and answers 200 with an
+/// empty body: an OTLP receiver that keeps nothing.
+fn sink() -> String {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut stream = stream;
+                loop {
+                    let mut length = 0usize;
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        if let Some((name, value)) = line.split_once(':')
+                            && name.eq_ignore_ascii_case("content-length")
+                        {
+                            length = value.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let reply = b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n";
+                    if stream.write_all(reply).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    url
 }
 
 /// The repository's default pipeline (performance architect, load-test planner and

@@ -24,7 +24,6 @@ use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use tracing_subscriber::Layer as _;
 use tracing_subscriber::layer::SubscriberExt as _;
-use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// The variable a process gets its caller's trace context in (W3C `traceparent`).
 pub const TRACEPARENT: &str = "TRACEPARENT";
@@ -57,6 +56,18 @@ impl Drop for Telemetry {
 /// 2 trace; `RUST_LOG` overrides), and the OTLP exporter when one is configured.
 /// A process that already has a subscriber (a test) keeps it.
 pub fn init(verbose: u8) -> Telemetry {
+    let (subscriber, mut telemetry) = subscriber(verbose);
+    // With `log` records (from dependencies) forwarded to it too.
+    if tracing_subscriber::util::SubscriberInitExt::try_init(subscriber).is_err() {
+        // Another subscriber stays: nothing reaches this exporter.
+        telemetry.provider = None;
+    }
+    telemetry
+}
+
+/// The subscriber [`init`] installs, and its exporter; for a caller that sets it for
+/// a scope (`tracing::subscriber::with_default`), such as a benchmark.
+pub fn subscriber(verbose: u8) -> (impl tracing::Subscriber + Send + Sync, Telemetry) {
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
         0 => "warn",
@@ -81,14 +92,8 @@ pub fn init(verbose: u8) -> Telemetry {
                     .with_target("baton", tracing::Level::INFO),
             )
     });
-    let installed = tracing_subscriber::registry()
-        .with(logs)
-        .with(traces)
-        .try_init()
-        .is_ok();
-    Telemetry {
-        provider: provider.filter(|_| installed),
-    }
+    let subscriber = tracing_subscriber::registry().with(logs).with(traces);
+    (subscriber, Telemetry { provider })
 }
 
 /// The OTLP trace exporter the environment configures, if any.
