@@ -207,6 +207,9 @@ pub fn judge(
         "baton.outcome",
         if report.passed { "passed" } else { "refused" },
     );
+    for gate in report.gates.iter().filter(|g| !g.passed) {
+        crate::telemetry::metrics::gate_refused(&report.stage, &gate.name);
+    }
     drop(span);
     let gate_override = match (report.passed, refusal) {
         (true, _) | (false, Refusal::Quarantine(_)) => None,
@@ -255,7 +258,9 @@ pub fn admit_judged(
         baton.revision = tracing::field::Empty,
         otel.status_code = tracing::field::Empty,
     );
+    let started = std::time::Instant::now();
     let admitted = span.in_scope(|| commit(store, candidate, verdict, refusal, events));
+    crate::telemetry::metrics::memory_operation("commit", started.elapsed().as_secs_f64());
     match &admitted {
         Ok(Admitted::Committed { meta, .. }) => {
             span.record("baton.outcome", "committed");

@@ -1,4 +1,4 @@
-//! Telemetry: where baton's diagnostics go, and how its work is traced.
+//! Telemetry: where baton's diagnostics go, and how its work is traced and measured.
 //!
 //! Every process installs one `tracing` subscriber ([`init`]): log lines on stderr,
 //! filtered by `-v` or `RUST_LOG`, and, when an OTLP endpoint is configured by the
@@ -7,7 +7,10 @@
 //! `OTEL_TRACES_EXPORTER=none` honoured), baton's spans exported over OTLP/HTTP by the
 //! official OpenTelemetry crates. With no endpoint no exporter is built and no layer
 //! is installed: the spans in the code are disabled at their call sites and cost a
-//! branch.
+//! branch. The [`metrics`] are exported beside them the same way (their own
+//! `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`, `OTEL_METRICS_EXPORTER=none`,
+//! `OTEL_METRIC_EXPORT_INTERVAL`); with none configured their instruments are
+//! OpenTelemetry's no-op ones.
 //!
 //! A trace crosses processes by W3C trace context: [`traceparent`] gives the value a
 //! process baton starts gets as `TRACEPARENT` (or an MCP request as
@@ -18,6 +21,7 @@ use std::collections::HashMap;
 
 use opentelemetry::propagation::TextMapPropagator as _;
 use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
+use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::Span;
@@ -33,6 +37,7 @@ pub const TRACEPARENT: &str = "TRACEPARENT";
 #[must_use = "dropping it flushes the exporter: keep it until the process ends"]
 pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
+    meters: Option<SdkMeterProvider>,
 }
 
 impl Telemetry {
@@ -49,6 +54,11 @@ impl Drop for Telemetry {
         {
             eprintln!("baton: warning: sending the last traces failed: {e}");
         }
+        if let Some(meters) = self.meters.take()
+            && let Err(e) = meters.shutdown()
+        {
+            eprintln!("baton: warning: sending the last metrics failed: {e}");
+        }
     }
 }
 
@@ -57,6 +67,10 @@ impl Drop for Telemetry {
 /// A process that already has a subscriber (a test) keeps it.
 pub fn init(verbose: u8) -> Telemetry {
     let (subscriber, mut telemetry) = subscriber(verbose);
+    telemetry.meters = meter_provider();
+    if let Some(meters) = &telemetry.meters {
+        opentelemetry::global::set_meter_provider(meters.clone());
+    }
     // With `log` records (from dependencies) forwarded to it too.
     if tracing_subscriber::util::SubscriberInitExt::try_init(subscriber).is_err() {
         // Another subscriber stays: nothing reaches this exporter.
@@ -93,19 +107,18 @@ pub fn subscriber(verbose: u8) -> (impl tracing::Subscriber + Send + Sync, Telem
             )
     });
     let subscriber = tracing_subscriber::registry().with(logs).with(traces);
-    (subscriber, Telemetry { provider })
+    (
+        subscriber,
+        Telemetry {
+            provider,
+            meters: None,
+        },
+    )
 }
 
 /// The OTLP trace exporter the environment configures, if any.
 fn exporter() -> Option<SdkTracerProvider> {
-    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
-    let is = |name: &str, value: &str| {
-        std::env::var(name).is_ok_and(|v| v.trim().eq_ignore_ascii_case(value))
-    };
-    if is("OTEL_SDK_DISABLED", "true") || is("OTEL_TRACES_EXPORTER", "none") {
-        return None;
-    }
-    if !set("OTEL_EXPORTER_OTLP_ENDPOINT") && !set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+    if !configured("TRACES") {
         return None;
     }
     let exporter = match opentelemetry_otlp::SpanExporter::builder()
@@ -118,16 +131,58 @@ fn exporter() -> Option<SdkTracerProvider> {
             return None;
         }
     };
-    let mut resource = opentelemetry_sdk::Resource::builder();
-    if !set("OTEL_SERVICE_NAME") {
-        resource = resource.with_service_name("baton");
-    }
     Some(
         SdkTracerProvider::builder()
-            .with_resource(resource.build())
+            .with_resource(resource())
             .with_batch_exporter(exporter)
             .build(),
     )
+}
+
+/// The OTLP metric exporter the environment configures, if any.
+fn meter_provider() -> Option<SdkMeterProvider> {
+    if !configured("METRICS") {
+        return None;
+    }
+    let exporter = match opentelemetry_otlp::MetricExporter::builder()
+        .with_http()
+        .build()
+    {
+        Ok(exporter) => exporter,
+        Err(e) => {
+            eprintln!("baton: warning: metrics are not exported: the OTLP exporter: {e}");
+            return None;
+        }
+    };
+    Some(
+        SdkMeterProvider::builder()
+            .with_resource(resource())
+            .with_periodic_exporter(exporter)
+            .build(),
+    )
+}
+
+/// Whether the environment asks for `signal` (`TRACES` or `METRICS`) to be exported:
+/// an endpoint set, the SDK and that signal's exporter not turned off.
+fn configured(signal: &str) -> bool {
+    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
+    let is = |name: &str, value: &str| {
+        std::env::var(name).is_ok_and(|v| v.trim().eq_ignore_ascii_case(value))
+    };
+    !is("OTEL_SDK_DISABLED", "true")
+        && !is(&format!("OTEL_{signal}_EXPORTER"), "none")
+        && (set("OTEL_EXPORTER_OTLP_ENDPOINT")
+            || set(&format!("OTEL_EXPORTER_OTLP_{signal}_ENDPOINT")))
+}
+
+/// The resource every signal is about: `OTEL_SERVICE_NAME` (default `baton`) and
+/// `OTEL_RESOURCE_ATTRIBUTES`.
+fn resource() -> opentelemetry_sdk::Resource {
+    let resource = opentelemetry_sdk::Resource::builder();
+    match std::env::var("OTEL_SERVICE_NAME").is_ok_and(|v| !v.trim().is_empty()) {
+        true => resource.build(),
+        false => resource.with_service_name("baton").build(),
+    }
 }
 
 /// Makes `span` the child of the span `traceparent` names (a W3C `traceparent`
@@ -177,6 +232,157 @@ fn valid_traceparent(value: &str) -> bool {
         && hex(parts[3], 2)
         && parts[1].bytes().any(|b| b != b'0')
         && parts[2].bytes().any(|b| b != b'0')
+}
+
+/// The instruments baton records its work with (OpenTelemetry metrics, exported
+/// when configured; no-ops otherwise).
+pub mod metrics {
+    use std::sync::OnceLock;
+
+    use opentelemetry::KeyValue;
+    use opentelemetry::metrics::{Counter, Histogram, Meter};
+
+    struct Instruments {
+        stage_duration: Histogram<f64>,
+        agent_attempts: Counter<u64>,
+        agent_cost: Counter<f64>,
+        agent_tokens: Histogram<u64>,
+        gate_refusals: Counter<u64>,
+        memory_duration: Histogram<f64>,
+        lease_expiries: Counter<u64>,
+    }
+
+    fn meter() -> Meter {
+        opentelemetry::global::meter("baton")
+    }
+
+    fn instruments() -> &'static Instruments {
+        static INSTRUMENTS: OnceLock<Instruments> = OnceLock::new();
+        INSTRUMENTS.get_or_init(|| {
+            let meter = meter();
+            Instruments {
+                stage_duration: meter
+                    .f64_histogram("baton.stage.duration")
+                    .with_unit("s")
+                    .with_description("How long a stage's run took, by pipeline, stage and outcome")
+                    .build(),
+                agent_attempts: meter
+                    .u64_counter("baton.agent.attempts")
+                    .with_description("Agents started, by stage (each attempt counts)")
+                    .build(),
+                agent_cost: meter
+                    .f64_counter("baton.agent.cost")
+                    .with_unit("USD")
+                    .with_description("What agents cost, as their CLIs reported, by stage")
+                    .build(),
+                agent_tokens: meter
+                    .u64_histogram("gen_ai.client.token.usage")
+                    .with_unit("{token}")
+                    .with_description("Tokens an agent's attempt used, by type (input, output)")
+                    .build(),
+                gate_refusals: meter
+                    .u64_counter("baton.gate.refusals")
+                    .with_description("Documents a gate refused, by stage and gate")
+                    .build(),
+                memory_duration: meter
+                    .f64_histogram("baton.memory.operation.duration")
+                    .with_unit("s")
+                    .with_description("How long a memory operation took, by operation")
+                    .build(),
+                lease_expiries: meter
+                    .u64_counter("baton.queue.lease_expiries")
+                    .with_description("Stages claimed again because their worker's lease expired")
+                    .build(),
+            }
+        })
+    }
+
+    /// A stage's run of `pipeline` ended with `outcome` after `seconds`.
+    pub fn stage_ended(pipeline: &str, stage: &str, outcome: &'static str, seconds: f64) {
+        instruments().stage_duration.record(
+            seconds,
+            &[
+                KeyValue::new("baton.pipeline", pipeline.to_owned()),
+                KeyValue::new("baton.stage", stage.to_owned()),
+                KeyValue::new("baton.outcome", outcome),
+            ],
+        );
+    }
+
+    /// An agent of `stage` was started; what it reported it used, once it ended.
+    pub fn agent_attempt(
+        stage: &str,
+        cost_usd: Option<f64>,
+        input_tokens: Option<u64>,
+        output_tokens: Option<u64>,
+    ) {
+        let i = instruments();
+        let stage = KeyValue::new("baton.stage", stage.to_owned());
+        i.agent_attempts.add(1, std::slice::from_ref(&stage));
+        if let Some(usd) = cost_usd {
+            i.agent_cost.add(usd, std::slice::from_ref(&stage));
+        }
+        for (kind, tokens) in [("input", input_tokens), ("output", output_tokens)] {
+            if let Some(tokens) = tokens {
+                i.agent_tokens.record(
+                    tokens,
+                    &[
+                        stage.clone(),
+                        KeyValue::new("gen_ai.operation.name", "invoke_agent"),
+                        KeyValue::new("gen_ai.token.type", kind),
+                    ],
+                );
+            }
+        }
+    }
+
+    /// Gate `gate` of `stage` refused a document.
+    pub fn gate_refused(stage: &str, gate: &str) {
+        instruments().gate_refusals.add(
+            1,
+            &[
+                KeyValue::new("baton.stage", stage.to_owned()),
+                KeyValue::new("baton.gate", gate.to_owned()),
+            ],
+        );
+    }
+
+    /// A memory operation (`commit`, `get`) took `seconds`.
+    pub fn memory_operation(operation: &'static str, seconds: f64) {
+        instruments().memory_duration.record(
+            seconds,
+            &[KeyValue::new("baton.memory.operation", operation)],
+        );
+    }
+
+    /// A stage was claimed again: its last worker's lease expired.
+    pub fn lease_expired(stage: &str) {
+        instruments()
+            .lease_expiries
+            .add(1, &[KeyValue::new("baton.stage", stage.to_owned())]);
+    }
+
+    /// Whether metrics are exported (the environment configures an endpoint for
+    /// them): what only an exporter needs can be left undone otherwise.
+    pub fn exporting() -> bool {
+        super::configured("METRICS")
+    }
+
+    /// Reports the queue's depth (jobs not done) as `baton.queue.depth` whenever the
+    /// metrics are collected, by calling `depth` (a worker's database).
+    pub fn observe_queue_depth(depth: impl Fn() -> Option<u64> + Send + Sync + 'static) {
+        let gauge = meter()
+            .u64_observable_gauge("baton.queue.depth")
+            .with_description("Jobs of distributed workflows not yet done")
+            .with_callback(move |observer| {
+                if let Some(n) = depth() {
+                    observer.observe(n, &[]);
+                }
+            })
+            .build();
+        // The gauge reports as long as the meter provider lives.
+        std::mem::forget(gauge);
+    }
 }
 
 #[cfg(test)]

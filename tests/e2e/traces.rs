@@ -3,8 +3,10 @@
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` is set. A default pipeline run is one trace of its
 //! workflow, stages, gate checks and commits; a memory command and an MCP call
 //! continue their caller's trace; an agent's own `baton` call continues its
-//! invocation's; with the SDK disabled nothing is sent. (The distributed run on two
-//! workers is checked in `workers.rs`.)
+//! invocation's; with the SDK disabled nothing is sent. The metrics of an agent's
+//! stage count its attempts, its gate's refusal, its cost and tokens. (The
+//! distributed run on two workers, one trace and the queue's depth, is checked in
+//! `workers.rs`.)
 //!
 //! Without the package the tests say so and skip, except in CI (`CI` or
 //! `BATON_REQUIRE_PYTHON_STAGES` set, as for the other Python tools), where they fail.
@@ -70,7 +72,7 @@ impl Receiver {
     }
 
     /// The variables that make a `baton` export here, quickly.
-    pub(crate) fn env(&self) -> [(&'static str, String); 3] {
+    pub(crate) fn env(&self) -> [(&'static str, String); 4] {
         [
             (
                 "OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -78,6 +80,7 @@ impl Receiver {
             ),
             // A long-lived process (a worker) sends its spans within 100 ms.
             ("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned()),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "100".to_owned()),
             ("OTEL_SERVICE_NAME", "baton-under-test".to_owned()),
         ]
     }
@@ -89,6 +92,19 @@ impl Receiver {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
+    }
+
+    /// The metrics' data points received so far, the last of each metric and set of
+    /// attributes (they are cumulative).
+    pub(crate) fn metrics(&self) -> Vec<Value> {
+        let path = self.file.with_extension("jsonl.metrics");
+        let mut last: Vec<Value> = Vec::new();
+        for line in std::fs::read_to_string(path).unwrap_or_default().lines() {
+            let point: Value = serde_json::from_str(line).unwrap();
+            last.retain(|p| p["name"] != point["name"] || p["attributes"] != point["attributes"]);
+            last.push(point);
+        }
+        last
     }
 
     /// The spans, once `done` holds of them (a process that exports in the
@@ -377,4 +393,84 @@ fn an_agent_s_own_baton_call_continues_its_invocation_s_trace() {
         commits[0]["attributes"]["baton.key"],
         "coding/architecture/notes"
     );
+}
+
+/// The data point of metric `name` whose attributes include `attributes`; panics
+/// unless there is one.
+pub(crate) fn point<'a>(metrics: &'a [Value], name: &str, attributes: Value) -> &'a Value {
+    let matching: Vec<&Value> = metrics
+        .iter()
+        .filter(|p| p["name"] == name)
+        .filter(|p| {
+            attributes
+                .as_object()
+                .unwrap()
+                .iter()
+                .all(|(k, v)| &p["attributes"][k] == v)
+        })
+        .collect();
+    assert_eq!(
+        matching.len(),
+        1,
+        "one point of {name} {attributes} in {metrics:?}"
+    );
+    matching[0]
+}
+
+#[test]
+fn an_agent_stage_s_metrics_count_its_attempts_refusals_cost_and_tokens() {
+    let Some(receiver) = Receiver::start() else {
+        return;
+    };
+    // Refused once by its gate, then passed.
+    let p = crate::agents::project("fix", "");
+    let out = with_env(p.baton(&["run", "--json"]), &receiver)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let metrics = receiver.metrics();
+    let stage = json!({"baton.stage": "performance-notes"});
+    assert_eq!(
+        point(&metrics, "baton.agent.attempts", stage.clone())["value"],
+        2
+    );
+    let refusals = point(
+        &metrics,
+        "baton.gate.refusals",
+        json!({"baton.stage": "performance-notes", "baton.gate": "has-summary"}),
+    );
+    assert_eq!(refusals["value"], 1);
+    let cost = point(&metrics, "baton.agent.cost", stage.clone());
+    assert_eq!(cost["unit"], "USD");
+    let reported = summary["cost_usd"].as_f64().unwrap();
+    assert!(
+        (cost["value"].as_f64().unwrap() - reported).abs() < 1e-9,
+        "{cost} {summary}"
+    );
+    let duration = point(
+        &metrics,
+        "baton.stage.duration",
+        json!({"baton.stage": "performance-notes", "baton.outcome": "passed", "baton.pipeline": "agents"}),
+    );
+    assert_eq!(duration["kind"], "histogram");
+    assert_eq!(duration["count"], 1);
+    assert!(duration["sum"].as_f64().unwrap() > 0.0);
+    let tokens = point(
+        &metrics,
+        "gen_ai.client.token.usage",
+        json!({"gen_ai.token.type": "input", "baton.stage": "performance-notes"}),
+    );
+    assert_eq!(tokens["count"], 2);
+    let commits = point(
+        &metrics,
+        "baton.memory.operation.duration",
+        json!({"baton.memory.operation": "commit"}),
+    );
+    // The agent's output, and the events of its run.
+    assert!(commits["count"].as_u64().unwrap() >= 1, "{commits}");
 }

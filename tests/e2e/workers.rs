@@ -260,6 +260,17 @@ fn two_workers_run_the_default_pipeline_each_stage_once() {
     assert_eq!(recorded, expected);
     if let Some(receiver) = receiver {
         assert_one_distributed_trace(&receiver, &summary);
+        // The workers report the queue's depth as they run.
+        let depth = receiver
+            .metrics()
+            .into_iter()
+            .filter(|p| p["name"] == "baton.queue.depth")
+            .count();
+        assert!(
+            depth >= 1,
+            "no baton.queue.depth in {:?}",
+            receiver.metrics()
+        );
     }
     // The outputs are where a local run looks: it finds every stage fresh.
     assert_fresh_locally(&repo_root(), &url);
@@ -337,7 +348,18 @@ fn a_worker_killed_mid_stage_is_replaced_once_its_lease_expires() {
     let mut first = Worker::start(&url, &["-j", "1", "--lease", "2s"]);
     first.wait_for("claimed   slow", Duration::from_secs(60));
     first.kill();
-    let mut second = Worker::start(&url, &["-j", "1", "--lease", "2s", "--exit-when-idle"]);
+    // The second worker's metrics count the lease that expired.
+    let receiver = crate::traces::Receiver::start();
+    let env = receiver
+        .as_ref()
+        .map(|r| r.env().to_vec())
+        .unwrap_or_default();
+    let mut second = Worker::start_with(
+        None,
+        &url,
+        &["-j", "1", "--lease", "2s", "--exit-when-idle"],
+        &env,
+    );
     let (code, out, err) = finish(run, Duration::from_secs(120));
     assert_eq!(code, Some(0), "{err}\n{}", second.stderr());
     let summary: Value = serde_json::from_str(&out).unwrap();
@@ -355,6 +377,15 @@ fn a_worker_killed_mid_stage_is_replaced_once_its_lease_expires() {
         .find(|r| r["summary"]["stage"] == "slow")
         .expect("the second worker ran `slow`");
     assert_eq!(slow["attempt"], 2, "the second claim of `slow`: {slow}");
+    if let Some(receiver) = receiver {
+        let metrics = receiver.metrics();
+        let expired = crate::traces::point(
+            &metrics,
+            "baton.queue.lease_expiries",
+            json!({"baton.stage": "slow"}),
+        );
+        assert_eq!(expired["value"], 1, "{expired}");
+    }
     assert!(
         first.finished().is_empty(),
         "the killed worker finished nothing"

@@ -1,10 +1,15 @@
-"""A small OTLP/HTTP trace receiver for the end-to-end tests.
+"""A small OTLP/HTTP receiver for the end-to-end tests.
 
 Listens on 127.0.0.1 (an ephemeral port, printed on the first line of stdout as
-`listening PORT`), decodes each `POST /v1/traces` body with the official protobuf
-definitions (`opentelemetry-proto`), and appends every span to the file given as the
-first argument, one JSON object a line: trace and span ids in hex, the parent's, the
-name, the kind, the attributes, and the resource's `service.name`.
+`listening PORT`) and decodes each body with the official protobuf definitions
+(`opentelemetry-proto`):
+
+- `POST /v1/traces`: every span is appended to the file given as the first argument,
+  one JSON object a line: trace and span ids in hex, the parent's, the name, the kind,
+  the attributes, and the resource's `service.name`;
+- `POST /v1/metrics`: every data point is appended to the same file with `.metrics`
+  added to its name: the metric's name, its kind (sum, gauge, histogram), the point's
+  attributes and its value (a histogram's count and sum).
 """
 
 import json
@@ -12,12 +17,17 @@ import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from threading import Lock
 
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
 
 OUT = sys.argv[1]
+METRICS_OUT = OUT + ".metrics"
 LOCK = Lock()
 
 
@@ -37,6 +47,9 @@ def attributes(kvs):
 class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if self.path == "/v1/metrics":
+            self.metrics(body)
+            return
         if self.path != "/v1/traces":
             self.send_response(404)
             self.end_headers()
@@ -67,7 +80,35 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK, open(OUT, "a", encoding="utf-8") as out:
             for line in lines:
                 out.write(line + "\n")
-        reply = ExportTraceServiceResponse().SerializeToString()
+        self.reply(ExportTraceServiceResponse().SerializeToString())
+
+    def metrics(self, body):
+        request = ExportMetricsServiceRequest()
+        request.ParseFromString(body)
+        lines = []
+        for resource_metrics in request.resource_metrics:
+            for scope_metrics in resource_metrics.scope_metrics:
+                for metric in scope_metrics.metrics:
+                    kind = metric.WhichOneof("data")
+                    for point in getattr(metric, kind).data_points:
+                        line = {
+                            "name": metric.name,
+                            "kind": kind,
+                            "unit": metric.unit,
+                            "attributes": attributes(point.attributes),
+                        }
+                        if kind == "histogram":
+                            line["count"] = point.count
+                            line["sum"] = point.sum
+                        else:
+                            line["value"] = getattr(point, point.WhichOneof("value"))
+                        lines.append(json.dumps(line))
+        with LOCK, open(METRICS_OUT, "a", encoding="utf-8") as out:
+            for line in lines:
+                out.write(line + "\n")
+        self.reply(ExportMetricsServiceResponse().SerializeToString())
+
+    def reply(self, reply):
         self.send_response(200)
         self.send_header("Content-Type", "application/x-protobuf")
         self.send_header("Content-Length", str(len(reply)))

@@ -311,6 +311,12 @@ pub(super) fn run(
             Err(e) => return fail(format!("{e}"), events),
         };
         let returned = runner::returned(&ran.stdout);
+        crate::telemetry::metrics::agent_attempt(
+            &stage.name,
+            returned.usage.cost_usd,
+            returned.usage.input_tokens,
+            returned.usage.output_tokens,
+        );
         if let Some(tokens) = returned.usage.input_tokens {
             span.record("gen_ai.usage.input_tokens", tokens as i64);
         }

@@ -458,7 +458,7 @@ pub fn execute(
                 &lease.workflow,
             )
         });
-        super::record_stage(&span, &summary);
+        super::record_stage(&span, &pipeline, &summary);
         Ok(summary)
     })();
     result.unwrap_or_else(|e| summary(&lease.stage, Outcome::Failed(format!("{e:#}")), started))

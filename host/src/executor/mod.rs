@@ -309,7 +309,7 @@ pub fn run(
                                     &workflow_id,
                                 )
                             });
-                            record_stage(&span, &summary);
+                            record_stage(&span, pipeline, &summary);
                             summary
                         }
                     };
@@ -367,8 +367,14 @@ fn stage_span(parent: Option<tracing::Id>, pipeline: &Pipeline, stage: &Stage) -
     )
 }
 
-/// Records how a stage ended on its span.
-fn record_stage(span: &tracing::Span, summary: &StageSummary) {
+/// Records how a stage of `pipeline` ended: on its span, and in the metrics.
+fn record_stage(span: &tracing::Span, pipeline: &Pipeline, summary: &StageSummary) {
+    crate::telemetry::metrics::stage_ended(
+        &pipeline.name,
+        &summary.stage,
+        summary.outcome.label(),
+        summary.duration_ms / 1e3,
+    );
     span.record("baton.outcome", summary.outcome.label());
     if let Outcome::Passed(revision) = summary.outcome {
         span.record("baton.revision", revision as i64);

@@ -112,6 +112,9 @@ fn slot_loop(
             continue;
         };
         report(Report::Claimed(&claim));
+        if claim.attempts > 1 {
+            crate::telemetry::metrics::lease_expired(&claim.lease.stage);
+        }
         // Set when the lease is lost (the workflow was cancelled, or another worker
         // has the stage): a running agent is stopped then, not left to finish.
         let stop = Arc::new(AtomicBool::new(false));

@@ -202,7 +202,8 @@ impl Service {
     /// The live entry at `key`, or the given retained revision of it.
     pub fn retrieve(&self, ns: &Namespace, key: &Key, revision: Option<u64>) -> Result<Entry> {
         let store = self.store()?;
-        match revision {
+        let started = std::time::Instant::now();
+        let entry = match revision {
             None => store
                 .get(ns, key)?
                 .ok_or_else(|| not_found(&*store, ns, key)),
@@ -210,7 +211,9 @@ impl Service {
                 Some(entry) => Ok(entry),
                 None => Err(missing_revision(&*store, ns, key, rev)),
             },
-        }
+        };
+        crate::telemetry::metrics::memory_operation("get", started.elapsed().as_secs_f64());
+        entry
     }
 
     /// Deletes `key` (a tombstone revision), with its audit event.

@@ -102,6 +102,11 @@ impl Service {
         let bundles = Bundles::new(self.bundle_dir());
         // The agents it starts reach the same database.
         let agent_env = [("BATON_STORE".to_owned(), self.location().for_child())];
+        if crate::telemetry::metrics::exporting() {
+            // On its own connection, asked whenever the metrics are collected.
+            let depth = self.queue()?;
+            crate::telemetry::metrics::observe_queue_depth(move || depth.open_jobs().ok());
+        }
         started();
         worker::work(&runtime, &bundles, &queues, options, &agent_env, report);
         Ok(())
