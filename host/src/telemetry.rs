@@ -371,7 +371,9 @@ pub mod metrics {
     /// Reports the queue's depth (jobs not done) as `baton.queue.depth` whenever the
     /// metrics are collected, by calling `depth` (a worker's database).
     pub fn observe_queue_depth(depth: impl Fn() -> Option<u64> + Send + Sync + 'static) {
-        let gauge = meter()
+        // Its callback stays registered with the meter provider (the handle holds
+        // nothing): it reports as long as the provider lives.
+        meter()
             .u64_observable_gauge("baton.queue.depth")
             .with_description("Jobs of distributed workflows not yet done")
             .with_callback(move |observer| {
@@ -380,8 +382,6 @@ pub mod metrics {
                 }
             })
             .build();
-        // The gauge reports as long as the meter provider lives.
-        std::mem::forget(gauge);
     }
 }
 
