@@ -1,6 +1,7 @@
 //! `baton run`'s progress on a pseudo-terminal (`tests/support/pty_run.py`): live, a
 //! running stage's line with its elapsed time and the run's line saying what waits on
-//! what; with `NO_COLOR`, or off a terminal, plain lines with no terminal control.
+//! what; with `NO_COLOR`, or off a terminal, plain lines with no terminal control. The
+//! run's events keep when each thing happened.
 
 use std::process::Command;
 
@@ -52,6 +53,22 @@ fn a_run_on_a_terminal_shows_what_runs_for_how_long_and_what_waits_on_what() {
     assert!(screen.contains("[1/2] passed    slow"), "{screen:?}");
     assert!(screen.contains("[2/2] passed    after"), "{screen:?}");
     assert!(screen.contains("STAGE"), "{screen:?}");
+    // The run's events keep when each thing happened, not when they were committed
+    // together: `slow` started about two seconds before it completed.
+    let events = p.run(&["events", "--json"]).json();
+    let at = |name: &str| {
+        let event = events
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {events}"));
+        humantime::parse_rfc3339(event["at"].as_str().unwrap()).unwrap()
+    };
+    let took = at("agent.slow.completed")
+        .duration_since(at("agent.slow.started"))
+        .unwrap();
+    assert!(took >= std::time::Duration::from_secs(1), "{took:?}");
 }
 
 #[test]

@@ -550,6 +550,60 @@ fn the_default_pipeline_shows_every_stage_fresh_in_the_browser() {
         "{similarities:?}"
     );
     browser.screenshot(&screenshots().join("search.png"));
+    // The run as a timeline: a row per stage, its bar passed, the critical path
+    // outlined; a bar opens its stage.
+    let (status, timeline) = ui.get("/api/timeline");
+    assert_eq!(status, 200, "{timeline}");
+    let path: Vec<&str> = timeline["critical_path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    // A chain of stages each reading from the one before, from one that reads from
+    // no stage.
+    let (_, pipeline) = ui.get("/api/pipeline");
+    let reads = |stage: &str| -> Vec<String> {
+        let found = pipeline["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == stage)
+            .unwrap_or_else(|| panic!("no stage {stage} in {pipeline}"));
+        serde_json::from_value(found["depends_on"].clone()).unwrap()
+    };
+    assert!(path.len() >= 2, "{timeline}");
+    assert!(reads(path[0]).is_empty(), "{path:?}");
+    for pair in path.windows(2) {
+        assert!(reads(pair[1]).contains(&pair[0].to_owned()), "{path:?}");
+    }
+    let (status, missing) = ui.get("/api/timeline?workflow=workflow-nope");
+    assert_eq!(status, 404, "{missing}");
+    browser.open(&format!("{}#/timeline", ui.base()));
+    let rows = browser.wait_for(
+        "nine rows on the timeline",
+        "const r = [...document.querySelectorAll('svg.timeline g.row')].map(g => [g.dataset.stage, g.dataset.outcome, g.classList.contains('critical'), g.querySelector('rect.bar').getBoundingClientRect().width]);
+         return r.length === 9 ? r : null",
+        Duration::from_secs(30),
+    );
+    let rows = rows.as_array().unwrap();
+    for row in rows {
+        assert_eq!(row[1], "passed", "{row}");
+        assert!(row[3].as_f64().unwrap() >= 2.0, "a bar has a width: {row}");
+    }
+    let critical: Vec<&str> = rows
+        .iter()
+        .filter(|r| r[2] == true)
+        .map(|r| r[0].as_str().unwrap())
+        .collect();
+    assert_eq!(critical.len(), path.len(), "{critical:?} {path:?}");
+    browser.screenshot(&screenshots().join("timeline.png"));
+    browser.click("svg.timeline g.row rect.bar");
+    browser.wait_for(
+        "the stage a bar opens",
+        "return location.hash.startsWith('#/stage/') && document.querySelector('#stage-view')",
+        Duration::from_secs(30),
+    );
 }
 
 #[test]

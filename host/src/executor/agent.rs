@@ -14,10 +14,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{
-    Freshness, Plugins, RunOptions, admitted_outcome, freshness, refused, sequenced_event_ops,
+    Freshness, Happened, Plugins, RunOptions, admitted_outcome, freshness, refused,
+    sequenced_event_ops, stamped,
 };
 use crate::admission::{self, Candidate, Decision, Inputs, Judge, Refusal};
 use crate::gates::{GateReport, read_declared};
@@ -183,14 +184,17 @@ pub(super) fn run(
     let gates = plugins.gates(runtime, &pipeline.path, stage)?;
     let writer = Writer::agent(&agent_id);
     let name = &stage.agent_name;
-    let mut events: Vec<(String, Value)> = vec![(
+    let mut events: Vec<Happened> = vec![stamped((
         format!("agent.{name}.launched"),
         json!({ "stage": stage.name, "runner": runner.command[0], "parent": context.parent }),
-    )];
+    ))];
     let usage = std::cell::RefCell::new(Usage::default());
-    let fail = |why: String, events: Vec<(String, Value)>| -> anyhow::Result<Ended> {
+    let fail = |why: String, events: Vec<Happened>| -> anyhow::Result<Ended> {
         let mut events = events;
-        events.push((format!("agent.{name}.failed"), json!({ "error": why })));
+        events.push(stamped((
+            format!("agent.{name}.failed"),
+            json!({ "error": why }),
+        )));
         memory.commit(&writer, run_events(workflow_id, &agent_id, name, events)?)?;
         Ok((
             Outcome::Failed(why),
@@ -335,7 +339,7 @@ pub(super) fn run(
         drop(span);
         add(&mut usage.borrow_mut(), &returned.usage);
         session = returned.session.clone();
-        events.push((
+        events.push(stamped((
             format!("agent.{name}.attempt"),
             json!({
                 "attempt": attempt,
@@ -346,7 +350,7 @@ pub(super) fn run(
                 "usage": returned.usage,
                 "resumed_session": resuming,
             }),
-        ));
+        )));
         if ran.stopped {
             return fail(
                 "the agent was stopped with its process group: its stage was cancelled, or its worker lost the stage's lease".to_owned(),
@@ -394,10 +398,10 @@ pub(super) fn run(
             && held.writer == writer
             && held.waiting()
         {
-            events.push((
+            events.push(stamped((
                 format!("agent.{name}.held"),
                 json!({ "key": key.as_str(), "stored_by_agent": true, "attempt": attempt }),
-            ));
+            )));
             memory.commit(&writer, run_events(workflow_id, &agent_id, name, events)?)?;
             let gates = Some((held.gate_report.gates_passed, held.gate_report.gates.len()));
             return Ok((
@@ -412,10 +416,10 @@ pub(super) fn run(
             && entry.meta.revision != key_revision
         {
             if entry.meta.writer == writer {
-                events.push((
+                events.push(stamped((
                     format!("agent.{name}.admitted"),
                     json!({ "key": key.as_str(), "stored_by_agent": true, "attempt": attempt }),
-                ));
+                )));
                 memory.commit(&writer, run_events(workflow_id, &agent_id, name, events)?)?;
                 return Ok((
                     Outcome::Passed(entry.meta.revision),
@@ -448,10 +452,10 @@ pub(super) fn run(
             .map_err(refused)?;
         if !verdict.admits() && attempt < runner.attempts {
             let report = verdict.report.expect("a refusal has a report");
-            events.push((
+            events.push(stamped((
                 format!("agent.{name}.refused"),
                 json!({ "attempt": attempt, "gate_report": report }),
-            ));
+            )));
             findings = Some((
                 format!("your output of attempt {attempt} was refused"),
                 report,
@@ -490,7 +494,7 @@ pub(super) fn run(
             &refusal,
             &mut |decision| {
                 let mut all = events.clone();
-                all.push(match decision {
+                all.push(stamped(match decision {
                     Decision::Commit { report, .. } => (
                         format!("agent.{name}.admitted"),
                         json!({ "key": key.as_str(), "attempt": attempt, "gates_passed": report.map_or(0, |r| r.gates_passed) }),
@@ -503,7 +507,7 @@ pub(super) fn run(
                         format!("agent.{name}.held"),
                         json!({ "key": key.as_str(), "attempt": attempt, "gates_passed": report.gates_passed }),
                     ),
-                });
+                }));
                 run_events(workflow_id, &agent_id, name, all)
             },
         )
@@ -531,7 +535,7 @@ fn run_events(
     workflow: &str,
     agent_id: &str,
     name: &str,
-    events: Vec<(String, Value)>,
+    events: Vec<Happened>,
 ) -> anyhow::Result<Vec<crate::memory::Op>> {
     sequenced_event_ops(workflow, agent_id, name, "run-", events)
 }

@@ -420,12 +420,22 @@ fn seed_inputs(pipeline: &Pipeline, memory: &dyn Store) -> anyhow::Result<usize>
     Ok(n)
 }
 
+/// An event of a run, with when it happened: its name, its attributes, its time.
+type Happened = (String, Value, crate::memory::Timestamp);
+
+/// The event `(name, attributes)`, happening now. A run's events are committed
+/// together when the stage ends; each keeps the time it happened (a stage's
+/// `started` event, the time it started).
+fn stamped((name, attributes): (String, Value)) -> Happened {
+    (name, attributes, crate::memory::Timestamp::now())
+}
+
 /// The ops recording a run's events, in order.
 fn event_ops(
     workflow: &str,
     agent_id: &str,
     agent_name: &str,
-    events: Vec<(String, Value)>,
+    events: Vec<Happened>,
 ) -> anyhow::Result<Vec<Op>> {
     sequenced_event_ops(workflow, agent_id, agent_name, "", events)
 }
@@ -438,13 +448,14 @@ fn sequenced_event_ops(
     agent_id: &str,
     agent_name: &str,
     prefix: &str,
-    events: Vec<(String, Value)>,
+    events: Vec<Happened>,
 ) -> anyhow::Result<Vec<Op>> {
     events
         .into_iter()
         .enumerate()
-        .map(|(seq, (name, attributes))| {
+        .map(|(seq, (name, attributes, at))| {
             let mut event = Event::new(name, workflow, agent_id, attributes);
+            event.at = at;
             event.agent_name = Some(agent_name.to_owned());
             Ok(event.op(&format!("{prefix}{seq:04}"))?)
         })
@@ -641,17 +652,17 @@ fn run_stage(
         invocation.limits = stage.limits.clone();
         let agent = invocation.agent_id.clone();
         let writer = Writer::stage(&stage.name);
-        let mut events = vec![(
+        let mut events = vec![stamped((
             format!("agent.{}.started", stage.agent_name),
             json!({ "stage": stage.name }),
-        )];
+        ))];
         let output = match runtime.run(&plugin, &invocation, memory.clone()) {
             Ok(out) => out,
             Err(failure) => {
-                events.push((
+                events.push(stamped((
                     format!("agent.{}.failed", stage.agent_name),
                     json!({ "error": failure.to_string(), "kind": failure.kind.code() }),
-                ));
+                )));
                 memory.commit(
                     &writer,
                     event_ops(workflow_id, &agent, &stage.agent_name, events)?,
@@ -667,7 +678,7 @@ fn run_stage(
             output
                 .events
                 .iter()
-                .map(|e| (e.name.clone(), e.attributes.clone())),
+                .map(|e| stamped((e.name.clone(), e.attributes.clone()))),
         );
         let gates = plugins.gates(runtime, &pipeline.path, stage)?;
         let inputs = output.reads.clone();
@@ -706,7 +717,7 @@ fn run_stage(
             &Refusal::Quarantine(stage.name.clone()),
             &mut |decision| {
                 let mut all = events.clone();
-                all.push(match decision {
+                all.push(stamped(match decision {
                     Decision::Commit { report, .. } => (
                         format!("agent.{name}.completed"),
                         json!({ "key": stage.key(), "gates_passed": report.map_or(0, |r| r.gates_passed) }),
@@ -725,7 +736,7 @@ fn run_stage(
                         format!("agent.{name}.held"),
                         json!({ "key": stage.key(), "gates_passed": report.gates_passed }),
                     ),
-                });
+                }));
                 event_ops(workflow_id, &agent, name, all)
             },
         )

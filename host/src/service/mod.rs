@@ -29,6 +29,7 @@ mod memory_server;
 mod pipeline;
 mod render;
 pub mod scaffold;
+mod timeline;
 mod transfer;
 pub mod views;
 
@@ -39,6 +40,7 @@ use std::time::Duration;
 pub use agents::{AgentEvent, EventAck, EventFilter};
 pub use approval::{HeldOutput, Ruling};
 pub use component::ComponentRun;
+pub use timeline::{Bar, Mark, Timeline, TimelineRow};
 // The results of a run and of a worker, as the executor returns them.
 pub use crate::executor::worker::{Options as WorkerOptions, Report as WorkerReport, default_name};
 pub use crate::executor::{Outcome, RunOptions, RunSummary, StageSummary};

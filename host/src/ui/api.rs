@@ -142,6 +142,18 @@ pub(super) async fn pipeline(State(shared): State<Arc<Shared>>) -> Response {
     .await
 }
 
+/// `GET /api/timeline[?workflow=ID]`: a workflow (the newest by default) as a
+/// timeline of its stage runs, with its critical path.
+pub(super) async fn timeline(State(shared): State<Arc<Shared>>, Query(params): Params) -> Response {
+    answer(shared, move |shared| {
+        let pipeline = shared.pipeline()?;
+        shared
+            .service
+            .timeline(&pipeline, params.get("workflow").map(String::as_str))
+    })
+    .await
+}
+
 /// `GET /api/stages/{name}`: the stage, its output's provenance and gate report, the
 /// history of its key, its events, and what its gates last refused.
 pub(super) async fn stage(State(shared): State<Arc<Shared>>, Path(name): Path<String>) -> Response {

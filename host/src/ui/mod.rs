@@ -136,6 +136,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             get(|| asset(include_str!("assets/app.css"), "text/css")),
         )
         .route("/api/pipeline", get(api::pipeline))
+        .route("/api/timeline", get(api::timeline))
         .route("/api/stages/{name}", get(api::stage))
         .route("/api/stages/{name}/render", get(api::render))
         .route("/api/stages/{name}/view", get(api::view))

@@ -91,10 +91,12 @@ function route() {
   const [path, query] = hash.split("?");
   const params = new URLSearchParams(query || "");
   const parts = path.split("/");
-  document.getElementById("nav-pipeline").classList.toggle("active", parts[0] !== "memory");
+  document.getElementById("nav-pipeline").classList.toggle("active", !["memory", "timeline"].includes(parts[0]));
+  document.getElementById("nav-timeline").classList.toggle("active", parts[0] === "timeline");
   document.getElementById("nav-memory").classList.toggle("active", parts[0] === "memory");
   if (parts[0] === "stage" && parts[1]) current = () => stageView(decodeURIComponent(parts.slice(1).join("/")));
   else if (parts[0] === "memory") current = () => memoryView(params);
+  else if (parts[0] === "timeline") current = () => timelineView(params);
   else current = () => pipelineView();
   render();
 }
@@ -130,6 +132,53 @@ function live() {
 window.addEventListener("hashchange", route);
 route();
 live();
+
+// ---- timeline ----------------------------------------------------------------
+
+const secs = (ms) => (ms >= 1000 ? (ms / 1000).toFixed(1) + " s" : Math.round(ms) + " ms");
+let timelineTimer = null;
+
+// A workflow: a row per stage run, a bar per attempt coloured by outcome, its gate
+// verdict and commit marked, the critical path outlined; running bars grow.
+async function timelineView(params) {
+  const wf = params.get("workflow");
+  const t = await api("/api/timeline" + (wf ? "?workflow=" + q(wf) : ""));
+  const box = h("section", { id: "timeline-view" }, h("h2", {}, "Timeline"));
+  if (!t.workflow_id) {
+    box.append(h("p", { class: "muted" }, "No workflow has run yet: `baton run` starts one."));
+    return box;
+  }
+  const picker = h("select", { id: "workflow-picker", onchange: (e) => { location.hash = "#/timeline?workflow=" + q(e.target.value); } },
+    t.workflows.map(([id, at]) => h("option", { value: id, selected: id === t.workflow_id }, `${when(at)} · ${id}`)));
+  box.append(h("p", {}, picker, ` ${t.rows.length} stage runs in ${secs(t.end_ms - t.start_ms)}`));
+  const W = 960, LABEL = 240, ROW = 24, TOP = 22;
+  const span = Math.max(1, t.end_ms - t.start_ms);
+  const x = (ms) => LABEL + ((ms - t.start_ms) / span) * (W - LABEL - 12);
+  const critical = new Set(t.critical_path);
+  const height = TOP + t.rows.length * ROW + 8;
+  const axis = [0, 0.25, 0.5, 0.75, 1].map((f) => s("g", { class: "tick" },
+    s("line", { x1: x(t.start_ms + f * span), x2: x(t.start_ms + f * span), y1: TOP - 4, y2: height }),
+    s("text", { x: x(t.start_ms + f * span), y: TOP - 8 }, secs(f * span))));
+  const rows = t.rows.map((r, i) => {
+    const y = TOP + i * ROW;
+    const open = () => { location.hash = "#/stage/" + q(r.stage); };
+    return s("g", { class: "row" + (critical.has(r.stage) ? " critical" : ""), "data-stage": r.stage, "data-outcome": r.outcome },
+      s("text", { x: 4, y: y + 16, class: "label" }, short(r.stage, 32)),
+      r.bars.map((b) => s("rect", { class: "bar " + b.outcome, x: x(b.start_ms), y: y + 4, rx: 3, height: ROW - 8,
+        width: Math.max(2, x(b.end_ms) - x(b.start_ms)), "data-attempt": b.attempt, onclick: open },
+        s("title", {}, `${r.stage}, attempt ${b.attempt}: ${b.outcome}, ${secs(b.end_ms - b.start_ms)}`))),
+      r.marks.map((m) => s("circle", { class: "mark " + m.kind, cx: x(m.at_ms), cy: y + ROW / 2, r: 3.5 },
+        s("title", {}, m.label))));
+  });
+  box.append(s("svg", { class: "timeline", width: W, height, viewBox: `0 0 ${W} ${height}`, role: "img", "aria-label": "workflow timeline" }, axis, rows),
+    h("p", { class: "muted" }, "Critical path: " + t.critical_path.join(" → ")));
+  // Running bars grow until their stage ends.
+  clearTimeout(timelineTimer);
+  if (t.rows.some((r) => r.outcome === "running")) {
+    timelineTimer = setTimeout(() => { if (location.hash.startsWith("#/timeline")) render(); }, 1000);
+  }
+  return box;
+}
 
 // ---- pipeline ----------------------------------------------------------------
 
