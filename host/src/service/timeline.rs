@@ -93,7 +93,7 @@ impl Service {
             .iter()
             .map(|(id, at)| ((*id).to_owned(), *at))
             .collect();
-        listed.sort_by(|a, b| b.1.cmp(&a.1));
+        listed.sort_by_key(|w| std::cmp::Reverse(w.1));
         let workflow_id = match workflow {
             Some(id) if !workflows.contains_key(id) => {
                 return Err(Error::not_found(format!(
