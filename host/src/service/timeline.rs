@@ -7,8 +7,8 @@
 //! (their end and `elapsed_ms`) are its bars, and the event that ended it (`completed`,
 //! `admitted`, `held`, `failed`, `refused`, `quarantined`) closes it. A stage still
 //! running has recorded nothing yet (its events commit with its output), except on
-//! workers, whose running jobs the queue knows: those rows are open, their bars
-//! growing until now.
+//! workers, whose running jobs the queue knows: those rows are open, marked running
+//! at the end (the queue does not record when a job was claimed).
 
 use std::collections::BTreeMap;
 
