@@ -188,21 +188,29 @@ fn with_env(mut cmd: assert_cmd::Command, receiver: &Receiver) -> assert_cmd::Co
     cmd
 }
 
+/// `baton run --json` in `p`, exporting to `receiver` (with `PATH` set to `path` when
+/// given); panics unless it passes; its summary.
+fn run_exporting(p: &Project, receiver: &Receiver, path: Option<String>) -> Value {
+    let mut cmd = with_env(p.baton(&["run", "--json"]), receiver);
+    if let Some(path) = path {
+        cmd.env("PATH", path);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[test]
 fn a_default_pipeline_run_is_one_trace_of_its_stages_gates_and_commits() {
     let Some(receiver) = Receiver::start() else {
         return;
     };
     let p = crate::performance_pipeline::default_pipeline();
-    let out = with_env(p.baton(&["run", "--json"]), &receiver)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let summary = run_exporting(&p, &receiver, None);
     // The command has exited: its spans were sent before it did.
     let spans = receiver.spans();
     assert_one_trace(&spans);
@@ -349,16 +357,7 @@ fn an_agent_s_own_baton_call_continues_its_invocation_s_trace() {
         return;
     };
     let p = crate::agents::project("self", "");
-    let out = with_env(p.baton(&["run", "--json"]), &receiver)
-        .env("PATH", crate::harness::path_with_baton())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let summary = run_exporting(&p, &receiver, Some(crate::harness::path_with_baton()));
     let spans = receiver.spans();
     assert_one_trace(&spans);
     let stage = one(&spans, "stage performance-notes");
@@ -424,15 +423,7 @@ fn an_agent_stage_s_metrics_count_its_attempts_refusals_cost_and_tokens() {
     };
     // Refused once by its gate, then passed.
     let p = crate::agents::project("fix", "");
-    let out = with_env(p.baton(&["run", "--json"]), &receiver)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let summary = run_exporting(&p, &receiver, None);
     let metrics = receiver.metrics();
     let stage = json!({"baton.stage": "performance-notes"});
     assert_eq!(
