@@ -188,14 +188,21 @@ fn resource() -> opentelemetry_sdk::Resource {
 /// Makes `span` the child of the span `traceparent` names (a W3C `traceparent`
 /// value), when spans are exported; a malformed value is ignored.
 pub fn continue_trace(span: &Span, traceparent: Option<&str>) {
-    let Some(value) = traceparent.map(str::trim).filter(|v| !v.is_empty()) else {
-        return;
-    };
-    let carrier = HashMap::from([("traceparent".to_owned(), value.to_owned())]);
-    let context = TraceContextPropagator::new().extract(&carrier);
-    if context.span().span_context().is_valid() {
+    if let Some(context) = traceparent.and_then(parse) {
         let _ = span.set_parent(context);
     }
+}
+
+/// The context a W3C `traceparent` value names, if it is well formed (the
+/// propagator's own reading of it).
+fn parse(traceparent: &str) -> Option<opentelemetry::Context> {
+    let value = traceparent.trim();
+    if value.is_empty() {
+        return None;
+    }
+    let carrier = HashMap::from([("traceparent".to_owned(), value.to_owned())]);
+    let context = TraceContextPropagator::new().extract(&carrier);
+    context.span().span_context().is_valid().then_some(context)
 }
 
 /// Makes `span` the child of the span in this process's `TRACEPARENT`, if any.
@@ -221,17 +228,9 @@ pub fn traceparent(span: &Span) -> Option<String> {
         .filter(|v| valid_traceparent(v))
 }
 
-/// Whether `value` has the shape of a W3C `traceparent` (version 00).
+/// Whether `value` is a well-formed W3C `traceparent`.
 fn valid_traceparent(value: &str) -> bool {
-    let parts: Vec<&str> = value.trim().split('-').collect();
-    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
-    parts.len() == 4
-        && hex(parts[0], 2)
-        && hex(parts[1], 32)
-        && hex(parts[2], 16)
-        && hex(parts[3], 2)
-        && parts[1].bytes().any(|b| b != b'0')
-        && parts[2].bytes().any(|b| b != b'0')
+    parse(value).is_some()
 }
 
 /// The instruments baton records its work with (OpenTelemetry metrics, exported
