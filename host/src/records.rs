@@ -73,6 +73,9 @@ pub struct Decided {
 pub struct StageRun {
     /// The stage.
     pub stage: String,
+    /// The partition it ran for, if it is one partition's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
     /// The agent instance of the run.
     pub agent_id: String,
     /// The workflow of the run.
@@ -316,6 +319,7 @@ mod tests {
         let p = Provenance {
             run: Some(StageRun {
                 stage: "s".into(),
+                partition: None,
                 agent_id: "a-1".into(),
                 workflow_id: "w".into(),
                 component_sha256: "00".into(),

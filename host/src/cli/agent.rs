@@ -7,7 +7,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Map, Value};
 
 use super::{CliError, Exit, output};
-use crate::service::{OutputOptions, Service, StageInput, brief, load_definitions, manifest_path};
+use crate::service::{OutputOptions, Service, StageInput, brief, find_stage_of, manifest_path};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum AgentCommand {
@@ -32,8 +32,11 @@ pub(super) enum AgentCommand {
 
 #[derive(Debug, Args)]
 pub(super) struct BriefArgs {
-    /// The stage, by its name in pipeline.toml
+    /// The stage, by its name in pipeline.toml (one partition's as `stage[KEY]`)
     stage: String,
+    /// The partition, for a stage that runs once per partition
+    #[arg(short = 'p', long, value_name = "KEY", env = "BATON_PARTITION")]
+    partition: Option<String>,
     /// The manifest [default: the nearest `pipeline.toml`]
     #[arg(long, value_name = "FILE")]
     pipeline: Option<PathBuf>,
@@ -50,8 +53,11 @@ enum Format {
 
 #[derive(Debug, Args)]
 pub(super) struct InputsArgs {
-    /// The stage, by its name in pipeline.toml
+    /// The stage, by its name in pipeline.toml (one partition's as `stage[KEY]`)
     stage: String,
+    /// The partition, for a stage that runs once per partition
+    #[arg(short = 'p', long, value_name = "KEY", env = "BATON_PARTITION")]
+    partition: Option<String>,
     /// How to print them
     #[arg(long, value_enum, default_value = "json")]
     format: Format,
@@ -62,8 +68,11 @@ pub(super) struct InputsArgs {
 
 #[derive(Debug, Args)]
 pub(super) struct OutputArgs {
-    /// The stage, by its name in pipeline.toml
+    /// The stage, by its name in pipeline.toml (one partition's as `stage[KEY]`)
     stage: String,
+    /// The partition, for a stage that runs once per partition
+    #[arg(short = 'p', long, value_name = "KEY", env = "BATON_PARTITION")]
+    partition: Option<String>,
     /// The output: JSON, or text stored as a JSON string
     #[arg(conflicts_with = "file", required_unless_present = "file")]
     value: Option<String>,
@@ -88,25 +97,31 @@ pub(super) fn run(ctx: &Service, cmd: AgentCommand) -> Result<(), CliError> {
     match cmd {
         AgentCommand::Brief(args) => {
             let pipeline =
-                load_definitions(&manifest_path(args.pipeline, &super::current_dir()?)?)?;
-            print!("{}", ctx.agent_brief(&pipeline, &args.stage)?);
+                ctx.load_definitions(&manifest_path(args.pipeline, &super::current_dir()?)?)?;
+            let stage = find_stage_of(&pipeline, &args.stage, args.partition.as_deref())?;
+            let stage = stage.name.clone();
+            print!("{}", ctx.agent_brief(&pipeline, &stage)?);
             Ok(())
         }
         AgentCommand::Inputs(args) => {
             let pipeline =
-                load_definitions(&manifest_path(args.pipeline, &super::current_dir()?)?)?;
-            let inputs = ctx.stage_inputs(&pipeline, &args.stage)?;
+                ctx.load_definitions(&manifest_path(args.pipeline, &super::current_dir()?)?)?;
+            let stage = find_stage_of(&pipeline, &args.stage, args.partition.as_deref())?;
+            let stage = stage.name.clone();
+            let inputs = ctx.stage_inputs(&pipeline, &stage)?;
             match args.format {
                 Format::Json => output::json(&as_object(&inputs, &pipeline.namespace)),
                 Format::Markdown => {
-                    print!("{}", as_markdown(&args.stage, &inputs));
+                    print!("{}", as_markdown(&stage, &inputs));
                     Ok(())
                 }
             }
         }
         AgentCommand::Output(args) => {
             let pipeline =
-                load_definitions(&manifest_path(args.pipeline, &super::current_dir()?)?)?;
+                ctx.load_definitions(&manifest_path(args.pipeline, &super::current_dir()?)?)?;
+            let stage = find_stage_of(&pipeline, &args.stage, args.partition.as_deref())?;
+            let stage = stage.name.clone();
             let (text, must_be_json) = match (args.value, &args.file) {
                 (Some(text), _) => (text, false),
                 (None, Some(file)) if file.as_os_str() == "-" => {
@@ -125,7 +140,7 @@ pub(super) fn run(ctx: &Service, cmd: AgentCommand) -> Result<(), CliError> {
                 override_gates: args.override_gates,
             };
             let stored =
-                ctx.stage_output_text(&pipeline, &args.stage, text, must_be_json, &options)?;
+                ctx.stage_output_text(&pipeline, &stage, text, must_be_json, &options)?;
             if args.json {
                 return output::json(&stored);
             }
@@ -137,7 +152,7 @@ pub(super) fn run(ctx: &Service, cmd: AgentCommand) -> Result<(), CliError> {
             }
             eprintln!(
                 "stored `{}` revision {} in namespace `{}` for stage `{}`",
-                stored.meta.key, stored.meta.revision, stored.meta.namespace, args.stage
+                stored.meta.key, stored.meta.revision, stored.meta.namespace, stage
             );
             Ok(())
         }

@@ -14,6 +14,7 @@ mod gate;
 mod import;
 mod memory;
 mod output;
+mod partition;
 mod progress;
 mod run;
 mod server;
@@ -173,6 +174,12 @@ enum Command {
     Held(approval::HeldArgs),
     /// Check `pipeline.toml` without running anything: every problem, with its line
     Check(check::CheckArgs),
+    /// List a partitioned pipeline's partitions and their stages' states, or add a
+    /// partition at run time
+    Partition {
+        #[command(subcommand)]
+        command: partition::PartitionCommand,
+    },
     /// Check documents against quality gates
     Gate {
         #[command(subcommand)]
@@ -250,6 +257,7 @@ impl Command {
             Command::Reject(_) => "reject",
             Command::Held(_) => "held",
             Command::Check(_) => "check",
+            Command::Partition { .. } => "partition",
             Command::Gate { .. } => "gate",
             Command::PipelineSchema => "pipeline-schema",
             Command::Stage { .. } => "stage",
@@ -306,6 +314,7 @@ fn execute(cli: Cli) -> ExitCode {
         Command::Memory { options, command } => memory::run(&with(&options), command),
         Command::Stage { options, command } => stage::run(&with(&options), command),
         Command::Check(args) => check::run(args),
+        Command::Partition { command } => partition::run(&plain, command),
         Command::Run { options, args } => run::run(&with(&options), args),
         Command::Cancel(args) => run::cancel(&plain, args),
         Command::Status(args) => run::status(&plain, args),

@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::{CliError, Exit, GlobalArgs, output};
 use crate::service::{
-    EventFilter, Outcome, RunOptions, StageSummary, load_definitions, manifest_path,
+    EventFilter, Outcome, RunOptions, StageSummary, manifest_path,
 };
 
 #[derive(Debug, Args)]
@@ -16,6 +16,11 @@ pub(super) struct RunArgs {
     /// The manifest [default: the nearest `pipeline.toml`]
     #[arg(long, value_name = "FILE")]
     pipeline: Option<PathBuf>,
+    /// Only these partitions' stages (repeatable), with the stages of no partition
+    /// [default: every partition]. Over many partitions it is a backfill: the stale
+    /// ones run, up to `-j` at once, and `--force` runs them all
+    #[arg(short = 'p', long, value_name = "KEY")]
+    partition: Vec<String>,
     /// Re-run stages that are fresh
     #[arg(long)]
     force: bool,
@@ -51,6 +56,12 @@ pub(super) struct StatusArgs {
     /// The manifest [default: the nearest `pipeline.toml`]
     #[arg(long, value_name = "FILE")]
     pipeline: Option<PathBuf>,
+    /// Only these partitions' stages (repeatable), with the stages of no partition
+    #[arg(short = 'p', long, value_name = "KEY")]
+    partition: Vec<String>,
+    /// A partitioned pipeline as a matrix: a row per partition, a column per stage
+    #[arg(long)]
+    matrix: bool,
     /// Print JSON for scripts
     #[arg(long)]
     json: bool,
@@ -74,8 +85,11 @@ pub(super) struct EventsArgs {
 
 pub(super) fn run(global: &GlobalArgs, args: RunArgs) -> Result<(), CliError> {
     let manifest = manifest_path(args.pipeline, &super::current_dir()?)?;
-    let pipeline = load_definitions(&manifest)?;
     let ctx = super::service(global)?;
+    let mut pipeline = ctx.load_definitions(&manifest)?;
+    pipeline
+        .restrict(&args.partition)
+        .map_err(|e| CliError::new(Exit::BadInput, anyhow!(e)))?;
     // A distributed run is all or nothing; a local one runs what can run.
     let (pipeline, cannot_run) = if args.distributed {
         (ctx.runnable(pipeline, &manifest)?, Default::default())
@@ -331,9 +345,20 @@ fn detail(o: &Outcome) -> String {
 pub(super) fn status(global: &GlobalArgs, args: StatusArgs) -> Result<(), CliError> {
     // Reads that nothing produces do not stop a status: the memory may hold them (a
     // partial pipeline, seeded by hand), and the stages that lack them say so.
-    let pipeline = load_definitions(&manifest_path(args.pipeline, &super::current_dir()?)?)?;
     let ctx = super::service(global)?;
+    let mut pipeline =
+        ctx.load_definitions(&manifest_path(args.pipeline, &super::current_dir()?)?)?;
+    pipeline
+        .restrict(&args.partition)
+        .map_err(|e| CliError::new(Exit::BadInput, anyhow!(e)))?;
     let stages = ctx.status(&pipeline)?;
+    if args.matrix {
+        let matrix = crate::service::matrix(&pipeline, &stages);
+        return match args.json {
+            true => output::json(&matrix),
+            false => super::partition::print_matrix(&matrix),
+        };
+    }
     if args.json {
         return output::json(&stages);
     }

@@ -186,7 +186,7 @@ pub(super) fn run(
     let name = &stage.agent_name;
     let mut events: Vec<Happened> = vec![stamped((
         format!("agent.{name}.launched"),
-        json!({ "stage": stage.name, "runner": runner.command[0], "parent": context.parent }),
+        json!({ "stage": stage.name, "partition": stage.partition, "runner": runner.command[0], "parent": context.parent }),
     ))];
     let usage = std::cell::RefCell::new(Usage::default());
     let fail = |why: String, events: Vec<Happened>| -> anyhow::Result<Ended> {
@@ -256,6 +256,7 @@ pub(super) fn run(
             ("namespace", Some(ns.to_string())),
             ("schema_file", schema),
             ("session_id", resuming.clone()),
+            ("partition", stage.partition.clone()),
         ]);
         let mut env = options.agent_env.clone();
         env.extend([
@@ -263,6 +264,7 @@ pub(super) fn run(
             ("BATON_WORKFLOW_ID".to_owned(), workflow_id.to_owned()),
             ("BATON_STAGE".to_owned(), stage.name.clone()),
             ("BATON_ATTEMPT".to_owned(), attempt.to_string()),
+            ("BATON_NAMESPACE".to_owned(), stage.namespace.to_string()),
             // Its `baton` calls find this pipeline (and its gates) wherever it runs.
             (
                 "BATON_PIPELINE".to_owned(),
@@ -272,6 +274,9 @@ pub(super) fn run(
                     .to_string(),
             ),
         ]);
+        if let Some(p) = &stage.partition {
+            env.push(("BATON_PARTITION".to_owned(), p.clone()));
+        }
         // The attempt's span, as OpenTelemetry's GenAI conventions name an agent's
         // invocation; the agent continues its trace through `TRACEPARENT`.
         let span = tracing::info_span!(
@@ -470,6 +475,7 @@ pub(super) fn run(
             provenance: Provenance {
                 run: Some(StageRun {
                     stage: stage.name.clone(),
+                    partition: stage.partition.clone(),
                     agent_id: agent_id.clone(),
                     workflow_id: workflow_id.to_owned(),
                     component_sha256: sha.clone(),

@@ -642,7 +642,7 @@ fn run_stage(
         }
         // The revision the output's key is at before the run: the commit requires it.
         let key_revision = memory.get(&ns, &key)?.map_or(0, |e| e.meta.revision);
-        let mut invocation = Invocation::new(&stage.name, &pipeline.namespace);
+        let mut invocation = Invocation::new(&stage.name, stage.namespace.as_str());
         invocation.agent_name = stage.agent_name.clone();
         invocation.agent_id = format!("{}-{}", stage.agent_name, uuid::Uuid::new_v4().simple());
         invocation.workflow_id = workflow_id.to_owned();
@@ -654,7 +654,7 @@ fn run_stage(
         let writer = Writer::stage(&stage.name);
         let mut events = vec![stamped((
             format!("agent.{}.started", stage.agent_name),
-            json!({ "stage": stage.name }),
+            json!({ "stage": stage.name, "partition": stage.partition }),
         ))];
         let output = match runtime.run(&plugin, &invocation, memory.clone()) {
             Ok(out) => out,
@@ -690,6 +690,7 @@ fn run_stage(
             provenance: Provenance {
                 run: Some(StageRun {
                     stage: stage.name.clone(),
+                    partition: stage.partition.clone(),
                     agent_id: agent.clone(),
                     workflow_id: workflow_id.to_owned(),
                     component_sha256: plugin.sha256.clone(),

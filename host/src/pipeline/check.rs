@@ -8,6 +8,7 @@ use std::sync::Arc;
 use toml::Spanned;
 
 use super::manifest::{GateSpec, LimitsSpec, Manifest, RunnerSpec, StageSpec};
+use super::partitions::{self, Expanded};
 use super::{
     Build, Gate, GateCheck, Input, Pipeline, Problem, ProblemKind, Problems, RUNNER_PLACEHOLDERS,
     Render, Runner, Schema, Severity, Stage,
@@ -17,7 +18,7 @@ use crate::runtime::{Grant, Grants, Limits, agent_name};
 use crate::text::short;
 
 /// Collects problems against the manifest's text.
-struct Checker<'a> {
+pub(super) struct Checker<'a> {
     file: &'a Path,
     text: &'a str,
     problems: Vec<Problem>,
@@ -35,7 +36,7 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     /// A problem at `span`.
-    fn at(&mut self, span: Range<usize>, message: impl Into<String>) {
+    pub(super) fn at(&mut self, span: Range<usize>, message: impl Into<String>) {
         let problem = self.locate(span, message.into());
         self.problems.push(problem);
     }
@@ -109,8 +110,8 @@ fn stage_at(text: &str, offset: usize) -> Option<String> {
 }
 
 /// Checks everything, each gate schema compiled.
-pub(super) fn check(file: &Path, text: &str) -> Result<Pipeline, Problems> {
-    let (pipeline, unresolved) = check_with(file, text, true)?;
+pub(super) fn check(file: &Path, text: &str, dynamic: &[String]) -> Result<Pipeline, Problems> {
+    let (pipeline, unresolved) = check_with(file, text, true, dynamic)?;
     match unresolved.0.is_empty() {
         true => Ok(pipeline),
         false => Err(unresolved),
@@ -122,11 +123,20 @@ pub(super) fn check(file: &Path, text: &str) -> Result<Pipeline, Problems> {
 /// the pipeline, and the reads that no stage writes and no input seeds (each a
 /// [`ProblemKind::UnresolvedRead`]). Any other problem fails the check, with the
 /// unresolved reads among the problems.
-pub(super) fn check_definitions(file: &Path, text: &str) -> Result<(Pipeline, Problems), Problems> {
-    check_with(file, text, false)
+pub(super) fn check_definitions(
+    file: &Path,
+    text: &str,
+    dynamic: &[String],
+) -> Result<(Pipeline, Problems), Problems> {
+    check_with(file, text, false, dynamic)
 }
 
-fn check_with(file: &Path, text: &str, read_files: bool) -> Result<(Pipeline, Problems), Problems> {
+fn check_with(
+    file: &Path,
+    text: &str,
+    read_files: bool,
+    dynamic: &[String],
+) -> Result<(Pipeline, Problems), Problems> {
     let mut c = Checker {
         file,
         text,
@@ -158,6 +168,14 @@ fn check_with(file: &Path, text: &str, read_files: bool) -> Result<(Pipeline, Pr
     if manifest.pipeline.name.trim().is_empty() {
         c.at(0..0, "`pipeline.name` is empty");
     }
+    let dynamic_partitions = manifest.partitions.as_ref().is_some_and(|p| p.dynamic);
+    let Expanded {
+        manifest,
+        stage_partitions,
+        declared,
+        input_partitions,
+        partitions,
+    } = partitions::expand(&mut c, manifest, &root, dynamic);
     let retention = manifest.memory.as_ref().and_then(|m| m.retention.clone());
     if let Some(r) = &retention
         && *r.get_ref() == 0
@@ -175,7 +193,10 @@ fn check_with(file: &Path, text: &str, read_files: bool) -> Result<(Pipeline, Pr
     // Inputs: seeded keys.
     let mut seeded: HashMap<(String, String), Range<usize>> = HashMap::new();
     let mut inputs = Vec::new();
-    for input in &manifest.inputs {
+    for (input, partition) in manifest.inputs.iter().zip(&input_partitions) {
+        let of = partition
+            .as_ref()
+            .map_or_else(String::new, |p| format!(" (partition `{p}`)"));
         let namespace = input.namespace.clone().unwrap_or_else(|| ns.clone());
         let key = input.key.get_ref().clone();
         c.key_name(input.key.span(), &key);
@@ -185,7 +206,7 @@ fn check_with(file: &Path, text: &str, read_files: bool) -> Result<(Pipeline, Pr
         {
             c.at(
                 input.key.span(),
-                format!("input key `{key}` is seeded twice"),
+                format!("input key `{key}` in namespace `{namespace}` is seeded twice{of}"),
             );
         }
         let path = root.join(input.file.get_ref());
@@ -193,13 +214,13 @@ fn check_with(file: &Path, text: &str, read_files: bool) -> Result<(Pipeline, Pr
             None => {}
             Some(Err(e)) => c.at(
                 input.file.span(),
-                format!("input file {:?}: {e}", input.file.get_ref()),
+                format!("input file {:?}{of}: {e}", input.file.get_ref()),
             ),
             Some(Ok(doc)) => {
                 if let Err(e) = serde_json::from_str::<serde_json::Value>(&doc) {
                     c.at(
                         input.file.span(),
-                        format!("input file {:?} is not JSON: {e}", input.file.get_ref()),
+                        format!("input file {:?}{of} is not JSON: {e}", input.file.get_ref()),
                     );
                 }
             }
@@ -208,22 +229,26 @@ fn check_with(file: &Path, text: &str, read_files: bool) -> Result<(Pipeline, Pr
             namespace,
             key,
             file: path,
+            partition: partition.clone(),
         });
     }
 
     // Stage names and writers.
     let mut names: HashMap<String, Range<usize>> = HashMap::new();
     let mut writers: HashMap<(String, String), String> = HashMap::new();
-    for stage in &manifest.stages {
+    let mut writer_partition: HashMap<String, (String, String)> = HashMap::new();
+    for (i, stage) in manifest.stages.iter().enumerate() {
         let name = stage.name.get_ref();
-        let valid = !name.is_empty()
-            && name
+        // A partition's stage is named `stage[partition]`, both names checked.
+        let declared_name = &declared[i];
+        let valid = !declared_name.is_empty()
+            && declared_name
                 .chars()
                 .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_');
         if !valid {
             c.at(
                 stage.name.span(),
-                format!("stage name {name:?} must be letters, digits, `-` and `_`"),
+                format!("stage name {declared_name:?} must be letters, digits, `-` and `_`"),
             );
         }
         if names.insert(name.clone(), stage.name.span()).is_some() {
@@ -275,13 +300,20 @@ fn check_with(file: &Path, text: &str, read_files: bool) -> Result<(Pipeline, Pr
             );
         }
         if let Some(other) = writers.insert(slot, name.clone()) {
-            c.at(
-                writes.span(),
-                format!(
+            let message = match (&stage_partitions[i], writer_partition.get(&other)) {
+                (Some(p), Some((first, q))) if *first == *declared_name => format!(
+                    "partitions `{q}` and `{p}` of stage `{declared_name}` both write `{}` in namespace `{}`: name the partition's namespace (leave it out, or write `{{namespace}}:`)",
+                    target.key, target.namespace
+                ),
+                _ => format!(
                     "stages `{other}` and `{name}` both write `{}` in namespace `{}`",
                     target.key, target.namespace
                 ),
-            );
+            };
+            c.at(writes.span(), message);
+        }
+        if let Some(p) = &stage_partitions[i] {
+            writer_partition.insert(name.clone(), (declared_name.clone(), p.clone()));
         }
     }
 
@@ -291,8 +323,15 @@ fn check_with(file: &Path, text: &str, read_files: bool) -> Result<(Pipeline, Pr
         return Err(Problems(c.problems));
     };
     let mut stages = Vec::new();
-    for spec in &manifest.stages {
+    for (i, spec) in manifest.stages.iter().enumerate() {
         let name = spec.name.get_ref().clone();
+        let partition = stage_partitions[i].clone();
+        // Where its unqualified keys live, and the namespace its component is given.
+        let home = partition
+            .as_ref()
+            .and_then(|p| partitions.iter().find(|(k, _)| k == p))
+            .and_then(|(_, n)| Namespace::new(n.clone()).ok())
+            .unwrap_or_else(|| pipeline_ns.clone());
         let mut depends_on = Vec::new();
         for read in &spec.reads {
             let grant = Grant::parse(read.get_ref(), &ns);
@@ -303,12 +342,23 @@ fn check_with(file: &Path, text: &str, read_files: bool) -> Result<(Pipeline, Pr
             if !grant.prefix {
                 c.key_name(read.span(), &grant.key);
             }
-            let producers: Vec<&String> = writers
-                .iter()
-                .filter(|((n, k), _)| grant.allows(n, k))
-                .map(|(_, s)| s)
-                .collect();
-            let is_seeded = seeded.keys().any(|(n, k)| grant.allows(n, k));
+            // An exact read is looked up, so a pipeline of many partitions checks in
+            // time linear in its stages; a prefix is matched against every writer.
+            let producers: Vec<&String> = match grant.prefix {
+                false => writers
+                    .get(&(grant.namespace.clone(), grant.key.clone()))
+                    .into_iter()
+                    .collect(),
+                true => writers
+                    .iter()
+                    .filter(|((n, k), _)| grant.allows(n, k))
+                    .map(|(_, s)| s)
+                    .collect(),
+            };
+            let is_seeded = match grant.prefix {
+                false => seeded.contains_key(&(grant.namespace.clone(), grant.key.clone())),
+                true => seeded.keys().any(|(n, k)| grant.allows(n, k)),
+            };
             if producers.is_empty() && !is_seeded {
                 let mut problem = c.locate(read.span(), format!("stage `{name}` reads `{}` in namespace `{}`, which no stage writes and no input seeds", read.get_ref(), grant.namespace));
                 problem.kind = ProblemKind::UnresolvedRead;
@@ -355,8 +405,11 @@ fn check_with(file: &Path, text: &str, read_files: bool) -> Result<(Pipeline, Pr
             .map(|w| Grant::parse(w.get_ref(), &ns))
             .and_then(|t| Some((Namespace::new(t.namespace).ok()?, Key::new(t.key).ok()?)));
         stages.push(Stage {
-            agent_name: spec.agent.clone().unwrap_or_else(|| agent_name(&name)),
+            agent_name: spec.agent.clone().unwrap_or_else(|| agent_name(&declared[i])),
             name,
+            declared: declared[i].clone(),
+            partition,
+            namespace: home,
             phase: spec.phase,
             agent_number: spec.agent_number,
             component,
@@ -412,6 +465,8 @@ fn check_with(file: &Path, text: &str, read_files: bool) -> Result<(Pipeline, Pr
         inputs,
         stages,
         warnings: c.warnings,
+        partitions: partitions.into_iter().map(|(key, _)| key).collect(),
+        dynamic_partitions,
     };
     Ok((pipeline, Problems(c.problems)))
 }
@@ -431,11 +486,9 @@ fn order(c: &mut Checker<'_>, specs: &[StageSpec], stages: &[Stage]) -> Vec<Stri
         if ready.is_empty() {
             break;
         }
-        for name in ready {
-            done.insert(name.clone());
-            remaining.retain(|s| s.name != name);
-            order.push(name);
-        }
+        done.extend(ready.iter().cloned());
+        remaining.retain(|s| !done.contains(&s.name));
+        order.extend(ready);
     }
     let mut reported: HashSet<String> = HashSet::new();
     for stage in &remaining {

@@ -28,12 +28,64 @@ pub struct Manifest {
     /// How external stages' agents are started, unless a stage says otherwise.
     #[serde(default)]
     pub runner: Option<RunnerSpec>,
+    /// The partitions every stage and input runs over, unless it says otherwise.
+    #[serde(default)]
+    pub partitions: Option<PartitionsSection>,
+}
+
+/// `[partitions]`: one pipeline for many systems. Every stage (and every input) runs
+/// once per partition key unless it sets `partitioned = false`; its unqualified keys
+/// live in the partition's namespace, and its namespaces, files, reads, writes and
+/// config strings are templates over `{partition}` and `{namespace}`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PartitionsSection {
+    /// Partition keys, as listed.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub keys: Vec<Spanned<String>>,
+    /// A path pattern with one `*` segment, relative to the manifest, such as
+    /// `examples/*/system.json`: each match is a partition, the `*` its key.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub folders: Option<Spanned<String>>,
+    /// Keys may also be added at run time (`baton partition add NAME`, MCP
+    /// `partition_add`); they are kept in the memory.
+    #[serde(default)]
+    pub dynamic: bool,
+    /// Each partition's namespace, a template over `{partition}` [default:
+    /// `PIPELINE-NAMESPACE-{partition}`].
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub namespace: Option<Spanned<String>>,
+    /// Merged over every partitioned stage's `config`, its strings templates.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
+    pub config: Option<toml::Table>,
+    /// What one partition sets for itself, by key: `[partitions.override.KEY]`.
+    #[serde(default, rename = "override")]
+    pub overrides: BTreeMap<String, PartitionOverride>,
+}
+
+/// `[partitions.override.KEY]`: a partition that keeps a namespace or a config of its
+/// own, such as a system whose keys were stored before it was a partition.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PartitionOverride {
+    /// Its namespace, instead of the template's.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub namespace: Option<Spanned<String>>,
+    /// Its config, instead of `[partitions] config` (`{}`: none).
+    #[serde(default)]
+    #[schemars(with = "Option<BTreeMap<String, serde_json::Value>>")]
+    pub config: Option<toml::Table>,
 }
 
 /// `[runner]` (every external stage's) or `[stage.runner]` (one stage's, field by
 /// field over the pipeline's): how baton starts the agent that does an external
 /// stage's work. No shell: `command` is spawned as it is, its placeholders filled.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunnerSpec {
     /// The argv, such as `["claude", "-p", "--output-format", "json", "--model",
@@ -41,7 +93,8 @@ pub struct RunnerSpec {
     /// standard input), `{brief_file}`, `{model}` and `{allowed_tools}` (from the
     /// agent's definition; an argument that is only an unknown one is left out, with
     /// the flag before it), `{agent_id}`, `{workflow_id}`, `{stage}`, `{key}`,
-    /// `{namespace}`, `{schema_file}`.
+    /// `{namespace}`, `{schema_file}`, `{partition}` (left out, with the flag
+    /// before it, for a stage of no partition).
     #[serde(default)]
     #[schemars(with = "Option<Vec<String>>")]
     pub command: Option<Spanned<Vec<String>>>,
@@ -156,7 +209,7 @@ pub struct LimitsSpec {
 }
 
 /// `[[input]]`: a document seeded from a file.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InputSpec {
     /// The key it is stored at.
@@ -165,13 +218,18 @@ pub struct InputSpec {
     /// The JSON file, relative to the manifest.
     #[schemars(with = "String")]
     pub file: Spanned<String>,
-    /// The namespace [default: the pipeline's].
+    /// The namespace [default: the pipeline's, or in a partitioned pipeline the
+    /// partition's].
     #[serde(default)]
     pub namespace: Option<String>,
+    /// In a pipeline with `[partitions]`: whether it is seeded once per partition
+    /// (`key`, `file` and `namespace` templates) [default: true].
+    #[serde(default)]
+    pub partitioned: Option<bool>,
 }
 
 /// `[[stage]]`.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StageSpec {
     /// The stage's name, unique in the pipeline.
@@ -227,11 +285,17 @@ pub struct StageSpec {
     /// How its agent is started (an external stage), over the pipeline's `[runner]`.
     #[serde(default)]
     pub runner: Option<RunnerSpec>,
+    /// In a pipeline with `[partitions]`: whether it runs once per partition
+    /// [default: true]. A stage that is not may read across partitions: a read
+    /// naming `{namespace}` or `{partition}` is one read per partition, and the stage
+    /// waits for every partition's writer.
+    #[serde(default)]
+    pub partitioned: Option<bool>,
 }
 
 /// `[stage.render]`: the stage's renderer (WIT world `renderer`), which turns its
 /// output into text for people (`baton memory retrieve --format markdown`).
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenderSpec {
     /// The renderer component, a `.wasm` file relative to the manifest.
@@ -245,7 +309,7 @@ pub struct RenderSpec {
 /// `[[stage.gate]]`. With neither `schema` nor `component` it is an unchecked gate:
 /// its rule is recorded and reported as prose only; it blocks nothing. With
 /// `approval = true` a person checks it: the output is held until `baton approve`.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GateSpec {
     /// The gate's name, unique within its stage.

@@ -11,6 +11,7 @@
 pub mod build;
 mod check;
 mod manifest;
+pub mod partitions;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -104,6 +105,10 @@ pub struct Pipeline {
     /// What loads but deserves a word (unchecked gates, stages that write nothing),
     /// each with its line.
     pub warnings: Vec<Problem>,
+    /// Its partition keys, in order (none: the pipeline is not partitioned).
+    pub partitions: Vec<String>,
+    /// Whether keys may be added at run time (`baton partition add`).
+    pub dynamic_partitions: bool,
 }
 
 /// A document seeded from a file.
@@ -115,13 +120,22 @@ pub struct Input {
     pub key: String,
     /// The file, resolved.
     pub file: PathBuf,
+    /// The partition it is seeded for, if it is one partition's.
+    pub partition: Option<String>,
 }
 
 /// A checked stage.
 #[derive(Clone, Debug)]
 pub struct Stage {
-    /// Its name.
+    /// Its name: as declared, or `stage[partition]` for one partition's run.
     pub name: String,
+    /// Its name as the manifest declares it.
+    pub declared: String,
+    /// The partition it runs for, if it is one partition's.
+    pub partition: Option<String>,
+    /// Where its unqualified keys live: its partition's namespace, or the pipeline's.
+    /// Its component is handed this namespace.
+    pub namespace: Namespace,
     /// The agent name for events.
     pub agent_name: String,
     /// Its phase, if given.
@@ -175,7 +189,7 @@ pub struct Runner {
 }
 
 /// The placeholders a runner's command may use.
-pub const RUNNER_PLACEHOLDERS: [&str; 10] = [
+pub const RUNNER_PLACEHOLDERS: [&str; 11] = [
     "brief",
     "brief_file",
     "model",
@@ -186,6 +200,7 @@ pub const RUNNER_PLACEHOLDERS: [&str; 10] = [
     "key",
     "namespace",
     "schema_file",
+    "partition",
 ];
 
 /// A stage's renderer component.
@@ -280,9 +295,15 @@ impl Pipeline {
         Self::parse(path, &read_manifest(path)?)
     }
 
+    /// Reads and checks the manifest at `path`, with the partition keys added at run
+    /// time (`dynamic`).
+    pub fn load_with(path: &Path, dynamic: &[String]) -> Result<Self, Problems> {
+        check::check(path, &read_manifest(path)?, dynamic)
+    }
+
     /// Checks manifest `text`, read from `path` (relative paths resolve against its folder).
     pub fn parse(path: &Path, text: &str) -> Result<Self, Problems> {
-        check::check(path, text)
+        check::check(path, text, &[])
     }
 
     /// Reads and checks the manifest at `path` for the commands that work on its
@@ -292,8 +313,51 @@ impl Pipeline {
     /// or what its gates are, so such reads come back beside the pipeline instead of
     /// failing the load. Every other problem fails it, as [`Pipeline::load`] does.
     pub fn load_definitions(path: &Path) -> Result<(Self, Problems), Problems> {
+        Self::load_definitions_with(path, &[])
+    }
+
+    /// [`Pipeline::load_definitions`] with the partition keys added at run time.
+    pub fn load_definitions_with(
+        path: &Path,
+        dynamic: &[String],
+    ) -> Result<(Self, Problems), Problems> {
         let text = read_manifest(path)?;
-        check::check_definitions(path, &text)
+        check::check_definitions(path, &text, dynamic)
+    }
+
+    /// Keeps only the stages and inputs of partitions `keys` (and those of no
+    /// partition). An unknown key is an error naming the known ones.
+    pub fn restrict(&mut self, keys: &[String]) -> Result<(), String> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        if let Some(unknown) = self.unknown_partition(keys) {
+            return Err(unknown);
+        }
+        let kept = |p: &Option<String>| p.as_ref().is_none_or(|p| keys.contains(p));
+        self.stages.retain(|s| kept(&s.partition));
+        self.inputs.retain(|i| kept(&i.partition));
+        Ok(())
+    }
+
+    /// The error for the first of `keys` that is not one of the pipeline's partitions.
+    pub fn unknown_partition(&self, keys: &[String]) -> Option<String> {
+        if self.partitions.is_empty() && !keys.is_empty() {
+            return Some(format!(
+                "pipeline `{}` has no partitions; leave out `--partition`",
+                self.name
+            ));
+        }
+        let unknown = keys.iter().find(|k| !self.partitions.contains(k))?;
+        let mut known = self.partitions.iter().take(10).cloned().collect::<Vec<_>>().join(", ");
+        if self.partitions.len() > 10 {
+            known.push_str(&format!(" and {} more", self.partitions.len() - 10));
+        }
+        Some(format!(
+            "pipeline `{}` has no partition `{}`; its partitions are: {known}",
+            self.name,
+            crate::text::short(unknown),
+        ))
     }
 
     /// The stage that writes `key` in `namespace`.

@@ -166,21 +166,71 @@ impl Service {
     }
 }
 
-/// Stage `name` of `pipeline`, or an error listing its stages.
+/// Stage `name` of `pipeline` (one partition's as `stage[partition]`), or an error
+/// listing its stages; a partitioned stage named without its partition is an error
+/// listing its partitions.
 pub fn find_stage<'p>(pipeline: &'p Pipeline, name: &str) -> Result<&'p Stage> {
-    pipeline
+    if let Some(stage) = pipeline.stages.iter().find(|s| s.name == name) {
+        return Ok(stage);
+    }
+    let shown = crate::text::short(name);
+    let of: Vec<&str> = pipeline
         .stages
         .iter()
-        .find(|s| s.name == name)
-        .ok_or_else(|| {
-            let names: Vec<&str> = pipeline.stages.iter().map(|s| s.name.as_str()).collect();
-            let shown: String = name.chars().take(64).collect();
-            Error::new(
-                ErrorKind::BadInput,
-                anyhow::anyhow!("no stage `{shown}` in {}", pipeline.path.display()),
-            )
-            .hint(format!("its stages are: {}", names.join(", ")))
-        })
+        .filter(|s| s.declared == name)
+        .filter_map(|s| s.partition.as_deref())
+        .collect();
+    if !of.is_empty() {
+        return Err(Error::new(
+            ErrorKind::BadInput,
+            anyhow::anyhow!("stage `{shown}` runs once per partition: name one"),
+        )
+        .hint(format!(
+            "add `--partition P` (or name `{shown}[P]`); its partitions are: {}",
+            listed(&of)
+        )));
+    }
+    let mut names: Vec<&str> = pipeline.stages.iter().map(|s| s.declared.as_str()).collect();
+    names.dedup();
+    Err(Error::new(
+        ErrorKind::BadInput,
+        anyhow::anyhow!("no stage `{shown}` in {}", pipeline.path.display()),
+    )
+    .hint(format!("its stages are: {}", listed(&names))))
+}
+
+/// The first twenty of `names`, and how many more.
+fn listed(names: &[&str]) -> String {
+    let mut text = names.iter().take(20).copied().collect::<Vec<_>>().join(", ");
+    if names.len() > 20 {
+        text.push_str(&format!(" and {} more", names.len() - 20));
+    }
+    text
+}
+
+/// Stage `name` of partition `partition` (if given) of `pipeline`.
+pub fn find_stage_of<'p>(
+    pipeline: &'p Pipeline,
+    name: &str,
+    partition: Option<&str>,
+) -> Result<&'p Stage> {
+    match partition {
+        None => find_stage(pipeline, name),
+        Some(p) => {
+            if let Some(unknown) = pipeline.unknown_partition(&[p.to_owned()]) {
+                return Err(Error::new(ErrorKind::BadInput, anyhow::anyhow!(unknown)));
+            }
+            // Named in full (`stage[p]`, as `BATON_STAGE` names it) or as declared.
+            match pipeline
+                .stages
+                .iter()
+                .find(|s| s.name == name && s.partition.as_deref() == Some(p))
+            {
+                Some(stage) => Ok(stage),
+                None => find_stage(pipeline, &crate::pipeline::partitions::instance_name(name, p)),
+            }
+        }
+    }
 }
 
 /// What becomes of a document from outside a run that an error gate refuses.

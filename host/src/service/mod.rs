@@ -26,6 +26,7 @@ mod handoff;
 mod import;
 mod memory;
 mod memory_server;
+mod partitions;
 mod pipeline;
 mod render;
 pub mod scaffold;
@@ -49,11 +50,12 @@ pub use crate::runner::brief;
 /// end's Ctrl-C handler); returns how many.
 pub use crate::runner::stop_all as stop_agents;
 pub use error::{Error, ErrorKind, Result};
-pub use gatekeeper::{blocked, find_stage};
+pub use gatekeeper::{blocked, find_stage, find_stage_of};
 pub use handoff::{OutputOptions, StageInput};
 pub use import::{AgentImport, ImportOutcome, ImportProblem, import_agents};
 pub use memory::{HeldFor, Stored, Write};
 pub use memory::{select, value_from_text};
+pub use partitions::{Cell, Matrix, MatrixRow, PARTITIONS_NAMESPACE, PartitionAdded, matrix};
 pub use pipeline::{StageState, StageStatus};
 pub use render::json_block;
 pub use transfer::{ExportScope, read_record};
@@ -400,8 +402,13 @@ pub fn load_pipeline(path: &Path) -> Result<Pipeline> {
 /// output). Reads that no stage writes and no input seeds stop only a run: they are
 /// one warning here, so that a project can still store the very documents it lacks.
 pub fn load_definitions(path: &Path) -> Result<Pipeline> {
-    let (pipeline, unresolved) =
-        Pipeline::load_definitions(path).map_err(|problems| does_not_check(path, problems))?;
+    load_definitions_with(path, &[])
+}
+
+/// [`load_definitions`] with the partition keys added at run time.
+fn load_definitions_with(path: &Path, dynamic: &[String]) -> Result<Pipeline> {
+    let (pipeline, unresolved) = Pipeline::load_definitions_with(path, dynamic)
+        .map_err(|problems| does_not_check(path, problems))?;
     if let Some(first) = unresolved.0.first() {
         tracing::debug!(
             "{}: {} read(s) that no stage writes and no input seeds, the first at {}; \
