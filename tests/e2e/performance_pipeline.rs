@@ -77,31 +77,26 @@ fn the_default_pipeline_passes_end_to_end_on_every_system() {
     let run = p.run(&["run", "--json"]);
     assert_eq!(run.code(), 0, "{}\n{}", run.stdout(), run.stderr());
     let summary = run.json();
-    for stage in [
-        "performance-architect",
-        "load-test-planner",
-        "budget-check",
-        "performance-architect-telemetry",
-        "load-test-planner-telemetry",
-        "budget-check-telemetry",
-        "performance-architect-freight",
-        "load-test-planner-freight",
-        "budget-check-freight",
-    ] {
-        assert_eq!(
-            outcome(&summary, stage)["outcome"]["status"],
-            "passed",
-            "{stage}: {summary}"
-        );
+    assert_eq!(summary["stages"].as_array().unwrap().len(), 3 * SYSTEMS.len());
+    for system in SYSTEMS {
+        for stage in ["performance-architect", "load-test-planner", "budget-check"] {
+            let stage = format!("{stage}[{system}]");
+            assert_eq!(
+                outcome(&summary, &stage)["outcome"]["status"],
+                "passed",
+                "{stage}: {summary}"
+            );
+        }
     }
     assert_eq!(
-        outcome(&summary, "performance-architect")["gates"],
+        outcome(&summary, "performance-architect[webshop]")["gates"],
         json!([5, 5])
     );
     for (ns, system) in [
         ("coding-pipeline", "webshop"),
         ("coding-pipeline-telemetry", "telemetry-ingest"),
         ("coding-pipeline-freight", "freight"),
+        ("coding-pipeline-ledger", "ledger"),
     ] {
         let arch = p
             .run(&[
@@ -285,15 +280,15 @@ fn measurements_that_miss_fail_the_budget_gate_naming_endpoint_and_figure() {
     assert_eq!(run.code(), 7, "{}", run.stderr());
     let summary = run.json();
     assert_eq!(
-        outcome(&summary, "budget-check")["outcome"]["status"],
+        outcome(&summary, "budget-check[webshop]")["outcome"]["status"],
         "gate-failed"
     );
     assert_eq!(
-        outcome(&summary, "budget-check-telemetry")["outcome"]["status"],
+        outcome(&summary, "budget-check[telemetry]")["outcome"]["status"],
         "passed"
     );
     assert_eq!(
-        outcome(&summary, "load-test-planner")["outcome"]["status"],
+        outcome(&summary, "load-test-planner[webshop]")["outcome"]["status"],
         "passed"
     );
     let quarantined = p
@@ -303,7 +298,7 @@ fn measurements_that_miss_fail_the_budget_gate_naming_endpoint_and_figure() {
             "-n",
             "baton.quarantine",
             "-k",
-            "budget-check",
+            "budget-check[webshop]",
         ])
         .json();
     let findings = &quarantined["gate_report"]["gates"][0]["findings"];
@@ -340,7 +335,7 @@ fn a_missing_required_field_fails_the_stage_naming_key_and_pointer() {
         .remove("requests_per_second");
     write(&p, "webshop", "requirements", &requirements);
     let summary = p.run(&["run", "--json"]).json();
-    let failed = outcome(&summary, "performance-architect")["outcome"]["detail"]
+    let failed = outcome(&summary, "performance-architect[webshop]")["outcome"]["detail"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -352,11 +347,11 @@ fn a_missing_required_field_fails_the_stage_naming_key_and_pointer() {
         assert!(failed.contains(needle), "{needle:?} not in {failed}");
     }
     assert_eq!(
-        outcome(&summary, "load-test-planner")["outcome"]["status"],
+        outcome(&summary, "load-test-planner[webshop]")["outcome"]["status"],
         "blocked"
     );
     assert_eq!(
-        outcome(&summary, "performance-architect-telemetry")["outcome"]["status"],
+        outcome(&summary, "performance-architect[telemetry]")["outcome"]["status"],
         "passed"
     );
 }
@@ -384,7 +379,7 @@ fn a_hand_written_architecture_is_gated_like_the_stage_s_own() {
         "gate",
         "check",
         "--stage",
-        "performance-architect",
+        "performance-architect[webshop]",
         "hand.json",
         "--json",
     ]);

@@ -13,7 +13,7 @@ use crate::harness::repo_root;
 use crate::pipeline_golden::compare;
 
 /// The example systems under `examples/`.
-pub(crate) const SYSTEMS: [&str; 3] = ["webshop", "telemetry", "freight"];
+pub(crate) const SYSTEMS: [&str; 4] = ["webshop", "telemetry", "freight", "ledger"];
 
 /// The documents each example system has: the five inputs and the measurements.
 pub(crate) const DOCUMENTS: [&str; 6] = [

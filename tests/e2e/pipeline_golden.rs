@@ -146,9 +146,10 @@ fn stages_sharing_a_gate_schema_share_one_compiled_validator() {
         .collect();
     assert_eq!(
         shared.len(),
-        3,
-        "the three architect stages gate on the schema"
+        pipeline.partitions.len(),
+        "each partition's architect stage gates on the schema"
     );
+    assert!(shared.len() >= 3);
     assert!(
         shared.iter().all(|v| std::sync::Arc::ptr_eq(&shared[0], v)),
         "compiled once per load, not once per stage"

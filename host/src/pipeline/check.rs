@@ -444,6 +444,9 @@ fn check_with(
     let order = order(&mut c, &manifest.stages, &stages);
     c.warnings.sort_by_key(|p| (p.line, p.column));
     c.problems.sort_by_key(|p| (p.line, p.column));
+    // A template is checked once per partition: its problem is said once.
+    c.problems
+        .dedup_by(|a, b| (a.line, a.column, &a.message) == (b.line, b.column, &b.message));
     if c.problems
         .iter()
         .any(|p| p.kind != ProblemKind::UnresolvedRead)

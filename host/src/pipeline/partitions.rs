@@ -103,14 +103,16 @@ pub(super) fn render(template: &str, vars: &[(&str, &str)], lenient: bool) -> Re
             Some((_, value)) => out.push_str(value),
             None if lenient => out.push_str(&rest[open..open + close + 2]),
             None => {
+                let name = crate::text::short(name);
+                if vars.is_empty() {
+                    return Err(format!(
+                        "{template:?} names the placeholder `{{{name}}}`, but the pipeline declares no `[partitions]`"
+                    ));
+                }
                 let known: Vec<String> = vars.iter().map(|(n, _)| format!("`{{{n}}}`")).collect();
-                let known = match known.is_empty() {
-                    true => "none: the pipeline declares no `[partitions]`".to_owned(),
-                    false => known.join(" and "),
-                };
                 return Err(format!(
-                    "{template:?} names the unknown placeholder `{{{}}}`; a template may name {known}",
-                    crate::text::short(name)
+                    "{template:?} names the unknown placeholder `{{{name}}}`; a template may name {}",
+                    known.join(" and ")
                 ));
             }
         }
@@ -521,6 +523,6 @@ mod tests {
         assert!(render("a{b", &vars, false).unwrap_err().contains("never closes"));
         assert_eq!(render("{\"json\": 1} {partition}", &vars, true).unwrap(), "{\"json\": 1} freight");
         let none = render("{partition}", &[], false).unwrap_err();
-        assert!(none.contains("declares no `[partitions]`"), "{none}");
+        assert!(none.contains("`{partition}`, but the pipeline declares no `[partitions]`"), "{none}");
     }
 }

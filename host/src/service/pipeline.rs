@@ -51,8 +51,11 @@ impl StageState {
 /// One stage's line in the pipeline's status.
 #[derive(Clone, Debug, Serialize)]
 pub struct StageStatus {
-    /// The stage.
+    /// The stage: `stage[partition]` for one partition's run.
     pub stage: String,
+    /// The partition it runs for, if it is one partition's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
     /// Where it stands.
     pub state: StageState,
     /// Why, in a sentence (empty when fresh).
@@ -400,6 +403,7 @@ impl Service {
             let current = matches!(state, StageState::Fresh | StageState::External);
             out.push(StageStatus {
                 stage: stage.name.clone(),
+                partition: stage.partition.clone(),
                 ready: !current
                     && !matches!(state, StageState::Untracked | StageState::Held)
                     && waiting_on.is_empty()

@@ -31,6 +31,9 @@ pub struct CheckedPipeline {
     pub warnings: Vec<ProblemView>,
     /// Its stages, in order.
     pub stages: Vec<CheckedStage>,
+    /// Its partition keys, if it is partitioned.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub partitions: Vec<String>,
 }
 
 /// A pipeline input and the file it is seeded from.
@@ -82,6 +85,9 @@ pub struct FailedCheck {
 pub struct CheckedStage {
     /// Its name.
     pub name: String,
+    /// The partition it runs for, if it is one partition's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
     /// Its agent's name.
     pub agent: String,
     /// Its phase.
@@ -188,11 +194,13 @@ impl CheckedPipeline {
                 })
                 .collect(),
             warnings: p.warnings.iter().map(ProblemView::from).collect(),
+            partitions: p.partitions.clone(),
             stages: p
                 .stages
                 .iter()
                 .map(|s| CheckedStage {
                     name: s.name.clone(),
+                    partition: s.partition.clone(),
                     agent: s.agent_name.clone(),
                     phase: s.phase,
                     agent_number: s.agent_number,
@@ -268,8 +276,12 @@ pub struct InputKey {
 /// A stage with its state, gates and last run.
 #[derive(Debug, Serialize)]
 pub struct StageView {
-    /// Its name.
+    /// Its name: `stage[partition]` for one partition's run.
     pub name: String,
+    /// Its name as declared.
+    pub declared: String,
+    /// The partition it runs for, if it is one partition's.
+    pub partition: Option<String>,
     /// Its agent's name.
     pub agent: String,
     /// Its phase.
@@ -727,6 +739,8 @@ fn stage_view(store: &dyn Store, stage: &Stage, status: StageStatus) -> Result<S
     let gates = gate_views(stage);
     Ok(StageView {
         name: stage.name.clone(),
+        declared: stage.declared.clone(),
+        partition: stage.partition.clone(),
         agent: stage.agent_name.clone(),
         phase: stage.phase,
         agent_number: stage.agent_number,
