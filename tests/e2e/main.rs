@@ -19,6 +19,7 @@ mod memory_model;
 pub(crate) mod memory_server;
 pub(crate) mod performance_pipeline;
 pub(crate) mod performance_schemas;
+pub(crate) mod partitions;
 mod pipeline_crash;
 pub(crate) mod pipeline_golden;
 pub(crate) mod pipeline_run;

@@ -12,10 +12,16 @@ use crate::performance_schemas::{DOCUMENTS, SYSTEMS, example};
 /// components, build commands and schemas pointing into the repository, and its
 /// example inputs copied so that a test may break them.
 pub(crate) fn default_pipeline() -> Project {
+    pipeline_from(&repo_root().join("pipeline.toml"))
+}
+
+/// [`default_pipeline`] with the manifest at `manifest` (such as the copied stages
+/// the partitions replaced).
+pub(crate) fn pipeline_from(manifest: &std::path::Path) -> Project {
     component("performance_architect"); // builds the guest components once
     let root = repo_root();
     let root = root.display();
-    let manifest = std::fs::read_to_string(repo_root().join("pipeline.toml"))
+    let manifest = std::fs::read_to_string(manifest)
         .unwrap()
         .replace("\"guest/target/", &format!("\"{root}/guest/target/"))
         .replace(
