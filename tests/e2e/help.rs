@@ -36,6 +36,9 @@ const COMMANDS: &[&str] = &[
     "reject",
     "held",
     "check",
+    "partition",
+    "partition add",
+    "partition list",
     "gate",
     "gate check",
     "pipeline-schema",
@@ -59,6 +62,7 @@ fn help(words: &str) -> String {
     for var in [
         "BATON_SERVER",
         "BATON_UI_TOKEN",
+        "BATON_PARTITION",
         "BATON_SERVER_IDLE",
         "COLUMNS",
     ] {

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::harness::{Project, baton_bin, repo_root};
 use crate::performance_pipeline::default_pipeline;
@@ -136,6 +136,23 @@ fn seed_001_s_handoff_reads_five_keys_and_stores_one() {
             && e["attributes"]["tags"][0] == "phase-3"
     });
     assert!(tagged, "the tags are in the audit event: {audit}");
+}
+
+#[test]
+fn partitions_are_added_and_addressed_through_mcp() {
+    let p = Project::with_manifest(crate::partitions::DYNAMIC);
+    let out = client(p.root(), &["partitions"]);
+    stop_server(&p);
+    let refused = out["refused"].as_object().unwrap();
+    assert_eq!(refused.len(), 5, "{out}");
+    assert!(refused["a/b"].as_str().unwrap().contains("contains '/'"), "{out}");
+    assert!(refused["kkkkkkkkkkkkkkkkkkkk"].as_str().unwrap().contains("10000 bytes"), "{out}");
+    assert_eq!(out["stored"]["meta"]["namespace"], "reviews-eu", "{out}");
+    assert_eq!(out["inputs"]["stage"], "summary");
+    assert_eq!(out["matrix"]["partitions"], json!(["eu"]));
+    assert_eq!(out["matrix"]["rows"][0]["cells"][0]["state"], "external", "{out}");
+    let listed = p.run(&["partition", "list", "--json"]).json();
+    assert_eq!(listed["partitions"], json!(["eu"]), "the CLI sees the key MCP added");
 }
 
 #[test]

@@ -153,7 +153,7 @@ fn a_changed_input_makes_only_its_partition_stale_and_a_run_touches_nothing_else
 
 /// A pipeline whose partitions are added at run time, with an external stage per
 /// partition and one reading across them.
-const DYNAMIC: &str = r#"
+pub(crate) const DYNAMIC: &str = r#"
 [pipeline]
 name = "reviews"
 namespace = "reviews"

@@ -225,10 +225,13 @@ fn a_default_pipeline_run_is_one_trace_of_its_stages_gates_and_commits() {
     );
     assert_eq!(workflow["attributes"]["baton.passed"], true);
     let stages = children(&spans, workflow);
-    assert_eq!(stages.len(), 9, "{}", names(&spans).join(", "));
+    assert_eq!(stages.len(), 12, "{}", names(&spans).join(", "));
     for stage in stages {
         let name = stage["attributes"]["baton.stage"].as_str().unwrap();
         assert_eq!(stage["name"], format!("stage {name}"));
+        // Each is one partition's: three stages over four systems.
+        let partition = stage["attributes"]["baton.partition"].as_str().unwrap();
+        assert!(name.ends_with(&format!("[{partition}]")), "{stage}");
         assert_eq!(stage["attributes"]["baton.outcome"], "passed", "{stage}");
         assert_eq!(stage["attributes"]["baton.revision"], 1, "{stage}");
         assert_eq!(

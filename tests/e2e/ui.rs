@@ -140,20 +140,27 @@ fn every_endpoint_answers_json_with_the_right_status() {
     let (status, p) = ui.get("/api/pipeline");
     assert_eq!(status, 200);
     let stages = p["stages"].as_array().unwrap();
-    assert_eq!(stages.len(), 9);
+    // Three stages over the four example systems, each run named for its partition.
+    assert_eq!(stages.len(), 12);
     for s in stages {
         assert_eq!(s["state"], "fresh", "{s}");
         assert!(s["last_run"]["revision"].as_u64().is_some(), "{s}");
     }
     let architect = stages
         .iter()
-        .find(|s| s["name"] == "performance-architect")
+        .find(|s| s["name"] == "performance-architect[webshop]")
         .unwrap();
+    assert_eq!(architect["declared"], "performance-architect");
+    assert_eq!(architect["partition"], "webshop");
     assert_eq!(architect["enforced"], 5);
     assert_eq!(architect["renders"], true);
 
-    let (status, s) = ui.get("/api/stages/performance-architect");
-    assert_eq!(status, 200);
+    // A partitioned stage is named with its partition; without one, the error says so.
+    let (status, e) = ui.get("/api/stages/performance-architect");
+    assert_eq!(status, 404, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("runs once per partition"), "{e}");
+    let (status, s) = ui.get("/api/stages/performance-architect%5Bwebshop%5D");
+    assert_eq!(status, 200, "{s}");
     assert_eq!(s["provenance"]["gate_report"]["passed"], true);
     assert_eq!(s["provenance"]["inputs"].as_array().unwrap().len(), 5);
     assert!(s["provenance"]["component_sha256"].as_str().unwrap().len() == 64);
@@ -165,11 +172,11 @@ fn every_endpoint_answers_json_with_the_right_status() {
         .collect();
     assert_eq!(events.first(), Some(&"agent.performanceArchitect.started"));
     assert_eq!(events.last(), Some(&"agent.performanceArchitect.completed"));
-    let (status, r) = ui.get("/api/stages/performance-architect/render");
+    let (status, r) = ui.get("/api/stages/performance-architect%5Bwebshop%5D/render");
     assert_eq!(status, 200);
     assert!(r["text"].as_str().unwrap().contains("SLO"), "{r}");
     // The page's view of the document comes from the stage's renderer, not the host.
-    let (status, v) = ui.get("/api/stages/performance-architect/view");
+    let (status, v) = ui.get("/api/stages/performance-architect%5Bwebshop%5D/view");
     assert_eq!(status, 200, "{v}");
     let blocks = v["blocks"].as_array().unwrap();
     assert!(
@@ -191,7 +198,7 @@ fn every_endpoint_answers_json_with_the_right_status() {
         "{v}"
     );
     // A stage whose renderer offers no view, or that has no renderer, has none.
-    let (status, e) = ui.get("/api/stages/load-test-planner/view");
+    let (status, e) = ui.get("/api/stages/load-test-planner%5Bwebshop%5D/view");
     assert_eq!(status, 400, "{e}");
 
     // Unknown stages and keys, and hostile input: a JSON error naming what was wrong.
@@ -332,7 +339,7 @@ fn writes_need_the_token_and_pass_the_gates() {
     // that holds nothing says so.
     let decide = |token: Option<&str>, verdict: &str| {
         let mut r = ureq::post(&format!(
-            "{}/api/stages/performance-architect/{verdict}",
+            "{}/api/stages/performance-architect%5Bwebshop%5D/{verdict}",
             ui.base()
         ));
         if let Some(t) = token {
@@ -451,6 +458,9 @@ fn screenshots() -> PathBuf {
 
 const NODE_STATES: &str = "return [...document.querySelectorAll('#pipeline-view g.node')].map(n => [n.dataset.stage, n.dataset.state])";
 
+/// Each partitioned stage's strip: a cell per partition, with its state.
+const CELL_STATES: &str = "return [...document.querySelectorAll('#pipeline-view g.node.partitioned rect.cell')].map(c => [c.dataset.stage, c.dataset.partition, c.dataset.state, c.getBoundingClientRect().width])";
+
 #[test]
 fn the_default_pipeline_shows_every_stage_fresh_in_the_browser() {
     let Some(browser) = Browser::start() else {
@@ -458,17 +468,51 @@ fn the_default_pipeline_shows_every_stage_fresh_in_the_browser() {
     };
     let (_dir, _store, ui) = default_pipeline();
     browser.open(&ui.url);
-    let states = browser.wait_for(
-        "nine stages drawn",
-        &format!("const s = (function(){{{NODE_STATES}}})(); return s.length === 9 ? s : null"),
+    // Each stage once, its four partitions a strip of cells.
+    let cells = browser.wait_for(
+        "three stages of four partitions drawn",
+        &format!("const c = (function(){{{CELL_STATES}}})(); return c.length === 12 ? c : null"),
         Duration::from_secs(30),
     );
-    for pair in states.as_array().unwrap() {
-        assert_eq!(pair[1], "fresh", "{states}");
+    let nodes = browser.eval(NODE_STATES, json!([]));
+    let nodes: Vec<&str> = nodes.as_array().unwrap().iter().map(|n| n[0].as_str().unwrap()).collect();
+    assert_eq!(nodes, ["performance-architect", "load-test-planner", "budget-check"]);
+    for cell in cells.as_array().unwrap() {
+        let (stage, partition) = (cell[0].as_str().unwrap(), cell[1].as_str().unwrap());
+        assert!(stage.ends_with(&format!("[{partition}]")), "{cell}");
+        assert_eq!(cell[2], "fresh", "{cell}");
+        assert!(cell[3].as_f64().unwrap() > 10.0, "a cell has a width: {cell}");
     }
     browser.screenshot(&screenshots().join("pipeline.png"));
+    // The matrix: a row per partition, a cell per stage, each opening that run.
+    browser.open(&format!("{}#/partitions", ui.base()));
+    let matrix = browser.wait_for(
+        "the partition matrix",
+        "const c = [...document.querySelectorAll('#partition-matrix td[data-state]')].map(t => [t.closest('tr').dataset.partition, t.dataset.stage, t.dataset.state]);
+         return c.length === 12 ? c : null",
+        Duration::from_secs(30),
+    );
+    let rows: Vec<&str> = matrix.as_array().unwrap().iter().step_by(3).map(|c| c[0].as_str().unwrap()).collect();
+    assert_eq!(rows, ["freight", "ledger", "telemetry", "webshop"], "{matrix}");
+    assert!(matrix.as_array().unwrap().iter().all(|c| c[2] == "fresh"), "{matrix}");
+    browser.screenshot(&screenshots().join("partitions.png"));
+    browser.click("#partition-matrix td[data-stage='budget-check[ledger]'] a");
+    browser.wait_for(
+        "the ledger's budget check",
+        "return location.hash === '#/stage/' + encodeURIComponent('budget-check[ledger]') && document.querySelector('#stage-view')",
+        Duration::from_secs(30),
+    );
+    let (status, m) = ui.get("/api/partitions");
+    assert_eq!(status, 200, "{m}");
+    assert_eq!(m["partitions"], json!(["freight", "ledger", "telemetry", "webshop"]));
+    browser.open(&ui.url);
+    browser.wait_for(
+        "the graph again",
+        &format!("const c = (function(){{{CELL_STATES}}})(); return c.length === 12 ? c : null"),
+        Duration::from_secs(30),
+    );
     // The stage view: gate report, provenance, the document with its charts.
-    browser.click("g.node[data-stage='performance-architect']");
+    browser.click("g.node rect.cell[data-stage='performance-architect[webshop]']");
     browser.wait_for(
         "the stage view",
         "return document.querySelector('#stage-view #view svg.line-chart') && document.querySelectorAll('#stage-view .gate-report tr[data-passed=true]').length",
@@ -581,9 +625,9 @@ fn the_default_pipeline_shows_every_stage_fresh_in_the_browser() {
     assert_eq!(status, 404, "{missing}");
     browser.open(&format!("{}#/timeline", ui.base()));
     let rows = browser.wait_for(
-        "nine rows on the timeline",
+        "twelve rows on the timeline",
         "const r = [...document.querySelectorAll('svg.timeline g.row')].map(g => [g.dataset.stage, g.dataset.outcome, g.classList.contains('critical'), g.querySelector('rect.bar').getBoundingClientRect().width]);
-         return r.length === 9 ? r : null",
+         return r.length === 12 ? r : null",
         Duration::from_secs(30),
     );
     let rows = rows.as_array().unwrap();

@@ -191,6 +191,29 @@ async def decide(stage, by):
             print(json.dumps({"held": held[0], "approved": approved}))
 
 
+async def partitions():
+    """A pipeline whose partitions are added at run time, through MCP: hostile keys
+    refused, a key added, a partition's output stored, the matrix read."""
+    async with stdio_client(server()) as (r, w):
+        async with ClientSession(r, w) as s:
+            await s.initialize()
+            refused = {}
+            for key in ["a/b", "..", "{partition}", "eu\u0000", "k" * 10000]:
+                body, is_error = await call(s, "partition_add", {"partition": key})
+                assert is_error, body
+                assert len(body["error"]) < 300, body
+                refused[key[:20]] = body["error"]
+            added = await ok(s, "partition_add", {"partition": "eu"})
+            assert added["added"] and added["stages"] == ["review[eu]"], added
+            unnamed, is_error = await call(s, "agent_output", {"stage": "review", "value": {"verdict": "ship"}})
+            assert is_error and "runs once per partition" in unnamed["error"], unnamed
+            stored = await ok(s, "agent_output", {"stage": "review", "partition": "eu", "value": {"verdict": "ship"}})
+            inputs = await ok(s, "agent_inputs", {"stage": "summary"})
+            status = await ok(s, "pipeline_status", {"partitions": ["eu"]})
+            matrix = await ok(s, "partitions", {})
+            print(json.dumps({"refused": refused, "stored": stored, "inputs": inputs, "status": status, "matrix": matrix}))
+
+
 async def hostile():
     """Malformed and hostile calls: each answered clearly, and the server keeps serving."""
     async with stdio_client(server()) as (r, w):
@@ -274,6 +297,7 @@ def main():
         "seed000": lambda: seed000(*args),
         "handoff": lambda: handoff(*args),
         "hostile": hostile,
+        "partitions": partitions,
         "decide": lambda: decide(*args),
         "imported": imported,
         "disconnect": disconnect,

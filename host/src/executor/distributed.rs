@@ -146,11 +146,29 @@ fn bundle(pipeline: &Pipeline) -> anyhow::Result<(String, Vec<BundleFile>)> {
         // A database URL may carry a password; workers have their own.
         memory.remove("url");
     }
-    for input in tables(&mut doc, "input") {
-        if let Some(file) = input.get_mut("file") {
-            by_content(file)?;
-        }
+    // Partitions travel as the keys found here (folders matched on this machine,
+    // keys added at run time), and inputs as one per partition, each file by content.
+    let partitioned = doc.contains_key("partitions");
+    if let Some(section) = doc.get_mut("partitions").and_then(|p| p.as_table_mut()) {
+        section.remove("folders");
+        section.remove("dynamic");
+        let keys = pipeline.partitions.iter().cloned().map(toml::Value::String);
+        section.insert("keys".into(), toml::Value::Array(keys.collect()));
     }
+    let mut inputs = Vec::new();
+    for input in &pipeline.inputs {
+        let mut table = toml::Table::new();
+        table.insert("key".into(), toml::Value::String(input.key.clone()));
+        table.insert("namespace".into(), toml::Value::String(input.namespace.clone()));
+        let mut file = toml::Value::String(input.file.display().to_string());
+        by_content(&mut file)?;
+        table.insert("file".into(), file);
+        if partitioned {
+            table.insert("partitioned".into(), toml::Value::Boolean(false));
+        }
+        inputs.push(toml::Value::Table(table));
+    }
+    doc.insert("input".into(), toml::Value::Array(inputs));
     // An agent works in the worker's own folder ([`Bundles`]): a runner's `dir`
     // names one on the submitter's machine.
     if let Some(runner) = doc.get_mut("runner").and_then(|r| r.as_table_mut()) {

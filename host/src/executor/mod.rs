@@ -356,6 +356,7 @@ fn stage_span(parent: Option<tracing::Id>, pipeline: &Pipeline, stage: &Stage) -
         otel.name = %format!("stage {}", stage.name),
         baton.pipeline = %pipeline.name,
         baton.stage = %stage.name,
+        baton.partition = stage.partition.clone(),
         baton.namespace = stage.output().map(|(ns, _)| ns.to_string()),
         baton.key = stage.output().map(|(_, key)| key.to_string()),
         baton.outcome = tracing::field::Empty,

@@ -227,6 +227,10 @@ pub struct GetEvents {
 pub struct GateCheck {
     /// The stage whose gates apply, by its name in pipeline.toml.
     pub stage: String,
+    /// The partition, for a stage that runs once per partition (or name the stage
+    /// `stage[partition]`).
+    #[serde(default)]
+    pub partition: Option<String>,
     /// The draft document.
     pub document: Value,
 }
@@ -236,6 +240,10 @@ pub struct GateCheck {
 pub struct AgentInputs {
     /// The stage, by its name in pipeline.toml.
     pub stage: String,
+    /// The partition, for a stage that runs once per partition (or name the stage
+    /// `stage[partition]`).
+    #[serde(default)]
+    pub partition: Option<String>,
 }
 
 /// `approve_output`, `reject_output`: a person's decision on a held output.
@@ -262,6 +270,10 @@ pub struct Held {
 pub struct AgentOutput {
     /// The stage, by its name in pipeline.toml.
     pub stage: String,
+    /// The partition, for a stage that runs once per partition (or name the stage
+    /// `stage[partition]`).
+    #[serde(default)]
+    pub partition: Option<String>,
     /// Its output document (`document` is accepted too, the name of earlier versions).
     #[serde(alias = "document")]
     pub value: Value,
@@ -273,7 +285,22 @@ pub struct AgentOutput {
 
 /// `pipeline_status`.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
-pub struct PipelineStatus {}
+pub struct PipelineStatus {
+    /// Only these partitions' stages, with the stages of no partition [default: all].
+    #[serde(default)]
+    pub partitions: Vec<String>,
+}
+
+/// `partition_add`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct PartitionAdd {
+    /// The partition key: 1 to 64 letters, digits, `-`, `_` and `.`.
+    pub partition: String,
+}
+
+/// `partitions`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct Partitions {}
 
 /// `events_query`.
 #[derive(Debug, Default, Deserialize, JsonSchema)]

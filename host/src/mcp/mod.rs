@@ -109,7 +109,7 @@ impl ServerHandler for Handler {
             .with_instructions(
                 "baton's memory (claude-flow's memory_* tools), the agent lifecycle \
                  (eventuali's start_agent, emit_agent_event, complete_agent, …) and the \
-                 pipeline (gate_check, pipeline_status, events_query, agent_inputs, \
+                 pipeline (gate_check, pipeline_status, events_query, agent_inputs, partitions, \
                  agent_output). Documents bound for \
                  gated keys must pass their quality gates; a refusal lists every finding.",
             )

@@ -13,7 +13,7 @@ use crate::memory::{Key, Namespace, SearchQuery, Timestamp, Writer, search};
 use crate::records::Event;
 use crate::service::{
     AgentEvent, Error, ErrorKind, EventFilter, OutputOptions, Result, Service, Stored, Write,
-    load_definitions,
+    find_stage_of,
 };
 use crate::text::short;
 
@@ -202,9 +202,10 @@ static TOOLS: &[ToolDef] = &[
         "Everything a stage reads, in one answer: each key it reads with namespace, revision and document. Fails naming each missing key when the stage is not ready.",
         |s: &Service, a: args::AgentInputs| {
             let pipeline = definitions(s)?;
+            let stage = stage_of(&pipeline, &a.stage, a.partition.as_deref())?;
             to_json(replies::Inputs {
-                inputs: s.stage_inputs(&pipeline, &a.stage)?,
-                stage: &a.stage,
+                inputs: s.stage_inputs(&pipeline, &stage)?,
+                stage: &stage,
             })
         }
     ),
@@ -214,9 +215,10 @@ static TOOLS: &[ToolDef] = &[
         "The brief `baton run` hands a stage's agent: its definition, the ===AGENT_CONTEXT=== block (ids generated now), its inputs as stored, the contract of its output (key, gates, schema) and how to hand it back.",
         |s: &Service, a: args::AgentInputs| {
             let pipeline = definitions(s)?;
+            let stage = stage_of(&pipeline, &a.stage, a.partition.as_deref())?;
             to_json(replies::Brief {
-                brief: s.agent_brief(&pipeline, &a.stage)?,
-                stage: &a.stage,
+                brief: s.agent_brief(&pipeline, &stage)?,
+                stage: &stage,
             })
         }
     ),
@@ -256,20 +258,37 @@ static TOOLS: &[ToolDef] = &[
                 agent: a.agent_id,
                 override_gates: a.override_gates,
             };
-            to_json(s.stage_output(&pipeline, &a.stage, a.value, &output)?)
+            let stage = stage_of(&pipeline, &a.stage, a.partition.as_deref())?;
+            to_json(s.stage_output(&pipeline, &stage, a.value, &output)?)
         }
     ),
     tool!(
         "pipeline_status",
         args::PipelineStatus,
         "Each stage of the pipeline: fresh, stale (and why), missing, failed, external, awaiting or untracked, which stages it waits on, which reads no stage writes and the memory lacks, whether it is ready or done, which workers run it now (a PostgreSQL store), and how many of its gates are enforced and which are prose only.",
-        |s: &Service, _a: args::PipelineStatus| {
-            let pipeline = definitions(s)?;
+        |s: &Service, a: args::PipelineStatus| {
+            let mut pipeline = definitions(s)?;
+            pipeline.restrict(&a.partitions).map_err(Error::bad_input)?;
             to_json(replies::Status {
                 pipeline: &pipeline.name,
                 stages: s.status(&pipeline)?,
             })
         }
+    ),
+    tool!(
+        "partitions",
+        args::Partitions,
+        "The pipeline's partitions and, for each stage, each partition's state (fresh, stale, failed, running, missing…): one row per stage as declared, one cell per partition.",
+        |s: &Service, _a: args::Partitions| {
+            let pipeline = definitions(s)?;
+            to_json(s.matrix(&pipeline)?)
+        }
+    ),
+    tool!(
+        "partition_add",
+        args::PartitionAdd,
+        "Add a partition key at run time to a pipeline whose `[partitions]` sets `dynamic = true`: every partitioned stage runs for it on the next run. A key that reads as a path or a template is refused, and nothing is stored.",
+        |s: &Service, a: args::PartitionAdd| to_json(s.add_partition(manifest(s)?, &a.partition)?)
     ),
     tool!(
         "events_query",
@@ -566,7 +585,12 @@ fn memory_rollback(s: &Service, a: args::MemoryRollback) -> Result<Value> {
 /// The project's manifest, checked for work on one stage's definition (its inputs, its
 /// output, its gates): reads nothing produces stop a run, not these.
 fn definitions(s: &Service) -> Result<crate::pipeline::Pipeline> {
-    load_definitions(manifest(s)?)
+    s.load_definitions(manifest(s)?)
+}
+
+/// The name of stage `name` (of `partition`, if given) in `pipeline`.
+fn stage_of(pipeline: &crate::pipeline::Pipeline, name: &str, partition: Option<&str>) -> Result<String> {
+    Ok(find_stage_of(pipeline, name, partition)?.name.clone())
 }
 
 fn manifest(s: &Service) -> Result<&std::path::Path> {
@@ -579,7 +603,8 @@ fn manifest(s: &Service) -> Result<&std::path::Path> {
 fn gate_check(s: &Service, a: args::GateCheck) -> Result<Value> {
     check_size("the document", &a.document)?;
     let pipeline = definitions(s)?;
-    to_json(s.gate_check(&pipeline, &a.stage, &a.document)?)
+    let stage = stage_of(&pipeline, &a.stage, a.partition.as_deref())?;
+    to_json(s.gate_check(&pipeline, &stage, &a.document)?)
 }
 
 fn get_events(s: &Service, a: args::Request<args::GetEvents>) -> Result<Value> {

@@ -337,6 +337,7 @@ impl Pipeline {
         let kept = |p: &Option<String>| p.as_ref().is_none_or(|p| keys.contains(p));
         self.stages.retain(|s| kept(&s.partition));
         self.inputs.retain(|i| kept(&i.partition));
+        self.partitions.retain(|p| keys.contains(p));
         Ok(())
     }
 

@@ -60,6 +60,24 @@ pub fn instance_name(stage: &str, key: &str) -> String {
     format!("{stage}[{key}]")
 }
 
+/// A stage's name split into the name it was declared with and its partition:
+/// `("budget-check", Some("ledger"))` for `budget-check[ledger]`.
+pub fn split_instance(name: &str) -> (&str, Option<&str>) {
+    match name.strip_suffix(']').and_then(|n| n.split_once('[')) {
+        Some((stage, key)) => (stage, Some(key)),
+        None => (name, None),
+    }
+}
+
+/// Whether `name` names a stage: a name (as events use them), or one partition's run
+/// of one, `stage[partition]`.
+pub fn is_stage_name(name: &str) -> bool {
+    match split_instance(name) {
+        (stage, Some(key)) => crate::memory::is_name(stage) && check_key(key).is_ok(),
+        (stage, None) => crate::memory::is_name(stage),
+    }
+}
+
 /// One partition, resolved.
 #[derive(Clone, Debug)]
 pub(super) struct Partition {
@@ -507,6 +525,17 @@ mod tests {
             let err = check_key(bad).unwrap_err();
             assert!(err.contains(says), "{bad:?}: {err}");
             assert!(err.len() < 200, "a short error: {err}");
+        }
+    }
+
+    #[test]
+    fn a_stage_is_named_as_declared_or_with_its_partition() {
+        assert_eq!(split_instance("budget-check[ledger]"), ("budget-check", Some("ledger")));
+        assert_eq!(split_instance("budget-check"), ("budget-check", None));
+        assert!(is_stage_name("budget-check[ledger]"));
+        assert!(is_stage_name("budget-check"));
+        for bad in ["budget-check[a/b]", "[x]", "a[", "a[]", "a[b][c]", "a b"] {
+            assert!(!is_stage_name(bad), "{bad}");
         }
     }
 

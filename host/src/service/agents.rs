@@ -96,6 +96,17 @@ pub fn check_name(what: &str, name: &str) -> Result<()> {
     )))
 }
 
+/// Checks a stage's name: a name, or one partition's run of one (`stage[partition]`).
+pub fn check_stage_name(name: &str) -> Result<()> {
+    if crate::pipeline::partitions::is_stage_name(name) {
+        return Ok(());
+    }
+    Err(Error::bad_input(format!(
+        "stage {} is not a stage's name: use 1 to 64 letters, digits, `_` or `-`, starting with a letter, and `[partition]` after it for one partition's",
+        quote(name)
+    )))
+}
+
 /// Checks an id that becomes part of a key: letters, digits, `.`, `_`, `-`, `:`.
 fn check_id(what: &str, id: &str) -> Result<()> {
     let ok = (1..=128).contains(&id.len())

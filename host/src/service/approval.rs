@@ -73,7 +73,7 @@ impl Service {
 
     /// Stage `stage`'s held (or rejected) output, if any.
     pub fn held_output(&self, stage: &str) -> Result<Option<HeldOutput>> {
-        super::agents::check_name("stage", stage)?;
+        super::agents::check_stage_name(stage)?;
         Ok(Held::read(&*self.store()?, stage)?.map(|(_, held)| view(stage, held)))
     }
 
@@ -151,7 +151,7 @@ impl Service {
         Held,
         Decided,
     )> {
-        super::agents::check_name("stage", stage)?;
+        super::agents::check_stage_name(stage)?;
         if let Some(own) = &self.confined_to {
             return Err(Error::new(
                 ErrorKind::BadInput,
@@ -211,12 +211,14 @@ fn decision_event(stage: &str, decision: &str, held: &Held, decided: &Decided) -
     let run = held.provenance.run.as_ref();
     let workflow = run.map_or(super::audit::CLI_WORKFLOW, |r| r.workflow_id.as_str());
     let agent = run.map_or(held.writer.0.as_str(), |r| r.agent_id.as_str());
+    let (declared, partition) = crate::pipeline::partitions::split_instance(stage);
     let event = Event::new(
-        format!("stage.{stage}.{decision}"),
+        format!("stage.{declared}.{decision}"),
         workflow,
         agent,
         json!({
             "stage": stage,
+            "partition": partition,
             "namespace": held.namespace,
             "key": held.key,
             "by": decided.by,

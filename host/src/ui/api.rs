@@ -142,6 +142,15 @@ pub(super) async fn pipeline(State(shared): State<Arc<Shared>>) -> Response {
     .await
 }
 
+/// `GET /api/partitions`: the stages by the pipeline's partitions, each cell's state.
+pub(super) async fn partitions(State(shared): State<Arc<Shared>>) -> Response {
+    answer(shared, |shared| {
+        let pipeline = shared.pipeline()?;
+        shared.service.matrix(&pipeline)
+    })
+    .await
+}
+
 /// `GET /api/timeline[?workflow=ID]`: a workflow (the newest by default) as a
 /// timeline of its stage runs, with its critical path.
 pub(super) async fn timeline(State(shared): State<Arc<Shared>>, Query(params): Params) -> Response {

@@ -31,7 +31,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::pipeline::Pipeline;
-use crate::service::{Error, ErrorKind, Result, Service, load_definitions};
+use crate::service::{Error, ErrorKind, Result, Service};
 
 /// How the UI is served.
 #[derive(Clone, Debug)]
@@ -81,7 +81,7 @@ impl Shared {
         }
         // As `status` loads it: reads nothing produces are shown as the stages' `missing`
         // reads, not a refusal of the whole page.
-        let loaded = Arc::new(load_definitions(&self.manifest)?);
+        let loaded = Arc::new(self.service.load_definitions(&self.manifest)?);
         *cached = Some((modified, loaded.clone()));
         Ok(loaded)
     }
@@ -137,6 +137,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/api/pipeline", get(api::pipeline))
         .route("/api/timeline", get(api::timeline))
+        .route("/api/partitions", get(api::partitions))
         .route("/api/stages/{name}", get(api::stage))
         .route("/api/stages/{name}/render", get(api::render))
         .route("/api/stages/{name}/view", get(api::view))

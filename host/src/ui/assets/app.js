@@ -91,12 +91,14 @@ function route() {
   const [path, query] = hash.split("?");
   const params = new URLSearchParams(query || "");
   const parts = path.split("/");
-  document.getElementById("nav-pipeline").classList.toggle("active", !["memory", "timeline"].includes(parts[0]));
+  document.getElementById("nav-pipeline").classList.toggle("active", !["memory", "timeline", "partitions"].includes(parts[0]));
+  document.getElementById("nav-partitions").classList.toggle("active", parts[0] === "partitions");
   document.getElementById("nav-timeline").classList.toggle("active", parts[0] === "timeline");
   document.getElementById("nav-memory").classList.toggle("active", parts[0] === "memory");
   if (parts[0] === "stage" && parts[1]) current = () => stageView(decodeURIComponent(parts.slice(1).join("/")));
   else if (parts[0] === "memory") current = () => memoryView(params);
   else if (parts[0] === "timeline") current = () => timelineView(params);
+  else if (parts[0] === "partitions") current = () => partitionsView(params);
   else current = () => pipelineView();
   render();
 }
@@ -197,56 +199,120 @@ async function pipelineView() {
     stageTable(p.stages));
 }
 
+// The stages as drawn: one node per stage as declared, a partitioned stage's runs
+// (one per partition) drawn as a strip of cells in it.
+function declaredStages(p) {
+  const byName = new Map();
+  const declaredOf = new Map(p.stages.map((st) => [st.name, st.declared]));
+  for (const st of p.stages) {
+    let g = byName.get(st.declared);
+    if (!g) byName.set(st.declared, g = { name: st.declared, runs: [], depends_on: new Set(), first: st });
+    g.runs.push(st);
+    for (const d of st.depends_on) if (declaredOf.get(d) !== st.declared) g.depends_on.add(declaredOf.get(d));
+  }
+  for (const g of byName.values()) g.depends_on = [...g.depends_on];
+  return byName;
+}
+
 // Layered drawing: a stage's column is one more than the deepest stage it reads from.
 function graph(p) {
-  const byName = new Map(p.stages.map((st) => [st.name, st]));
+  const byName = declaredStages(p);
   const depth = new Map();
   const depthOf = (name, seen = new Set()) => {
     if (depth.has(name)) return depth.get(name);
     if (seen.has(name)) return 0;
     seen.add(name);
-    const st = byName.get(name);
-    const d = st && st.depends_on.length ? 1 + Math.max(...st.depends_on.map((x) => depthOf(x, seen))) : 0;
+    const g = byName.get(name);
+    const d = g && g.depends_on.length ? 1 + Math.max(...g.depends_on.map((x) => depthOf(x, seen))) : 0;
     depth.set(name, d);
     return d;
   };
   const columns = [];
-  for (const st of p.stages) {
-    const d = depthOf(st.name);
-    (columns[d] = columns[d] || []).push(st);
+  for (const g of byName.values()) {
+    const d = depthOf(g.name);
+    (columns[d] = columns[d] || []).push(g);
   }
   const W = 250, H = 58, GX = 70, GY = 14;
   const pos = new Map();
   columns.forEach((col, c) => {
-    col.sort((a, b) => (a.namespace + a.name).localeCompare(b.namespace + b.name));
-    col.forEach((st, r) => pos.set(st.name, { x: 10 + c * (W + GX), y: 10 + r * (H + GY) }));
+    col.sort((a, b) => (a.first.namespace + a.name).localeCompare(b.first.namespace + b.name));
+    col.forEach((g, r) => pos.set(g.name, { x: 10 + c * (W + GX), y: 10 + r * (H + GY) }));
   });
   const width = 20 + columns.length * (W + GX);
   const height = 20 + Math.max(1, ...columns.map((c) => c.length)) * (H + GY);
   const edges = [], nodes = [];
-  for (const st of p.stages) {
-    const to = pos.get(st.name);
-    for (const dep of st.depends_on) {
+  for (const g of byName.values()) {
+    const to = pos.get(g.name);
+    for (const dep of g.depends_on) {
       const from = pos.get(dep);
       if (!from) continue;
-      const producer = byName.get(dep);
+      const producer = byName.get(dep).first;
       const x1 = from.x + W, y1 = from.y + H / 2, x2 = to.x, y2 = to.y + H / 2;
-      const key = producer.writes || "";
       edges.push(s("path", { class: "edge", d: `M${x1},${y1} C${x1 + GX / 2},${y1} ${x2 - GX / 2},${y2} ${x2},${y2}` },
-        s("title", {}, `${producer.namespace}:${key} → ${st.name}`)));
+        s("title", {}, `${producer.writes || ""} → ${g.name}`)));
     }
-    const state = stateOf(st);
+    const st = g.first;
     const gates = `${st.enforced} gate${st.enforced === 1 ? "" : "s"}` + (st.unchecked ? ` · ${st.unchecked} unchecked` : "");
-    const last = st.last_run ? new Date(st.last_run.at).toLocaleTimeString() : "never run";
-    nodes.push(s("g", { class: "node", "data-stage": st.name, "data-state": state, transform: `translate(${to.x},${to.y})`,
-      onclick: () => { location.hash = "#/stage/" + q(st.name); } },
-      s("title", {}, `${st.name}: ${state}${st.why ? " — " + st.why : ""}`),
-      s("rect", { width: W, height: H, class: "state-" + state, fill: `var(--${state === "quarantined" ? "failed" : state})` }),
-      s("text", { x: 8, y: 16, class: "title" }, short(st.name, 31)),
-      s("text", { x: 8, y: 31 }, short(`${st.agent}${st.phase ? " · phase " + st.phase : ""} · ${st.namespace}`, 40)),
-      s("text", { x: 8, y: 46 }, `${state} · ${gates} · ${last}`)));
+    if (st.partition == null) {
+      const state = stateOf(st);
+      const last = st.last_run ? new Date(st.last_run.at).toLocaleTimeString() : "never run";
+      nodes.push(s("g", { class: "node", "data-stage": st.name, "data-state": state, transform: `translate(${to.x},${to.y})`,
+        onclick: () => { location.hash = "#/stage/" + q(st.name); } },
+        s("title", {}, `${st.name}: ${state}${st.why ? " — " + st.why : ""}`),
+        s("rect", { width: W, height: H, class: "state-" + state, fill: `var(--${state === "quarantined" ? "failed" : state})` }),
+        s("text", { x: 8, y: 16, class: "title" }, short(st.name, 31)),
+        s("text", { x: 8, y: 31 }, short(`${st.agent}${st.phase ? " · phase " + st.phase : ""} · ${st.namespace}`, 40)),
+        s("text", { x: 8, y: 46 }, `${state} · ${gates} · ${last}`)));
+      continue;
+    }
+    // A partitioned stage: a cell per partition, in the pipeline's order.
+    const fresh = g.runs.filter((r) => stateOf(r) === "fresh").length;
+    const cw = (W - 16) / g.runs.length;
+    const cells = g.runs.map((r, i) => {
+      const state = stateOf(r);
+      return s("rect", { class: "cell state-" + state, "data-stage": r.name, "data-partition": r.partition, "data-state": state,
+        x: 8 + i * cw, y: 38, width: Math.max(cw - (cw > 3 ? 1 : 0), 0.5), height: 14, fill: `var(--${state === "quarantined" ? "failed" : state})`,
+        onclick: (e) => { e.stopPropagation(); location.hash = "#/stage/" + q(r.name); } },
+        s("title", {}, `${r.partition}: ${state}${r.why ? " — " + r.why : ""}`));
+    });
+    nodes.push(s("g", { class: "node partitioned", "data-stage": g.name, "data-partitions": g.runs.length, transform: `translate(${to.x},${to.y})`,
+      onclick: () => { location.hash = "#/partitions?stage=" + q(g.name); } },
+      s("title", {}, `${g.name}: ${fresh} of ${g.runs.length} partitions fresh`),
+      s("rect", { width: W, height: H, class: "frame" }),
+      s("text", { x: 8, y: 16, class: "title" }, short(g.name, 31)),
+      s("text", { x: 8, y: 31 }, short(`${st.agent}${st.phase ? " · phase " + st.phase : ""} · ${fresh}/${g.runs.length} fresh · ${gates}`, 42)),
+      cells));
   }
   return s("svg", { width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "pipeline graph" }, edges, nodes);
+}
+
+// ---- partitions ----------------------------------------------------------------
+
+// Stages by partitions: a row per partition, a column per partitioned stage; a cell
+// opens that stage's run for that partition.
+async function partitionsView(params) {
+  const m = await api("/api/partitions");
+  const columns = m.rows.filter((r) => r.cells.length);
+  if (!m.partitions.length) {
+    return h("section", { id: "partitions-view" }, h("h2", {}, "Partitions"), h("p", { class: "muted" }, "This pipeline is not partitioned: each stage runs once."));
+  }
+  const picked = params.get("stage");
+  const cellOf = new Map(columns.map((r) => [r.stage, new Map(r.cells.map((c) => [c.partition, c]))]));
+  const counts = {};
+  for (const r of columns) for (const c of r.cells) counts[c.state] = (counts[c.state] || 0) + 1;
+  return h("section", { id: "partitions-view" },
+    h("h2", {}, "Partitions ", h("span", { class: "muted" }, `${m.partitions.length} × ${columns.length} stages`)),
+    h("p", { class: "legend" }, Object.keys(counts).sort().map((x) => h("span", {}, badge(x), " " + counts[x]))),
+    h("table", { id: "partition-matrix", class: "matrix" },
+      h("tr", {}, h("th", {}, "Partition"), columns.map((r) => h("th", { class: r.stage === picked ? "picked" : "" }, r.stage))),
+      m.partitions.map((p) => h("tr", { "data-partition": p },
+        h("td", {}, p),
+        columns.map((r) => {
+          const c = cellOf.get(r.stage).get(p);
+          if (!c) return h("td", {}, "—");
+          return h("td", { "data-stage": c.stage, "data-state": c.state, title: c.why || c.state },
+            h("a", { href: "#/stage/" + q(c.stage), class: "badge state-" + c.state }, c.state));
+        })))));
 }
 
 function stageTable(stages) {
