@@ -53,6 +53,7 @@ fn bench(c: &mut Criterion) {
             base: dir.path(),
             existing: None,
             name: "generated",
+            partitioned_by: None,
         })
         .unwrap();
         assert_eq!(imported.errors(), 0, "{:?}", imported.defects);
@@ -71,6 +72,7 @@ fn bench(c: &mut Criterion) {
                 base: dir.path(),
                 existing: Some(&first),
                 name: "generated",
+                partitioned_by: None,
             })
             .unwrap();
             assert_eq!(imported.manifest, first);

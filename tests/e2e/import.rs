@@ -834,3 +834,89 @@ fn stdout_writes_nothing_and_a_stage_whose_agent_file_is_gone_is_kept() {
     );
     assert!(manifest(&p).contains("name = \"code-reviewer\""));
 }
+
+#[test]
+fn partitioned_by_runs_each_imported_agent_once_per_partition() {
+    let p = agents_project("pipeline");
+    p.run(&[
+        "import",
+        "claude-flow",
+        ".claude/agents",
+        "--partitioned-by",
+        "eu,us",
+    ])
+    .ok();
+    let text = manifest(&p);
+    assert!(
+        text.contains(
+            "[partitions]\nkeys = [\"eu\", \"us\"]\nnamespace = \"coding-pipeline-{partition}\""
+        ),
+        "{text}"
+    );
+    let s = status(&p);
+    let eu = stage(&s, "requirements-extractor[eu]");
+    assert_eq!(eu["partition"], "eu");
+    assert_eq!(eu["state"], "awaiting");
+    assert_eq!(
+        stage(&s, "codebase-analyzer[us]")["waiting_on"],
+        json!(["requirements-extractor[us]"])
+    );
+    // Each partition's agent stores in its own namespace.
+    p.run(&[
+        "agent",
+        "output",
+        "requirements-extractor",
+        "--partition",
+        "us",
+        r#"{"requirements": [{"id": "R1"}]}"#,
+    ])
+    .ok();
+    let stored = p
+        .run(&[
+            "memory",
+            "retrieve",
+            "-n",
+            "coding-pipeline-us",
+            "coding/understanding/requirements",
+        ])
+        .json();
+    assert_eq!(stored["requirements"][0]["id"], "R1");
+    let s = status(&p);
+    assert_eq!(stage(&s, "codebase-analyzer[us]")["ready"], true);
+    assert_eq!(stage(&s, "codebase-analyzer[eu]")["ready"], false);
+    // Importing again keeps the partitions as they are; a bad key is refused.
+    let again = p.run(&[
+        "import",
+        "claude-flow",
+        ".claude/agents",
+        "--partitioned-by",
+        "eu,us",
+    ]);
+    assert!(
+        again
+            .stderr()
+            .contains("declares its `[partitions]` already"),
+        "{}",
+        again.stderr()
+    );
+    let q = agents_project("pipeline");
+    let refused = q.run(&[
+        "import",
+        "claude-flow",
+        ".claude/agents",
+        "--partitioned-by",
+        "eu,a/b",
+    ]);
+    assert_ne!(refused.code(), 0);
+    assert!(
+        refused
+            .stderr()
+            .contains("partition key \"a/b\" contains '/'"),
+        "{}",
+        refused.stderr()
+    );
+    assert!(
+        !q.root().join("pipeline.toml").exists(),
+        "nothing is written"
+    );
+}

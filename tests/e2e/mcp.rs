@@ -145,14 +145,30 @@ fn partitions_are_added_and_addressed_through_mcp() {
     stop_server(&p);
     let refused = out["refused"].as_object().unwrap();
     assert_eq!(refused.len(), 5, "{out}");
-    assert!(refused["a/b"].as_str().unwrap().contains("contains '/'"), "{out}");
-    assert!(refused["kkkkkkkkkkkkkkkkkkkk"].as_str().unwrap().contains("10000 bytes"), "{out}");
+    assert!(
+        refused["a/b"].as_str().unwrap().contains("contains '/'"),
+        "{out}"
+    );
+    assert!(
+        refused["kkkkkkkkkkkkkkkkkkkk"]
+            .as_str()
+            .unwrap()
+            .contains("10000 bytes"),
+        "{out}"
+    );
     assert_eq!(out["stored"]["meta"]["namespace"], "reviews-eu", "{out}");
     assert_eq!(out["inputs"]["stage"], "summary");
     assert_eq!(out["matrix"]["partitions"], json!(["eu"]));
-    assert_eq!(out["matrix"]["rows"][0]["cells"][0]["state"], "external", "{out}");
+    assert_eq!(
+        out["matrix"]["rows"][0]["cells"][0]["state"], "external",
+        "{out}"
+    );
     let listed = p.run(&["partition", "list", "--json"]).json();
-    assert_eq!(listed["partitions"], json!(["eu"]), "the CLI sees the key MCP added");
+    assert_eq!(
+        listed["partitions"],
+        json!(["eu"]),
+        "the CLI sees the key MCP added"
+    );
 }
 
 #[test]

@@ -79,15 +79,21 @@ fn partitions_write_the_documents_the_copied_stages_wrote_and_find_their_stores_
 fn a_changed_input_makes_only_its_partition_stale_and_a_run_touches_nothing_else() {
     let p = default_pipeline();
     p.run(&["run"]).ok();
-    let before: Vec<(String, u64)> = ["coding-pipeline", "coding-pipeline-telemetry", "coding-pipeline-ledger"]
-        .iter()
-        .flat_map(|ns| OUTPUTS.iter().map(move |k| (ns, k)))
-        .map(|(ns, k)| (format!("{ns}:{k}"), revision(&p, ns, k)))
-        .collect();
+    let before: Vec<(String, u64)> = [
+        "coding-pipeline",
+        "coding-pipeline-telemetry",
+        "coding-pipeline-ledger",
+    ]
+    .iter()
+    .flat_map(|ns| OUTPUTS.iter().map(move |k| (ns, k)))
+    .map(|(ns, k)| (format!("{ns}:{k}"), revision(&p, ns, k)))
+    .collect();
     // Freight's measurements change: only its budget check reads them.
     let path = p.root().join("examples/freight/measurements.json");
-    let mut measured: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    measured["endpoints"][0]["p50_ms"] = json!(measured["endpoints"][0]["p50_ms"].as_f64().unwrap() - 1.0);
+    let mut measured: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    measured["endpoints"][0]["p50_ms"] =
+        json!(measured["endpoints"][0]["p50_ms"].as_f64().unwrap() - 1.0);
     std::fs::write(&path, measured.to_string()).unwrap();
     let status = p.run(&["status", "--json"]).json();
     let stale: Vec<&str> = status
@@ -109,7 +115,12 @@ fn a_changed_input_makes_only_its_partition_stale_and_a_run_touches_nothing_else
             .as_array()
             .unwrap()
             .iter()
-            .map(|c| (c["partition"].as_str().unwrap().into(), c["state"].as_str().unwrap().into()))
+            .map(|c| {
+                (
+                    c["partition"].as_str().unwrap().into(),
+                    c["state"].as_str().unwrap().into(),
+                )
+            })
             .collect()
     };
     assert_eq!(
@@ -123,7 +134,8 @@ fn a_changed_input_makes_only_its_partition_stale_and_a_run_touches_nothing_else
     );
     // Its requirements change too: its three stages go stale, and a run runs them alone.
     let path = p.root().join("examples/freight/requirements.json");
-    let mut required: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut required: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     required["load"]["peak_duration_minutes"] = json!(45);
     std::fs::write(&path, required.to_string()).unwrap();
     let run = p.run(&["run", "--json"]);
@@ -140,11 +152,24 @@ fn a_changed_input_makes_only_its_partition_stale_and_a_run_touches_nothing_else
         assert_eq!(revision(&p, ns, key), revision_before, "{at} was rewritten");
     }
     // A backfill of one partition with `--force` runs its stages and no others.
-    let forced = p.run(&["run", "--partition", "telemetry", "--force", "-j", "2", "--json"]);
+    let forced = p.run(&[
+        "run",
+        "--partition",
+        "telemetry",
+        "--force",
+        "-j",
+        "2",
+        "--json",
+    ]);
     assert_eq!(forced.code(), 0, "{}", forced.stderr());
     let states = statuses(&forced.json());
     assert_eq!(states.len(), 3, "{states:?}");
-    assert!(states.iter().all(|(s, o)| s.ends_with("[telemetry]") && o == "passed"), "{states:?}");
+    assert!(
+        states
+            .iter()
+            .all(|(s, o)| s.ends_with("[telemetry]") && o == "passed"),
+        "{states:?}"
+    );
     p.run(&["run", "--partition", "atlantis"]).fails(
         2,
         &["has no partition `atlantis`; its partitions are: freight, ledger, telemetry, webshop"],
@@ -188,8 +213,15 @@ fn hostile_partition_keys_are_refused_and_nothing_is_stored() {
         let err = p.run(&["partition", "add", key]).fails(2, &[says]);
         assert!(err.len() < 300, "a short error: {err}");
     }
-    p.run(&["memory", "retrieve", "-n", "baton.partitions", "-k", "reviews"])
-        .fails(3, &["not found"]);
+    p.run(&[
+        "memory",
+        "retrieve",
+        "-n",
+        "baton.partitions",
+        "-k",
+        "reviews",
+    ])
+    .fails(3, &["not found"]);
     let listed = p.run(&["partition", "list", "--json"]).json();
     assert_eq!(listed["partitions"], json!([]));
 }
@@ -211,20 +243,54 @@ fn keys_added_at_run_time_run_each_partition_and_a_stage_reads_across_them() {
         .iter()
         .find(|s| s["stage"] == "summary")
         .unwrap();
-    assert_eq!(summary["waiting_on"], json!(["review[eu]", "review[us]"]), "{status}");
-    // Each partition's agent stores its review in its partition's namespace.
-    p.run(&["agent", "output", "review", "--partition", "eu", r#"{"verdict": "ship"}"#])
-        .ok();
-    p.run(&["agent", "output", "review[us]", r#"{"verdict": "hold"}"#]).ok();
-    p.run(&["agent", "output", "review", r#"{"verdict": "?"}"#])
-        .fails(2, &["stage `review` runs once per partition", "its partitions are: eu, us"]);
     assert_eq!(
-        p.run(&["memory", "retrieve", "-n", "reviews-us", "-k", "coding/review"]).json(),
+        summary["waiting_on"],
+        json!(["review[eu]", "review[us]"]),
+        "{status}"
+    );
+    // Each partition's agent stores its review in its partition's namespace.
+    p.run(&[
+        "agent",
+        "output",
+        "review",
+        "--partition",
+        "eu",
+        r#"{"verdict": "ship"}"#,
+    ])
+    .ok();
+    p.run(&["agent", "output", "review[us]", r#"{"verdict": "hold"}"#])
+        .ok();
+    p.run(&["agent", "output", "review", r#"{"verdict": "?"}"#])
+        .fails(
+            2,
+            &[
+                "stage `review` runs once per partition",
+                "its partitions are: eu, us",
+            ],
+        );
+    assert_eq!(
+        p.run(&[
+            "memory",
+            "retrieve",
+            "-n",
+            "reviews-us",
+            "-k",
+            "coding/review"
+        ])
+        .json(),
         json!({"verdict": "hold"})
     );
     let inputs = p.run(&["agent", "inputs", "summary"]).json();
-    assert_eq!(inputs["reviews-eu:coding/review"], json!({"verdict": "ship"}), "{inputs}");
-    assert_eq!(inputs["reviews-us:coding/review"], json!({"verdict": "hold"}), "{inputs}");
+    assert_eq!(
+        inputs["reviews-eu:coding/review"],
+        json!({"verdict": "ship"}),
+        "{inputs}"
+    );
+    assert_eq!(
+        inputs["reviews-us:coding/review"],
+        json!({"verdict": "hold"}),
+        "{inputs}"
+    );
     let matrix = p.run(&["partition", "list", "--json"]).json();
     assert_eq!(matrix["partitions"], json!(["eu", "us"]));
     let review = &matrix["rows"][0];

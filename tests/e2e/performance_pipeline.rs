@@ -83,7 +83,10 @@ fn the_default_pipeline_passes_end_to_end_on_every_system() {
     let run = p.run(&["run", "--json"]);
     assert_eq!(run.code(), 0, "{}\n{}", run.stdout(), run.stderr());
     let summary = run.json();
-    assert_eq!(summary["stages"].as_array().unwrap().len(), 3 * SYSTEMS.len());
+    assert_eq!(
+        summary["stages"].as_array().unwrap().len(),
+        3 * SYSTEMS.len()
+    );
     for system in SYSTEMS {
         for stage in ["performance-architect", "load-test-planner", "budget-check"] {
             let stage = format!("{stage}[{system}]");

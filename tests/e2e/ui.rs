@@ -158,7 +158,13 @@ fn every_endpoint_answers_json_with_the_right_status() {
     // A partitioned stage is named with its partition; without one, the error says so.
     let (status, e) = ui.get("/api/stages/performance-architect");
     assert_eq!(status, 404, "{e}");
-    assert!(e["error"].as_str().unwrap().contains("runs once per partition"), "{e}");
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .contains("runs once per partition"),
+        "{e}"
+    );
     let (status, s) = ui.get("/api/stages/performance-architect%5Bwebshop%5D");
     assert_eq!(status, 200, "{s}");
     assert_eq!(s["provenance"]["gate_report"]["passed"], true);
@@ -475,13 +481,24 @@ fn the_default_pipeline_shows_every_stage_fresh_in_the_browser() {
         Duration::from_secs(30),
     );
     let nodes = browser.eval(NODE_STATES, json!([]));
-    let nodes: Vec<&str> = nodes.as_array().unwrap().iter().map(|n| n[0].as_str().unwrap()).collect();
-    assert_eq!(nodes, ["performance-architect", "load-test-planner", "budget-check"]);
+    let nodes: Vec<&str> = nodes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n[0].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        nodes,
+        ["performance-architect", "load-test-planner", "budget-check"]
+    );
     for cell in cells.as_array().unwrap() {
         let (stage, partition) = (cell[0].as_str().unwrap(), cell[1].as_str().unwrap());
         assert!(stage.ends_with(&format!("[{partition}]")), "{cell}");
         assert_eq!(cell[2], "fresh", "{cell}");
-        assert!(cell[3].as_f64().unwrap() > 10.0, "a cell has a width: {cell}");
+        assert!(
+            cell[3].as_f64().unwrap() > 10.0,
+            "a cell has a width: {cell}"
+        );
     }
     browser.screenshot(&screenshots().join("pipeline.png"));
     // The matrix: a row per partition, a cell per stage, each opening that run.
@@ -492,9 +509,22 @@ fn the_default_pipeline_shows_every_stage_fresh_in_the_browser() {
          return c.length === 12 ? c : null",
         Duration::from_secs(30),
     );
-    let rows: Vec<&str> = matrix.as_array().unwrap().iter().step_by(3).map(|c| c[0].as_str().unwrap()).collect();
-    assert_eq!(rows, ["freight", "ledger", "telemetry", "webshop"], "{matrix}");
-    assert!(matrix.as_array().unwrap().iter().all(|c| c[2] == "fresh"), "{matrix}");
+    let rows: Vec<&str> = matrix
+        .as_array()
+        .unwrap()
+        .iter()
+        .step_by(3)
+        .map(|c| c[0].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        rows,
+        ["freight", "ledger", "telemetry", "webshop"],
+        "{matrix}"
+    );
+    assert!(
+        matrix.as_array().unwrap().iter().all(|c| c[2] == "fresh"),
+        "{matrix}"
+    );
     browser.screenshot(&screenshots().join("partitions.png"));
     browser.click("#partition-matrix td[data-stage='budget-check[ledger]'] a");
     browser.wait_for(
@@ -504,7 +534,10 @@ fn the_default_pipeline_shows_every_stage_fresh_in_the_browser() {
     );
     let (status, m) = ui.get("/api/partitions");
     assert_eq!(status, 200, "{m}");
-    assert_eq!(m["partitions"], json!(["freight", "ledger", "telemetry", "webshop"]));
+    assert_eq!(
+        m["partitions"],
+        json!(["freight", "ledger", "telemetry", "webshop"])
+    );
     browser.open(&ui.url);
     browser.wait_for(
         "the graph again",

@@ -244,7 +244,10 @@ fn two_workers_run_the_default_pipeline_each_stage_once() {
     let stages = statuses(&summary);
     // Each (stage, partition) is one job: three stages over four systems.
     assert_eq!(stages.len(), 12, "{stages:?}");
-    assert!(stages.iter().any(|(s, _)| s == "budget-check[ledger]"), "{stages:?}");
+    assert!(
+        stages.iter().any(|(s, _)| s == "budget-check[ledger]"),
+        "{stages:?}"
+    );
     assert!(
         stages.iter().all(|(_, s)| s == "passed"),
         "every stage ran and passed on a fresh database: {stages:?}"

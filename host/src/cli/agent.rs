@@ -139,8 +139,7 @@ pub(super) fn run(ctx: &Service, cmd: AgentCommand) -> Result<(), CliError> {
                 agent: args.agent,
                 override_gates: args.override_gates,
             };
-            let stored =
-                ctx.stage_output_text(&pipeline, &stage, text, must_be_json, &options)?;
+            let stored = ctx.stage_output_text(&pipeline, &stage, text, must_be_json, &options)?;
             if args.json {
                 return output::json(&stored);
             }

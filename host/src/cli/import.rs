@@ -45,6 +45,12 @@ pub(super) struct ClaudeFlowArgs {
     /// The pipeline's name in a new manifest [default: the manifest folder's name]
     #[arg(long)]
     name: Option<String>,
+    /// Run every imported stage once per partition, its keys in the partition's
+    /// namespace (`NAMESPACE-{partition}`): `dynamic` (keys added with `baton
+    /// partition add`), a folders pattern such as `systems/*/spec.json`, or keys such
+    /// as `eu,us`. Without it the stages run once
+    #[arg(long, value_name = "SPEC")]
+    partitioned_by: Option<String>,
     /// Print the outcome (defects, problems, what was written) as JSON
     #[arg(long)]
     json: bool,
@@ -60,6 +66,7 @@ pub(super) fn run(cmd: ImportCommand) -> Result<(), CliError> {
         force: args.force,
         rewrite_hooks: args.rewrite_hooks,
         name: args.name,
+        partitioned_by: args.partitioned_by,
     })?;
     let write = outcome.errors == 0 || args.force;
     if write && args.stdout {

@@ -7,9 +7,7 @@ use anyhow::anyhow;
 use clap::Args;
 
 use super::{CliError, Exit, GlobalArgs, output};
-use crate::service::{
-    EventFilter, Outcome, RunOptions, StageSummary, manifest_path,
-};
+use crate::service::{EventFilter, Outcome, RunOptions, StageSummary, manifest_path};
 
 #[derive(Debug, Args)]
 pub(super) struct RunArgs {

@@ -159,7 +159,10 @@ fn bundle(pipeline: &Pipeline) -> anyhow::Result<(String, Vec<BundleFile>)> {
     for input in &pipeline.inputs {
         let mut table = toml::Table::new();
         table.insert("key".into(), toml::Value::String(input.key.clone()));
-        table.insert("namespace".into(), toml::Value::String(input.namespace.clone()));
+        table.insert(
+            "namespace".into(),
+            toml::Value::String(input.namespace.clone()),
+        );
         let mut file = toml::Value::String(input.file.display().to_string());
         by_content(&mut file)?;
         table.insert("file".into(), file);

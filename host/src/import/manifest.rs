@@ -10,6 +10,61 @@ use toml_edit::{Array, ArrayOfTables, DocumentMut, Item, Table, Value, value};
 use super::agent::KeyUse;
 use super::{AgentDef, Defect, PlannedStage, stage_name};
 
+/// `text` with its stages partitioned by `spec` (`dynamic`, a folders pattern with a
+/// `*`, or keys separated by commas): a `[partitions]` table, each partition's keys in
+/// the namespace `PIPELINE-NAMESPACE-{partition}`. A manifest that declares its
+/// partitions already keeps them, and says so.
+pub(super) fn partition(
+    text: &str,
+    spec: &str,
+    defects: &mut Vec<Defect>,
+) -> Result<String, toml_edit::TomlError> {
+    let mut doc: DocumentMut = text.parse()?;
+    let here = std::path::Path::new("pipeline.toml");
+    if doc.contains_key("partitions") {
+        defects.push(Defect::warning(
+            here,
+            1,
+            "the manifest declares its `[partitions]` already: `--partitioned-by` leaves them as they are".into(),
+        ));
+        return Ok(doc.to_string());
+    }
+    let namespace = doc
+        .get("pipeline")
+        .and_then(|p| p.get("namespace"))
+        .and_then(Item::as_str)
+        .unwrap_or("default")
+        .to_owned();
+    let mut table = Table::new();
+    table.decor_mut().set_prefix(
+        "\n# Every stage runs once per partition, its keys in the partition's namespace\n# (`--partitioned-by`); `partitioned = false` on a stage runs it once.\n",
+    );
+    match spec.trim() {
+        "dynamic" => table["dynamic"] = value(true),
+        pattern if pattern.contains('*') => table["folders"] = value(pattern),
+        list => {
+            let mut keys = Array::new();
+            for key in list.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+                if let Err(e) = crate::pipeline::partitions::check_key(key) {
+                    defects.push(Defect::error(here, 1, format!("`--partitioned-by`: {e}")));
+                }
+                keys.push(key);
+            }
+            if keys.is_empty() {
+                defects.push(Defect::error(
+                    here,
+                    1,
+                    "`--partitioned-by` names no partition: give `dynamic`, a folders pattern such as `systems/*/` or keys such as `eu,us`".into(),
+                ));
+            }
+            table["keys"] = value(keys);
+        }
+    }
+    table["namespace"] = value(format!("{namespace}-{{partition}}"));
+    doc.insert("partitions", Item::Table(table));
+    Ok(doc.to_string())
+}
+
 /// The manifest's text: `existing` updated with `stages`, or a new one.
 pub(super) fn write(
     existing: Option<&str>,

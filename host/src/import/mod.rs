@@ -140,6 +140,9 @@ pub struct ImportRequest<'a> {
     pub existing: Option<&'a str>,
     /// The pipeline's name when a new manifest is written.
     pub name: &'a str,
+    /// Partition the imported stages (`--partitioned-by`): `dynamic`, a folders
+    /// pattern with a `*`, or keys separated by commas.
+    pub partitioned_by: Option<&'a str>,
 }
 
 /// Reads every agent definition under `request.sources` and plans the pipeline.
@@ -169,7 +172,7 @@ pub fn import(request: &ImportRequest<'_>) -> std::io::Result<Imported> {
     }
     let namespace = pipeline_namespace(&agents);
     let stages = plan(&agents, &namespace, &mut defects);
-    let manifest = manifest::write(
+    let mut manifest = manifest::write(
         request.existing,
         request.name,
         &namespace,
@@ -177,6 +180,10 @@ pub fn import(request: &ImportRequest<'_>) -> std::io::Result<Imported> {
         &mut defects,
     )
     .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+    if let Some(spec) = request.partitioned_by {
+        manifest = manifest::partition(&manifest, spec, &mut defects)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+    }
     defects.sort_by(|a, b| {
         (a.level, &a.file, a.line, &a.message).cmp(&(b.level, &b.file, b.line, &b.message))
     });

@@ -589,7 +589,11 @@ fn definitions(s: &Service) -> Result<crate::pipeline::Pipeline> {
 }
 
 /// The name of stage `name` (of `partition`, if given) in `pipeline`.
-fn stage_of(pipeline: &crate::pipeline::Pipeline, name: &str, partition: Option<&str>) -> Result<String> {
+fn stage_of(
+    pipeline: &crate::pipeline::Pipeline,
+    name: &str,
+    partition: Option<&str>,
+) -> Result<String> {
     Ok(find_stage_of(pipeline, name, partition)?.name.clone())
 }
 

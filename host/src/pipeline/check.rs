@@ -405,7 +405,10 @@ fn check_with(
             .map(|w| Grant::parse(w.get_ref(), &ns))
             .and_then(|t| Some((Namespace::new(t.namespace).ok()?, Key::new(t.key).ok()?)));
         stages.push(Stage {
-            agent_name: spec.agent.clone().unwrap_or_else(|| agent_name(&declared[i])),
+            agent_name: spec
+                .agent
+                .clone()
+                .unwrap_or_else(|| agent_name(&declared[i])),
             name,
             declared: declared[i].clone(),
             partition,

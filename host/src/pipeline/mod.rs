@@ -350,7 +350,13 @@ impl Pipeline {
             ));
         }
         let unknown = keys.iter().find(|k| !self.partitions.contains(k))?;
-        let mut known = self.partitions.iter().take(10).cloned().collect::<Vec<_>>().join(", ");
+        let mut known = self
+            .partitions
+            .iter()
+            .take(10)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
         if self.partitions.len() > 10 {
             known.push_str(&format!(" and {} more", self.partitions.len() - 10));
         }

@@ -102,7 +102,11 @@ pub(super) struct Expanded {
 /// `template` with `vars` filled in. An unknown placeholder (or a `{` left open) is
 /// an error naming it; with `lenient`, it is left as written (config strings, which
 /// may hold braces of their own).
-pub(super) fn render(template: &str, vars: &[(&str, &str)], lenient: bool) -> Result<String, String> {
+pub(super) fn render(
+    template: &str,
+    vars: &[(&str, &str)],
+    lenient: bool,
+) -> Result<String, String> {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(open) = rest.find('{') {
@@ -231,7 +235,11 @@ fn unpartitioned(c: &mut Checker<'_>, manifest: Manifest) -> Expanded {
     }
     Expanded {
         stage_partitions: vec![None; manifest.stages.len()],
-        declared: manifest.stages.iter().map(|s| s.name.get_ref().clone()).collect(),
+        declared: manifest
+            .stages
+            .iter()
+            .map(|s| s.name.get_ref().clone())
+            .collect(),
         input_partitions: vec![None; manifest.inputs.len()],
         partitions: Vec::new(),
         manifest,
@@ -363,8 +371,12 @@ fn folders(root: &Path, pattern: &str) -> Result<Vec<String>, String> {
     }
     let parent = root.join(segments[..at].join("/"));
     let rest = segments[at + 1..].join("/");
-    let entries = std::fs::read_dir(&parent)
-        .map_err(|e| format!("`folders` {pattern:?}: cannot list {}: {e}", parent.display()))?;
+    let entries = std::fs::read_dir(&parent).map_err(|e| {
+        format!(
+            "`folders` {pattern:?}: cannot list {}: {e}",
+            parent.display()
+        )
+    })?;
     let mut keys = Vec::new();
     for entry in entries.flatten() {
         let Ok(name) = entry.file_name().into_string() else {
@@ -385,7 +397,10 @@ fn folders(root: &Path, pattern: &str) -> Result<Vec<String>, String> {
 
 /// `spanned` filled for partition `p`, or its problem reported.
 fn fill(c: &mut Checker<'_>, spanned: &Spanned<String>, p: &Partition) -> Option<Spanned<String>> {
-    let vars = [("partition", p.key.as_str()), ("namespace", p.namespace.as_str())];
+    let vars = [
+        ("partition", p.key.as_str()),
+        ("namespace", p.namespace.as_str()),
+    ];
     match render(spanned.get_ref(), &vars, false) {
         Ok(text) => Some(Spanned::new(spanned.span(), text)),
         Err(e) => {
@@ -397,10 +412,15 @@ fn fill(c: &mut Checker<'_>, spanned: &Spanned<String>, p: &Partition) -> Option
 
 /// A read or write of a partitioned stage: filled, and an unqualified key put in the
 /// partition's namespace.
-fn qualify(c: &mut Checker<'_>, spanned: &Spanned<String>, p: &Partition) -> Option<Spanned<String>> {
+fn qualify(
+    c: &mut Checker<'_>,
+    spanned: &Spanned<String>,
+    p: &Partition,
+) -> Option<Spanned<String>> {
     let filled = fill(c, spanned, p)?;
     let text = filled.get_ref();
-    let qualified = matches!(text.split_once(':'), Some((ns, _)) if !ns.is_empty() && !ns.contains('/'));
+    let qualified =
+        matches!(text.split_once(':'), Some((ns, _)) if !ns.is_empty() && !ns.contains('/'));
     Some(match qualified {
         true => filled,
         false => Spanned::new(filled.span(), format!("{}:{text}", p.namespace)),
@@ -412,7 +432,10 @@ fn input_for(c: &mut Checker<'_>, input: &InputSpec, p: &Partition) -> Option<In
     let file = fill(c, &input.file, p)?;
     let namespace = match &input.namespace {
         Some(ns) => {
-            let vars = [("partition", p.key.as_str()), ("namespace", p.namespace.as_str())];
+            let vars = [
+                ("partition", p.key.as_str()),
+                ("namespace", p.namespace.as_str()),
+            ];
             match render(ns, &vars, false) {
                 Ok(ns) => ns,
                 Err(e) => {
@@ -448,14 +471,21 @@ fn stage_for(c: &mut Checker<'_>, stage: &StageSpec, p: &Partition) -> Option<St
     if let Some(extra) = &p.config {
         config.extend(extra.clone());
     }
-    let vars = [("partition", p.key.as_str()), ("namespace", p.namespace.as_str())];
+    let vars = [
+        ("partition", p.key.as_str()),
+        ("namespace", p.namespace.as_str()),
+    ];
     one.config = (!config.is_empty() || stage.config.is_some()).then(|| fill_table(config, &vars));
     Some(one)
 }
 
 /// A stage that runs once, over every partition: each template read becomes one read
 /// per partition. It writes one key, so its `writes` names no placeholder.
-fn across(c: &mut Checker<'_>, mut stage: StageSpec, partitions: &[Partition]) -> Option<StageSpec> {
+fn across(
+    c: &mut Checker<'_>,
+    mut stage: StageSpec,
+    partitions: &[Partition],
+) -> Option<StageSpec> {
     let mut reads = Vec::new();
     for read in &stage.reads {
         if !is_template(read.get_ref()) {
@@ -493,9 +523,7 @@ fn fill_table(table: toml::Table, vars: &[(&str, &str)]) -> toml::Table {
 
 fn fill_value(value: toml::Value, vars: &[(&str, &str)]) -> toml::Value {
     match value {
-        toml::Value::String(s) => {
-            toml::Value::String(render(&s, vars, true).unwrap_or(s))
-        }
+        toml::Value::String(s) => toml::Value::String(render(&s, vars, true).unwrap_or(s)),
         toml::Value::Array(items) => {
             toml::Value::Array(items.into_iter().map(|v| fill_value(v, vars)).collect())
         }
@@ -530,7 +558,10 @@ mod tests {
 
     #[test]
     fn a_stage_is_named_as_declared_or_with_its_partition() {
-        assert_eq!(split_instance("budget-check[ledger]"), ("budget-check", Some("ledger")));
+        assert_eq!(
+            split_instance("budget-check[ledger]"),
+            ("budget-check", Some("ledger"))
+        );
         assert_eq!(split_instance("budget-check"), ("budget-check", None));
         assert!(is_stage_name("budget-check[ledger]"));
         assert!(is_stage_name("budget-check"));
@@ -546,12 +577,25 @@ mod tests {
             render("examples/{partition}/system.json", &vars, false).unwrap(),
             "examples/freight/system.json"
         );
-        assert_eq!(render("{namespace}:k", &vars, false).unwrap(), "cp-freight:k");
+        assert_eq!(
+            render("{namespace}:k", &vars, false).unwrap(),
+            "cp-freight:k"
+        );
         let err = render("examples/{system}/x", &vars, false).unwrap_err();
         assert!(err.contains("unknown placeholder `{system}`"), "{err}");
-        assert!(render("a{b", &vars, false).unwrap_err().contains("never closes"));
-        assert_eq!(render("{\"json\": 1} {partition}", &vars, true).unwrap(), "{\"json\": 1} freight");
+        assert!(
+            render("a{b", &vars, false)
+                .unwrap_err()
+                .contains("never closes")
+        );
+        assert_eq!(
+            render("{\"json\": 1} {partition}", &vars, true).unwrap(),
+            "{\"json\": 1} freight"
+        );
         let none = render("{partition}", &[], false).unwrap_err();
-        assert!(none.contains("`{partition}`, but the pipeline declares no `[partitions]`"), "{none}");
+        assert!(
+            none.contains("`{partition}`, but the pipeline declares no `[partitions]`"),
+            "{none}"
+        );
     }
 }

@@ -190,7 +190,11 @@ pub fn find_stage<'p>(pipeline: &'p Pipeline, name: &str) -> Result<&'p Stage> {
             listed(&of)
         )));
     }
-    let mut names: Vec<&str> = pipeline.stages.iter().map(|s| s.declared.as_str()).collect();
+    let mut names: Vec<&str> = pipeline
+        .stages
+        .iter()
+        .map(|s| s.declared.as_str())
+        .collect();
     names.dedup();
     Err(Error::new(
         ErrorKind::BadInput,
@@ -201,7 +205,12 @@ pub fn find_stage<'p>(pipeline: &'p Pipeline, name: &str) -> Result<&'p Stage> {
 
 /// The first twenty of `names`, and how many more.
 fn listed(names: &[&str]) -> String {
-    let mut text = names.iter().take(20).copied().collect::<Vec<_>>().join(", ");
+    let mut text = names
+        .iter()
+        .take(20)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
     if names.len() > 20 {
         text.push_str(&format!(" and {} more", names.len() - 20));
     }
@@ -227,7 +236,10 @@ pub fn find_stage_of<'p>(
                 .find(|s| s.name == name && s.partition.as_deref() == Some(p))
             {
                 Some(stage) => Ok(stage),
-                None => find_stage(pipeline, &crate::pipeline::partitions::instance_name(name, p)),
+                None => find_stage(
+                    pipeline,
+                    &crate::pipeline::partitions::instance_name(name, p),
+                ),
             }
         }
     }

@@ -29,6 +29,9 @@ pub struct AgentImport {
     pub rewrite_hooks: bool,
     /// The pipeline's name in a new manifest [default: the manifest folder's name].
     pub name: Option<String>,
+    /// Partition the imported stages: `dynamic`, a folders pattern with a `*`, or
+    /// keys separated by commas.
+    pub partitioned_by: Option<String>,
 }
 
 /// What an import did.
@@ -121,6 +124,7 @@ pub fn import_agents(request: &AgentImport) -> Result<ImportOutcome> {
         base: &base,
         existing: existing.as_deref(),
         name: request.name.as_deref().unwrap_or(&default_name),
+        partitioned_by: request.partitioned_by.as_deref(),
     })
     .map_err(|e| Error::new(ErrorKind::BadInput, anyhow::anyhow!(e)))?;
     let checked = Pipeline::parse(&target, &imported.manifest);
