@@ -137,7 +137,11 @@ fn distributed(root: &Path, n: usize) {
     let Some(url) = postgres::database() else {
         return;
     };
+    // The same run by one local process on PostgreSQL: the store's share of the cost.
+    let local_db = postgres::database().unwrap();
     let p = project(root, n);
+    let took = timed(p.path(), &local_db, &["run", "-j", "2", "--json"]);
+    report("run -j 2 on PostgreSQL, every stage runs", n, took);
     let cache: PathBuf = p.path().join("worker");
     std::fs::create_dir_all(&cache).unwrap();
     let _workers = Workers(

@@ -246,6 +246,7 @@ pub fn wait(
 ) -> anyhow::Result<RunSummary> {
     let started = Instant::now();
     let mut seen: HashMap<String, JobState> = HashMap::new();
+    let mut outcomes: HashMap<String, StageSummary> = HashMap::new();
     let mut last_change = Instant::now();
     let mut warned = false;
     let mut cancelled = false;
@@ -258,30 +259,42 @@ pub fn wait(
             )?;
             cancelled = true;
         }
-        let jobs = queue.jobs(workflow_id)?;
+        // Each look reads the jobs' states alone, and the outcomes of the jobs that
+        // ended since the last look: a workflow of thousands of stages (partitions)
+        // is not read whole at every stage's end.
+        let jobs = queue.states(workflow_id)?;
         if jobs.is_empty() {
             bail!("no workflow `{workflow_id}` in the queue");
         }
-        for job in &jobs {
-            let before = seen.insert(job.stage.clone(), job.state);
-            if before == Some(job.state) {
+        let mut ended = Vec::new();
+        for (stage, state) in &jobs {
+            let before = seen.insert(stage.clone(), *state);
+            if before == Some(*state) {
                 continue;
             }
             last_change = Instant::now();
-            if job.state != JobState::Queued && before.is_none_or(|b| b == JobState::Queued) {
-                progress(&job.stage, None);
+            if *state != JobState::Queued && before.is_none_or(|b| b == JobState::Queued) {
+                progress(stage, None);
             }
-            if job.state == JobState::Done {
-                progress(
-                    &job.stage,
-                    Some(&summary_of(job.outcome.as_deref(), &job.stage)?),
-                );
+            if *state == JobState::Done {
+                ended.push(stage.clone());
             }
         }
-        if jobs.iter().all(|j| j.state == JobState::Done) {
+        if !ended.is_empty() {
+            for (stage, outcome) in queue.outcomes(workflow_id, &ended)? {
+                let summary = summary_of(outcome.as_deref(), &stage)?;
+                progress(&stage, Some(&summary));
+                outcomes.insert(stage, summary);
+            }
+        }
+        if jobs.iter().all(|(_, state)| *state == JobState::Done) {
             let stages = jobs
                 .iter()
-                .map(|j| summary_of(j.outcome.as_deref(), &j.stage))
+                .map(|(stage, _)| {
+                    outcomes
+                        .remove(stage)
+                        .ok_or_else(|| anyhow!("stage `{stage}` is done but has no outcome"))
+                })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let passed = stages
                 .iter()
@@ -296,7 +309,7 @@ pub fn wait(
                 stages,
             });
         }
-        let running = jobs.iter().any(|j| j.state == JobState::Running);
+        let running = jobs.iter().any(|(_, state)| *state == JobState::Running);
         if !running && !warned && last_change.elapsed() >= IDLE_NOTICE {
             idle(last_change.elapsed());
             warned = true;
@@ -427,11 +440,12 @@ pub fn execute(
             .iter()
             .find(|s| s.name == lease.stage)
             .ok_or_else(|| anyhow!("{} has no stage `{}`", lease.workflow, lease.stage))?;
-        let jobs = queue.jobs(&lease.workflow)?;
+        // The outcomes of the stages it reads from alone: a workflow of thousands of
+        // stages is not read whole at every claim.
+        let deps = queue.outcomes(&lease.workflow, &stage.depends_on)?;
         for dep in &stage.depends_on {
-            let job = jobs.iter().find(|j| &j.stage == dep);
-            let ok = match job {
-                Some(j) => summary_of(j.outcome.as_deref(), dep)?.outcome.ok(),
+            let ok = match deps.iter().find(|(s, _)| s == dep) {
+                Some((_, outcome)) => summary_of(outcome.as_deref(), dep)?.outcome.ok(),
                 None => false,
             };
             if !ok {

@@ -220,17 +220,18 @@ impl Service {
     /// the memory holds it. A local run runs the rest and blocks these, saying so.
     pub fn unrunnable(&self, pipeline: &Pipeline) -> Result<Vec<(String, Vec<String>)>> {
         // A pipeline whose every read has a producer (the usual case) needs no store.
+        let produced = Produced::of(pipeline);
         let all_produced = pipeline
             .stages
             .iter()
-            .all(|s| s.reads.0.iter().all(|g| produced(pipeline, g)));
+            .all(|s| s.reads.0.iter().all(|g| produced.covers(g)));
         if all_produced {
             return Ok(Vec::new());
         }
         let memory = self.store()?;
         let mut lacking = Vec::new();
         for stage in &pipeline.stages {
-            let reads = missing_reads(pipeline, stage, &*memory)?;
+            let reads = missing_reads(&produced, stage, &*memory)?;
             if !reads.is_empty() {
                 lacking.push((stage.name.clone(), reads));
             }
@@ -306,7 +307,10 @@ impl Service {
                 changed.push((input.namespace.clone(), input.key.clone()));
             }
         }
+        let produced = Produced::of(pipeline);
         let mut out: Vec<StageStatus> = Vec::new();
+        // Each stage's state once it is known, by name, for the stages after it.
+        let mut states: std::collections::HashMap<&str, StageState> = Default::default();
         for stage in &pipeline.stages {
             let changed_input = changed
                 .iter()
@@ -316,12 +320,11 @@ impl Service {
                 .depends_on
                 .iter()
                 .find(|d| {
-                    out.iter().any(|r| {
-                        &r.stage == *d
-                            && matches!(
-                                r.state,
-                                StageState::Stale | StageState::Missing | StageState::Failed
-                            )
+                    states.get(d.as_str()).is_some_and(|state| {
+                        matches!(
+                            state,
+                            StageState::Stale | StageState::Missing | StageState::Failed
+                        )
                     })
                 })
                 .cloned();
@@ -392,15 +395,15 @@ impl Service {
                 .depends_on
                 .iter()
                 .filter(|d| {
-                    out.iter().any(|r| {
-                        &r.stage == *d
-                            && !matches!(r.state, StageState::Fresh | StageState::External)
-                    })
+                    states
+                        .get(d.as_str())
+                        .is_some_and(|state| !matches!(state, StageState::Fresh | StageState::External))
                 })
                 .cloned()
                 .collect();
-            let missing = missing_reads(pipeline, stage, &*memory)?;
+            let missing = missing_reads(&produced, stage, &*memory)?;
             let current = matches!(state, StageState::Fresh | StageState::External);
+            states.insert(stage.name.as_str(), state);
             out.push(StageStatus {
                 stage: stage.name.clone(),
                 partition: stage.partition.clone(),
@@ -455,9 +458,9 @@ fn held(memory: &dyn Store, stage: &Stage) -> Result<Option<std::result::Result<
 /// The reads of `stage` that nothing in `pipeline` produces (no stage writes them, no
 /// input seeds them) and the memory does not hold: a partial pipeline's reads from
 /// earlier phases are satisfied once someone stores them.
-fn missing_reads(pipeline: &Pipeline, stage: &Stage, memory: &dyn Store) -> Result<Vec<String>> {
+fn missing_reads(produced: &Produced<'_>, stage: &Stage, memory: &dyn Store) -> Result<Vec<String>> {
     let mut missing = Vec::new();
-    for grant in stage.reads.0.iter().filter(|g| !produced(pipeline, g)) {
+    for grant in stage.reads.0.iter().filter(|g| !produced.covers(g)) {
         let ns = Namespace::new(grant.namespace.clone())?;
         let held = if grant.prefix {
             memory
@@ -475,15 +478,35 @@ fn missing_reads(pipeline: &Pipeline, stage: &Stage, memory: &dyn Store) -> Resu
     Ok(missing)
 }
 
-/// Whether some stage of `pipeline` writes, or some input seeds, a key `grant` reads.
-fn produced(pipeline: &Pipeline, grant: &crate::runtime::Grant) -> bool {
-    pipeline.stages.iter().any(|s| {
-        s.output()
-            .is_some_and(|(n, k)| grant.allows(n.as_str(), k.as_str()))
-    }) || pipeline
-        .inputs
-        .iter()
-        .any(|i| grant.allows(&i.namespace, &i.key))
+/// The keys some stage of a pipeline writes or some input seeds, looked up by key: a
+/// status of thousands of stages (partitions) asks once per read.
+struct Produced<'p> {
+    exact: std::collections::HashSet<(&'p str, &'p str)>,
+}
+
+impl<'p> Produced<'p> {
+    fn of(pipeline: &'p Pipeline) -> Self {
+        let outputs = pipeline
+            .stages
+            .iter()
+            .filter_map(|s| s.output())
+            .map(|(n, k)| (n.as_str(), k.as_str()));
+        let inputs = pipeline
+            .inputs
+            .iter()
+            .map(|i| (i.namespace.as_str(), i.key.as_str()));
+        Self {
+            exact: outputs.chain(inputs).collect(),
+        }
+    }
+
+    /// Whether a key `grant` reads is written or seeded.
+    fn covers(&self, grant: &crate::runtime::Grant) -> bool {
+        match grant.prefix {
+            false => self.exact.contains(&(grant.namespace.as_str(), grant.key.as_str())),
+            true => self.exact.iter().any(|(n, k)| grant.allows(n, k)),
+        }
+    }
 }
 
 /// The first input whose revision is not what an external agent's output was stored

@@ -74,8 +74,15 @@ impl Shared {
                 Error::not_found(format!("cannot read {}: {e}", self.manifest.display()))
             })?;
         let mut cached = self.pipeline.lock().unwrap_or_else(|p| p.into_inner());
+        // Keys added at run time (`baton partition add`) reload it too.
         if let Some((at, p)) = cached.as_ref()
             && *at == modified
+            && (!p.dynamic_partitions
+                || self
+                    .service
+                    .added_partitions(&p.name)?
+                    .iter()
+                    .all(|k| p.partitions.contains(k)))
         {
             return Ok(p.clone());
         }

@@ -310,7 +310,8 @@ impl JobQueue {
                  FROM (
                      SELECT c.workflow, c.stage, w.traceparent FROM baton_jobs c
                      JOIN baton_workflows w ON w.id = c.workflow
-                     WHERE (c.state = 'queued'
+                     WHERE c.state <> 'done'
+                       AND (c.state = 'queued'
                             OR (c.state = 'running' AND c.lease_expires < clock_timestamp()))
                        AND (NOT c.agent OR $3)
                        AND NOT EXISTS (
@@ -433,6 +434,45 @@ impl JobQueue {
         })
     }
 
+    /// Each job of `workflow` with its state, in pipeline order: what a submitter
+    /// polls (a row of two short columns per stage, not its outcome).
+    pub fn states(&self, workflow: &str) -> Result<Vec<(String, JobState)>> {
+        let rows = self.with_conn(|c| {
+            c.query(
+                "SELECT stage, state FROM baton_jobs WHERE workflow = $1 ORDER BY position",
+                &[&workflow],
+            )
+        })?;
+        rows.iter()
+            .map(|r| Ok((r.get(0), self.state_of(workflow, r.get(0), r.get(1))?)))
+            .collect()
+    }
+
+    /// The recorded outcomes (JSON) of `stages` of `workflow`.
+    pub fn outcomes(&self, workflow: &str, stages: &[String]) -> Result<Vec<(String, Option<String>)>> {
+        let rows = self.with_conn(|c| {
+            c.query(
+                "SELECT stage, outcome FROM baton_jobs WHERE workflow = $1 AND stage = ANY ($2)",
+                &[&workflow, &stages],
+            )
+        })?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// A job's state as the database spells it.
+    fn state_of(&self, workflow: &str, stage: &str, state: &str) -> Result<JobState> {
+        match state {
+            "queued" => Ok(JobState::Queued),
+            "running" => Ok(JobState::Running),
+            "done" => Ok(JobState::Done),
+            other => Err(MemoryError::Corrupt {
+                path: self.store.shown.clone().into(),
+                what: format!("job `{stage}` of {workflow}"),
+                reason: format!("unknown state {other:?}"),
+            }),
+        }
+    }
+
     /// The jobs of `workflow`, in pipeline order.
     pub fn jobs(&self, workflow: &str) -> Result<Vec<JobRow>> {
         let rows = self.with_conn(|c| {
@@ -444,18 +484,7 @@ impl JobQueue {
         })?;
         rows.iter()
             .map(|r| {
-                let state = match r.get::<_, &str>(1) {
-                    "queued" => JobState::Queued,
-                    "running" => JobState::Running,
-                    "done" => JobState::Done,
-                    other => {
-                        return Err(MemoryError::Corrupt {
-                            path: self.store.shown.clone().into(),
-                            what: format!("job `{}` of {workflow}", r.get::<_, &str>(0)),
-                            reason: format!("unknown state {other:?}"),
-                        });
-                    }
-                };
+                let state = self.state_of(workflow, r.get(0), r.get(1))?;
                 Ok(JobRow {
                     stage: r.get(0),
                     state,
