@@ -140,7 +140,38 @@ fn a_changed_input_makes_only_its_partition_stale_and_a_run_touches_nothing_else
     std::fs::write(&path, required.to_string()).unwrap();
     let run = p.run(&["run", "--json"]);
     assert_eq!(run.code(), 0, "{}", run.stderr());
-    for (stage, status) in statuses(&run.json()) {
+    let summary = run.json();
+    // Its events and provenance say which partition.
+    let events = p
+        .run(&[
+            "events",
+            "--workflow",
+            summary["workflow_id"].as_str().unwrap(),
+            "--json",
+        ])
+        .json();
+    let events = events.as_array().unwrap();
+    assert!(events.len() >= 6, "{events:?}");
+    for e in events {
+        assert_eq!(e["attributes"]["partition"], "freight", "{e}");
+    }
+    let stored = p
+        .run(&[
+            "memory",
+            "retrieve",
+            "-n",
+            "coding-pipeline-freight",
+            "-k",
+            OUTPUTS[0],
+            "--json",
+        ])
+        .json();
+    assert_eq!(stored["provenance"]["partition"], "freight", "{stored}");
+    assert_eq!(
+        stored["provenance"]["stage"],
+        "performance-architect[freight]"
+    );
+    for (stage, status) in statuses(&summary) {
         let want = match stage.ends_with("[freight]") {
             true => "passed",
             false => "fresh",

@@ -69,8 +69,12 @@ pub(super) fn run(args: CheckArgs) -> Result<(), CliError> {
     for warning in &pipeline.warnings {
         eprintln!("{}: warning: {}", warning.location(), warning.message);
     }
+    let partitions = match pipeline.partitions.len() {
+        0 => String::new(),
+        n => format!(" over {n} partitions"),
+    };
     eprintln!(
-        "{}: ok, {} stages, {} inputs",
+        "{}: ok, {} stages, {} inputs{partitions}",
         path.display(),
         pipeline.stages.len(),
         pipeline.inputs.len()

@@ -186,7 +186,7 @@ pub(super) fn run(
     let name = &stage.agent_name;
     let mut events: Vec<Happened> = vec![stamped((
         format!("agent.{name}.launched"),
-        json!({ "stage": stage.name, "partition": stage.partition, "runner": runner.command[0], "parent": context.parent }),
+        json!({ "stage": stage.name, "runner": runner.command[0], "parent": context.parent }),
     ))];
     let usage = std::cell::RefCell::new(Usage::default());
     let fail = |why: String, events: Vec<Happened>| -> anyhow::Result<Ended> {
@@ -195,7 +195,16 @@ pub(super) fn run(
             format!("agent.{name}.failed"),
             json!({ "error": why }),
         )));
-        memory.commit(&writer, run_events(workflow_id, &agent_id, name, events)?)?;
+        memory.commit(
+            &writer,
+            run_events(
+                workflow_id,
+                &agent_id,
+                name,
+                stage.partition.as_deref(),
+                events,
+            )?,
+        )?;
         Ok((
             Outcome::Failed(why),
             None,
@@ -407,7 +416,16 @@ pub(super) fn run(
                 format!("agent.{name}.held"),
                 json!({ "key": key.as_str(), "stored_by_agent": true, "attempt": attempt }),
             )));
-            memory.commit(&writer, run_events(workflow_id, &agent_id, name, events)?)?;
+            memory.commit(
+                &writer,
+                run_events(
+                    workflow_id,
+                    &agent_id,
+                    name,
+                    stage.partition.as_deref(),
+                    events,
+                )?,
+            )?;
             let gates = Some((held.gate_report.gates_passed, held.gate_report.gates.len()));
             return Ok((
                 super::awaiting_approval(&stage.name),
@@ -425,7 +443,16 @@ pub(super) fn run(
                     format!("agent.{name}.admitted"),
                     json!({ "key": key.as_str(), "stored_by_agent": true, "attempt": attempt }),
                 )));
-                memory.commit(&writer, run_events(workflow_id, &agent_id, name, events)?)?;
+                memory.commit(
+                    &writer,
+                    run_events(
+                        workflow_id,
+                        &agent_id,
+                        name,
+                        stage.partition.as_deref(),
+                        events,
+                    )?,
+                )?;
                 return Ok((
                     Outcome::Passed(entry.meta.revision),
                     None,
@@ -514,7 +541,7 @@ pub(super) fn run(
                         json!({ "key": key.as_str(), "attempt": attempt, "gates_passed": report.gates_passed }),
                     ),
                 }));
-                run_events(workflow_id, &agent_id, name, all)
+                run_events(workflow_id, &agent_id, name, stage.partition.as_deref(), all)
             },
         )
         .map_err(refused)?;
@@ -541,9 +568,10 @@ fn run_events(
     workflow: &str,
     agent_id: &str,
     name: &str,
+    partition: Option<&str>,
     events: Vec<Happened>,
 ) -> anyhow::Result<Vec<crate::memory::Op>> {
-    sequenced_event_ops(workflow, agent_id, name, "run-", events)
+    sequenced_event_ops(workflow, agent_id, name, "run-", partition, events)
 }
 
 fn add(total: &mut Usage, more: &Usage) {

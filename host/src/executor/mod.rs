@@ -436,9 +436,10 @@ fn event_ops(
     workflow: &str,
     agent_id: &str,
     agent_name: &str,
+    partition: Option<&str>,
     events: Vec<Happened>,
 ) -> anyhow::Result<Vec<Op>> {
-    sequenced_event_ops(workflow, agent_id, agent_name, "", events)
+    sequenced_event_ops(workflow, agent_id, agent_name, "", partition, events)
 }
 
 /// [`event_ops`] with each sequence number after `prefix`: an agent's own lifecycle
@@ -449,12 +450,17 @@ fn sequenced_event_ops(
     agent_id: &str,
     agent_name: &str,
     prefix: &str,
+    partition: Option<&str>,
     events: Vec<Happened>,
 ) -> anyhow::Result<Vec<Op>> {
     events
         .into_iter()
         .enumerate()
-        .map(|(seq, (name, attributes, at))| {
+        .map(|(seq, (name, mut attributes, at))| {
+            // Every event of one partition's stage says which partition.
+            if let (Some(p), Some(object)) = (partition, attributes.as_object_mut()) {
+                object.insert("partition".into(), p.into());
+            }
             let mut event = Event::new(name, workflow, agent_id, attributes);
             event.at = at;
             event.agent_name = Some(agent_name.to_owned());
@@ -655,7 +661,7 @@ fn run_stage(
         let writer = Writer::stage(&stage.name);
         let mut events = vec![stamped((
             format!("agent.{}.started", stage.agent_name),
-            json!({ "stage": stage.name, "partition": stage.partition }),
+            json!({ "stage": stage.name }),
         ))];
         let output = match runtime.run(&plugin, &invocation, memory.clone()) {
             Ok(out) => out,
@@ -666,7 +672,13 @@ fn run_stage(
                 )));
                 memory.commit(
                     &writer,
-                    event_ops(workflow_id, &agent, &stage.agent_name, events)?,
+                    event_ops(
+                        workflow_id,
+                        &agent,
+                        &stage.agent_name,
+                        stage.partition.as_deref(),
+                        events,
+                    )?,
                 )?;
                 return Ok(summary(
                     Outcome::Failed(failure.to_string()),
@@ -739,7 +751,7 @@ fn run_stage(
                         json!({ "key": stage.key(), "gates_passed": report.gates_passed }),
                     ),
                 }));
-                event_ops(workflow_id, &agent, name, all)
+                event_ops(workflow_id, &agent, name, stage.partition.as_deref(), all)
             },
         )
         .map_err(refused)?;

@@ -395,9 +395,9 @@ impl Service {
                 .depends_on
                 .iter()
                 .filter(|d| {
-                    states
-                        .get(d.as_str())
-                        .is_some_and(|state| !matches!(state, StageState::Fresh | StageState::External))
+                    states.get(d.as_str()).is_some_and(|state| {
+                        !matches!(state, StageState::Fresh | StageState::External)
+                    })
                 })
                 .cloned()
                 .collect();
@@ -458,7 +458,11 @@ fn held(memory: &dyn Store, stage: &Stage) -> Result<Option<std::result::Result<
 /// The reads of `stage` that nothing in `pipeline` produces (no stage writes them, no
 /// input seeds them) and the memory does not hold: a partial pipeline's reads from
 /// earlier phases are satisfied once someone stores them.
-fn missing_reads(produced: &Produced<'_>, stage: &Stage, memory: &dyn Store) -> Result<Vec<String>> {
+fn missing_reads(
+    produced: &Produced<'_>,
+    stage: &Stage,
+    memory: &dyn Store,
+) -> Result<Vec<String>> {
     let mut missing = Vec::new();
     for grant in stage.reads.0.iter().filter(|g| !produced.covers(g)) {
         let ns = Namespace::new(grant.namespace.clone())?;
@@ -503,7 +507,9 @@ impl<'p> Produced<'p> {
     /// Whether a key `grant` reads is written or seeded.
     fn covers(&self, grant: &crate::runtime::Grant) -> bool {
         match grant.prefix {
-            false => self.exact.contains(&(grant.namespace.as_str(), grant.key.as_str())),
+            false => self
+                .exact
+                .contains(&(grant.namespace.as_str(), grant.key.as_str())),
             true => self.exact.iter().any(|(n, k)| grant.allows(n, k)),
         }
     }

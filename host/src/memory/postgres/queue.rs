@@ -449,7 +449,11 @@ impl JobQueue {
     }
 
     /// The recorded outcomes (JSON) of `stages` of `workflow`.
-    pub fn outcomes(&self, workflow: &str, stages: &[String]) -> Result<Vec<(String, Option<String>)>> {
+    pub fn outcomes(
+        &self,
+        workflow: &str,
+        stages: &[String],
+    ) -> Result<Vec<(String, Option<String>)>> {
         let rows = self.with_conn(|c| {
             c.query(
                 "SELECT stage, outcome FROM baton_jobs WHERE workflow = $1 AND stage = ANY ($2)",
