@@ -368,3 +368,18 @@ pub fn assert_runs_start_fresh(component: &Path) {
         );
     }
 }
+
+/// Each stage of a `baton run --json` summary with its outcome's status, in order.
+pub fn statuses(summary: &serde_json::Value) -> Vec<(String, String)> {
+    summary["stages"]
+        .as_array()
+        .expect("a run summary")
+        .iter()
+        .map(|s| {
+            (
+                s["stage"].as_str().unwrap().to_owned(),
+                s["outcome"]["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}

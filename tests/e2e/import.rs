@@ -357,17 +357,7 @@ fn a_partial_pipeline_runs_once_its_earlier_phases_are_stored_by_hand() {
     let run = p.run(&["run", "--json"]);
     assert_eq!(run.code(), 0, "{}", run.stderr());
     let summary = run.json();
-    let outcomes: Vec<(String, String)> = summary["stages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s["stage"].as_str().unwrap().to_owned(),
-                s["outcome"]["status"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let outcomes = crate::harness::statuses(&summary);
     assert_eq!(
         outcomes,
         [

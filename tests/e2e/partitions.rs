@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{Project, repo_root};
+use crate::harness::{Project, repo_root, statuses};
 use crate::performance_pipeline::{default_pipeline, pipeline_from};
 
 /// The three systems the copied stages served, with their namespaces.
@@ -21,20 +21,6 @@ const OUTPUTS: [&str; 3] = [
     "coding/testing/load-test-plan",
     "coding/testing/budget-check",
 ];
-
-fn statuses(summary: &Value) -> Vec<(String, String)> {
-    summary["stages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s["stage"].as_str().unwrap().to_owned(),
-                s["outcome"]["status"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
 
 /// The revision stored at `key` in `ns`.
 fn revision(p: &Project, ns: &str, key: &str) -> u64 {
@@ -328,4 +314,83 @@ fn keys_added_at_run_time_run_each_partition_and_a_stage_reads_across_them() {
     assert_eq!(review["stage"], "review");
     assert_eq!(review["cells"][0]["state"], "external");
     assert_eq!(matrix["rows"][1]["state"], "awaiting");
+}
+
+#[test]
+fn a_partition_s_output_held_for_approval_is_approved_by_its_partition() {
+    let p = Project::with_manifest(
+        r#"
+[pipeline]
+name = "reviews"
+namespace = "reviews"
+
+[partitions]
+keys = ["eu", "us"]
+
+[[stage]]
+name = "review"
+external = true
+writes = "coding/review"
+
+[[stage.gate]]
+name = "signed-off"
+rule = "A person signs the review off"
+approval = true
+"#,
+    );
+    p.run(&[
+        "agent",
+        "output",
+        "review",
+        "-p",
+        "eu",
+        r#"{"verdict": "ship"}"#,
+    ])
+    .ok();
+    let held = p.run(&["held", "--json"]).json();
+    assert_eq!(held[0]["stage"], "review[eu]", "{held}");
+    p.run(&[
+        "memory",
+        "retrieve",
+        "-n",
+        "reviews-eu",
+        "-k",
+        "coding/review",
+    ])
+    .fails(3, &["not found"]);
+    let ruling = p
+        .run(&[
+            "approve",
+            "review",
+            "--partition",
+            "eu",
+            "--as",
+            "alice",
+            "--json",
+        ])
+        .json();
+    assert_eq!(ruling["namespace"], "reviews-eu", "{ruling}");
+    assert_eq!(
+        p.run(&[
+            "memory",
+            "retrieve",
+            "-n",
+            "reviews-eu",
+            "-k",
+            "coding/review"
+        ])
+        .json(),
+        json!({"verdict": "ship"})
+    );
+    let events = p.run(&["events", "--json"]).json();
+    let approved = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "stage.review.approved")
+        .unwrap_or_else(|| panic!("no approval event in {events}"));
+    assert_eq!(approved["attributes"]["partition"], "eu");
+    // The other partition holds nothing.
+    p.run(&["approve", "review", "-p", "us", "--as", "alice"])
+        .fails(3, &["no output held"]);
 }

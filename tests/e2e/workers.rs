@@ -15,7 +15,7 @@ use baton::memory::{
 };
 use serde_json::{Value, json};
 
-use crate::harness::{Project, baton_bin, component, repo_root};
+use crate::harness::{Project, baton_bin, component, repo_root, statuses};
 
 /// A `baton worker` process, its stdout (JSON lines) and stderr in files.
 struct Worker {
@@ -203,20 +203,6 @@ config = {{ reads = ["k/slow"] }}
 "#,
         echo = echo.display()
     ))
-}
-
-fn statuses(summary: &Value) -> Vec<(String, String)> {
-    summary["stages"]
-        .as_array()
-        .expect("a run summary")
-        .iter()
-        .map(|s| {
-            (
-                s["stage"].as_str().unwrap().to_owned(),
-                s["outcome"]["status"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
 }
 
 #[test]

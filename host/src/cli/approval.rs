@@ -38,6 +38,10 @@ pub(super) struct HeldArgs {
 
 #[derive(Debug, Args)]
 struct Who {
+    /// The partition, for a stage that runs once per partition (or name the stage
+    /// `stage[KEY]`)
+    #[arg(short = 'p', long, value_name = "KEY")]
+    partition: Option<String>,
     /// Who decides, recorded as `person:NAME` [default: $USER]
     #[arg(long = "as", value_name = "NAME")]
     by: Option<String>,
@@ -47,6 +51,14 @@ struct Who {
 }
 
 impl Who {
+    /// `stage`, of the partition given, if one is.
+    fn stage(&self, stage: &str) -> String {
+        match &self.partition {
+            Some(p) => crate::pipeline::partitions::instance_name(stage, p),
+            None => stage.to_owned(),
+        }
+    }
+
     fn name(&self) -> Result<String, CliError> {
         self.by
             .clone()
@@ -65,7 +77,7 @@ impl Who {
 
 pub(super) fn approve(global: &GlobalArgs, args: ApproveArgs) -> Result<(), CliError> {
     let ctx = super::service(global)?;
-    let ruling = ctx.approve(&args.stage, &args.who.name()?, args.note)?;
+    let ruling = ctx.approve(&args.who.stage(&args.stage), &args.who.name()?, args.note)?;
     if args.who.json {
         return output::json(&ruling);
     }
@@ -83,7 +95,7 @@ pub(super) fn approve(global: &GlobalArgs, args: ApproveArgs) -> Result<(), CliE
 
 pub(super) fn reject(global: &GlobalArgs, args: RejectArgs) -> Result<(), CliError> {
     let ctx = super::service(global)?;
-    let ruling = ctx.reject(&args.stage, &args.who.name()?, args.reason)?;
+    let ruling = ctx.reject(&args.who.stage(&args.stage), &args.who.name()?, args.reason)?;
     if args.who.json {
         return output::json(&ruling);
     }

@@ -189,22 +189,25 @@ pub(super) fn run(
         json!({ "stage": stage.name, "runner": runner.command[0], "parent": context.parent }),
     ))];
     let usage = std::cell::RefCell::new(Usage::default());
+    // Commits the run's events about the agent, each saying its partition.
+    let record = |events: Vec<Happened>| -> anyhow::Result<()> {
+        let ops = run_events(
+            workflow_id,
+            &agent_id,
+            name,
+            stage.partition.as_deref(),
+            events,
+        )?;
+        memory.commit(&writer, ops)?;
+        Ok(())
+    };
     let fail = |why: String, events: Vec<Happened>| -> anyhow::Result<Ended> {
         let mut events = events;
         events.push(stamped((
             format!("agent.{name}.failed"),
             json!({ "error": why }),
         )));
-        memory.commit(
-            &writer,
-            run_events(
-                workflow_id,
-                &agent_id,
-                name,
-                stage.partition.as_deref(),
-                events,
-            )?,
-        )?;
+        record(events)?;
         Ok((
             Outcome::Failed(why),
             None,
@@ -416,16 +419,7 @@ pub(super) fn run(
                 format!("agent.{name}.held"),
                 json!({ "key": key.as_str(), "stored_by_agent": true, "attempt": attempt }),
             )));
-            memory.commit(
-                &writer,
-                run_events(
-                    workflow_id,
-                    &agent_id,
-                    name,
-                    stage.partition.as_deref(),
-                    events,
-                )?,
-            )?;
+            record(events)?;
             let gates = Some((held.gate_report.gates_passed, held.gate_report.gates.len()));
             return Ok((
                 super::awaiting_approval(&stage.name),
@@ -443,16 +437,7 @@ pub(super) fn run(
                     format!("agent.{name}.admitted"),
                     json!({ "key": key.as_str(), "stored_by_agent": true, "attempt": attempt }),
                 )));
-                memory.commit(
-                    &writer,
-                    run_events(
-                        workflow_id,
-                        &agent_id,
-                        name,
-                        stage.partition.as_deref(),
-                        events,
-                    )?,
-                )?;
+                record(events)?;
                 return Ok((
                     Outcome::Passed(entry.meta.revision),
                     None,
