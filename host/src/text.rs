@@ -13,6 +13,23 @@ pub fn short(text: &str) -> String {
     }
 }
 
+/// The last `lines` non-empty lines of `text`, at most `max_bytes` of them (cut on a
+/// character boundary from the front): what a person reads of an agent's output.
+pub fn last_lines(text: &str, lines: usize, max_bytes: usize) -> String {
+    let kept: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = kept[kept.len().saturating_sub(lines)..].join("\n");
+    match tail.len() > max_bytes {
+        false => tail,
+        true => {
+            let mut cut = tail.len() - max_bytes;
+            while !tail.is_char_boundary(cut) {
+                cut += 1;
+            }
+            format!("…{}", &tail[cut..])
+        }
+    }
+}
+
 /// A stored document in markdown for a prompt or a person: a heading naming its key,
 /// namespace and revision, then the document in a JSON code block.
 pub fn json_block(ns: &str, key: &str, revision: Option<u64>, value: &serde_json::Value) -> String {
@@ -24,6 +41,20 @@ pub fn json_block(ns: &str, key: &str, revision: Option<u64>, value: &serde_json
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_lines_are_kept_within_their_bound() {
+        let text = "one\n\ntwo\nthree\nfour\n";
+        assert_eq!(last_lines(text, 2, 100), "three\nfour");
+        assert_eq!(last_lines(text, 10, 100), "one\ntwo\nthree\nfour");
+        let wide = "é".repeat(50);
+        let cut = last_lines(&wide, 5, 11);
+        assert!(
+            cut.starts_with('…') && cut.len() <= 11 + '…'.len_utf8(),
+            "{cut}"
+        );
+        assert_eq!(last_lines("", 3, 10), "");
+    }
 
     #[test]
     fn long_text_is_cut_on_a_character_boundary_and_short_text_kept() {

@@ -202,6 +202,14 @@ fn an_agent_may_print_plain_text_or_store_its_output_itself() {
     let p = project("plain", "");
     let summary = p.run(&["run", "--json"]).json();
     assert_eq!(stage(&summary)["outcome"]["status"], "passed", "{summary}");
+    // Its last lines are kept with the attempt, for the stage's page.
+    let attempt = events(&p)
+        .into_iter()
+        .find(|e| e["name"] == "agent.performanceNotes.attempt")
+        .expect("an attempt event");
+    let tail = attempt["attributes"]["output_tail"].as_str().unwrap();
+    assert!(tail.ends_with("```\nDone."), "{tail}");
+    assert!(tail.lines().count() <= 20, "{tail}");
     let p = project("self", "");
     let summary = run_with_baton_on_path(&p);
     assert_eq!(stage(&summary)["outcome"]["status"], "passed", "{summary}");

@@ -424,6 +424,37 @@ fn a_partial_pipeline_is_shown_with_what_its_stages_need() {
 }
 
 #[test]
+fn a_stage_page_shows_the_last_lines_of_its_agent_s_output() {
+    // The scripted agent fails, saying why on standard error.
+    let p = crate::agents::project("exit1", "");
+    assert_eq!(p.run(&["run", "--json"]).code(), 6);
+    let ui = Ui::start(p.root(), &[], &[]);
+    let (status, page) = ui.get("/api/stages/performance-notes");
+    assert_eq!(status, 200, "{page}");
+    let attempt = page["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["events"].as_array().unwrap())
+        .find(|e| e["name"] == "agent.performanceNotes.attempt")
+        .unwrap_or_else(|| panic!("no attempt in {page}"));
+    assert_eq!(
+        attempt["attributes"]["stderr_tail"],
+        "the model is unreachable from this machine"
+    );
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    browser.open(&format!("{}#/stage/performance-notes", ui.base()));
+    let shown = browser.wait_for(
+        "the agent's last lines",
+        "const e = document.querySelector('#agent-output pre.stderr-tail'); return e && e.textContent",
+        Duration::from_secs(30),
+    );
+    assert_eq!(shown, "the model is unreachable from this machine");
+}
+
+#[test]
 fn beyond_loopback_every_call_needs_the_token() {
     let p = Project::new();
     let refused = p.run(&["ui", "--port", "0", "--bind", "0.0.0.0"]);

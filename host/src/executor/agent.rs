@@ -366,6 +366,10 @@ pub(super) fn run(
                 "output_bytes_dropped": ran.dropped,
                 "usage": returned.usage,
                 "resumed_session": resuming,
+                // What a person reads of it on the stage's page: its answer's last
+                // lines, and what it said on standard error.
+                "output_tail": crate::text::last_lines(&returned.text, TAIL_LINES, TAIL_BYTES),
+                "stderr_tail": crate::text::last_lines(&ran.stderr_tail, TAIL_LINES, TAIL_BYTES),
             }),
         )));
         if ran.stopped {
@@ -549,6 +553,11 @@ pub(super) fn run(
 /// output, then `admitted`, `quarantined` or `failed`, numbered `run-0000`, … beside
 /// the agent's own lifecycle events (`started`, milestones, `completed`), which its
 /// definition records through the MCP tools under the same ids.
+/// The lines of an agent's output (and of its standard error) kept with each attempt.
+const TAIL_LINES: usize = 20;
+/// At most this many bytes of each.
+const TAIL_BYTES: usize = 4 << 10;
+
 fn run_events(
     workflow: &str,
     agent_id: &str,

@@ -371,6 +371,16 @@ async function stageView(name) {
     }
   }
   if (d.output) view.append(await documentView(st, d.output.value));
+  // An agent's last lines: what its latest attempt answered and said on stderr.
+  const attempts = d.runs.flatMap((r) => r.events).filter((e) => /^agent\.[^.]+\.attempt$/.test(e.name));
+  const latest = attempts.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0)).pop();
+  if (latest && (latest.attributes.output_tail || latest.attributes.stderr_tail)) {
+    const a = latest.attributes;
+    view.append(h("div", { class: "card", id: "agent-output" },
+      h("h3", {}, "Agent output ", h("span", { class: "muted" }, `attempt ${a.attempt} · ${when(latest.at)}${a.exit !== null && a.exit !== undefined ? " · exit " + a.exit : ""}`)),
+      a.output_tail ? h("pre", { class: "output-tail" }, a.output_tail) : null,
+      a.stderr_tail ? h("details", { open: !a.output_tail }, h("summary", {}, "standard error"), h("pre", { class: "stderr-tail" }, a.stderr_tail)) : null));
+  }
   view.append(h("h3", {}, "Runs"));
   if (!d.runs.length) view.append(h("p", { class: "muted" }, "No recorded runs."));
   for (const run of d.runs) {
