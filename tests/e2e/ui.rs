@@ -455,6 +455,58 @@ fn a_stage_page_shows_the_last_lines_of_its_agent_s_output() {
 }
 
 #[test]
+fn a_running_agent_s_bar_grows_on_the_timeline() {
+    let release = tempfile::tempdir().unwrap();
+    let release = release.path().join("release");
+    let agent = repo_root().join("examples/agents/scripted_agent.py");
+    let p = crate::agents::project(
+        "wait",
+        &format!(
+            "command = [\"python3\", \"{}\", \"wait\", \"{}\"]",
+            agent.display(),
+            release.display()
+        ),
+    );
+    let ui = Ui::start(p.root(), &[], &[]);
+    let mut run = std::process::Command::new(baton_bin())
+        .args(["run", "--json"])
+        .current_dir(p.root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The agent works: its row is open, its bar ending now.
+    let running = |ui: &Ui| -> Option<Value> {
+        let (_, t) = ui.get("/api/timeline");
+        let row = t["rows"].as_array()?.first()?.clone();
+        (row["outcome"] == "running").then_some(row)
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let first = loop {
+        if let Some(row) = running(&ui) {
+            break row;
+        }
+        assert!(std::time::Instant::now() < deadline, "no running row");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(first["stage"], "performance-notes");
+    std::thread::sleep(Duration::from_millis(300));
+    let later = running(&ui).expect("still running");
+    let bar = |row: &Value, at: &str| row["bars"][0][at].as_u64().unwrap();
+    assert_eq!(bar(&later, "start_ms"), bar(&first, "start_ms"));
+    assert!(
+        bar(&later, "end_ms") >= bar(&first, "end_ms") + 250,
+        "the bar grows: {first} then {later}"
+    );
+    std::fs::write(&release, "").unwrap();
+    assert!(run.wait().unwrap().success());
+    let (_, t) = ui.get("/api/timeline");
+    assert_eq!(t["rows"][0]["outcome"], "passed", "{t}");
+    // The ended bar is the attempt's own: from the agent's start, after its launch.
+    assert!(bar(&t["rows"][0], "start_ms") >= bar(&first, "start_ms"), "{t}");
+}
+
+#[test]
 fn beyond_loopback_every_call_needs_the_token() {
     let p = Project::new();
     let refused = p.run(&["ui", "--port", "0", "--bind", "0.0.0.0"]);

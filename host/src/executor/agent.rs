@@ -184,10 +184,26 @@ pub(super) fn run(
     let gates = plugins.gates(runtime, &pipeline.path, stage)?;
     let writer = Writer::agent(&agent_id);
     let name = &stage.agent_name;
-    let mut events: Vec<Happened> = vec![stamped((
+    // The launch is committed at once: while the agent works (minutes, hours) its
+    // stage shows running, its bar growing on the timeline. The run's other events
+    // commit when it ends.
+    let launched = stamped((
         format!("agent.{name}.launched"),
         json!({ "stage": stage.name, "runner": runner.command[0], "parent": context.parent }),
-    ))];
+    ));
+    let partition = stage.partition.as_deref();
+    memory.commit(
+        &writer,
+        sequenced_event_ops(
+            workflow_id,
+            &agent_id,
+            name,
+            "launch-",
+            partition,
+            vec![launched],
+        )?,
+    )?;
+    let mut events: Vec<Happened> = Vec::new();
     let usage = std::cell::RefCell::new(Usage::default());
     // Commits the run's events about the agent, each saying its partition.
     let record = |events: Vec<Happened>| -> anyhow::Result<()> {

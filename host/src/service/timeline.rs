@@ -5,10 +5,12 @@
 //! Built from the workflow's recorded events, each stamped when it happened: a stage's
 //! `started` (or an agent's `launched`) opens its row, an agent's `attempt` events
 //! (their end and `elapsed_ms`) are its bars, and the event that ended it (`completed`,
-//! `admitted`, `held`, `failed`, `refused`, `quarantined`) closes it. A stage still
-//! running has recorded nothing yet (its events commit with its output), except on
-//! workers, whose running jobs the queue knows: those rows are open, marked running
-//! at the end (the queue does not record when a job was claimed).
+//! `admitted`, `held`, `failed`, `refused`, `quarantined`) closes it. An agent's
+//! `launched` is committed when it is launched, so an agent stage still running has
+//! an open row whose bar grows to now. A component stage (milliseconds) records its
+//! events with its output; on workers, the queue's running jobs without a row are
+//! open rows marked running at the end (the queue does not record when a job was
+//! claimed).
 
 use std::collections::BTreeMap;
 
