@@ -503,7 +503,10 @@ fn a_running_agent_s_bar_grows_on_the_timeline() {
     let (_, t) = ui.get("/api/timeline");
     assert_eq!(t["rows"][0]["outcome"], "passed", "{t}");
     // The ended bar is the attempt's own: from the agent's start, after its launch.
-    assert!(bar(&t["rows"][0], "start_ms") >= bar(&first, "start_ms"), "{t}");
+    assert!(
+        bar(&t["rows"][0], "start_ms") >= bar(&first, "start_ms"),
+        "{t}"
+    );
 }
 
 #[test]
