@@ -93,3 +93,21 @@ fn with_no_color_a_terminal_gets_plain_lines() {
     assert!(!stderr.contains("running"), "{stderr:?}");
     assert!(stderr.contains("[2/2] passed    after"), "{stderr:?}");
 }
+
+#[test]
+fn an_agent_sent_back_shows_its_attempt_and_cost_so_far() {
+    // The scripted agent leaves out `summary` until the findings name it: two attempts,
+    // each reporting $0.0125 as Claude Code's JSON does.
+    let p = crate::agents::project("fix", "");
+    let (code, screen) = on_a_terminal(&p, &[("NO_COLOR", "1")]);
+    assert_eq!(code, Some(0), "{screen}");
+    let lines: Vec<&str> = screen.lines().map(str::trim_end).collect();
+    assert!(
+        lines.contains(&"  attempt 2 performance-notes · $0.0125"),
+        "no second attempt's line in {lines:?}"
+    );
+    assert!(
+        lines.contains(&"  [1/1] passed    performance-notes"),
+        "{lines:?}"
+    );
+}

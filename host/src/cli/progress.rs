@@ -37,6 +37,8 @@ struct State {
     ended: HashSet<String>,
     failed: usize,
     cost_usd: Option<f64>,
+    /// What the running agent stages' attempts have cost so far.
+    running_cost: BTreeMap<String, f64>,
 }
 
 impl RunProgress {
@@ -103,6 +105,7 @@ impl RunProgress {
                 ) {
                     state.failed += 1;
                 }
+                state.running_cost.remove(stage);
                 if let Some(usd) = summary.cost_usd {
                     state.cost_usd = Some(state.cost_usd.unwrap_or(0.0) + usd);
                 }
@@ -120,6 +123,27 @@ impl RunProgress {
                     None => eprintln!("{line}"),
                 }
             }
+        }
+        self.redraw(&state);
+    }
+
+    /// An agent of stage `stage` is on attempt `attempt`, its attempts having cost
+    /// `cost_usd` so far: its line says so, and the run's cost counts it.
+    pub(super) fn attempt(&self, stage: &str, attempt: u32, cost_usd: Option<f64>) {
+        let mut state = self.state.lock().unwrap();
+        if let Some(usd) = cost_usd {
+            state.running_cost.insert(stage.to_owned(), usd);
+        }
+        let cost = cost_usd.map_or_else(String::new, |usd| format!(" · ${usd:.4}"));
+        match state.running.get(stage) {
+            Some(Some(bar)) => bar.set_prefix(format!("{stage} · attempt {attempt}{cost}")),
+            _ if self.live.is_none()
+                && std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && attempt > 1 =>
+            {
+                eprintln!("  attempt {attempt} {stage}{cost}");
+            }
+            _ => {}
         }
         self.redraw(&state);
     }
@@ -165,13 +189,27 @@ impl RunProgress {
             .collect();
         let mut parts = vec![format!("{} running", state.running.len())];
         if !waiting.is_empty() {
-            parts.push(format!("{} waiting: {}", waiting.len(), waiting.join(", ")));
+            // The first few by name: a run of thousands of stages (partitions) fits.
+            let mut named = waiting
+                .iter()
+                .take(5)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ");
+            if waiting.len() > 5 {
+                named.push_str(&format!(" and {} more", waiting.len() - 5));
+            }
+            parts.push(format!("{} waiting: {named}", waiting.len()));
         }
         if state.failed > 0 {
             parts.push(format!("{} failed", state.failed));
         }
-        if let Some(usd) = state.cost_usd {
-            parts.push(format!("agents ${usd:.4}"));
+        let running: f64 = state.running_cost.values().sum();
+        if state.cost_usd.is_some() || !state.running_cost.is_empty() {
+            parts.push(format!(
+                "agents ${:.4}",
+                state.cost_usd.unwrap_or(0.0) + running
+            ));
         }
         live.overall.set_message(parts.join(" · "));
     }

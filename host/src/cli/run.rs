@@ -107,14 +107,21 @@ pub(super) fn run(global: &GlobalArgs, args: RunArgs) -> Result<(), CliError> {
     let parallelism = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let live = std::sync::Arc::new(super::progress::RunProgress::new(
+        &pipeline,
+        super::progress::wanted(args.json),
+    ));
+    let told = live.clone();
     let options = RunOptions {
         force: args.force,
         parallelism,
         budget_usd: args.budget,
         cannot_run,
+        on_attempt: Some(crate::service::AttemptHook(std::sync::Arc::new(
+            move |stage, attempt, cost| told.attempt(stage, attempt, cost),
+        ))),
         ..Default::default()
     };
-    let live = super::progress::RunProgress::new(&pipeline, super::progress::wanted(args.json));
     let progress = |stage: &str, ended: Option<&StageSummary>| live.update(stage, ended);
     let summary = if args.distributed {
         let idle = |waited: std::time::Duration| {

@@ -245,7 +245,13 @@ pub(super) fn run(
         command: runner.command.iter().chain(&resumable).cloned().collect(),
         ..runner.clone()
     };
+    let told = |attempt: u32| {
+        if let Some(hook) = &options.on_attempt {
+            (hook.0)(&stage.name, attempt, usage.borrow().cost_usd);
+        }
+    };
     for attempt in 1..=runner.attempts {
+        told(attempt);
         let resuming = match (&session, &findings) {
             (Some(_), Some(_)) if !resumable.is_empty() => session.clone(),
             _ => None,
@@ -371,6 +377,7 @@ pub(super) fn run(
         }
         drop(span);
         add(&mut usage.borrow_mut(), &returned.usage);
+        told(attempt);
         session = returned.session.clone();
         events.push(stamped((
             format!("agent.{name}.attempt"),

@@ -170,6 +170,19 @@ pub struct RunOptions {
     /// Stages that cannot run, each with why (the reads nothing provides): they are
     /// blocked, saying so, and the rest of the pipeline runs.
     pub cannot_run: HashMap<String, String>,
+    /// Told of each agent attempt as it starts and ends (for progress).
+    pub on_attempt: Option<AttemptHook>,
+}
+
+/// Told of an agent's attempt: its stage, its number and what the stage's attempts
+/// have cost so far (US dollars, as the agents' CLIs reported).
+#[derive(Clone)]
+pub struct AttemptHook(pub Arc<dyn Fn(&str, u32, Option<f64>) + Send + Sync>);
+
+impl std::fmt::Debug for AttemptHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AttemptHook")
+    }
 }
 
 /// Where a run stands: which stages started, how each ended, how many run now.
