@@ -177,7 +177,10 @@ pub struct RunOptions {
 /// Told of an agent's attempt: its stage, its number and what the stage's attempts
 /// have cost so far (US dollars, as the agents' CLIs reported).
 #[derive(Clone)]
-pub struct AttemptHook(pub Arc<dyn Fn(&str, u32, Option<f64>) + Send + Sync>);
+pub struct AttemptHook(pub Arc<AttemptFn>);
+
+/// The function an [`AttemptHook`] calls: stage, attempt, cost so far.
+pub type AttemptFn = dyn Fn(&str, u32, Option<f64>) + Send + Sync;
 
 impl std::fmt::Debug for AttemptHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
