@@ -76,7 +76,32 @@ pub fn init(verbose: u8) -> Telemetry {
         // Another subscriber stays: nothing reaches this exporter.
         telemetry.provider = None;
     }
+    let _ = INSTALLED.set((telemetry.provider.clone(), telemetry.meters.clone()));
     telemetry
+}
+
+/// The process's exporters, for [`flush`].
+static INSTALLED: std::sync::OnceLock<(Option<SdkTracerProvider>, Option<SdkMeterProvider>)> =
+    std::sync::OnceLock::new();
+
+/// Sends what the exporters hold now: the spans that ended and the metrics so far.
+/// For a process about to exit without unwinding (an interrupted `baton run` exits
+/// from its signal handler): spans still open then are not sent, as a killed
+/// process's never are.
+pub fn flush() {
+    let Some((provider, meters)) = INSTALLED.get() else {
+        return;
+    };
+    if let Some(provider) = provider
+        && let Err(e) = provider.force_flush()
+    {
+        eprintln!("baton: warning: sending the traces failed: {e}");
+    }
+    if let Some(meters) = meters
+        && let Err(e) = meters.force_flush()
+    {
+        eprintln!("baton: warning: sending the metrics failed: {e}");
+    }
 }
 
 /// The subscriber [`init`] installs, and its exporter; for a caller that sets it for

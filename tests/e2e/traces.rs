@@ -468,3 +468,75 @@ fn an_agent_stage_s_metrics_count_its_attempts_refusals_cost_and_tokens() {
     // The agent's output, and the events of its run.
     assert!(commits["count"].as_u64().unwrap() >= 1, "{commits}");
 }
+
+#[test]
+fn an_interrupted_run_sends_the_spans_of_the_stages_that_ended() {
+    let Some(receiver) = Receiver::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let release = dir.path().join("release");
+    let agent = repo_root().join("examples/agents/scripted_agent.py");
+    let p = Project::with_manifest(&format!(
+        r#"[pipeline]
+name = "interrupted"
+namespace = "n"
+
+[[input]]
+key = "coding/architecture/system"
+file = "system.json"
+
+[[stage]]
+name = "first"
+external = true
+reads = ["coding/architecture/system"]
+writes = "coding/first"
+
+[stage.runner]
+command = ["python3", "{agent}", "good"]
+
+[[stage]]
+name = "second"
+external = true
+reads = ["coding/first"]
+writes = "coding/second"
+
+[stage.runner]
+command = ["python3", "{agent}", "wait", "{release}"]
+"#,
+        agent = agent.display(),
+        release = release.display()
+    ));
+    std::fs::write(p.root().join("system.json"), "{}").unwrap();
+    let mut env = receiver.env().to_vec();
+    // Nothing would be sent before the process ends: only the flush on the signal
+    // sends the first stage's spans.
+    env.retain(|(k, _)| *k != "OTEL_BSP_SCHEDULE_DELAY");
+    env.push(("OTEL_BSP_SCHEDULE_DELAY", "600000".to_owned()));
+    let mut run = Command::new(baton_bin())
+        .arg("run")
+        .current_dir(p.root())
+        .env("BATON_SERVER", "never")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = release.with_extension("started");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !started.exists() {
+        assert!(Instant::now() < deadline, "the second agent never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // SAFETY: a signal to the child this test started and has not reaped.
+    assert_eq!(unsafe { libc::kill(run.id() as i32, libc::SIGTERM) }, 0);
+    assert_eq!(run.wait().unwrap().code(), Some(130));
+    let spans = receiver.spans_when(|s| s.iter().any(|x| x["name"] == "stage first"));
+    let first = one(&spans, "stage first");
+    assert_eq!(first["attributes"]["baton.outcome"], "passed", "{first}");
+    assert!(
+        spans.iter().all(|s| s["name"] != "stage second"),
+        "the stage still running had not ended: {}",
+        names(&spans).join(", ")
+    );
+}

@@ -239,6 +239,7 @@ fn interruption() -> Result<&'static AtomicBool, CliError> {
     static INTERRUPTED: AtomicBool = AtomicBool::new(false);
     ctrlc::set_handler(|| {
         if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            crate::telemetry::flush();
             std::process::exit(130);
         }
         eprintln!("baton: interrupted: cancelling the workflow (again to quit now)");
@@ -254,6 +255,8 @@ fn stop_agents_on_interrupt() -> Result<(), CliError> {
     ctrlc::set_handler(|| {
         let n = crate::service::stop_agents();
         eprintln!("baton: interrupted: stopped {n} running agent(s)");
+        // The spans of the stages that ended reach the collector.
+        crate::telemetry::flush();
         std::process::exit(130);
     })
     .map_err(|e| CliError::new(Exit::Failure, anyhow!("cannot handle Ctrl-C: {e}")))
