@@ -294,7 +294,11 @@ fn a_memory_command_continues_its_caller_s_trace_and_a_disabled_sdk_sends_nothin
         .env("OTEL_SDK_DISABLED", "true")
         .assert()
         .success();
-    p.run(&["memory", "store", "notes/a", "3"]).ok();
+    with_env(p.baton(&["memory", "store", "notes/a", "3"]), &receiver)
+        .env("OTEL_TRACES_EXPORTER", "none")
+        .assert()
+        .success();
+    p.run(&["memory", "store", "notes/a", "4"]).ok();
     assert_eq!(receiver.spans().len(), before);
 }
 
@@ -539,4 +543,33 @@ command = ["python3", "{agent}", "wait", "{release}"]
         "the stage still running had not ended: {}",
         names(&spans).join(", ")
     );
+}
+
+#[test]
+fn an_agent_gets_its_caller_s_trace_and_the_collector_s_settings_but_not_its_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let seen = dir.path().join("env.json");
+    let agent = repo_root().join("examples/agents/scripted_agent.py");
+    let p = crate::agents::project(
+        "env",
+        &format!(
+            "command = [\"python3\", \"{}\", \"env\", \"{}\"]",
+            agent.display(),
+            seen.display()
+        ),
+    );
+    // No endpoint: baton exports nothing, and hands its caller's trace on as it got it.
+    let traceparent = format!("00-{TRACE}-{PARENT}-01");
+    p.baton(&["run"])
+        .env("TRACEPARENT", &traceparent)
+        .env("OTEL_SERVICE_NAME", "team-pipeline")
+        .env("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer secret")
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .assert()
+        .success();
+    let env: Value = serde_json::from_str(&std::fs::read_to_string(&seen).unwrap()).unwrap();
+    assert_eq!(env["TRACEPARENT"], traceparent.as_str(), "{env}");
+    assert_eq!(env["OTEL_SERVICE_NAME"], "team-pipeline");
+    assert!(env.get("OTEL_EXPORTER_OTLP_HEADERS").is_none(), "{env}");
+    assert_eq!(env["BATON_STAGE"], "performance-notes");
 }
