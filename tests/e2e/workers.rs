@@ -633,6 +633,36 @@ fn the_ui_shows_a_stage_running_on_a_worker() {
     worker.wait_for("claimed   slow", Duration::from_secs(60));
     let seen = slow();
     assert_eq!(seen["running"], true, "while the worker runs it: {seen}");
+    // On the timeline: an open row from when the worker claimed it, growing.
+    let timeline = || -> Value {
+        ureq::get(&format!("{}/api/timeline", ui.base()))
+            .call()
+            .unwrap()
+            .into_json()
+            .unwrap()
+    };
+    let bar = |t: &Value| -> (u64, u64) {
+        let row = t["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["stage"] == "slow")
+            .unwrap_or_else(|| panic!("no row of `slow` in {t}"));
+        assert_eq!(row["outcome"], "running", "{t}");
+        let bar = &row["bars"][0];
+        (
+            bar["start_ms"].as_u64().unwrap(),
+            bar["end_ms"].as_u64().unwrap(),
+        )
+    };
+    let first = bar(&timeline());
+    std::thread::sleep(Duration::from_millis(300));
+    let later = bar(&timeline());
+    assert_eq!(later.0, first.0, "it starts when it was claimed");
+    assert!(
+        later.1 >= first.1 + 250,
+        "it grows: {first:?} then {later:?}"
+    );
     let (code, _, err) = finish(run, Duration::from_secs(120));
     assert_eq!(code, Some(0), "{err}");
     let after = slow();

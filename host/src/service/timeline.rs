@@ -9,8 +9,7 @@
 //! `launched` is committed when it is launched, so an agent stage still running has
 //! an open row whose bar grows to now. A component stage (milliseconds) records its
 //! events with its output; on workers, the queue's running jobs without a row are
-//! open rows marked running at the end (the queue does not record when a job was
-//! claimed).
+//! open rows from when they were claimed, growing to now.
 
 use std::collections::BTreeMap;
 
@@ -83,6 +82,9 @@ impl Service {
             name_prefix: Some("agent.".into()),
             ..Default::default()
         })?;
+        let now = crate::memory::Timestamp::now().0;
+        // What workers run now: a workflow whose first stages run has recorded nothing.
+        let running = self.running().unwrap_or_default();
         let mut workflows: BTreeMap<&str, u64> = BTreeMap::new();
         for e in all
             .iter()
@@ -90,6 +92,11 @@ impl Service {
         {
             let first = workflows.entry(&e.workflow_id).or_insert(e.at.0);
             *first = (*first).min(e.at.0);
+        }
+        for job in &running {
+            let since = job.since_ms.unwrap_or(now);
+            let first = workflows.entry(&job.workflow).or_insert(since);
+            *first = (*first).min(since);
         }
         let mut listed: Vec<(String, u64)> = workflows
             .iter()
@@ -118,7 +125,6 @@ impl Service {
                 }
             },
         };
-        let now = crate::memory::Timestamp::now().0;
         let mut runs: BTreeMap<&str, Vec<&Event>> = BTreeMap::new();
         for e in all.iter().filter(|e| e.workflow_id == workflow_id) {
             runs.entry(&e.agent_id).or_default().push(e);
@@ -127,16 +133,16 @@ impl Service {
             .into_iter()
             .filter_map(|(agent_id, events)| row(agent_id, &events, now))
             .collect();
-        // Stages running on workers now: open rows.
-        for job in self.status(pipeline).unwrap_or_default() {
-            if job.running_on.is_empty() || rows.iter().any(|r| r.stage == job.stage) {
+        // Stages running on workers now: open rows, from when they were claimed.
+        for job in running.iter().filter(|j| j.workflow == workflow_id) {
+            if rows.iter().any(|r| r.stage == job.stage) {
                 continue;
             }
             rows.push(TimelineRow {
                 stage: job.stage.clone(),
                 agent_id: String::new(),
                 bars: vec![Bar {
-                    start_ms: now,
+                    start_ms: job.since_ms.unwrap_or(now).min(now),
                     end_ms: now,
                     outcome: "running".into(),
                     attempt: 1,

@@ -112,6 +112,10 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE baton_workflows ADD COLUMN traceparent text;
     "#,
+    // 6: when a job was last claimed: a stage running on a worker is drawn from then.
+    r#"
+    ALTER TABLE baton_jobs ADD COLUMN claimed_at timestamptz;
+    "#,
 ];
 
 /// The folded words of a key and of its live value (none for a tombstone), which

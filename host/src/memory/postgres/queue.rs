@@ -119,6 +119,9 @@ pub struct RunningJob {
     pub stage: String,
     /// The worker's slot holding the lease (`host:pid/slot` by default).
     pub worker: String,
+    /// When it claimed the stage (ms since the epoch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since_ms: Option<u64>,
 }
 
 /// What [`JobQueue::cancel`] ended.
@@ -305,6 +308,7 @@ impl JobQueue {
             c.query_opt(
                 "UPDATE baton_jobs j SET state = 'running', lease_owner = $1,
                      lease_token = nextval('baton_lease_tokens'),
+                     claimed_at = clock_timestamp(),
                      lease_expires = clock_timestamp() + make_interval(secs => $2),
                      attempts = j.attempts + 1
                  FROM (
@@ -403,6 +407,7 @@ impl JobQueue {
                         workflow: workflow.to_owned(),
                         stage: stage.clone(),
                         worker: job.get::<_, Option<String>>(2).unwrap_or_default(),
+                        since_ms: None,
                     }),
                     _ => cancelled.queued.push(stage.clone()),
                 }
@@ -506,7 +511,9 @@ impl JobQueue {
     pub fn running(&self) -> Result<Vec<RunningJob>> {
         self.with_conn(|c| {
             Ok(c.query(
-                "SELECT j.workflow, j.stage, j.lease_owner FROM baton_jobs j
+                "SELECT j.workflow, j.stage, j.lease_owner,
+                        (extract(epoch FROM j.claimed_at) * 1000)::bigint
+                 FROM baton_jobs j
                  JOIN baton_workflows w ON w.id = j.workflow
                  WHERE j.state = 'running' AND j.lease_expires > clock_timestamp()
                  ORDER BY w.submitted_at, j.position",
@@ -517,6 +524,7 @@ impl JobQueue {
                 workflow: r.get(0),
                 stage: r.get(1),
                 worker: r.get::<_, Option<String>>(2).unwrap_or_default(),
+                since_ms: r.get::<_, Option<i64>>(3).map(|ms| ms.max(0) as u64),
             })
             .collect())
         })
