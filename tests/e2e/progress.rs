@@ -11,10 +11,16 @@ use crate::workers::slow_project as slow_then_after;
 /// `baton run` in `p` on a pseudo-terminal, with `env`: its exit code and all it
 /// wrote to the terminal.
 fn on_a_terminal(p: &Project, env: &[(&str, &str)]) -> (Option<i32>, String) {
+    on_a_terminal_with(p, &[], env)
+}
+
+/// [`on_a_terminal`] with `args` after `run`.
+fn on_a_terminal_with(p: &Project, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
     let out = Command::new("python3")
         .arg(repo_root().join("tests/support/pty_run.py"))
         .arg(baton_bin())
         .arg("run")
+        .args(args)
         .current_dir(p.root())
         .env("BATON_SERVER", "never")
         .env("TERM", "xterm-256color")
@@ -110,4 +116,22 @@ fn an_agent_sent_back_shows_its_attempt_and_cost_so_far() {
         lines.contains(&"  [1/1] passed    performance-notes"),
         "{lines:?}"
     );
+}
+
+#[test]
+fn a_distributed_run_shows_its_stages_as_the_workers_run_them() {
+    let Some(url) = crate::postgres::database() else {
+        return;
+    };
+    let p = slow_then_after();
+    let _worker = crate::workers::Worker::start(&url, &["-j", "1"]);
+    let (code, screen) = on_a_terminal_with(&p, &["--distributed"], &[("BATON_STORE", &url)]);
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(screen.contains("\x1b["), "drawn live: {screen:?}");
+    assert!(
+        screen.contains("running") && screen.contains("slow"),
+        "no running line: {screen:?}"
+    );
+    assert!(screen.contains("[1/2] passed    slow"), "{screen:?}");
+    assert!(screen.contains("[2/2] passed    after"), "{screen:?}");
 }

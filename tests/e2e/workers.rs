@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use crate::harness::{Project, baton_bin, component, repo_root, statuses};
 
 /// A `baton worker` process, its stdout (JSON lines) and stderr in files.
-struct Worker {
+pub(crate) struct Worker {
     child: Child,
     out: PathBuf,
     err: PathBuf,
@@ -28,7 +28,7 @@ struct Worker {
 impl Worker {
     /// Starts a worker on `url` in an empty folder (no project: all it needs comes
     /// from the database), with `args` after `baton worker --json`.
-    fn start(url: &str, args: &[&str]) -> Self {
+    pub(crate) fn start(url: &str, args: &[&str]) -> Self {
         Self::start_sharing(None, url, args)
     }
 
