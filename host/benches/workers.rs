@@ -65,6 +65,7 @@ fn distributed(pipeline: &Pipeline, queue: &JobQueue) {
         &submitted.workflow_id,
         0,
         &|_, _| {},
+        None,
         &|_| panic!("no worker claimed a stage"),
         &never,
     )

@@ -135,3 +135,60 @@ fn a_distributed_run_shows_its_stages_as_the_workers_run_them() {
     assert!(screen.contains("[1/2] passed    slow"), "{screen:?}");
     assert!(screen.contains("[2/2] passed    after"), "{screen:?}");
 }
+
+#[test]
+fn a_distributed_run_shows_the_attempt_an_agent_is_on_at_its_worker() {
+    let Some(url) = crate::postgres::database() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let release = dir.path().join("release");
+    let agent = repo_root().join("examples/agents/scripted_agent.py");
+    // Sent back once, the agent then works until released.
+    let p = crate::agents::project(
+        "fixwait",
+        &format!(
+            "command = [\"python3\", \"{}\", \"fixwait\", \"{}\"]",
+            agent.display(),
+            release.display()
+        ),
+    );
+    let _worker = crate::workers::Worker::start(&url, &["-j", "1", "--agents"]);
+    let run = Command::new("python3")
+        .arg(repo_root().join("tests/support/pty_run.py"))
+        .arg(baton_bin())
+        .args(["run", "--distributed"])
+        .current_dir(p.root())
+        .env("BATON_SERVER", "never")
+        .env("BATON_STORE", &url)
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm-256color")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = release.with_extension("started");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !started.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the second attempt never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // The worker notes the attempt on its job and wakes the submitter, which polls
+    // at least once a second: two seconds is ample.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    std::fs::write(&release, "").unwrap();
+    let out = run.wait_with_output().unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{screen}");
+    let lines: Vec<&str> = screen.lines().map(str::trim_end).collect();
+    assert!(
+        lines.contains(&"  attempt 2 performance-notes · $0.0125"),
+        "no second attempt's line in {lines:?}"
+    );
+    assert!(
+        lines.contains(&"  [1/1] passed    performance-notes"),
+        "{lines:?}"
+    );
+}

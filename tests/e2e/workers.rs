@@ -808,9 +808,16 @@ fn baton_status_names_the_worker_running_a_stage() {
     worker.wait_for("claimed   slow", Duration::from_secs(60));
     let stages = p.run(&["--store", &url, "status", "--json"]).json();
     assert_eq!(stages[0]["stage"], "slow");
+    let mut on = stages[0]["running_on"].clone();
+    // Since when: the moment it was claimed, a time in milliseconds.
+    let since = on[0]["since_ms"].take();
+    assert!(
+        since.as_u64().is_some_and(|ms| ms > 1_700_000_000_000),
+        "{stages}"
+    );
     assert_eq!(
-        stages[0]["running_on"],
-        json!([{ "workflow": workflow, "stage": "slow", "worker": "builder-7/0" }])
+        on,
+        json!([{ "workflow": workflow, "stage": "slow", "worker": "builder-7/0", "since_ms": null }])
     );
     assert!(stages[1].get("running_on").is_none(), "{stages}");
     let table = p.run(&["--store", &url, "status"]).ok();

@@ -26,7 +26,7 @@ use anyhow::{Context as _, anyhow, bail};
 
 use super::{Outcome, Plugins, RunOptions, RunSummary, StageSummary, run_stage, seed_inputs};
 use crate::memory::{
-    Cancelled, Claim, JobQueue, JobState, Store, Submission, WorkflowRow, sha256_hex,
+    Cancelled, Claim, JobQueue, JobState, JobStatus, Store, Submission, WorkflowRow, sha256_hex,
 };
 use crate::pipeline::{GateCheck, Pipeline};
 use crate::records::{Provenance, Quarantined};
@@ -241,11 +241,14 @@ pub fn wait(
     workflow_id: &str,
     inputs_written: usize,
     progress: &(dyn Fn(&str, Option<&StageSummary>) + Sync),
+    on_attempt: Option<&super::AttemptHook>,
     idle: &dyn Fn(Duration),
     interrupted: &AtomicBool,
 ) -> anyhow::Result<RunSummary> {
     let started = Instant::now();
     let mut seen: HashMap<String, JobState> = HashMap::new();
+    // The agent attempt each stage's worker reported last.
+    let mut attempts: HashMap<String, (u32, Option<f64>)> = HashMap::new();
     let mut outcomes: HashMap<String, StageSummary> = HashMap::new();
     let mut last_change = Instant::now();
     let mut warned = false;
@@ -267,7 +270,14 @@ pub fn wait(
             bail!("no workflow `{workflow_id}` in the queue");
         }
         let mut ended = Vec::new();
-        for (stage, state) in &jobs {
+        for job in &jobs {
+            let (stage, state) = (&job.stage, &job.state);
+            if let (Some(attempt), Some(hook), JobState::Running) = (job.attempt, on_attempt, state)
+                && attempts.insert(stage.clone(), (attempt, job.cost_usd))
+                    != Some((attempt, job.cost_usd))
+            {
+                (hook.0)(stage, attempt, job.cost_usd);
+            }
             let before = seen.insert(stage.clone(), *state);
             if before == Some(*state) {
                 continue;
@@ -287,10 +297,10 @@ pub fn wait(
                 outcomes.insert(stage, summary);
             }
         }
-        if jobs.iter().all(|(_, state)| *state == JobState::Done) {
+        if jobs.iter().all(|j| j.state == JobState::Done) {
             let stages = jobs
                 .iter()
-                .map(|(stage, _)| {
+                .map(|JobStatus { stage, .. }| {
                     outcomes
                         .remove(stage)
                         .ok_or_else(|| anyhow!("stage `{stage}` is done but has no outcome"))
@@ -309,7 +319,7 @@ pub fn wait(
                 stages,
             });
         }
-        let running = jobs.iter().any(|(_, state)| *state == JobState::Running);
+        let running = jobs.iter().any(|j| j.state == JobState::Running);
         if !running && !warned && last_change.elapsed() >= IDLE_NOTICE {
             idle(last_change.elapsed());
             warned = true;

@@ -14,7 +14,7 @@
 //! [`super::distributed`] sibling alone, as a [`StageSummary`].
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use super::{Bundles, POLL, RunOptions, StageSummary, execute, record_outcome};
@@ -118,9 +118,20 @@ fn slot_loop(
         // Set when the lease is lost (the workflow was cancelled, or another worker
         // has the stage): a running agent is stopped then, not left to finish.
         let stop = Arc::new(AtomicBool::new(false));
+        // Its agent's attempts go to the lease's keeper, which records them on the
+        // job for the submitter's progress.
+        let (tell, told) = mpsc::channel::<Tick>();
+        let done = tell.clone();
+        let tell = Mutex::new(tell);
         let base = RunOptions {
             agent_env: agent_env.to_vec(),
             stop: Some(stop.clone()),
+            on_attempt: Some(super::AttemptHook(Arc::new(move |_, attempt, cost| {
+                let _ = tell
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .send(Tick::Attempt(attempt, cost));
+            }))),
             ..Default::default()
         };
         // The claim's span continues the trace of the workflow's submitter.
@@ -134,7 +145,8 @@ fn slot_loop(
             baton.claim.attempt = i64::from(claim.attempts),
         );
         crate::telemetry::continue_trace(&span, claim.traceparent.as_deref());
-        let summary = with_lease(queue, &claim, options.lease, &stop, report, || {
+        let keeper = (done, told);
+        let summary = with_lease(queue, &claim, options.lease, &stop, report, keeper, || {
             span.in_scope(|| execute(queue, runtime, bundles, &claim, &base))
         });
         drop(span);
@@ -165,12 +177,22 @@ fn with_lease<T>(
     lease: Duration,
     lost: &AtomicBool,
     report: &(dyn Fn(Report<'_>) + Sync),
+    (done, told): (mpsc::Sender<Tick>, mpsc::Receiver<Tick>),
     work: impl FnOnce() -> T,
 ) -> T {
-    let (stop, stopped) = mpsc::channel::<()>();
     std::thread::scope(|scope| {
         scope.spawn(move || {
-            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(lease / 3) {
+            loop {
+                match told.recv_timeout(lease / 3) {
+                    Ok(Tick::Done) | Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                    Ok(Tick::Attempt(attempt, cost)) => {
+                        if let Err(e) = queue.note_attempt(&claim.lease, attempt, cost) {
+                            report(Report::Trouble(&e));
+                        }
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                }
                 match queue.renew(&claim.lease, lease) {
                     Ok(true) => {}
                     // Lost: the stage's commit will be refused, and a running agent
@@ -184,7 +206,15 @@ fn with_lease<T>(
             }
         });
         let out = work();
-        drop(stop);
+        let _ = done.send(Tick::Done);
         out
     })
+}
+
+/// What the work tells its lease's keeper.
+enum Tick {
+    /// Its agent is on this attempt, its attempts having cost this much so far.
+    Attempt(u32, Option<f64>),
+    /// The work ended: the lease needs keeping no more.
+    Done,
 }

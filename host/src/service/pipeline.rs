@@ -180,6 +180,7 @@ impl Service {
             &enqueued.workflow_id,
             enqueued.inputs_written,
             progress,
+            options.on_attempt.as_ref(),
             idle,
             interrupted,
         )

@@ -29,7 +29,8 @@ use ::postgres::types::ToSql;
 use ::postgres::{Client, NoTls, Row, Statement, Transaction};
 
 pub use queue::{
-    Cancelled, Claim, JobQueue, JobRow, JobState, Lease, RunningJob, Submission, WorkflowRow,
+    Cancelled, Claim, JobQueue, JobRow, JobState, JobStatus, Lease, RunningJob, Submission,
+    WorkflowRow,
 };
 
 use super::search::{self, Hit, SearchQuery};
@@ -112,9 +113,12 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE baton_workflows ADD COLUMN traceparent text;
     "#,
-    // 6: when a job was last claimed: a stage running on a worker is drawn from then.
+    // 6: when a job was last claimed (a stage running on a worker is drawn from
+    // then), and its agent's attempt and cost so far (the submitter's progress).
     r#"
     ALTER TABLE baton_jobs ADD COLUMN claimed_at timestamptz;
+    ALTER TABLE baton_jobs ADD COLUMN agent_attempt integer;
+    ALTER TABLE baton_jobs ADD COLUMN agent_cost_usd double precision;
     "#,
 ];
 

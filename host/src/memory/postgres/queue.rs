@@ -66,6 +66,19 @@ pub enum JobState {
     Done,
 }
 
+/// One job's state, as a submitter polls it.
+#[derive(Clone, Debug)]
+pub struct JobStatus {
+    /// The stage.
+    pub stage: String,
+    /// Its state.
+    pub state: JobState,
+    /// Its agent's attempt, while an agent works on it.
+    pub attempt: Option<u32>,
+    /// What its agent's attempts have cost so far.
+    pub cost_usd: Option<f64>,
+}
+
 /// One job, as a submitter watching its workflow sees it.
 #[derive(Clone, Debug)]
 pub struct JobRow {
@@ -439,18 +452,49 @@ impl JobQueue {
         })
     }
 
-    /// Each job of `workflow` with its state, in pipeline order: what a submitter
-    /// polls (a row of two short columns per stage, not its outcome).
-    pub fn states(&self, workflow: &str) -> Result<Vec<(String, JobState)>> {
+    /// Each job of `workflow` with its state (and its agent's attempt and cost so
+    /// far), in pipeline order: what a submitter polls (a few short columns per
+    /// stage, not its outcome).
+    pub fn states(&self, workflow: &str) -> Result<Vec<JobStatus>> {
         let rows = self.with_conn(|c| {
             c.query(
-                "SELECT stage, state FROM baton_jobs WHERE workflow = $1 ORDER BY position",
+                "SELECT stage, state, agent_attempt, agent_cost_usd FROM baton_jobs
+                 WHERE workflow = $1 ORDER BY position",
                 &[&workflow],
             )
         })?;
         rows.iter()
-            .map(|r| Ok((r.get(0), self.state_of(workflow, r.get(0), r.get(1))?)))
+            .map(|r| {
+                Ok(JobStatus {
+                    state: self.state_of(workflow, r.get(0), r.get(1))?,
+                    stage: r.get(0),
+                    attempt: r.get::<_, Option<i32>>(2).map(|n| n.max(0) as u32),
+                    cost_usd: r.get(3),
+                })
+            })
             .collect()
+    }
+
+    /// Records that the agent of the stage `lease` holds is on `attempt`, its
+    /// attempts having cost `cost_usd` so far, if the lease still holds it.
+    pub fn note_attempt(&self, lease: &Lease, attempt: u32, cost_usd: Option<f64>) -> Result<bool> {
+        let n = self.with_conn(|c| {
+            let n = c.execute(
+                "UPDATE baton_jobs SET agent_attempt = $4, agent_cost_usd = $5
+                 WHERE workflow = $1 AND stage = $2 AND lease_token = $3 AND state = 'running'",
+                &[
+                    &lease.workflow,
+                    &lease.stage,
+                    &lease.token,
+                    &(attempt as i32),
+                    &cost_usd,
+                ],
+            )?;
+            // The submitter following the workflow looks again now.
+            c.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &lease.workflow])?;
+            Ok(n)
+        })?;
+        Ok(n == 1)
     }
 
     /// The recorded outcomes (JSON) of `stages` of `workflow`.
