@@ -177,7 +177,7 @@ pub(super) fn expand(
     };
     for input in inputs {
         if input.partitioned == Some(false) {
-            check_plain_input(c, &input);
+            check_plain_input(c, &input, "it is seeded once (`partitioned = false`)");
             out.manifest.inputs.push(input);
             out.input_partitions.push(None);
             continue;
@@ -213,7 +213,15 @@ pub(super) fn expand(
 /// A manifest without partitions: a template anywhere is an unknown placeholder.
 fn unpartitioned(c: &mut Checker<'_>, manifest: Manifest) -> Expanded {
     for input in &manifest.inputs {
-        check_plain_input(c, input);
+        if let Some(p) = &input.partitioned {
+            c.at(
+                input.key.span(),
+                format!(
+                    "an input sets `partitioned = {p}`, but the pipeline declares no `[partitions]`"
+                ),
+            );
+        }
+        check_plain_input(c, input, "");
     }
     for stage in &manifest.stages {
         if let Some(p) = &stage.partitioned {
@@ -246,13 +254,24 @@ fn unpartitioned(c: &mut Checker<'_>, manifest: Manifest) -> Expanded {
     }
 }
 
-/// An input seeded once: no template in it.
-fn check_plain_input(c: &mut Checker<'_>, input: &InputSpec) {
+/// An input seeded once: no template in it. `why` says why it is seeded once when
+/// the pipeline has partitions.
+fn check_plain_input(c: &mut Checker<'_>, input: &InputSpec, why: &str) {
     for spanned in [&input.key, &input.file] {
-        if is_template(spanned.get_ref())
-            && let Err(e) = render(spanned.get_ref(), &[], false)
-        {
-            c.at(spanned.span(), e);
+        let text = spanned.get_ref();
+        if !is_template(text) {
+            continue;
+        }
+        match why.is_empty() {
+            true => {
+                if let Err(e) = render(text, &[], false) {
+                    c.at(spanned.span(), e);
+                }
+            }
+            false => c.at(
+                spanned.span(),
+                format!("{text:?} names a placeholder, but {why}"),
+            ),
         }
     }
 }
