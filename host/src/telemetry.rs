@@ -280,6 +280,13 @@ pub mod metrics {
         opentelemetry::global::meter("baton")
     }
 
+    /// A stage as metrics label it: as declared, one partition's run counted with its
+    /// stage's (a label per partition would be a series per partition: thousands).
+    fn stage_label(stage: &str) -> KeyValue {
+        let (declared, _) = crate::pipeline::partitions::split_instance(stage);
+        KeyValue::new("baton.stage", declared.to_owned())
+    }
+
     fn instruments() -> &'static Instruments {
         static INSTRUMENTS: OnceLock<Instruments> = OnceLock::new();
         INSTRUMENTS.get_or_init(|| {
@@ -327,7 +334,7 @@ pub mod metrics {
             seconds,
             &[
                 KeyValue::new("baton.pipeline", pipeline.to_owned()),
-                KeyValue::new("baton.stage", stage.to_owned()),
+                stage_label(stage),
                 KeyValue::new("baton.outcome", outcome),
             ],
         );
@@ -341,7 +348,7 @@ pub mod metrics {
         output_tokens: Option<u64>,
     ) {
         let i = instruments();
-        let stage = KeyValue::new("baton.stage", stage.to_owned());
+        let stage = stage_label(stage);
         i.agent_attempts.add(1, std::slice::from_ref(&stage));
         if let Some(usd) = cost_usd {
             i.agent_cost.add(usd, std::slice::from_ref(&stage));
@@ -365,7 +372,7 @@ pub mod metrics {
         instruments().gate_refusals.add(
             1,
             &[
-                KeyValue::new("baton.stage", stage.to_owned()),
+                stage_label(stage),
                 KeyValue::new("baton.gate", gate.to_owned()),
             ],
         );
@@ -381,9 +388,7 @@ pub mod metrics {
 
     /// A stage was claimed again: its last worker's lease expired.
     pub fn lease_expired(stage: &str) {
-        instruments()
-            .lease_expiries
-            .add(1, &[KeyValue::new("baton.stage", stage.to_owned())]);
+        instruments().lease_expiries.add(1, &[stage_label(stage)]);
     }
 
     /// Whether metrics are exported (the environment configures an endpoint for

@@ -215,6 +215,18 @@ fn a_default_pipeline_run_is_one_trace_of_its_stages_gates_and_commits() {
     let spans = receiver.spans();
     assert_one_trace(&spans);
     assert!(spans.iter().all(|s| s["service"] == "baton-under-test"));
+    // Its metrics count each partition's run with its stage's: a series per stage.
+    let mut labelled: Vec<String> = receiver
+        .metrics()
+        .iter()
+        .filter(|p| p["name"] == "baton.stage.duration")
+        .map(|p| p["attributes"]["baton.stage"].as_str().unwrap().to_owned())
+        .collect();
+    labelled.sort();
+    assert_eq!(
+        labelled,
+        ["budget-check", "load-test-planner", "performance-architect"]
+    );
     let root = one(&spans, "baton run");
     assert_eq!(root["parent_span_id"], "");
     let workflow = one(&spans, "workflow coding-phase-3-performance");
