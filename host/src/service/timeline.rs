@@ -78,20 +78,20 @@ pub struct Mark {
 impl Service {
     /// The timeline of `workflow` of `pipeline`, or of the newest workflow when `None`.
     pub fn timeline(&self, pipeline: &Pipeline, workflow: Option<&str>) -> Result<Timeline> {
-        let all = self.events(&EventFilter {
-            name_prefix: Some("agent.".into()),
-            ..Default::default()
-        })?;
         let now = crate::memory::Timestamp::now().0;
+        // The workflows, from the event log's keys (`<workflow>/<agent>/<seq>`) and
+        // when they were written: no event is read but the chosen workflow's.
+        let ns = crate::memory::Namespace::new(crate::records::EVENTS_NAMESPACE)?;
+        let metas = self.store()?.list(Some(&ns), "workflow-")?;
         // What workers run now: a workflow whose first stages run has recorded nothing.
         let running = self.running().unwrap_or_default();
         let mut workflows: BTreeMap<&str, u64> = BTreeMap::new();
-        for e in all
-            .iter()
-            .filter(|e| e.workflow_id.starts_with("workflow-"))
-        {
-            let first = workflows.entry(&e.workflow_id).or_insert(e.at.0);
-            *first = (*first).min(e.at.0);
+        for meta in metas.iter().filter(|m| !m.deleted) {
+            let Some((id, _)) = meta.key.split_once('/') else {
+                continue;
+            };
+            let first = workflows.entry(id).or_insert(meta.written_at.0);
+            *first = (*first).min(meta.written_at.0);
         }
         for job in &running {
             let since = job.since_ms.unwrap_or(now);
@@ -103,27 +103,46 @@ impl Service {
             .map(|(id, at)| ((*id).to_owned(), *at))
             .collect();
         listed.sort_by_key(|w| std::cmp::Reverse(w.1));
-        let workflow_id = match workflow {
+        let agent_events = |id: &str| {
+            self.events(&EventFilter {
+                workflow: Some(id.to_owned()),
+                name_prefix: Some("agent.".into()),
+                ..Default::default()
+            })
+        };
+        let (workflow_id, all) = match workflow {
             Some(id) if !workflows.contains_key(id) => {
                 return Err(Error::not_found(format!(
                     "no workflow `{}` has recorded a stage run",
                     crate::text::short(id)
                 )));
             }
-            Some(id) => id.to_owned(),
-            None => match listed.first() {
-                Some((id, _)) => id.clone(),
-                None => {
-                    return Ok(Timeline {
-                        workflow_id: String::new(),
-                        start_ms: 0,
-                        end_ms: 0,
-                        rows: Vec::new(),
-                        critical_path: Vec::new(),
-                        workflows: listed,
-                    });
+            Some(id) => (id.to_owned(), agent_events(id)?),
+            // The newest that ran a stage (or runs one now), not one that only seeded
+            // its inputs: usually the newest, so one workflow's events are read.
+            None => {
+                let mut chosen = None;
+                for (id, _) in &listed {
+                    let events = agent_events(id)?;
+                    if !events.is_empty() || running.iter().any(|j| &j.workflow == id) {
+                        chosen = Some((id.clone(), events));
+                        break;
+                    }
                 }
-            },
+                match chosen {
+                    Some(found) => found,
+                    None => {
+                        return Ok(Timeline {
+                            workflow_id: String::new(),
+                            start_ms: 0,
+                            end_ms: 0,
+                            rows: Vec::new(),
+                            critical_path: Vec::new(),
+                            workflows: listed,
+                        });
+                    }
+                }
+            }
         };
         let mut runs: BTreeMap<&str, Vec<&Event>> = BTreeMap::new();
         for e in all.iter().filter(|e| e.workflow_id == workflow_id) {
