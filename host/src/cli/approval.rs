@@ -54,7 +54,7 @@ impl Who {
     /// `stage`, of the partition given, if one is.
     fn stage(&self, stage: &str) -> String {
         match &self.partition {
-            Some(p) => crate::pipeline::partitions::instance_name(stage, p),
+            Some(p) => crate::service::instance_name(stage, p),
             None => stage.to_owned(),
         }
     }

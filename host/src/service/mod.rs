@@ -45,6 +45,7 @@ pub use timeline::{Bar, Mark, Timeline, TimelineRow};
 // The results of a run and of a worker, as the executor returns them.
 pub use crate::executor::worker::{Options as WorkerOptions, Report as WorkerReport, default_name};
 pub use crate::executor::{AttemptHook, Outcome, RunOptions, RunSummary, StageSummary};
+pub use crate::pipeline::partitions::instance_name;
 pub use crate::runner::brief;
 /// Kills every agent this process runs now, with its process group (for a front
 /// end's Ctrl-C handler); returns how many.
