@@ -547,14 +547,13 @@ command = ["python3", "{agent}", "wait", "{release}"]
     // SAFETY: a signal to the child this test started and has not reaped.
     assert_eq!(unsafe { libc::kill(run.id() as i32, libc::SIGTERM) }, 0);
     assert_eq!(run.wait().unwrap().code(), Some(130));
+    // The first stage's spans arrive. (The second's may too: stopping its agent ends
+    // its stage while the handler flushes, a race the assertion leaves alone.)
     let spans = receiver.spans_when(|s| s.iter().any(|x| x["name"] == "stage first"));
     let first = one(&spans, "stage first");
     assert_eq!(first["attributes"]["baton.outcome"], "passed", "{first}");
-    assert!(
-        spans.iter().all(|s| s["name"] != "stage second"),
-        "the stage still running had not ended: {}",
-        names(&spans).join(", ")
-    );
+    let commit = one(&spans, "memory commit");
+    assert_eq!(commit["parent_span_id"], first["span_id"]);
 }
 
 #[test]
