@@ -10,13 +10,16 @@
 //! `BATON_BENCH_DISTRIBUTED=0` leaves out the workers).
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+#[path = "../../tests/support/bench_workers.rs"]
+mod bench_workers;
 #[path = "../../tests/support/guest.rs"]
 mod guest;
 #[path = "../../tests/support/postgres.rs"]
 mod postgres;
+use bench_workers::Workers;
 
 const SYSTEMS: [&str; 4] = ["webshop", "telemetry", "freight", "ledger"];
 const DOCUMENTS: [&str; 6] = [
@@ -120,18 +123,6 @@ fn local(root: &Path, n: usize) {
     report("status", n, median(status));
 }
 
-/// Worker processes, killed when dropped.
-struct Workers(Vec<Child>);
-
-impl Drop for Workers {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
 /// A run on two workers over PostgreSQL (each (stage, partition) one job).
 fn distributed(root: &Path, n: usize) {
     let Some(url) = postgres::database() else {
@@ -144,20 +135,7 @@ fn distributed(root: &Path, n: usize) {
     report("run -j 2 on PostgreSQL, every stage runs", n, took);
     let cache: PathBuf = p.path().join("worker");
     std::fs::create_dir_all(&cache).unwrap();
-    let _workers = Workers(
-        (0..2)
-            .map(|_| {
-                Command::new(env!("CARGO_BIN_EXE_baton"))
-                    .args(["--store", &url, "worker", "-j", "1"])
-                    .current_dir(&cache)
-                    .env("BATON_SERVER", "never")
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .expect("baton worker starts")
-            })
-            .collect(),
-    );
+    let _workers = Workers::start(2, &url, &cache);
     let took = timed(p.path(), &url, &["run", "--distributed", "--json"]);
     report("run --distributed on 2 workers, every stage", n, took);
 }

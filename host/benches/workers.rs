@@ -9,7 +9,6 @@
 #![allow(missing_docs)]
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 use baton::executor::{self, RunOptions};
@@ -18,44 +17,15 @@ use baton::pipeline::Pipeline;
 use baton::runtime::{ComponentCache, Runtime};
 use criterion::{Criterion, criterion_group, criterion_main};
 
+#[path = "../../tests/support/bench_workers.rs"]
+mod bench_workers;
 #[path = "../../tests/support/guest.rs"]
 mod guest;
 #[path = "../../tests/support/postgres.rs"]
 mod postgres;
 #[path = "../../tests/support/synthetic.rs"]
 mod synthetic;
-
-/// Worker processes, killed when dropped.
-struct Workers(Vec<Child>);
-
-impl Workers {
-    fn start(n: usize, url: &str, cache: &Path) -> Self {
-        Self(
-            (0..n)
-                .map(|_| {
-                    Command::new(env!("CARGO_BIN_EXE_baton"))
-                        .args(["--store", url, "worker", "-j", "1"])
-                        .current_dir(cache)
-                        .env("TMPDIR", cache)
-                        .env("BATON_SERVER", "never")
-                        .stdout(Stdio::null())
-                        .stderr(Stdio::null())
-                        .spawn()
-                        .expect("baton worker starts")
-                })
-                .collect(),
-        )
-    }
-}
-
-impl Drop for Workers {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
+use bench_workers::Workers;
 
 fn distributed(pipeline: &Pipeline, queue: &JobQueue) {
     let submitted = executor::submit(pipeline, queue, true).unwrap();

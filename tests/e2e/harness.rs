@@ -383,3 +383,16 @@ pub fn statuses(summary: &serde_json::Value) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// Waits until `path` exists (a scripted agent's marker that it started); panics
+/// naming `what` after a minute.
+pub fn await_file(path: &Path, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !path.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} never happened"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

@@ -297,6 +297,20 @@ fn keys_added_at_run_time_run_each_partition_and_a_stage_reads_across_them() {
         .json(),
         json!({"verdict": "hold"})
     );
+    // One partition's status: its stage and the stage of no partition.
+    let eu = p.run(&["status", "--partition", "eu", "--json"]).json();
+    let named: Vec<&str> = eu
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(named, ["review[eu]", "summary"], "{eu}");
+    let brief = p
+        .run(&["agent", "brief", "review", "--partition", "us"])
+        .stdout();
+    assert!(brief.contains("review[us]"), "{brief}");
+    assert!(brief.contains("reviews-us"), "{brief}");
     let inputs = p.run(&["agent", "inputs", "summary"]).json();
     assert_eq!(
         inputs["reviews-eu:coding/review"],

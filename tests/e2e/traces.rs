@@ -538,12 +538,10 @@ command = ["python3", "{agent}", "wait", "{release}"]
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let started = release.with_extension("started");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !started.exists() {
-        assert!(Instant::now() < deadline, "the second agent never started");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    crate::harness::await_file(
+        &release.with_extension("started"),
+        "the second agent's start",
+    );
     // SAFETY: a signal to the child this test started and has not reaped.
     assert_eq!(unsafe { libc::kill(run.id() as i32, libc::SIGTERM) }, 0);
     assert_eq!(run.wait().unwrap().code(), Some(130));
