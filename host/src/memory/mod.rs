@@ -44,8 +44,8 @@ pub use error::MemoryError;
 pub use name::{APPEND_ONLY, Key, MAX_KEY_LEN, MAX_NAMESPACE_LEN, Namespace, is_name, is_reserved};
 pub use op::Op;
 pub use postgres::{
-    Cancelled, Claim, JobQueue, JobRow, JobState, JobStatus, Lease, PostgresStore, RunningJob,
-    Submission, WorkflowRow, redact,
+    Cancelled, Claim, JobQueue, JobState, JobStatus, Lease, PostgresStore, RunningJob, Submission,
+    WorkflowRow, redact,
 };
 pub use search::{Hit, SearchQuery};
 pub(crate) use sled_store::prepare_dir;

@@ -29,8 +29,7 @@ use ::postgres::types::ToSql;
 use ::postgres::{Client, NoTls, Row, Statement, Transaction};
 
 pub use queue::{
-    Cancelled, Claim, JobQueue, JobRow, JobState, JobStatus, Lease, RunningJob, Submission,
-    WorkflowRow,
+    Cancelled, Claim, JobQueue, JobState, JobStatus, Lease, RunningJob, Submission, WorkflowRow,
 };
 
 use super::search::{self, Hit, SearchQuery};

@@ -79,23 +79,6 @@ pub struct JobStatus {
     pub cost_usd: Option<f64>,
 }
 
-/// One job, as a submitter watching its workflow sees it.
-#[derive(Clone, Debug)]
-pub struct JobRow {
-    /// The stage.
-    pub stage: String,
-    /// Its state.
-    pub state: JobState,
-    /// The stages it waits for.
-    pub depends_on: Vec<String>,
-    /// The recorded outcome (JSON), once done.
-    pub outcome: Option<String>,
-    /// Claims so far.
-    pub attempts: u32,
-    /// The worker holding or last holding it.
-    pub owner: Option<String>,
-}
-
 /// A submitted workflow, as a worker needs it.
 #[derive(Clone, Debug)]
 pub struct WorkflowRow {
@@ -524,30 +507,6 @@ impl JobQueue {
                 reason: format!("unknown state {other:?}"),
             }),
         }
-    }
-
-    /// The jobs of `workflow`, in pipeline order.
-    pub fn jobs(&self, workflow: &str) -> Result<Vec<JobRow>> {
-        let rows = self.with_conn(|c| {
-            c.query(
-                "SELECT stage, state, depends_on, outcome, attempts, lease_owner FROM baton_jobs
-                 WHERE workflow = $1 ORDER BY position",
-                &[&workflow],
-            )
-        })?;
-        rows.iter()
-            .map(|r| {
-                let state = self.state_of(workflow, r.get(0), r.get(1))?;
-                Ok(JobRow {
-                    stage: r.get(0),
-                    state,
-                    depends_on: r.get(2),
-                    outcome: r.get(3),
-                    attempts: r.get::<_, i32>(4) as u32,
-                    owner: r.get(5),
-                })
-            })
-            .collect()
     }
 
     /// The jobs some worker runs now (claimed, lease not expired), of any workflow,
