@@ -3,7 +3,7 @@
 //! an acknowledged write; hostile clients and stale sockets.
 
 use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -319,6 +319,55 @@ fn a_server_of_another_build_is_replaced() {
     assert_ne!(new["pid"].as_u64().unwrap(), old_pid);
     assert!(!new["build"].as_str().unwrap().contains("baton-other"));
     assert_eq!(served(&p, &["memory", "retrieve", "k"]).ok(), "v\n");
+}
+
+/// A command that makes one call (a hook's) sends its request with its hello, before
+/// any answer: one round trip, not two. A server that turns it away (another build)
+/// has read nothing of it, and the command opens the store itself and succeeds.
+#[test]
+fn a_command_sends_its_request_with_its_hello_and_goes_on_when_turned_away() {
+    let p = Project::new();
+    p.run(&["memory", "store", "k", "v"]).ok();
+    let socket = p.store().join("baton.sock");
+    let listener = UnixListener::bind(&socket).unwrap();
+    let child = Command::new(baton_bin())
+        .current_dir(p.root())
+        .args(["memory", "retrieve", "k"])
+        .env("BATON_SERVER", "never")
+        .env_remove("BATON_STORE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (mut conn, _) = listener.accept().unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut next_frame = || {
+        let mut len = [0u8; 4];
+        conn.read_exact(&mut len).unwrap();
+        let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+        conn.read_exact(&mut body).unwrap();
+        serde_json::from_slice::<Value>(&body).unwrap()
+    };
+    let (hello, request) = (next_frame(), next_frame());
+    assert!(hello["build"].is_string(), "{hello}");
+    assert_eq!(request["Get"]["key"], "k", "{request}");
+    // Nothing listens any more once the command is turned away.
+    drop(listener);
+    std::fs::remove_file(&socket).unwrap();
+    conn.write_all(&frame(
+        json!({"Different": {"build": "another"}})
+            .to_string()
+            .as_bytes(),
+    ))
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "v\n");
 }
 
 pub(crate) fn frame(body: &[u8]) -> Vec<u8> {

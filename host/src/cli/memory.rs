@@ -62,13 +62,13 @@ pub(super) enum MemoryCommand {
 pub(super) struct KeyArgs {
     /// The key, such as `coding/architecture/performance`
     #[arg(value_name = "KEY")]
-    key_pos: Option<String>,
+    pub(super) key_pos: Option<String>,
     /// The key (same as the positional KEY)
     #[arg(short, long = "key", value_name = "KEY")]
-    key: Option<String>,
+    pub(super) key: Option<String>,
     /// The namespace [default: the pipeline's `namespace`, else `default`]
     #[arg(short, long, env = "BATON_NAMESPACE")]
-    namespace: Option<String>,
+    pub(super) namespace: Option<String>,
 }
 
 impl KeyArgs {
@@ -110,51 +110,51 @@ pub(super) struct JsonFlag {
 #[derive(Debug, Args)]
 pub(super) struct StoreArgs {
     #[command(flatten)]
-    key: KeyArgs,
+    pub(super) key: KeyArgs,
     /// The value [default: `--value`, `--file`, or standard input]
     #[arg(value_name = "VALUE")]
-    value_pos: Option<String>,
+    pub(super) value_pos: Option<String>,
     /// The value (same as the positional VALUE)
     #[arg(long, value_name = "VALUE", conflicts_with = "value_pos")]
-    value: Option<String>,
+    pub(super) value: Option<String>,
     /// Read the value from a file (`-` for standard input)
     #[arg(short, long, value_name = "FILE", conflicts_with_all = ["value_pos", "value"])]
-    file: Option<PathBuf>,
+    pub(super) file: Option<PathBuf>,
     /// Require the value to be JSON, and print the new revision's metadata as JSON
     #[arg(long)]
-    json: bool,
+    pub(super) json: bool,
     /// Expire the entry after this long, such as `90s`, `12h` or `7days` (a bare number is seconds)
     #[arg(long, value_name = "DURATION", value_parser = parse_ttl)]
-    ttl: Option<Duration>,
+    pub(super) ttl: Option<Duration>,
     /// Write only if the key is at this revision (0: only if it does not exist)
     #[arg(long, value_name = "N")]
-    if_revision: Option<u64>,
+    pub(super) if_revision: Option<u64>,
     /// Record this agent id as the writer instead of `cli`
     #[arg(long, env = "BATON_AGENT_ID", value_name = "ID")]
-    agent: Option<String>,
+    pub(super) agent: Option<String>,
     /// Store even if a quality gate fails; the reason and the report are recorded
     #[arg(long, value_name = "REASON")]
-    override_gates: Option<String>,
+    pub(super) override_gates: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub(super) struct RetrieveArgs {
     #[command(flatten)]
-    key: KeyArgs,
+    pub(super) key: KeyArgs,
     /// Read this revision instead of the live one
     #[arg(long, value_name = "N")]
-    revision: Option<u64>,
+    pub(super) revision: Option<u64>,
     /// Print only the part of the value at this JSON pointer, such as `/slos/0`
     #[arg(long, value_name = "POINTER")]
-    pointer: Option<String>,
+    pub(super) pointer: Option<String>,
     /// Print the entry with its metadata as JSON
     #[arg(long, conflicts_with = "format")]
-    json: bool,
+    pub(super) json: bool,
     /// How to print the value: as stored, or as a document for people (`markdown`,
     /// rendered by the renderer of the stage that writes the key; the performance
     /// architect's is its Performance Architecture Document)
     #[arg(long, value_enum, default_value_t = Format::Value)]
-    format: Format,
+    pub(super) format: Format,
 }
 
 /// How `retrieve` prints a value.
@@ -273,7 +273,7 @@ pub(super) struct KeyArgsOnly {
     json: bool,
 }
 
-fn parse_ttl(text: &str) -> Result<Duration, String> {
+pub(super) fn parse_ttl(text: &str) -> Result<Duration, String> {
     let d = match text.parse::<u64>() {
         Ok(secs) => Duration::from_secs(secs),
         Err(_) => humantime::parse_duration(text)
@@ -382,13 +382,15 @@ fn print_stored(stored: &Stored, json: bool, verb: &str) -> Result<(), CliError>
     if json {
         return output::json(meta);
     }
-    eprintln!(
-        "{verb} `{}` in namespace `{}` (revision {}, {})",
+    // One write: stderr is unbuffered, and a hook's store ends with this line.
+    let line = format!(
+        "{verb} `{}` in namespace `{}` (revision {}, {})\n",
         meta.key,
         meta.namespace,
         meta.revision,
         output::bytes(meta.size)
     );
+    let _ = std::io::stderr().write_all(line.as_bytes());
     Ok(())
 }
 

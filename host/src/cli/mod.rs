@@ -11,6 +11,7 @@ mod approval;
 mod check;
 mod error;
 mod gate;
+mod hook;
 mod import;
 mod memory;
 mod output;
@@ -284,9 +285,21 @@ impl Command {
     }
 }
 
+impl Cli {
+    /// Parses `args` (the program's name first): a hook's `memory store` or
+    /// `memory retrieve` by [`hook::parse`], anything else (or anything it refuses)
+    /// by clap.
+    fn parse_args(args: Vec<std::ffi::OsString>) -> Self {
+        match hook::parse(&args, &|var| std::env::var_os(var)) {
+            Some(cli) => cli,
+            None => Self::parse_from(args),
+        }
+    }
+}
+
 /// Parses the command line, runs the command and returns the process exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_args(std::env::args_os().collect());
     let telemetry = crate::telemetry::init(cli.top.verbose);
     // The command's span: every span of the command is in it, and it continues the
     // trace of whoever started this process (`TRACEPARENT`), such as an agent's hook.

@@ -1,9 +1,13 @@
 //! The serving side: hold the store, answer connections, stop when idle or asked.
 //!
-//! The server takes the store's lock like any command and keeps it. A thread accepts
-//! connections and gives each its own thread; the store is shared behind a read-write
-//! lock whose write side only the shutdown takes, so a stop waits for the requests in
-//! flight, then drops the store cleanly (sled's own shutdown) before the process ends.
+//! The server takes the store's lock like any command and keeps it. Threads wait in
+//! `accept`, and the one that accepts a connection serves it; when none is left
+//! waiting, another is started first, and one finding enough others waiting when its
+//! connection ends stops. A connection so finds a thread ready, not one to be started
+//! (a hook's call is a connection of one request). The store is shared behind a
+//! read-write lock whose write side only the shutdown takes, so a stop waits for the
+//! requests in flight, then drops the store cleanly (sled's own shutdown) before the
+//! process ends.
 //! The server stops after `idle` without connections, when asked (`stop`, or a client
 //! of another build taking over), or when its socket or store directory disappears.
 
@@ -15,12 +19,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use super::protocol::{Hello, Reply, Request, ServerStatus, Welcome, read_frame, write_frame};
+use super::protocol::{
+    Hello, Reply, Request, ServerStatus, Welcome, put_frame, read_frame, write_frame,
+};
 use super::{SPAWN_MARKER, build_id, socket_path};
 use crate::memory::{MemoryError, SledStore, Store, StoreOptions, Timestamp, wait_until};
 
 /// How long a reply may wait for a client to read it before the connection is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Threads kept waiting in `accept` between connections.
+const WAITING: u64 = 2;
 
 /// How a server runs.
 #[derive(Clone, Debug)]
@@ -50,6 +58,8 @@ struct Shared {
     last_activity: AtomicU64,
     connections: AtomicU64,
     requests: AtomicU64,
+    /// Threads waiting in `accept`.
+    waiting: AtomicU64,
     /// Why the server is stopping, once it is.
     stop: Mutex<Option<String>>,
 }
@@ -132,23 +142,21 @@ pub fn serve(
         last_activity: AtomicU64::new(0),
         connections: AtomicU64::new(0),
         requests: AtomicU64::new(0),
+        waiting: AtomicU64::new(0),
         stop: Mutex::new(None),
     });
     tracing::info!(pid = std::process::id(), store = %path.display(), idle = ?serve.idle, "memory server listening");
-    let acceptor = {
-        let shared = shared.clone();
-        std::thread::Builder::new()
-            .name("accept".into())
-            .spawn(move || accept(listener, shared))
-            .map_err(|e| io_err("cannot start the accepting thread", e))?
-    };
+    let listener = Arc::new(listener);
+    for _ in 0..WAITING {
+        start_acceptor(&listener, &shared)
+            .map_err(|e| io_err("cannot start the accepting threads", e))?;
+    }
 
     let reason = watch(&shared, &socket, inode);
     shared.request_stop(reason.clone());
-    // The acceptor drops whatever connects from now on (it ends with the process).
+    // The acceptors drop whatever connects from now on (they end with the process).
     // Wait for the requests in flight: the write side of the store's lock waits for
     // every reader.
-    drop(acceptor);
     let store = shared
         .store
         .write()
@@ -200,13 +208,29 @@ fn watch(shared: &Shared, socket: &Path, inode: u64) -> String {
     }
 }
 
-fn accept(listener: UnixListener, shared: Arc<Shared>) {
-    for stream in listener.incoming() {
+/// Starts a thread that waits in `accept` and serves what it accepts.
+fn start_acceptor(listener: &Arc<UnixListener>, shared: &Arc<Shared>) -> std::io::Result<()> {
+    let (listener, theirs) = (listener.clone(), shared.clone());
+    shared.waiting.fetch_add(1, Ordering::SeqCst);
+    let started = std::thread::Builder::new()
+        .name("connection".into())
+        .spawn(move || accept(listener, theirs));
+    if started.is_err() {
+        shared.waiting.fetch_sub(1, Ordering::SeqCst);
+    }
+    started.map(drop)
+}
+
+/// Accepts connections and serves each, until the server stops or enough other
+/// threads wait.
+fn accept(listener: Arc<UnixListener>, shared: Arc<Shared>) {
+    loop {
+        let accepted = listener.accept();
         if shared.stopping() {
             return;
         }
-        let stream = match stream {
-            Ok(s) => s,
+        let stream = match accepted {
+            Ok((s, _)) => s,
             Err(e) => {
                 tracing::warn!(error = %e, "accepting a connection failed");
                 continue;
@@ -214,19 +238,20 @@ fn accept(listener: UnixListener, shared: Arc<Shared>) {
         };
         shared.connections.fetch_add(1, Ordering::SeqCst);
         shared.touch();
-        let conn_shared = shared.clone();
-        let spawned = std::thread::Builder::new()
-            .name("connection".into())
-            .spawn(move || {
-                if let Err(e) = connection(stream, &conn_shared) {
-                    tracing::debug!(error = %e, "connection ended with an error");
-                }
-                conn_shared.touch();
-                conn_shared.connections.fetch_sub(1, Ordering::SeqCst);
-            });
-        if let Err(e) = spawned {
+        // The last thread waiting starts the next before serving.
+        if shared.waiting.fetch_sub(1, Ordering::SeqCst) == 1
+            && let Err(e) = start_acceptor(&listener, &shared)
+        {
             tracing::warn!(error = %e, "cannot start a connection thread");
-            shared.connections.fetch_sub(1, Ordering::SeqCst);
+        }
+        if let Err(e) = connection(stream, &shared) {
+            tracing::debug!(error = %e, "connection ended with an error");
+        }
+        shared.touch();
+        shared.connections.fetch_sub(1, Ordering::SeqCst);
+        if shared.waiting.fetch_add(1, Ordering::SeqCst) >= WAITING {
+            shared.waiting.fetch_sub(1, Ordering::SeqCst);
+            return;
         }
     }
 }
@@ -253,12 +278,15 @@ fn connection(stream: UnixStream, shared: &Shared) -> std::io::Result<()> {
         }
         return Ok(());
     }
-    write_frame(
-        &mut writer,
-        &Welcome::Serving {
-            pid: std::process::id(),
-        },
-    )?;
+    let welcome = Welcome::Serving {
+        pid: std::process::id(),
+    };
+    // A client that sent its first request with the hello gets the welcome with the
+    // reply, in one write.
+    match reader.buffer().is_empty() {
+        true => write_frame(&mut writer, &welcome)?,
+        false => put_frame(&mut writer, &welcome)?,
+    }
     while let Some(request) = read_frame::<Request>(&mut reader)? {
         shared.touch();
         answer(request, hello.retention, shared, &mut writer)?;

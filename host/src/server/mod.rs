@@ -26,7 +26,7 @@ pub use protocol::ServerStatus;
 pub use remote::RemoteStore;
 
 use protocol::Hello;
-use remote::Connect;
+use remote::{Connect, Optimistic};
 
 use crate::memory::{MemoryError, Result, SledStore, Store, StoreOptions, wait_until};
 
@@ -108,11 +108,7 @@ pub fn build_id() -> &'static str {
 pub fn open(path: &Path, options: &StoreOptions, policy: Policy) -> Result<Opened> {
     let started = Instant::now();
     let socket = socket_path(path);
-    let hello = Hello {
-        build: build_id().to_owned(),
-        retention: options.retention,
-        replace_if_different: true,
-    };
+    let hello = hello(options);
     wait_until(path, started, options.lock_timeout, || {
         if path.is_dir() {
             match RemoteStore::connect(&socket, path, &hello)? {
@@ -138,6 +134,29 @@ pub fn open(path: &Path, options: &StoreOptions, policy: Policy) -> Result<Opene
             start_server: (policy == Policy::Auto).then(|| StartServer(path.to_path_buf())),
         }))
     })
+}
+
+/// The store at `path` for a command that makes a call or two: through its server
+/// when one is listening, the hello sent with the first request (one round trip per
+/// call, where [`open`] spends one more on the greeting); else as [`open`] opens it.
+pub fn open_briefly(path: &Path, options: &StoreOptions, policy: Policy) -> Result<Opened> {
+    match Optimistic::connect(&socket_path(path), path, &hello(options), options, policy)? {
+        Some(store) => Ok(Opened {
+            store: Arc::new(store),
+            served: true,
+            start_server: None,
+        }),
+        None => open(path, options, policy),
+    }
+}
+
+/// The hello of a command of this build: a server of another build stops for it.
+fn hello(options: &StoreOptions) -> Hello {
+    Hello {
+        build: build_id().to_owned(),
+        retention: options.retention,
+        replace_if_different: true,
+    }
 }
 
 /// A store opened by [`open`].

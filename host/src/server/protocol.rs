@@ -22,14 +22,21 @@ pub const MAX_FRAME: usize = 1 << 30;
 
 /// Writes `message` as one frame.
 pub fn write_frame(out: &mut impl Write, message: &impl Serialize) -> io::Result<()> {
+    put_frame(out, message)?;
+    out.flush()
+}
+
+/// Writes one frame into `out`'s buffer without flushing it: the frame goes with the
+/// next one flushed (a client's hello with its first request, a server's welcome with
+/// the reply to a request already received), in one write.
+pub fn put_frame(out: &mut impl Write, message: &impl Serialize) -> io::Result<()> {
     let body = serde_json::to_vec(message).map_err(io::Error::other)?;
     let len = u32::try_from(body.len())
         .ok()
         .filter(|&n| n as usize <= MAX_FRAME)
         .ok_or_else(|| io::Error::other(format!("a frame of {} bytes is too large", body.len())))?;
     out.write_all(&len.to_be_bytes())?;
-    out.write_all(&body)?;
-    out.flush()
+    out.write_all(&body)
 }
 
 /// Reads one frame; `None` when the peer closed the connection between frames.

@@ -3,28 +3,43 @@
 //! One connection per command, one request at a time on it. Errors the store raised
 //! come back as the same [`MemoryError`]s (and so the same exit codes); a connection that
 //! fails is a backend error naming the server's process and the store.
+//!
+//! A command that makes one call (a hook's `store` or `retrieve`) sends its hello with
+//! that call's request and reads the welcome before the reply: one round trip, not
+//! two. If the welcome is not the server serving it (another build, or a server on
+//! its way out), the server has read nothing past the hello, so [`Optimistic`] opens
+//! the store the usual way and makes the call there.
 
 use std::io::{BufReader, BufWriter};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use super::protocol::{Hello, Reply, Request, ServerStatus, Welcome, read_frame, write_frame};
+use super::protocol::{
+    Hello, Reply, Request, ServerStatus, Welcome, put_frame, read_frame, write_frame,
+};
 use crate::memory::{
     Entry, EntryMeta, Hit, ImportReport, Key, MemoryError, Namespace, Op, Result, SearchQuery,
-    Stats, Store, Writer,
+    Stats, Store, StoreOptions, Writer,
 };
 
 /// A connection to the memory server of one store.
 pub struct RemoteStore {
     conn: Mutex<Conn>,
     store: PathBuf,
-    pid: u32,
+    /// The server's process id, once its welcome said it (0 before).
+    pid: AtomicU32,
+    /// The hello went with the first request and the welcome was not the server
+    /// serving: nothing was carried out.
+    turned_away: AtomicBool,
 }
 
 struct Conn {
     reader: BufReader<UnixStream>,
     writer: BufWriter<UnixStream>,
+    /// The hello was sent with the first request: its welcome comes before the reply.
+    welcome_pending: bool,
 }
 
 /// What a connection attempt found.
@@ -56,6 +71,7 @@ impl RemoteStore {
             let mut conn = Conn {
                 reader: BufReader::new(clone),
                 writer: BufWriter::new(stream),
+                welcome_pending: false,
             };
             write_frame(&mut conn.writer, hello)?;
             let welcome = read_frame::<Welcome>(&mut conn.reader)?;
@@ -74,7 +90,8 @@ impl RemoteStore {
                 Ok(Connect::Serving(Self {
                     conn: Mutex::new(conn),
                     store: store.to_path_buf(),
-                    pid,
+                    pid: AtomicU32::new(pid),
+                    turned_away: AtomicBool::new(false),
                 }))
             }
             Some(Welcome::Different { build }) => Ok(Connect::Different { build }),
@@ -83,9 +100,40 @@ impl RemoteStore {
         }
     }
 
-    /// The server's process id.
+    /// Connects to the server listening at `socket` and puts the hello in the
+    /// connection's buffer, to go with the first request; `None` when nothing
+    /// listens there.
+    fn connect_with_first_request(
+        socket: &Path,
+        store: &Path,
+        hello: &Hello,
+    ) -> Result<Option<Self>> {
+        let Ok(stream) = UnixStream::connect(socket) else {
+            return Ok(None);
+        };
+        let io = |e| connection_error(store, None, "connecting", e);
+        let mut conn = Conn {
+            reader: BufReader::new(stream.try_clone().map_err(io)?),
+            writer: BufWriter::new(stream),
+            welcome_pending: true,
+        };
+        put_frame(&mut conn.writer, hello).map_err(io)?;
+        Ok(Some(Self {
+            conn: Mutex::new(conn),
+            store: store.to_path_buf(),
+            pid: AtomicU32::new(0),
+            turned_away: AtomicBool::new(false),
+        }))
+    }
+
+    /// The server's process id (0 until it has answered).
     pub fn pid(&self) -> u32 {
-        self.pid
+        self.pid.load(Ordering::Relaxed)
+    }
+
+    /// The server's process id, for messages, once known.
+    fn known_pid(&self) -> Option<u32> {
+        Some(self.pid()).filter(|&pid| pid != 0)
     }
 
     /// The server's status.
@@ -112,10 +160,39 @@ impl RemoteStore {
 
     fn send(&self, conn: &mut Conn, request: &Request) -> Result<()> {
         write_frame(&mut conn.writer, request)
-            .map_err(|e| connection_error(&self.store, Some(self.pid), "sending a request", e))
+            .map_err(|e| connection_error(&self.store, self.known_pid(), "sending a request", e))
+    }
+
+    /// Reads the welcome of a hello sent with the first request: the server serving
+    /// this build, or an error with [`Self::turned_away`] set.
+    fn welcome(&self, conn: &mut Conn) -> Result<()> {
+        let turned_away = |why: String| {
+            self.turned_away.store(true, Ordering::SeqCst);
+            MemoryError::Backend {
+                path: self.store.clone(),
+                cause: format!("the memory server did not serve the request: {why}").into(),
+            }
+        };
+        match read_frame::<Welcome>(&mut conn.reader) {
+            Ok(Some(Welcome::Serving { pid })) => {
+                conn.welcome_pending = false;
+                self.pid.store(pid, Ordering::Relaxed);
+                tracing::debug!(pid, store = %self.store.display(), "using the memory server");
+                Ok(())
+            }
+            Ok(Some(Welcome::Different { build })) => {
+                tracing::info!(other = %build, "a memory server of another build holds the store; it is stopping");
+                Err(turned_away(format!("it is another build ({build})")))
+            }
+            Ok(None) => Err(turned_away("it closed the connection".into())),
+            Err(e) => Err(turned_away(e.to_string())),
+        }
     }
 
     fn receive(&self, conn: &mut Conn, request: &Request) -> Result<Reply> {
+        if conn.welcome_pending {
+            self.welcome(conn)?;
+        }
         let what = "waiting for its reply (a write may or may not have landed)";
         match read_frame::<Reply>(&mut conn.reader) {
             Ok(Some(Reply::Failed(e))) => Err(e),
@@ -124,7 +201,7 @@ impl RemoteStore {
                     path: self.store.clone(),
                     cause: format!(
                         "the memory server (pid {}) is stopping and did not carry out the request; run the command again",
-                        self.pid
+                        self.pid()
                     )
                     .into(),
                 })
@@ -132,11 +209,11 @@ impl RemoteStore {
             Ok(Some(reply)) => Ok(reply),
             Ok(None) => Err(connection_error(
                 &self.store,
-                Some(self.pid),
+                self.known_pid(),
                 what,
                 std::io::Error::from(std::io::ErrorKind::UnexpectedEof),
             )),
-            Err(e) => Err(connection_error(&self.store, Some(self.pid), what, e)),
+            Err(e) => Err(connection_error(&self.store, self.known_pid(), what, e)),
         }
     }
 
@@ -145,7 +222,7 @@ impl RemoteStore {
             path: self.store.clone(),
             cause: format!(
                 "the memory server (pid {}) answered {what} with `{}`",
-                self.pid,
+                self.pid(),
                 reply.kind()
             )
             .into(),
@@ -278,5 +355,140 @@ impl Store for RemoteStore {
             Reply::Stats(stats) => Ok(stats),
             other => Err(self.unexpected("stats", &other)),
         }
+    }
+}
+
+/// A store reached through its server by a connection whose hello goes with the first
+/// request ([`RemoteStore::connect_with_first_request`]), for a command that makes a
+/// call or two. If the server turns the first request away unread (another build,
+/// which stops for this one; or a server on its way out), the store is opened the
+/// usual way ([`super::open`]: through a server if one serves it by then, else here)
+/// and the call is made there, as are the calls after it. A store so opened here is
+/// released when this is dropped, and then (as `policy` allows) a server of this
+/// build is started for the commands after it.
+pub struct Optimistic {
+    remote: RemoteStore,
+    path: PathBuf,
+    options: StoreOptions,
+    policy: super::Policy,
+    instead: OnceLock<Arc<dyn Store>>,
+    start_server: Mutex<Option<super::StartServer>>,
+}
+
+impl Drop for Optimistic {
+    fn drop(&mut self) {
+        drop(self.instead.take());
+        if let Some(start) = self.start_server.get_mut().ok().and_then(Option::take) {
+            start.start();
+        }
+    }
+}
+
+impl Optimistic {
+    /// Connects to the server of the store at `path` listening at `socket`; `None`
+    /// when nothing listens there.
+    pub(super) fn connect(
+        socket: &Path,
+        path: &Path,
+        hello: &Hello,
+        options: &StoreOptions,
+        policy: super::Policy,
+    ) -> Result<Option<Self>> {
+        let remote = RemoteStore::connect_with_first_request(socket, path, hello)?;
+        Ok(remote.map(|remote| Self {
+            remote,
+            path: path.to_path_buf(),
+            options: options.clone(),
+            policy,
+            instead: OnceLock::new(),
+            start_server: Mutex::new(None),
+        }))
+    }
+
+    /// `call` on the server, or, if it turned the first request away, on the store
+    /// opened the usual way.
+    fn with<T>(&self, mut call: impl FnMut(&dyn Store) -> Result<T>) -> Result<T> {
+        if let Some(store) = self.instead.get() {
+            return call(&**store);
+        }
+        match call(&self.remote) {
+            Err(_) if self.turned_away() => call(&**self.instead()?),
+            result => result,
+        }
+    }
+
+    fn turned_away(&self) -> bool {
+        self.remote.turned_away.load(Ordering::SeqCst)
+    }
+
+    /// The store opened the usual way, once the server turned a request away.
+    fn instead(&self) -> Result<&Arc<dyn Store>> {
+        if let Some(store) = self.instead.get() {
+            return Ok(store);
+        }
+        let opened = super::open(&self.path, &self.options, self.policy)?;
+        *self.start_server.lock().unwrap_or_else(|p| p.into_inner()) = opened.start_server;
+        Ok(self.instead.get_or_init(|| opened.store))
+    }
+}
+
+impl Store for Optimistic {
+    fn get(&self, namespace: &Namespace, key: &Key) -> Result<Option<Entry>> {
+        self.with(|s| s.get(namespace, key))
+    }
+
+    fn get_revision(
+        &self,
+        namespace: &Namespace,
+        key: &Key,
+        revision: u64,
+    ) -> Result<Option<Entry>> {
+        self.with(|s| s.get_revision(namespace, key, revision))
+    }
+
+    fn history(&self, namespace: &Namespace, key: &Key) -> Result<Vec<EntryMeta>> {
+        self.with(|s| s.history(namespace, key))
+    }
+
+    fn list(&self, namespace: Option<&Namespace>, prefix: &str) -> Result<Vec<EntryMeta>> {
+        self.with(|s| s.list(namespace, prefix))
+    }
+
+    fn commit(&self, writer: &Writer, ops: Vec<Op>) -> Result<Vec<EntryMeta>> {
+        // A copy for the store opened instead: the ops of a hook's write are small.
+        self.with(|s| s.commit(writer, ops.clone()))
+    }
+
+    fn export(
+        &self,
+        namespace: Option<&Namespace>,
+        visit: &mut dyn FnMut(Entry) -> bool,
+    ) -> Result<()> {
+        // `visit` sees nothing before the welcome: a call turned away made none.
+        self.with(|s| s.export(namespace, &mut *visit))
+    }
+
+    fn import(&self, entries: Vec<Entry>) -> Result<ImportReport> {
+        // No copy of a whole import: greeted first (a status costs a round trip).
+        if self.instead.get().is_none() {
+            match self.remote.status() {
+                Ok(_) => return self.remote.import(entries),
+                Err(e) if !self.turned_away() => return Err(e),
+                Err(_) => {}
+            }
+        }
+        self.instead()?.import(entries)
+    }
+
+    fn purge_expired(&self) -> Result<u64> {
+        self.with(|s| s.purge_expired())
+    }
+
+    fn search(&self, query: &SearchQuery) -> Result<Vec<Hit>> {
+        self.with(|s| s.search(query))
+    }
+
+    fn stats(&self) -> Result<Stats> {
+        self.with(|s| s.stats())
     }
 }

@@ -250,7 +250,10 @@ impl Service {
         if let Some(store) = kept.as_ref() {
             return Ok(store.clone());
         }
-        let opened = crate::server::open(path, &self.options, self.server)?;
+        let opened = match self.keep_connection {
+            true => crate::server::open(path, &self.options, self.server)?,
+            false => crate::server::open_briefly(path, &self.options, self.server)?,
+        };
         if opened.served && self.keep_connection {
             *kept = Some(opened.store.clone());
         }
