@@ -159,8 +159,14 @@ impl RemoteStore {
     }
 
     fn send(&self, conn: &mut Conn, request: &Request) -> Result<()> {
-        write_frame(&mut conn.writer, request)
-            .map_err(|e| connection_error(&self.store, self.known_pid(), "sending a request", e))
+        write_frame(&mut conn.writer, request).map_err(|e| {
+            // A server that closed the connection before reading the hello (one on its
+            // way out) carried nothing out: turned away, as by its welcome.
+            if conn.welcome_pending {
+                self.turned_away.store(true, Ordering::SeqCst);
+            }
+            connection_error(&self.store, self.known_pid(), "sending a request", e)
+        })
     }
 
     /// Reads the welcome of a hello sent with the first request: the server serving
