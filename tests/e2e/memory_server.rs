@@ -139,8 +139,26 @@ fn a_command_starts_a_server_that_the_commands_after_it_use() {
     assert_eq!(history.as_array().unwrap().len(), 2);
     let exported = served(&p, &["memory", "export"]).ok();
     assert_eq!(exported.lines().count(), 2, "{exported}");
+    // An import through the server (greeted before it is sent, so it is never copied).
+    let copy = exported.replace(r#""namespace":"coding-pipeline""#, r#""namespace":"copy""#);
+    assert_ne!(copy, exported);
+    p.run_with_stdin(&["memory", "import"], copy).ok();
+    assert_eq!(
+        served(
+            &p,
+            &[
+                "memory",
+                "retrieve",
+                "-n",
+                "copy",
+                "coding/architecture/system"
+            ]
+        )
+        .ok(),
+        "{\"v\":2}\n"
+    );
     let stats = served(&p, &["memory", "stats", "--json"]).json();
-    assert_eq!(stats["stats"]["keys"], 1);
+    assert_eq!(stats["stats"]["keys"], 2);
     let status = wait_for_server(&p);
     assert_eq!(
         status["pid"].as_u64().unwrap(),
@@ -148,7 +166,7 @@ fn a_command_starts_a_server_that_the_commands_after_it_use() {
         "the same server throughout"
     );
     assert!(
-        status["requests"].as_u64().unwrap() >= before + 7,
+        status["requests"].as_u64().unwrap() >= before + 10,
         "the commands went through the server: {status}"
     );
 
