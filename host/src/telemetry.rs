@@ -70,6 +70,7 @@ pub fn init(verbose: u8) -> Telemetry {
     telemetry.meters = meter_provider();
     if let Some(meters) = &telemetry.meters {
         opentelemetry::global::set_meter_provider(meters.clone());
+        metrics::RECORDING.store(true, std::sync::atomic::Ordering::Relaxed);
     }
     // With `log` records (from dependencies) forwarded to it too.
     if tracing_subscriber::util::SubscriberInitExt::try_init(subscriber).is_err() {
@@ -113,7 +114,15 @@ pub fn subscriber(verbose: u8) -> (impl tracing::Subscriber + Send + Sync, Telem
         1 => "baton=debug,info",
         _ => "baton=trace,debug",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // Warnings alone, the default, need no directives parsed: a hook's command (a few
+    // milliseconds in all) would spend tens of microseconds on EnvFilter's parser.
+    let filter: Box<dyn tracing_subscriber::layer::Filter<_> + Send + Sync> =
+        match std::env::var_os("RUST_LOG") {
+            None if verbose == 0 => Box::new(tracing_subscriber::filter::LevelFilter::WARN),
+            _ => Box::new(
+                EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default)),
+            ),
+        };
     let logs = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -262,6 +271,7 @@ fn valid_traceparent(value: &str) -> bool {
 /// when configured; no-ops otherwise).
 pub mod metrics {
     use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicBool, Ordering};
 
     use opentelemetry::KeyValue;
     use opentelemetry::metrics::{Counter, Histogram, Meter};
@@ -287,9 +297,18 @@ pub mod metrics {
         KeyValue::new("baton.stage", declared.to_owned())
     }
 
-    fn instruments() -> &'static Instruments {
+    /// Whether [`super::init`] installed a meter provider. Until then the global one
+    /// is OpenTelemetry's no-op, and nothing is recorded: building the instruments
+    /// costs a hook's command tens of microseconds for measurements that go nowhere.
+    pub(super) static RECORDING: AtomicBool = AtomicBool::new(false);
+
+    /// The instruments, when metrics are recorded.
+    fn instruments() -> Option<&'static Instruments> {
         static INSTRUMENTS: OnceLock<Instruments> = OnceLock::new();
-        INSTRUMENTS.get_or_init(|| {
+        if !RECORDING.load(Ordering::Relaxed) {
+            return None;
+        }
+        Some(INSTRUMENTS.get_or_init(|| {
             let meter = meter();
             Instruments {
                 stage_duration: meter
@@ -325,12 +344,13 @@ pub mod metrics {
                     .with_description("Stages claimed again because their worker's lease expired")
                     .build(),
             }
-        })
+        }))
     }
 
     /// A stage's run of `pipeline` ended with `outcome` after `seconds`.
     pub fn stage_ended(pipeline: &str, stage: &str, outcome: &'static str, seconds: f64) {
-        instruments().stage_duration.record(
+        let Some(i) = instruments() else { return };
+        i.stage_duration.record(
             seconds,
             &[
                 KeyValue::new("baton.pipeline", pipeline.to_owned()),
@@ -347,7 +367,7 @@ pub mod metrics {
         input_tokens: Option<u64>,
         output_tokens: Option<u64>,
     ) {
-        let i = instruments();
+        let Some(i) = instruments() else { return };
         let stage = stage_label(stage);
         i.agent_attempts.add(1, std::slice::from_ref(&stage));
         if let Some(usd) = cost_usd {
@@ -369,7 +389,8 @@ pub mod metrics {
 
     /// Gate `gate` of `stage` refused a document.
     pub fn gate_refused(stage: &str, gate: &str) {
-        instruments().gate_refusals.add(
+        let Some(i) = instruments() else { return };
+        i.gate_refusals.add(
             1,
             &[
                 stage_label(stage),
@@ -380,7 +401,8 @@ pub mod metrics {
 
     /// A memory operation (`commit`, `get`) took `seconds`.
     pub fn memory_operation(operation: &'static str, seconds: f64) {
-        instruments().memory_duration.record(
+        let Some(i) = instruments() else { return };
+        i.memory_duration.record(
             seconds,
             &[KeyValue::new("baton.memory.operation", operation)],
         );
@@ -388,7 +410,8 @@ pub mod metrics {
 
     /// A stage was claimed again: its last worker's lease expired.
     pub fn lease_expired(stage: &str) {
-        instruments().lease_expiries.add(1, &[stage_label(stage)]);
+        let Some(i) = instruments() else { return };
+        i.lease_expiries.add(1, &[stage_label(stage)]);
     }
 
     /// Whether metrics are exported (the environment configures an endpoint for
