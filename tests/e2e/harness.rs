@@ -83,7 +83,7 @@ impl Project {
 /// started: each command opens its store itself unless a test starts a server
 /// (`tests/e2e/memory_server.rs` covers the server).
 pub fn baton_cmd() -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::cargo_bin("baton").expect("baton binary is built");
+    let mut cmd = assert_cmd::Command::new(baton_bin());
     cmd.env("BATON_SERVER", "never");
     for var in [
         "BATON_STORE",
@@ -108,9 +108,15 @@ pub fn path_with_baton() -> String {
     )
 }
 
-/// The path of the `baton` binary under test.
+/// The path of the `baton` binary under test: the one cargo built, or the one
+/// `BATON_TEST_BIN` names (CI runs the memory's tests again against the statically
+/// linked binary `scripts/static-baton` builds).
 pub fn baton_bin() -> PathBuf {
-    assert_cmd::cargo::cargo_bin("baton")
+    match std::env::var_os("BATON_TEST_BIN") {
+        Some(path) => std::fs::canonicalize(&path)
+            .unwrap_or_else(|e| panic!("BATON_TEST_BIN names {path:?}, which cannot be used: {e}")),
+        None => assert_cmd::cargo::cargo_bin("baton"),
+    }
 }
 
 /// A finished `baton` run.
