@@ -8,6 +8,10 @@
 //! JSON-RPC lines written to its standard input and read from its output by this
 //! bench, nothing else in between (`mcp-stdio/…`).
 //!
+//! Last, when `BATON_BENCH_CLAUDE_FLOW` names a claude-flow executable, the same
+//! client and the same two calls against claude-flow's own MCP server
+//! (`claude-flow-stdio/…`), for the side-by-side figure in docs/BENCHMARKS.md.
+//!
 //! Run: `cargo bench -p baton --bench mcp`
 
 // criterion_group! and criterion_main! generate undocumented public functions.
@@ -28,13 +32,19 @@ fn arguments(value: Value) -> rmcp::model::JsonObject {
     }
 }
 
-fn tool_calls(c: &mut Criterion) {
+/// A project of three lines, in a temporary folder.
+fn project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("pipeline.toml"),
         "[pipeline]\nname = \"bench\"\nnamespace = \"coding-pipeline\"\n",
     )
     .unwrap();
+    dir
+}
+
+fn tool_calls(c: &mut Criterion) {
+    let dir = project();
     let store = dir.path().join(".baton/store");
     let served = store.clone();
     let server = std::thread::spawn(move || {
@@ -83,7 +93,7 @@ fn tool_calls(c: &mut Criterion) {
     let _ = server.join();
 }
 
-/// A `baton mcp` process and its pipes, spoken to a line at a time.
+/// An MCP server process and its pipes, spoken to a line at a time.
 struct Stdio {
     child: std::process::Child,
     input: std::process::ChildStdin,
@@ -92,50 +102,64 @@ struct Stdio {
 }
 
 impl Stdio {
-    fn call(&mut self, request: &str) -> &str {
-        use std::io::{BufRead, Write};
-        self.input.write_all(request.as_bytes()).unwrap();
-        self.input.flush().unwrap();
-        self.line.clear();
-        self.output.read_line(&mut self.line).unwrap();
-        assert!(!self.line.contains("\"isError\":true"), "{}", self.line);
-        &self.line
-    }
-}
-
-fn over_stdio(c: &mut Criterion) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("pipeline.toml"),
-        "[pipeline]\nname = \"bench\"\nnamespace = \"coding-pipeline\"\n",
-    )
-    .unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
-        .arg("mcp")
-        .current_dir(dir.path())
-        .env("BATON_SERVER", "auto")
-        .env_remove("BATON_STORE")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut mcp = Stdio {
-        input: child.stdin.take().unwrap(),
-        output: std::io::BufReader::new(child.stdout.take().unwrap()),
-        child,
-        line: String::new(),
-    };
-    mcp.call(concat!(
-        r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","#,
-        r#""capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}"#,
-        "\n"
-    ));
-    {
+    /// Starts `command` with piped standard input and output, and initializes it.
+    fn start(mut command: std::process::Command) -> Self {
+        let mut child = command
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut mcp = Stdio {
+            input: child.stdin.take().unwrap(),
+            output: std::io::BufReader::new(child.stdout.take().unwrap()),
+            child,
+            line: String::new(),
+        };
+        mcp.call(concat!(
+            r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","#,
+            r#""capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}"#,
+            "\n"
+        ));
         use std::io::Write;
         mcp.input
             .write_all(b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n")
             .unwrap();
+        mcp
     }
+
+    /// Sends `request` (one line) and reads lines up to its answer, skipping any
+    /// notification a server sends meanwhile.
+    fn call(&mut self, request: &str) -> &str {
+        use std::io::{BufRead, Write};
+        self.input.write_all(request.as_bytes()).unwrap();
+        self.input.flush().unwrap();
+        loop {
+            self.line.clear();
+            let read = self.output.read_line(&mut self.line).unwrap();
+            assert!(read > 0, "the MCP server closed its output");
+            if self.line.contains("\"id\":") {
+                break;
+            }
+        }
+        assert!(
+            !self.line.contains("\"isError\":true") && !self.line.contains("\"error\":{"),
+            "{}",
+            self.line
+        );
+        &self.line
+    }
+
+    fn stop(self) {
+        drop(self.input);
+        let mut child = self.child;
+        let _ = child.wait();
+    }
+}
+
+/// The two tool calls every server is measured on: a durable `memory_store` of a
+/// 1 KiB document and its `memory_retrieve`, as JSON-RPC lines.
+fn requests() -> (String, String) {
     let doc = json!({ "components": (0..8).map(|i| json!({"id": format!("service-{i}"), "capacity_rps": 800})).collect::<Vec<_>>() });
     let request = |tool: &str, arguments: Value| {
         let mut line = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
@@ -144,36 +168,78 @@ fn over_stdio(c: &mut Criterion) {
         line.push('\n');
         line
     };
-    let store = request(
-        "memory_store",
-        json!({"key": "coding/architecture/system", "value": doc}),
-    );
-    let retrieve = request(
-        "memory_retrieve",
-        json!({"key": "coding/architecture/system"}),
-    );
+    (
+        request(
+            "memory_store",
+            json!({"key": "coding/architecture/system", "namespace": "coding-pipeline", "value": doc}),
+        ),
+        request(
+            "memory_retrieve",
+            json!({"key": "coding/architecture/system", "namespace": "coding-pipeline"}),
+        ),
+    )
+}
+
+/// Both calls through `mcp`, a server already started, under `name`.
+fn bench_calls(c: &mut Criterion, name: &str, mcp: &mut Stdio) {
+    let (store, retrieve) = requests();
     mcp.call(&store);
-    // The first store started a memory server; the calls after it go through it.
+    // baton's first store started a memory server; the calls after it go through it.
     mcp.call(&store);
     c.bench_function(
-        "mcp-stdio/memory_retrieve (1 KiB, plain client, whole round trip)",
+        &format!("{name}/memory_retrieve (1 KiB, plain client, whole round trip)"),
         |b| b.iter(|| black_box(mcp.call(&retrieve).len())),
     );
     c.bench_function(
-        "mcp-stdio/memory_store durable (1 KiB, plain client, whole round trip)",
+        &format!("{name}/memory_store durable (1 KiB, plain client, whole round trip)"),
         |b| b.iter(|| black_box(mcp.call(&store).len())),
     );
-    drop(mcp.input);
-    let _ = mcp.child.wait();
+}
+
+fn over_stdio(c: &mut Criterion) {
+    let dir = project();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_baton"));
+    command
+        .arg("mcp")
+        .current_dir(dir.path())
+        .env("BATON_SERVER", "auto")
+        .env_remove("BATON_STORE");
+    let mut mcp = Stdio::start(command);
+    bench_calls(c, "mcp-stdio", &mut mcp);
+    mcp.stop();
     let _ = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
         .args(["memory", "server", "stop"])
         .current_dir(dir.path())
         .output();
 }
 
+/// The same client and calls against claude-flow's MCP server (`claude-flow mcp
+/// start`, stdio), when `BATON_BENCH_CLAUDE_FLOW` names its executable; left out,
+/// with a line saying so, when it does not.
+fn claude_flow_over_stdio(c: &mut Criterion) {
+    let Some(program) = std::env::var_os("BATON_BENCH_CLAUDE_FLOW") else {
+        eprintln!(
+            "claude-flow-stdio: left out (set BATON_BENCH_CLAUDE_FLOW to a claude-flow executable)"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let init = std::process::Command::new(&program)
+        .args(["memory", "init"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "claude-flow memory init failed");
+    let mut command = std::process::Command::new(&program);
+    command.args(["mcp", "start"]).current_dir(dir.path());
+    let mut mcp = Stdio::start(command);
+    bench_calls(c, "claude-flow-stdio", &mut mcp);
+    mcp.stop();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(200).measurement_time(Duration::from_secs(5));
-    targets = tool_calls, over_stdio
+    targets = tool_calls, over_stdio, claude_flow_over_stdio
 }
 criterion_main!(benches);
