@@ -9,8 +9,8 @@
 //! is installed: the spans in the code are disabled at their call sites and cost a
 //! branch. The [`metrics`] are exported beside them the same way (their own
 //! `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`, `OTEL_METRICS_EXPORTER=none`,
-//! `OTEL_METRIC_EXPORT_INTERVAL`); with none configured their instruments are
-//! OpenTelemetry's no-op ones.
+//! `OTEL_METRIC_EXPORT_INTERVAL`); with none configured no instrument is built and
+//! recording one costs a branch.
 //!
 //! A trace crosses processes by W3C trace context: [`traceparent`] gives the value a
 //! process baton starts gets as `TRACEPARENT` (or an MCP request as
@@ -268,7 +268,7 @@ fn valid_traceparent(value: &str) -> bool {
 }
 
 /// The instruments baton records its work with (OpenTelemetry metrics, exported
-/// when configured; no-ops otherwise).
+/// when configured; nothing is recorded otherwise).
 pub mod metrics {
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicBool, Ordering};
