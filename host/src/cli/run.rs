@@ -147,7 +147,15 @@ pub(super) fn run(global: &GlobalArgs, args: RunArgs) -> Result<(), CliError> {
         if pipeline.stages.iter().any(|s| s.runner.is_some()) {
             stop_agents_on_interrupt()?;
         }
-        ctx.run(&pipeline, &options, &progress)?
+        let ran = ctx.run(&pipeline, &options, &progress);
+        if STOPPING.load(Ordering::SeqCst) {
+            // The handler stopped the agents, which ended this run: the process is
+            // the handler's to end, with 130 once it has sent the spans.
+            loop {
+                std::thread::park();
+            }
+        }
+        ran?
     };
     live.finish();
     if args.json {
@@ -248,11 +256,17 @@ fn interruption() -> Result<&'static AtomicBool, CliError> {
     Ok(&INTERRUPTED)
 }
 
+/// Set by [`stop_agents_on_interrupt`]'s handler before it stops the agents, so that
+/// the run their deaths end does not exit first, with its own code and before the
+/// spans are sent.
+static STOPPING: AtomicBool = AtomicBool::new(false);
+
 /// On Ctrl-C (or SIGTERM, or SIGHUP) of a local run with agents: the agents run in
 /// process groups of their own, which the terminal's signal does not reach, so they
 /// are killed here before baton exits. What was committed stays.
 fn stop_agents_on_interrupt() -> Result<(), CliError> {
     ctrlc::set_handler(|| {
+        STOPPING.store(true, Ordering::SeqCst);
         let n = crate::service::stop_agents();
         eprintln!("baton: interrupted: stopped {n} running agent(s)");
         // The spans of the stages that ended reach the collector.
