@@ -695,3 +695,28 @@ fn a_store_named_by_a_relative_folder_is_created_there() {
         .stdout("{\"n\":1}\n");
     assert!(dir.path().join("team-memory").is_dir());
 }
+
+#[test]
+fn the_log_shows_warnings_alone_unless_v_or_rust_log_asks_for_more() {
+    let p = Project::new();
+    let stderr = |args: &[&str], rust_log: Option<&str>| {
+        let mut cmd = p.baton(args);
+        if let Some(filter) = rust_log {
+            cmd.env("RUST_LOG", filter);
+        }
+        let out = cmd.output().expect("baton runs");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    // The store's own debug line ("commit durable") is a debug event of target baton.
+    let plain = stderr(&["memory", "store", "k", "1"], None);
+    assert!(!plain.contains("commit durable"), "{plain}");
+    assert!(!plain.contains("DEBUG"), "{plain}");
+    let verbose = stderr(&["-v", "memory", "store", "k", "2"], None);
+    assert!(verbose.contains("commit durable"), "{verbose}");
+    let filtered = stderr(&["memory", "store", "k", "3"], Some("baton=debug"));
+    assert!(filtered.contains("commit durable"), "{filtered}");
+    // A directive that leaves baton's debug out is obeyed, not widened.
+    let narrow = stderr(&["memory", "store", "k", "4"], Some("warn"));
+    assert!(!narrow.contains("commit durable"), "{narrow}");
+}
