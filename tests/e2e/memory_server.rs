@@ -310,12 +310,24 @@ fn a_server_of_another_build_is_replaced() {
     // Another build: the same program at another path.
     let other = p.root().join("baton-other");
     std::fs::copy(baton_bin(), &other).unwrap();
-    let started = Command::new(&other)
-        .current_dir(p.root())
-        .args(["memory", "server", "start", "--json"])
-        .env_remove("BATON_STORE")
-        .output()
-        .unwrap();
+    // Another test's child forked while the copy was open for writing holds it so
+    // until it execs: running the copy meanwhile fails with ETXTBSY (a race of any
+    // threaded program that writes an executable and runs it). It passes; try again.
+    let mut tries = 0;
+    let started = loop {
+        let run = Command::new(&other)
+            .current_dir(p.root())
+            .args(["memory", "server", "start", "--json"])
+            .env_remove("BATON_STORE")
+            .output();
+        match run {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            run => break run.unwrap(),
+        }
+    };
     assert!(
         started.status.success(),
         "{}",
